@@ -2,3 +2,18 @@
 //!
 //! Data flows one way: `config` → `plan` → `run` (preflight, tiers, postflight) → `report`.
 //! Everything that talks to `orbctl` goes through `machines`.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod errors;
+pub mod events;
+pub mod exit_code;
+pub mod nextest;
+pub mod plan;
+pub mod process;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod signals;
+pub mod workspace;

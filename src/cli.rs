@@ -1,0 +1,118 @@
+//! Command-line definitions (clap). Parsing only: validation against the config and the real
+//! work happen in `commands`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  cargo orbtest                          run every tier in orchestrator.toml, in order
+  cargo orbtest --tier fast              run one tier
+  cargo orbtest --tier integration,e2e --ignore-needs
+  cargo orbtest -- --partition hash:1/3  forward arguments to each `cargo nextest run`
+  cargo orbtest list                     tiers, their settings and the tests each selects
+  cargo orbtest init                     write a commented orchestrator.toml
+
+Exit codes: 0 passed, 1 tests failed, 2 gate failed, 3 infrastructure failure,
+64 usage or config error, 130/143 interrupted.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-orbtest",
+    bin_name = "cargo orbtest",
+    version,
+    about = "Run a workspace's tests in tiers on cargo-nextest, managing the OrbStack machines they create",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Path to the workspace's Cargo.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Config file to use instead of orchestrator.toml at the workspace root.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// When to use colours.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Show cargo's and nextest's output as it happens.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print only the final summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output going to stderr (honours NO_COLOR for `auto`).
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Tiers to run (comma-separated); default: all, in file order.
+    #[arg(long, value_delimiter = ',', value_name = "NAME[,NAME]")]
+    pub tier: Option<Vec<String>>,
+    /// Run selected tiers even if the tiers they need failed or are not selected.
+    #[arg(long)]
+    pub ignore_needs: bool,
+    /// Keep going after a failed tier (tiers that need it are still skipped).
+    #[arg(long)]
+    pub no_fail_fast: bool,
+    /// Where to put this run's reports [default: <target-dir>/orbtest/latest].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Arguments for each `cargo nextest run` (build options go to the one build).
+    #[arg(last = true, value_name = "NEXTEST_ARGS")]
+    pub nextest_args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the tiers (the default when no subcommand is given).
+    Run(RunArgs),
+    /// Show the tiers, their effective settings and the tests each selects.
+    List,
+    /// Write a commented orchestrator.toml at the workspace root.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Parses `cargo orbtest ...` argv: cargo passes `orbtest` as the first argument; running the
+/// binary directly works too.
+pub fn parse(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    if args.get(1).is_some_and(|a| a == "orbtest") {
+        args.remove(1);
+    }
+    Cli::try_parse_from(args)
+}

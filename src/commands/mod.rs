@@ -1,0 +1,79 @@
+//! One module per subcommand. Each turns parsed arguments into work and returns the exit code.
+
+mod init;
+mod list;
+mod run;
+
+use std::ffi::OsString;
+
+use crate::cli::{self, Command, GlobalArgs};
+use crate::config::{self, Config, LoadError};
+use crate::errors::{Error, Result};
+use crate::exit_code;
+use crate::workspace::Workspace;
+
+/// The whole program: argv in, exit code out.
+pub fn main(args: Vec<OsString>) -> i32 {
+    init_tracing();
+    let cli = match cli::parse(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit_code::USAGE
+            } else {
+                exit_code::PASSED
+            };
+        }
+    };
+    let color = cli.global.color.enabled();
+    let result = match cli.command {
+        None => run::execute(&cli.global, &cli.run),
+        Some(Command::Run(ref args)) => run::execute(&cli.global, args),
+        Some(Command::List) => list::execute(&cli.global),
+        Some(Command::Init { force }) => init::execute(&cli.global, force),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e, color);
+            e.exit_code()
+        }
+    }
+}
+
+pub(crate) fn print_error(e: &Error, color: bool) {
+    let label = console::style("error:").red().bold().force_styling(color);
+    match e {
+        // Diagnostics carry their own location lines; label each one.
+        Error::Config(LoadError::Invalid(ce)) => {
+            let text = ce.to_string();
+            for block in text.split("\n\n") {
+                eprintln!("{label} {}", block.trim_end());
+            }
+        }
+        _ => eprintln!("{label} {e}"),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORBTEST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+/// The workspace and its config, as every subcommand that runs tests needs them.
+pub(crate) fn load(global: &GlobalArgs) -> Result<(Workspace, Config)> {
+    let ws = Workspace::discover(global.manifest_path.as_deref())?;
+    let path = config_path(global, &ws);
+    let config = config::load(&path)?;
+    Ok((ws, config))
+}
+
+pub(crate) fn config_path(global: &GlobalArgs, ws: &Workspace) -> std::path::PathBuf {
+    global.config.clone().unwrap_or_else(|| ws.root.join(config::FILE_NAME))
+}

@@ -1,0 +1,378 @@
+//! `[machines]`: the provider, what cleanup may touch, and the policy for machine operations.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::diagnostic::Diagnostic;
+use super::reader::{Diagnostics, Table};
+use super::tier::Backoff;
+use super::write::{Writer, duration_string};
+
+const KEYS: &[&str] = &[
+    "provider",
+    "orbctl",
+    "min_version",
+    "prefixes",
+    "protect",
+    "max_concurrent_creates",
+    "timeouts",
+    "retry",
+    "images",
+    "baseline",
+    "keep_on_failure",
+    "keep_runs",
+    "sim",
+];
+const TIMEOUT_KEYS: &[&str] = &["create", "lifecycle", "query"];
+const RETRY_KEYS: &[&str] = &["attempts", "delay", "backoff"];
+const BASELINE_KEYS: &[&str] = &[
+    "name",
+    "image",
+    "user",
+    "provision",
+    "provision_timeout",
+    "clone_for_create",
+];
+const SIM_KEYS: &[&str] = &["state", "scenario"];
+
+/// Shortest prefix cleanup accepts: shorter ones match too many machines to be safe.
+pub const MIN_PREFIX_LEN: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The real `orbctl` (macOS).
+    Orbstack,
+    /// orbsim, the bundled simulator.
+    Sim,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Orbstack => "orbstack",
+            ProviderKind::Sim => "sim",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachinesConfig {
+    pub provider: ProviderKind,
+    /// The real orbctl: a path or a name looked up on PATH. Default "orbctl".
+    pub orbctl: String,
+    /// Oldest OrbStack version accepted. Default "1.10.0" (first with clone/export/import).
+    pub min_version: String,
+    /// Name prefixes of test machines that cleanup may delete. Default none.
+    pub prefixes: Vec<String>,
+    /// Machine names (globs) never deleted. Default none.
+    pub protect: Vec<String>,
+    pub max_concurrent_creates: u32,
+    pub timeouts: OpTimeouts,
+    pub retry: OpRetry,
+    /// Images warmed in preflight.
+    pub images: Vec<String>,
+    pub baselines: Vec<Baseline>,
+    /// Keep the machines of a failed run for debugging. Default false.
+    pub keep_on_failure: bool,
+    /// How many runs' journals to keep. Default 20.
+    pub keep_runs: u32,
+    pub sim: SimConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpTimeouts {
+    /// create, clone, import. Default 180s.
+    pub create: Duration,
+    /// start, stop, restart, delete. Default 60s.
+    pub lifecycle: Duration,
+    /// everything else except `run`, which only the test's own timeout bounds. Default 30s.
+    pub query: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpRetry {
+    /// Attempts in all, the first included. Default 4.
+    pub attempts: u32,
+    pub delay: Duration,
+    pub backoff: Backoff,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub name: String,
+    pub image: String,
+    pub user: Option<String>,
+    pub provision: Vec<String>,
+    pub provision_timeout: Duration,
+    /// Let the shim turn a matching `create` into `clone` + `start`. Default true.
+    pub clone_for_create: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimConfig {
+    /// orbsim state directory. Default: `$ORBSIM_STATE`, else one under the user's cache dir.
+    pub state: Option<PathBuf>,
+    /// orbsim scenario file (relative to the config file). Default: `$ORBSIM_SCENARIO` or none.
+    pub scenario: Option<PathBuf>,
+}
+
+impl Default for MachinesConfig {
+    fn default() -> Self {
+        Self {
+            provider: ProviderKind::Orbstack,
+            orbctl: "orbctl".into(),
+            min_version: "1.10.0".into(),
+            prefixes: Vec::new(),
+            protect: Vec::new(),
+            max_concurrent_creates: 2,
+            timeouts: OpTimeouts {
+                create: Duration::from_secs(180),
+                lifecycle: Duration::from_secs(60),
+                query: Duration::from_secs(30),
+            },
+            retry: OpRetry {
+                attempts: 4,
+                delay: Duration::from_secs(2),
+                backoff: Backoff::Exponential,
+            },
+            images: Vec::new(),
+            baselines: Vec::new(),
+            keep_on_failure: false,
+            keep_runs: 20,
+            sim: SimConfig::default(),
+        }
+    }
+}
+
+pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Diagnostics) -> MachinesConfig {
+    t.deny_unknown(KEYS, diags);
+    let d = MachinesConfig::default();
+    let provider = match t.string("provider", diags) {
+        None => d.provider,
+        Some(p) => match p.get_ref().as_str() {
+            "orbstack" => ProviderKind::Orbstack,
+            "sim" => ProviderKind::Sim,
+            other => {
+                diags.push(
+                    Diagnostic::new(p.span(), format!("unknown provider `{other}`"))
+                        .help("use \"orbstack\" (the real orbctl) or \"sim\" (the bundled orbsim simulator)"),
+                );
+                d.provider
+            }
+        },
+    };
+    let prefixes = t.string_list("prefixes", diags).unwrap_or_default();
+    for p in &prefixes {
+        if p.get_ref().chars().count() < MIN_PREFIX_LEN {
+            let what = if p.get_ref().is_empty() {
+                "an empty prefix"
+            } else {
+                "a prefix this short"
+            };
+            diags.push(
+                Diagnostic::new(p.span(), format!("unsafe cleanup prefix `{}`", p.get_ref()))
+                    .help(format!(
+                        "{what} would let cleanup delete machines that are not test machines; use at least {MIN_PREFIX_LEN} characters, like \"test-\""
+                    )),
+            );
+        }
+    }
+    let protect = t.string_list("protect", diags).unwrap_or_default();
+    for entry in &protect {
+        if let Some(prefix) = prefixes
+            .iter()
+            .find(|p| glob_overlaps_prefix(entry.get_ref(), p.get_ref()))
+        {
+            diags.push(
+                Diagnostic::new(entry.span(), format!(
+                    "protected name `{}` overlaps cleanup prefix `{}`",
+                    entry.get_ref(),
+                    prefix.get_ref()
+                ))
+                .help("machines under a cleanup prefix are test machines by definition; rename the machine you want to keep, or narrow the prefix"),
+            );
+        }
+    }
+    let timeouts = match t.table("timeouts", format!("{}.timeouts", t.name), diags) {
+        None => d.timeouts,
+        Some(tt) => {
+            tt.deny_unknown(TIMEOUT_KEYS, diags);
+            OpTimeouts {
+                create: tt.duration("create", diags).unwrap_or(d.timeouts.create),
+                lifecycle: tt.duration("lifecycle", diags).unwrap_or(d.timeouts.lifecycle),
+                query: tt.duration("query", diags).unwrap_or(d.timeouts.query),
+            }
+        }
+    };
+    let retry = match t.table("retry", format!("{}.retry", t.name), diags) {
+        None => d.retry,
+        Some(rt) => {
+            rt.deny_unknown(RETRY_KEYS, diags);
+            OpRetry {
+                attempts: rt
+                    .integer("attempts", 1..=20, diags)
+                    .map_or(d.retry.attempts, |n| n as u32),
+                delay: rt.duration("delay", diags).unwrap_or(d.retry.delay),
+                backoff: match rt.string("backoff", diags) {
+                    None => d.retry.backoff,
+                    Some(b) if b.get_ref() == "fixed" => Backoff::Fixed,
+                    Some(b) if b.get_ref() == "exponential" => Backoff::Exponential,
+                    Some(b) => {
+                        diags.push(
+                            Diagnostic::new(b.span(), format!("unknown backoff `{}`", b.get_ref()))
+                                .help("use \"fixed\" or \"exponential\""),
+                        );
+                        d.retry.backoff
+                    }
+                },
+            }
+        }
+    };
+    let baselines = t
+        .table_list("baseline", diags)
+        .iter()
+        .filter_map(|b| read_baseline(b, diags))
+        .collect::<Vec<_>>();
+    let sim = match t.table("sim", format!("{}.sim", t.name), diags) {
+        None => d.sim.clone(),
+        Some(st) => {
+            st.deny_unknown(SIM_KEYS, diags);
+            SimConfig {
+                state: st.string("state", diags).map(|s| base_dir.join(s.get_ref())),
+                scenario: st.string("scenario", diags).map(|s| base_dir.join(s.get_ref())),
+            }
+        }
+    };
+    MachinesConfig {
+        provider,
+        orbctl: t.string("orbctl", diags).map_or(d.orbctl, |s| s.into_inner()),
+        min_version: t.string("min_version", diags).map_or(d.min_version, |s| s.into_inner()),
+        prefixes: prefixes.into_iter().map(|p| p.into_inner()).collect(),
+        protect: protect.into_iter().map(|p| p.into_inner()).collect(),
+        max_concurrent_creates: t
+            .integer("max_concurrent_creates", 1..=64, diags)
+            .map_or(d.max_concurrent_creates, |n| n as u32),
+        timeouts,
+        retry,
+        images: t
+            .string_list("images", diags)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.into_inner())
+            .collect(),
+        baselines,
+        keep_on_failure: t.bool("keep_on_failure", diags).unwrap_or(d.keep_on_failure),
+        keep_runs: t
+            .integer("keep_runs", 1..=10_000, diags)
+            .map_or(d.keep_runs, |n| n as u32),
+        sim,
+    }
+}
+
+fn read_baseline(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Baseline> {
+    t.deny_unknown(BASELINE_KEYS, diags);
+    let name = t.string("name", diags);
+    let image = t.string("image", diags);
+    for (key, value) in [("name", &name), ("image", &image)] {
+        if value.is_none() && t.get(key).is_none() {
+            diags.push(
+                Diagnostic::new(t.span.clone(), format!("{} is missing `{key}`", t.name))
+                    .help("a baseline needs a `name` and an `image`, like name = \"orbtest-base-jammy\", image = \"ubuntu:22.04\""),
+            );
+        }
+    }
+    Some(Baseline {
+        name: name?.into_inner(),
+        image: image?.into_inner(),
+        user: t.string("user", diags).map(|u| u.into_inner()),
+        provision: t
+            .string_list("provision", diags)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.into_inner())
+            .collect(),
+        provision_timeout: t
+            .duration("provision_timeout", diags)
+            .unwrap_or(Duration::from_secs(600)),
+        clone_for_create: t.bool("clone_for_create", diags).unwrap_or(true),
+    })
+}
+
+/// Whether some machine name could both start with `prefix` and match the glob `pattern`
+/// (`*` and `?` wildcards). Conservative: when unsure, it says yes.
+pub fn glob_overlaps_prefix(pattern: &str, prefix: &str) -> bool {
+    let literal_len = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
+    let literal = &pattern[..literal_len];
+    if literal.len() == pattern.len() {
+        return literal.starts_with(prefix);
+    }
+    literal.starts_with(prefix) || prefix.starts_with(literal)
+}
+
+impl MachinesConfig {
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.string("provider", self.provider.as_str());
+        w.string("orbctl", &self.orbctl);
+        w.string("min_version", &self.min_version);
+        w.strings("prefixes", &self.prefixes);
+        w.strings("protect", &self.protect);
+        w.integer("max_concurrent_creates", i64::from(self.max_concurrent_creates));
+        w.inline_table("timeouts", |t| {
+            t.string("create", &duration_string(self.timeouts.create));
+            t.string("lifecycle", &duration_string(self.timeouts.lifecycle));
+            t.string("query", &duration_string(self.timeouts.query));
+        });
+        w.inline_table("retry", |r| {
+            r.integer("attempts", i64::from(self.retry.attempts));
+            r.string("delay", &duration_string(self.retry.delay));
+            r.string("backoff", self.retry.backoff.as_str());
+        });
+        w.strings("images", &self.images);
+        w.bool("keep_on_failure", self.keep_on_failure);
+        w.integer("keep_runs", i64::from(self.keep_runs));
+        if self.sim != SimConfig::default() {
+            w.inline_table("sim", |s| {
+                if let Some(state) = &self.sim.state {
+                    s.string("state", &state.to_string_lossy());
+                }
+                if let Some(scenario) = &self.sim.scenario {
+                    s.string("scenario", &scenario.to_string_lossy());
+                }
+            });
+        }
+        let baselines = self
+            .baselines
+            .iter()
+            .map(|b| {
+                let mut bw = Writer::default();
+                bw.string("name", &b.name);
+                bw.string("image", &b.image);
+                if let Some(user) = &b.user {
+                    bw.string("user", user);
+                }
+                bw.strings("provision", &b.provision);
+                bw.string("provision_timeout", &duration_string(b.provision_timeout));
+                bw.bool("clone_for_create", b.clone_for_create);
+                bw
+            })
+            .collect::<Vec<_>>();
+        if !baselines.is_empty() {
+            w.tables("baseline", baselines);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_overlaps_prefix;
+
+    #[test]
+    fn overlap_of_protect_globs_and_prefixes() {
+        assert!(glob_overlaps_prefix("test-keep", "test-"));
+        assert!(glob_overlaps_prefix("te*", "test-"));
+        assert!(glob_overlaps_prefix("test-*", "test-"));
+        assert!(!glob_overlaps_prefix("dev", "test-"));
+        assert!(!glob_overlaps_prefix("work-*", "test-"));
+        assert!(!glob_overlaps_prefix("tes", "test-"));
+    }
+}

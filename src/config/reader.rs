@@ -1,0 +1,236 @@
+//! Typed reads from a spanned TOML document. Every problem becomes a [`Diagnostic`] pointing at
+//! the offending key or value; reading continues so one run reports all problems at once.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostic::{Diagnostic, did_you_mean};
+
+pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
+
+/// Collects diagnostics while a document is read.
+#[derive(Default)]
+pub(crate) struct Diagnostics(pub(crate) Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    fn type_error(&mut self, value: &Value<'_>, key: &str, expected: &str) {
+        self.push(Diagnostic::new(
+            value.span(),
+            format!(
+                "`{key}` must be {expected}, found {}",
+                article(value.get_ref().type_str())
+            ),
+        ));
+    }
+}
+
+fn article(type_str: &str) -> String {
+    match type_str.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {type_str}"),
+        _ => format!("a {type_str}"),
+    }
+}
+
+/// A table being read, with the keys it allows.
+pub(crate) struct Table<'a, 'i> {
+    pub(crate) table: &'a DeTable<'i>,
+    pub(crate) span: Range<usize>,
+    /// How the table is named in messages, e.g. "[tiers.fast]".
+    pub(crate) name: String,
+}
+
+impl<'a, 'i> Table<'a, 'i> {
+    pub(crate) fn new(table: &'a DeTable<'i>, span: Range<usize>, name: impl Into<String>) -> Self {
+        Self {
+            table,
+            span,
+            name: name.into(),
+        }
+    }
+
+    /// Reports every key not in `allowed`, with a suggestion when one is close.
+    pub(crate) fn deny_unknown(&self, allowed: &[&str], diags: &mut Diagnostics) {
+        for (key, _) in self.table.iter() {
+            let k = key.get_ref().as_ref();
+            if allowed.contains(&k) {
+                continue;
+            }
+            let mut d = Diagnostic::new(key.span(), format!("unknown key `{k}` in {}", self.name));
+            if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(d.note(format!("allowed keys: {}", allowed.join(", "))));
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value<'i>> {
+        self.table.get(key)
+    }
+
+    pub(crate) fn string(&self, key: &str, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+        let value = self.get(key)?;
+        match value.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),
+            _ => {
+                diags.type_error(value, key, "a string");
+                None
+            }
+        }
+    }
+
+    pub(crate) fn bool(&self, key: &str, diags: &mut Diagnostics) -> Option<bool> {
+        let value = self.get(key)?;
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                diags.type_error(value, key, "true or false");
+                None
+            }
+        }
+    }
+
+    /// A whole number in `range`.
+    pub(crate) fn integer(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+        diags: &mut Diagnostics,
+    ) -> Option<i64> {
+        let value = self.get(key)?;
+        integer_value(value, key, range, diags)
+    }
+
+    pub(crate) fn percent(&self, key: &str, diags: &mut Diagnostics) -> Option<f64> {
+        let value = self.get(key)?;
+        let number = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|v| v as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => None,
+        };
+        match number {
+            Some(n) if (0.0..=100.0).contains(&n) => Some(n),
+            Some(n) => {
+                diags.push(Diagnostic::new(
+                    value.span(),
+                    format!("`{key}` must be a percentage from 0 to 100, found {n}"),
+                ));
+                None
+            }
+            None => {
+                diags.type_error(value, key, "a number from 0 to 100");
+                None
+            }
+        }
+    }
+
+    pub(crate) fn duration(&self, key: &str, diags: &mut Diagnostics) -> Option<Duration> {
+        let value = self.get(key)?;
+        duration_value(value, key, diags)
+    }
+
+    pub(crate) fn string_list(&self, key: &str, diags: &mut Diagnostics) -> Option<Vec<Spanned<String>>> {
+        let value = self.get(key)?;
+        let DeValue::Array(items) = value.get_ref() else {
+            diags.type_error(value, key, "a list of strings");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Spanned::new(item.span(), s.to_string())),
+                _ => diags.type_error(item, key, "a list of strings"),
+            }
+        }
+        Some(out)
+    }
+
+    pub(crate) fn table(&self, key: &str, name: String, diags: &mut Diagnostics) -> Option<Table<'a, 'i>> {
+        let value = self.get(key)?;
+        match value.get_ref() {
+            DeValue::Table(t) => Some(Table::new(t, value.span(), name)),
+            _ => {
+                diags.type_error(value, key, "a table");
+                None
+            }
+        }
+    }
+
+    /// An array of tables (`[[key]]`), each with its index.
+    pub(crate) fn table_list(&self, key: &str, diags: &mut Diagnostics) -> Vec<Table<'a, 'i>> {
+        let Some(value) = self.get(key) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            diags.type_error(value, key, "a list of tables");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.get_ref() {
+                DeValue::Table(t) => out.push(Table::new(t, item.span(), format!("{key}[{i}]"))),
+                _ => diags.type_error(item, key, "a list of tables"),
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn integer_value(
+    value: &Value<'_>,
+    key: &str,
+    range: std::ops::RangeInclusive<i64>,
+    diags: &mut Diagnostics,
+) -> Option<i64> {
+    let DeValue::Integer(i) = value.get_ref() else {
+        diags.type_error(value, key, "a whole number");
+        return None;
+    };
+    match i64::from_str_radix(i.as_str(), i.radix()) {
+        Ok(n) if range.contains(&n) => Some(n),
+        _ => {
+            diags.push(Diagnostic::new(
+                value.span(),
+                format!(
+                    "`{key}` must be a whole number from {} to {}, found {}",
+                    range.start(),
+                    range.end(),
+                    i.as_str()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+pub(crate) fn duration_value(value: &Value<'_>, key: &str, diags: &mut Diagnostics) -> Option<Duration> {
+    let DeValue::String(s) = value.get_ref() else {
+        diags.push(
+            Diagnostic::new(
+                value.span(),
+                format!(
+                    "`{key}` must be a duration string, found {}",
+                    article(value.get_ref().type_str())
+                ),
+            )
+            .help(r#"write durations with a unit, like "90s", "5m" or "1h 30m""#),
+        );
+        return None;
+    };
+    match humantime::parse_duration(s) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            diags.push(
+                Diagnostic::new(value.span(), format!("invalid duration `{s}` for `{key}`: {e}"))
+                    .help(r#"write durations with a unit, like "90s", "5m" or "1h 30m""#),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! `[tiers.NAME]`: one nextest run with its own filterset, threads, timeout and retries.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::de::DeValue;
+
+use super::diagnostic::Diagnostic;
+use super::reader::{Diagnostics, Table, duration_value, integer_value};
+use super::write::{Writer, duration_string};
+
+pub(crate) const KEYS: &[&str] = &[
+    "filter",
+    "threads",
+    "timeout",
+    "grace_period",
+    "retries",
+    "flaky",
+    "flaky_retries",
+    "fail_fast",
+    "needs",
+    "machines",
+];
+
+const RETRY_KEYS: &[&str] = &["count", "delay", "backoff", "max_delay", "jitter"];
+
+/// A validated tier. Every field has a documented default (see `orchestrator.toml` reference in
+/// the README).
+#[derive(Debug, Clone)]
+pub struct Tier {
+    pub name: String,
+    /// nextest filterset selecting the tier's tests. Default `all()`.
+    pub filter: String,
+    /// Test threads. Default `num-cpus`.
+    pub threads: Threads,
+    /// Per-test timeout. Default by name: `integration` 300s, `e2e` 900s, others 60s.
+    pub timeout: Duration,
+    /// Time between SIGTERM and SIGKILL for a test over its timeout. Default 10s.
+    pub grace_period: Duration,
+    /// Retries for every test of the tier. Default none.
+    pub retries: Retries,
+    /// Filtersets of known-flaky tests that get `flaky_retries` extra retries.
+    pub flaky: Vec<String>,
+    /// Extra retries for tests matching `flaky`. Default 2.
+    pub flaky_retries: u32,
+    /// Stop the tier at its first failing test (nextest's fail-fast). Default false: a tier
+    /// reports every test, and the tier as a whole stops later tiers instead.
+    pub fail_fast: bool,
+    /// Tiers that must pass earlier in the same invocation. Default none.
+    pub needs: Vec<String>,
+    /// Whether the tier's tests create OrbStack machines (preflight, shim, postflight). Default false.
+    pub machines: bool,
+    /// Where things are in the file, to point nextest's complaints at the right line.
+    pub spans: TierSpans,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TierSpans {
+    pub header: Range<usize>,
+    pub filter: Option<Range<usize>>,
+    pub flaky: Vec<Range<usize>>,
+    pub needs: Vec<Range<usize>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    NumCpus,
+    /// A positive count, or negative: that many fewer than the number of CPUs (as nextest).
+    Count(i64),
+}
+
+impl std::fmt::Display for Threads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threads::NumCpus => f.write_str("num-cpus"),
+            Threads::Count(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    Fixed,
+    Exponential,
+}
+
+impl Backoff {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backoff::Fixed => "fixed",
+            Backoff::Exponential => "exponential",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries {
+    pub count: u32,
+    pub delay: Duration,
+    pub backoff: Backoff,
+    pub max_delay: Option<Duration>,
+    pub jitter: bool,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            delay: Duration::ZERO,
+            backoff: Backoff::Fixed,
+            max_delay: None,
+            jitter: false,
+        }
+    }
+}
+
+impl Retries {
+    pub fn with_extra(self, extra: u32) -> Self {
+        Self {
+            count: self.count.saturating_add(extra),
+            ..self
+        }
+    }
+}
+
+/// The default per-test timeout of a tier, by the conventional tier names (Bazel's sizes).
+pub fn default_timeout(name: &str) -> Duration {
+    match name {
+        "integration" => Duration::from_secs(300),
+        "e2e" => Duration::from_secs(900),
+        _ => Duration::from_secs(60),
+    }
+}
+
+pub(crate) fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.len() <= 64
+}
+
+pub(crate) fn read(name: &str, name_span: Range<usize>, t: &Table<'_, '_>, diags: &mut Diagnostics) -> Tier {
+    t.deny_unknown(KEYS, diags);
+    if !valid_name(name) {
+        diags.push(
+            Diagnostic::new(name_span.clone(), format!("invalid tier name `{name}`"))
+                .help("tier names start with a letter or digit and contain only letters, digits, `-` and `_`"),
+        );
+    }
+    let filter = t.string("filter", diags);
+    let flaky = t.string_list("flaky", diags).unwrap_or_default();
+    let needs = t.string_list("needs", diags).unwrap_or_default();
+    for f in flaky.iter().filter(|f| f.get_ref().trim().is_empty()) {
+        diags.push(
+            Diagnostic::new(f.span(), "empty filterset in `flaky`")
+                .help("write a filterset such as \"test(=vm_info)\""),
+        );
+    }
+    if let Some(f) = filter.as_ref().filter(|f| f.get_ref().trim().is_empty()) {
+        diags.push(
+            Diagnostic::new(f.span(), "empty filterset in `filter`")
+                .help("leave `filter` out to select all tests, or write a filterset such as \"kind(lib)\""),
+        );
+    }
+    Tier {
+        name: name.to_string(),
+        filter: filter
+            .as_ref()
+            .map_or_else(|| "all()".to_string(), |f| f.get_ref().clone()),
+        threads: read_threads(t, diags).unwrap_or(Threads::NumCpus),
+        timeout: positive(t, "timeout", diags).unwrap_or_else(|| default_timeout(name)),
+        grace_period: t.duration("grace_period", diags).unwrap_or(Duration::from_secs(10)),
+        retries: read_retries(t, diags).unwrap_or_default(),
+        flaky_retries: t.integer("flaky_retries", 0..=100, diags).map_or(2, |n| n as u32),
+        fail_fast: t.bool("fail_fast", diags).unwrap_or(false),
+        machines: t.bool("machines", diags).unwrap_or(false),
+        spans: TierSpans {
+            header: name_span,
+            filter: filter.as_ref().map(|f| f.span()),
+            flaky: flaky.iter().map(|f| f.span()).collect(),
+            needs: needs.iter().map(|n| n.span()).collect(),
+        },
+        flaky: flaky.into_iter().map(|f| f.into_inner()).collect(),
+        needs: needs.into_iter().map(|n| n.into_inner()).collect(),
+    }
+}
+
+fn positive(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostics) -> Option<Duration> {
+    let d = t.duration(key, diags)?;
+    if d.is_zero() {
+        let span = t.get(key).map_or(t.span.clone(), |v| v.span());
+        diags.push(Diagnostic::new(span, format!("`{key}` must be longer than zero")));
+        return None;
+    }
+    Some(d)
+}
+
+fn read_threads(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Threads> {
+    let value = t.get("threads")?;
+    match value.get_ref() {
+        DeValue::String(s) if s == "num-cpus" => Some(Threads::NumCpus),
+        DeValue::Integer(_) => {
+            let n = integer_value(value, "threads", -1024..=1024, diags)?;
+            if n == 0 {
+                diags.push(
+                    Diagnostic::new(value.span(), "`threads` cannot be 0").help(
+                        "use a positive count, \"num-cpus\", or a negative count for that many fewer than the CPUs",
+                    ),
+                );
+                return None;
+            }
+            Some(Threads::Count(n))
+        }
+        _ => {
+            diags.push(
+                Diagnostic::new(value.span(), "`threads` must be a whole number or \"num-cpus\"")
+                    .help("for example `threads = 4` or `threads = \"num-cpus\"`"),
+            );
+            None
+        }
+    }
+}
+
+fn read_retries(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Retries> {
+    let value = t.get("retries")?;
+    match value.get_ref() {
+        DeValue::Integer(_) => {
+            let count = integer_value(value, "retries", 0..=100, diags)? as u32;
+            Some(Retries {
+                count,
+                ..Retries::default()
+            })
+        }
+        DeValue::Table(table) => {
+            let r = Table::new(table, value.span(), format!("{}.retries", t.name));
+            r.deny_unknown(RETRY_KEYS, diags);
+            let backoff = match r.string("backoff", diags) {
+                None => Backoff::Fixed,
+                Some(b) => match b.get_ref().as_str() {
+                    "fixed" => Backoff::Fixed,
+                    "exponential" => Backoff::Exponential,
+                    other => {
+                        diags.push(
+                            Diagnostic::new(b.span(), format!("unknown backoff `{other}`"))
+                                .help("use \"fixed\" or \"exponential\""),
+                        );
+                        Backoff::Fixed
+                    }
+                },
+            };
+            let max_delay = r.get("max_delay").and_then(|v| duration_value(v, "max_delay", diags));
+            Some(Retries {
+                count: r.integer("count", 0..=100, diags).map_or(0, |n| n as u32),
+                delay: r.duration("delay", diags).unwrap_or(Duration::ZERO),
+                backoff,
+                max_delay,
+                jitter: r.bool("jitter", diags).unwrap_or(false),
+            })
+        }
+        _ => {
+            diags.push(
+                Diagnostic::new(value.span(), "`retries` must be a count or a table").help(
+                    r#"for example `retries = 2` or `retries = { count = 2, delay = "10s", backoff = "exponential" }`"#,
+                ),
+            );
+            None
+        }
+    }
+}
+
+impl Tier {
+    /// Every setting, defaults included, as `[tiers.NAME]` would spell it.
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.string("filter", &self.filter);
+        match self.threads {
+            Threads::NumCpus => w.string("threads", "num-cpus"),
+            Threads::Count(n) => w.integer("threads", n),
+        }
+        w.string("timeout", &duration_string(self.timeout));
+        w.string("grace_period", &duration_string(self.grace_period));
+        w.inline_table("retries", |r| {
+            r.integer("count", i64::from(self.retries.count));
+            r.string("delay", &duration_string(self.retries.delay));
+            r.string("backoff", self.retries.backoff.as_str());
+            if let Some(max) = self.retries.max_delay {
+                r.string("max_delay", &duration_string(max));
+            }
+            r.bool("jitter", self.retries.jitter);
+        });
+        w.strings("flaky", &self.flaky);
+        w.integer("flaky_retries", i64::from(self.flaky_retries));
+        w.bool("fail_fast", self.fail_fast);
+        w.strings("needs", &self.needs);
+        w.bool("machines", self.machines);
+    }
+}

@@ -1,0 +1,17 @@
+//! The process exit codes of `cargo orbtest` (documented in the README; CI scripts rely on them).
+
+/// Every tier that ran passed (and the gate, when evaluated).
+pub const PASSED: i32 = 0;
+/// At least one test failed or timed out.
+pub const TESTS_FAILED: i32 = 1;
+/// Tests passed but the release gate did not.
+pub const GATE_FAILED: i32 = 2;
+/// Preflight or infrastructure failure: build failed, nextest or OrbStack unusable, reports
+/// could not be written.
+pub const INFRASTRUCTURE: i32 = 3;
+/// Bad command line or config.
+pub const USAGE: i32 = 64;
+/// Interrupted by SIGINT (Ctrl-C).
+pub const INTERRUPTED: i32 = 130;
+/// Terminated by SIGTERM.
+pub const TERMINATED: i32 = 143;

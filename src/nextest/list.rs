@@ -1,0 +1,91 @@
+//! Which tests each tier selects, as nextest itself evaluates the tier's filterset.
+
+use std::process::Stdio;
+
+use nextest_metadata::{ListCommand, TestListSummary};
+
+use super::{Built, ToolConfig, profile_name, scrub_env};
+use crate::errors::{Error, Result};
+use crate::results::TestId;
+use crate::workspace::Workspace;
+
+#[derive(Debug, Clone)]
+pub struct TierListing {
+    pub tier: String,
+    /// Selected (non-ignored) tests, in nextest's order.
+    pub tests: Vec<TestId>,
+}
+
+/// Lists every tier's tests (in parallel: each listing runs every test binary) plus, first,
+/// all tests regardless of tier (`all` is `None` for that one).
+pub fn list_tiers(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tiers: &[&str],
+) -> Result<(Vec<TestId>, Vec<TierListing>)> {
+    let Some(first) = tiers.first() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    std::thread::scope(|scope| {
+        let all = scope.spawn(|| list_one(ws, tool_config, built, first, true));
+        let per_tier: Vec<_> = tiers
+            .iter()
+            .map(|tier| scope.spawn(move || list_one(ws, tool_config, built, tier, false)))
+            .collect();
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<TestId>>>| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
+        };
+        let all = join(all)?;
+        let mut listings = Vec::with_capacity(tiers.len());
+        for (tier, handle) in tiers.iter().zip(per_tier) {
+            listings.push(TierListing {
+                tier: tier.to_string(),
+                tests: join(handle)?,
+            });
+        }
+        Ok((all, listings))
+    })
+}
+
+fn list_one(ws: &Workspace, tool_config: &ToolConfig, built: &Built, tier: &str, all: bool) -> Result<Vec<TestId>> {
+    let mut list = ListCommand::new();
+    list.cargo_path(ws.cargo.to_string_lossy().as_ref())
+        .current_dir(ws.root.to_string_lossy().as_ref())
+        .add_args(built.args())
+        .add_args(["--tool-config-file".to_string(), tool_config.arg()])
+        .add_args(["--profile".to_string(), profile_name(tier)]);
+    if all {
+        list.add_arg("--ignore-default-filter");
+    }
+    let mut cmd = list.cargo_command();
+    scrub_env(&mut cmd);
+    cmd.stdin(Stdio::null());
+    let output = cmd
+        .output()
+        .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
+    if !output.status.success() {
+        return Err(Error::Nextest {
+            what: format!("`cargo nextest list` for tier `{tier}` failed"),
+            detail: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+        });
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = TestListSummary::parse_json(stdout.as_ref()).map_err(|e| Error::Nextest {
+        what: "could not read nextest's test list".into(),
+        detail: e.to_string(),
+    })?;
+    let mut tests = Vec::new();
+    for (binary_id, suite) in &summary.rust_suites {
+        for (name, case) in &suite.test_cases {
+            if case.filter_match.is_match() {
+                tests.push(TestId {
+                    binary_id: binary_id.to_string(),
+                    name: name.to_string(),
+                });
+            }
+        }
+    }
+    Ok(tests)
+}

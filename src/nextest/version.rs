@@ -1,0 +1,74 @@
+//! Which cargo-nextest is installed, and whether it is new enough.
+
+use std::process::Command;
+
+use crate::errors::{Error, Result};
+
+/// Oldest cargo-nextest whose config keys and reuse-build flags we rely on.
+pub const MIN_VERSION: NextestVersion = NextestVersion(0, 9, 100);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NextestVersion(pub u32, pub u32, pub u32);
+
+impl std::fmt::Display for NextestVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+impl NextestVersion {
+    /// Parses `cargo-nextest 0.9.143 (60fa45f63 2026-08-04)`.
+    pub fn parse(output: &str) -> Option<Self> {
+        let word = output
+            .split_whitespace()
+            .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+        let mut parts = word.split(['.', '-', '+']).map(|p| p.parse::<u32>());
+        Some(Self(parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?))
+    }
+}
+
+/// Runs `cargo nextest --version`; errors say how to install or upgrade.
+pub fn check_version(cargo: &std::path::Path) -> Result<NextestVersion> {
+    let mut cmd = Command::new(cargo);
+    cmd.args(["nextest", "--version"]);
+    super::scrub_env(&mut cmd);
+    let output = cmd.output().map_err(|e| Error::NextestMissing {
+        detail: format!("could not run {}: {e}", cargo.display()),
+    })?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::NextestMissing {
+            detail: stderr.lines().next().unwrap_or("no output").trim().to_string(),
+        });
+    }
+    let version = NextestVersion::parse(&stdout).ok_or_else(|| Error::NextestMissing {
+        detail: format!("unrecognised version output {:?}", stdout.trim()),
+    })?;
+    if version < MIN_VERSION {
+        return Err(Error::NextestTooOld {
+            found: version.to_string(),
+            required: MIN_VERSION.to_string(),
+        });
+    }
+    Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nextest_version_lines() {
+        assert_eq!(
+            NextestVersion::parse("cargo-nextest 0.9.143 (60fa45f63 2026-08-04)\nrelease: 0.9.143"),
+            Some(NextestVersion(0, 9, 143))
+        );
+        assert_eq!(
+            NextestVersion::parse("cargo-nextest 0.9.99-b.1"),
+            Some(NextestVersion(0, 9, 99))
+        );
+        assert!(NextestVersion(0, 9, 99) < MIN_VERSION);
+        assert_eq!(NextestVersion::parse("nonsense"), None);
+    }
+}

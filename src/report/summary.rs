@@ -1,0 +1,170 @@
+//! `summary.json`: the run's results for CI and tools. The documented fields (design.md
+//! "Contracts") are never renamed; fields are only ever added.
+
+use serde::{Deserialize, Serialize};
+
+use crate::results::{RunResult, TierResult};
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema: u32,
+    pub run_id: String,
+    /// passed | failed | gate-failed | error
+    pub outcome: String,
+    pub duration_ms: u64,
+    pub started_at: String,
+    /// "SIGINT" or "SIGTERM" when the run was interrupted (outcome is then "error").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub exit_code: i32,
+    pub nextest_version: String,
+    pub tiers: Vec<TierSummary>,
+    pub machines: MachinesSummary,
+    pub resources: ResourcesSummary,
+    pub gate: GateSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierSummary {
+    pub name: String,
+    /// passed | failed | skipped
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub duration_ms: u64,
+    pub tests: CountsSummary,
+    pub failed_tests: Vec<String>,
+    pub flaky_tests: Vec<String>,
+    /// Failed and timed-out tests with what they printed and how to rerun them.
+    #[serde(default)]
+    pub failures: Vec<FailureSummary>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountsSummary {
+    pub passed: u64,
+    pub failed: u64,
+    pub flaky: u64,
+    pub timed_out: u64,
+    pub skipped: u64,
+    #[serde(default)]
+    pub not_run: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureSummary {
+    pub name: String,
+    /// failed | timed-out
+    pub status: String,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tail: Option<String>,
+    pub rerun: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachinesSummary {
+    pub created: u64,
+    #[serde(default)]
+    pub cloned: u64,
+    pub recovered: u64,
+    pub retried: u64,
+    /// How many prefix-matched machines remained after postflight.
+    pub leftover: u64,
+    #[serde(default)]
+    pub leftover_names: Vec<String>,
+    pub peak_concurrent_creates: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourcesSummary {
+    pub peak_memory_percent: Option<f64>,
+    pub peak_swap_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateSummary {
+    pub evaluated: bool,
+    pub passed: bool,
+    pub violations: Vec<String>,
+}
+
+/// Lines of a failed test's output kept in summary.json.
+const TAIL_LINES: usize = 30;
+
+impl Summary {
+    pub fn from_run(run: &RunResult) -> Self {
+        Self {
+            schema: SCHEMA,
+            run_id: run.run_id.clone(),
+            outcome: run.outcome().as_str().to_string(),
+            duration_ms: run.duration.as_millis() as u64,
+            started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
+            interrupted: run.interrupted.map(|i| i.name().to_string()),
+            error: run.error.clone(),
+            exit_code: run.exit_code(),
+            nextest_version: run.nextest_version.clone(),
+            tiers: run.tiers.iter().map(tier).collect(),
+            machines: MachinesSummary {
+                created: run.machines.created,
+                cloned: run.machines.cloned,
+                recovered: run.machines.recovered,
+                retried: run.machines.retried,
+                leftover: run.machines.leftover.len() as u64,
+                leftover_names: run.machines.leftover.clone(),
+                peak_concurrent_creates: run.machines.peak_concurrent_creates,
+            },
+            resources: ResourcesSummary {
+                peak_memory_percent: run.resources.peak_memory_percent,
+                peak_swap_percent: run.resources.peak_swap_percent,
+            },
+            gate: GateSummary {
+                evaluated: run.gate.evaluated,
+                passed: run.gate.passed,
+                violations: run.gate.violations.clone(),
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+fn tier(t: &TierResult) -> TierSummary {
+    TierSummary {
+        name: t.name.clone(),
+        outcome: t.outcome.as_str().to_string(),
+        reason: t.reason.clone(),
+        duration_ms: t.duration.as_millis() as u64,
+        tests: CountsSummary {
+            passed: t.counts.passed,
+            failed: t.counts.failed,
+            flaky: t.counts.flaky,
+            timed_out: t.counts.timed_out,
+            skipped: t.counts.skipped,
+            not_run: t.counts.not_run,
+        },
+        failed_tests: t.failures().map(|r| r.id.to_string()).collect(),
+        flaky_tests: t.flaky().map(|r| r.id.to_string()).collect(),
+        failures: t
+            .failures()
+            .map(|r| FailureSummary {
+                name: r.id.to_string(),
+                status: r.status.as_str().to_string(),
+                attempts: r.attempts,
+                message: r.message.clone(),
+                output_tail: r.output.as_deref().map(|o| super::tail(o, TAIL_LINES)),
+                rerun: super::rerun_command(&t.name, &r.id),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,211 @@
+//! The summary printed when a run ends: per tier counts and time, the slowest tests, flaky
+//! tests, and each failure with its output tail and the command that reruns it.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use console::Style as Paint;
+
+use crate::results::{RunOutcome, RunResult, TestResult, TestStatus, TierOutcome};
+
+/// Failures shown with their output; the rest are listed by name.
+const DETAILED_FAILURES: usize = 10;
+const TAIL_LINES: usize = 10;
+const SLOWEST: usize = 5;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, p: Paint, text: &str) -> String {
+        p.force_styling(self.color).apply_to(text).to_string()
+    }
+    fn bold(&self, t: &str) -> String {
+        self.paint(Paint::new().bold(), t)
+    }
+    fn red(&self, t: &str) -> String {
+        self.paint(Paint::new().red().bold(), t)
+    }
+    fn green(&self, t: &str) -> String {
+        self.paint(Paint::new().green().bold(), t)
+    }
+    fn yellow(&self, t: &str) -> String {
+        self.paint(Paint::new().yellow(), t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.paint(Paint::new().dim(), t)
+    }
+}
+
+/// Durations the way people read them: `850ms`, `4.2s`, `3m 05s`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let s = d.as_secs();
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::path::Path>) -> String {
+    let mut out = String::new();
+    let name_width = run.tiers.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        out,
+        "\n {:<name_width$}  {:<8} {:>6} {:>6} {:>6} {:>6} {:>9} {:>7}  time",
+        "tier", "result", "tests", "passed", "failed", "flaky", "timed out", "skipped"
+    );
+    for t in &run.tiers {
+        let result = match t.outcome {
+            TierOutcome::Passed => style.green("passed  "),
+            TierOutcome::Failed => style.red("FAILED  "),
+            TierOutcome::Skipped => style.yellow("skipped "),
+        };
+        if t.outcome == TierOutcome::Skipped {
+            let reason = t.reason.as_deref().unwrap_or("");
+            let _ = writeln!(out, " {:<name_width$}  {result} {}", t.name, style.dim(reason));
+            continue;
+        }
+        let c = &t.counts;
+        let _ = writeln!(
+            out,
+            " {:<name_width$}  {result} {:>6} {:>6} {:>6} {:>6} {:>9} {:>7}  {}",
+            t.name,
+            c.total(),
+            c.passed,
+            c.failed,
+            c.flaky,
+            c.timed_out,
+            c.skipped,
+            human_duration(t.duration)
+        );
+        if let Some(reason) = &t.reason {
+            let _ = writeln!(out, " {:<name_width$}  {}", "", style.dim(reason));
+        }
+    }
+
+    let mut slowest: Vec<(&str, &TestResult)> = run
+        .tiers
+        .iter()
+        .flat_map(|t| t.tests.iter().map(move |r| (t.name.as_str(), r)))
+        .filter(|(_, r)| r.status != TestStatus::Skipped)
+        .collect();
+    slowest.sort_by_key(|(_, r)| std::cmp::Reverse(r.duration));
+    if !slowest.is_empty() {
+        let _ = writeln!(out, "\n {}", style.bold("Slowest tests"));
+        for (tier, r) in slowest.iter().take(SLOWEST) {
+            let _ = writeln!(
+                out,
+                "   {:>8}  {}  {}",
+                human_duration(r.duration),
+                r.id,
+                style.dim(tier)
+            );
+        }
+    }
+
+    let flaky: Vec<(&str, &TestResult)> = run
+        .tiers
+        .iter()
+        .flat_map(|t| t.flaky().map(move |r| (t.name.as_str(), r)))
+        .collect();
+    if !flaky.is_empty() {
+        let _ = writeln!(out, "\n {}", style.yellow("Flaky tests (passed on a retry)"));
+        for (tier, r) in &flaky {
+            let _ = writeln!(
+                out,
+                "   {}  {}",
+                r.id,
+                style.dim(&format!("{tier}, passed on attempt {}", r.attempts))
+            );
+        }
+    }
+
+    let failures: Vec<(&str, &TestResult)> = run
+        .tiers
+        .iter()
+        .flat_map(|t| t.failures().map(move |r| (t.name.as_str(), r)))
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\n {}", style.red("Failed tests"));
+        for (i, (tier, r)) in failures.iter().enumerate() {
+            let what = match r.status {
+                TestStatus::TimedOut => "timed out",
+                _ => "failed",
+            };
+            let attempts = if r.attempts == 1 {
+                "1 attempt".to_string()
+            } else {
+                format!("{} attempts", r.attempts)
+            };
+            let _ = writeln!(
+                out,
+                "   {}  {}",
+                style.bold(&r.id.to_string()),
+                style.dim(&format!("{tier}, {what}, {attempts}"))
+            );
+            if i < DETAILED_FAILURES {
+                if let Some(output) = &r.output {
+                    for line in super::failure_excerpt(output, TAIL_LINES).lines() {
+                        let _ = writeln!(out, "     {} {line}", style.dim("│"));
+                    }
+                }
+                let _ = writeln!(out, "     rerun: {}", super::rerun_command(tier, &r.id));
+            }
+        }
+        if failures.len() > DETAILED_FAILURES {
+            let _ = writeln!(
+                out,
+                "   {}",
+                style.dim(&format!(
+                    "output and rerun commands of the other {} failures are in summary.json",
+                    failures.len() - DETAILED_FAILURES
+                ))
+            );
+        }
+    }
+
+    if let Some(error) = &run.error {
+        let _ = writeln!(out, "\n {} {error}", style.red("error:"));
+    }
+
+    let c = run.counts();
+    let mut parts = Vec::new();
+    if c.failed > 0 {
+        parts.push(format!("{} failed", c.failed));
+    }
+    if c.timed_out > 0 {
+        parts.push(format!("{} timed out", c.timed_out));
+    }
+    if c.flaky > 0 {
+        parts.push(format!("{} flaky", c.flaky));
+    }
+    parts.push(format!("{} passed", c.passed));
+    if c.skipped > 0 {
+        parts.push(format!("{} skipped", c.skipped));
+    }
+    let verdict = match (run.interrupted, run.outcome()) {
+        (Some(i), _) => style.red(&format!("INTERRUPTED ({})", i.name())),
+        (None, RunOutcome::Passed) => style.green("PASSED"),
+        (None, RunOutcome::Failed) => style.red("FAILED"),
+        (None, RunOutcome::GateFailed) => style.red("GATE FAILED"),
+        (None, RunOutcome::Error) => style.red("ERROR"),
+    };
+    let _ = writeln!(
+        out,
+        "\n {verdict}: {} of {} tests in {} · exit {}",
+        parts.join(", "),
+        c.total(),
+        human_duration(run.duration),
+        run.exit_code()
+    );
+    if let Some(dir) = report_dir {
+        let _ = writeln!(out, " reports: {}", dir.display());
+    }
+    out
+}

@@ -1,0 +1,274 @@
+//! Executes a plan: build once, then each tier in order as its own nextest run, deciding from
+//! the results so far whether the next tier may run. Produces a `RunResult`; writing reports is
+//! the caller's business.
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use crate::config::Config;
+use crate::errors::{Error, Result};
+use crate::events::{Event, Observer};
+use crate::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
+use crate::plan::Plan;
+use crate::report::{RunDir, write_atomic};
+use crate::results::{RunResult, TestCounts, TestStatus, TierOutcome, TierResult};
+use crate::signals;
+use crate::workspace::Workspace;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub forwarded: ForwardedArgs,
+    pub report_dir: Option<PathBuf>,
+    /// Colour cargo's build output.
+    pub color: bool,
+    /// Copy nextest's and cargo's output to the terminal as it happens.
+    pub verbose: bool,
+}
+
+pub struct Runner<'a> {
+    pub ws: &'a Workspace,
+    pub config: &'a Config,
+    pub plan: &'a Plan,
+    pub options: &'a RunOptions,
+    pub observer: &'a dyn Observer,
+}
+
+/// A finished run and where its files are.
+pub struct Finished {
+    pub result: RunResult,
+    pub dir: RunDir,
+}
+
+impl Runner<'_> {
+    /// Runs the plan. Errors are problems that prevent any run (nextest missing, a filterset
+    /// nextest rejects); a build failure or a broken tier ends in a `RunResult` with `error`
+    /// set, so reports still get written.
+    pub fn run(&self) -> Result<Finished> {
+        signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
+        let version = nextest::check_version(&self.ws.cargo)?;
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let orbtest_dir = self.ws.orbtest_dir();
+        let dir = RunDir::create(&orbtest_dir, self.options.report_dir.as_deref(), started_at)
+            .map_err(|e| Error::io("cannot create the run directory under", &orbtest_dir, e))?;
+        let tool_config = self.tool_config(&dir)?;
+
+        let mut result = RunResult {
+            run_id: dir.id.clone(),
+            started_at,
+            duration: Default::default(),
+            tiers: Vec::new(),
+            interrupted: None,
+            error: None,
+            nextest_version: version.to_string(),
+            machines: Default::default(),
+            resources: Default::default(),
+            gate: Default::default(),
+        };
+
+        self.observer.event(&Event::BuildStarted);
+        let build_clock = Instant::now();
+        let built = nextest::build(
+            self.ws,
+            self.config,
+            &tool_config,
+            &self.options.forwarded.build,
+            if self.options.color { "always" } else { "never" },
+            &dir.path,
+            self.options.verbose,
+        );
+        self.observer.event(&Event::BuildFinished {
+            duration: build_clock.elapsed(),
+            ok: built.is_ok(),
+        });
+        let built = match built {
+            Ok(b) => b,
+            Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => {
+                let reason = match &e {
+                    Error::Build { .. } => "the build failed".to_string(),
+                    _ => "no tests could be built".to_string(),
+                };
+                result.error = Some(e.to_string());
+                result.tiers = self
+                    .plan
+                    .tiers
+                    .iter()
+                    .map(|t| TierResult::skipped(&t.name, reason.clone()))
+                    .collect();
+                result.interrupted = signals::received();
+                result.duration = clock.elapsed();
+                return Ok(Finished { result, dir });
+            }
+            Err(e) => return Err(e),
+        };
+
+        for tier in &self.plan.tiers {
+            if let Some(i) = signals::received() {
+                let reason = format!("the run was interrupted ({})", i.name());
+                self.observer.event(&Event::TierSkipped {
+                    tier: &tier.name,
+                    reason: &reason,
+                });
+                result.tiers.push(TierResult::skipped(&tier.name, reason));
+                continue;
+            }
+            if let Some(reason) = self.plan.skip_reason(tier, &result.tiers) {
+                self.observer.event(&Event::TierSkipped {
+                    tier: &tier.name,
+                    reason: &reason,
+                });
+                result.tiers.push(TierResult::skipped(&tier.name, reason));
+                continue;
+            }
+            let (tier_result, infra_error) = self.run_tier(tier, &tool_config, &built, &dir)?;
+            self.observer.event(&Event::TierFinished { result: &tier_result });
+            result.tiers.push(tier_result);
+            if let Some(e) = infra_error {
+                result.error.get_or_insert(e);
+            }
+        }
+        result.interrupted = signals::received();
+        result.duration = clock.elapsed();
+        Ok(Finished { result, dir })
+    }
+
+    fn tool_config(&self, dir: &RunDir) -> Result<ToolConfig> {
+        let tiers: Vec<_> = self.plan.tiers.iter().collect();
+        let path = dir.file("nextest-tool-config.toml");
+        let config = ToolConfig::generate(&tiers, |t| dir.junit_path(t), &path);
+        write_atomic(&path, config.text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
+        Ok(config)
+    }
+
+    /// Runs one tier. The second value is an infrastructure problem (nextest itself failed)
+    /// that makes the whole run an error.
+    fn run_tier(
+        &self,
+        tier: &crate::config::Tier,
+        tool_config: &ToolConfig,
+        built: &Built,
+        dir: &RunDir,
+    ) -> Result<(TierResult, Option<String>)> {
+        let tier_dir = dir
+            .tier_dir(&tier.name)
+            .map_err(|e| Error::io("cannot create", dir.path.join("tiers"), e))?;
+        let log_path = tier_dir.join("nextest.log");
+        let junit_path = dir.junit_path(&tier.name);
+        self.observer.event(&Event::TierStarted {
+            tier: &tier.name,
+            machines: tier.machines,
+        });
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let run = TierRun {
+            ws: self.ws,
+            tier: &tier.name,
+            tool_config,
+            built,
+            run_args: &self.options.forwarded.run,
+            log_path: log_path.clone(),
+            env: Vec::new(),
+            echo: self.options.verbose,
+        };
+        let observer = self.observer;
+        let output = nextest::run_tier(&run, &mut |event, line| {
+            match event {
+                LineEvent::Started { total } => observer.event(&Event::TierTotal {
+                    tier: &tier.name,
+                    total: *total,
+                }),
+                LineEvent::TestDone {
+                    status,
+                    binary_id,
+                    name,
+                    done,
+                    total,
+                } => {
+                    let test = format!("{binary_id}::{name}");
+                    observer.event(&Event::TestFinished {
+                        tier: &tier.name,
+                        test: &test,
+                        status: *status,
+                        done: *done,
+                        total: *total,
+                    });
+                }
+                LineEvent::Summary | LineEvent::Other => {}
+            }
+            observer.event(&Event::TierOutput { tier: &tier.name, line });
+        })?;
+
+        let mut result = TierResult {
+            name: tier.name.clone(),
+            outcome: TierOutcome::Failed,
+            reason: None,
+            started_at: Some(started_at),
+            duration: clock.elapsed(),
+            tests: Vec::new(),
+            counts: TestCounts::default(),
+            nextest_exit: output.exit_code,
+            log: Some(log_path),
+            junit: None,
+        };
+        let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
+        let mut infra_error = None;
+        match (output.exit_code, junit) {
+            (Some(code @ (0 | 4 | 100)), Some(Ok(tests))) => {
+                result.tests = tests;
+                result.junit = Some(junit_path);
+                result.counts = TestCounts::of(&result.tests);
+                if let Some(total) = output.total {
+                    // Tests nextest announced but never finished (cancelled): not passed.
+                    let ran = result.tests.iter().filter(|t| t.status != TestStatus::Skipped).count();
+                    let missing = total.saturating_sub(ran);
+                    result.counts.not_run = missing as u64;
+                    result.counts.skipped += missing as u64;
+                }
+                let clean = code != 100 && result.counts.failures() == 0 && result.counts.not_run == 0;
+                if clean {
+                    result.outcome = TierOutcome::Passed;
+                } else if result.counts.failures() == 0 {
+                    result.reason = Some(match output.interrupted {
+                        Some(i) => format!("interrupted by {} before every test ran", i.name()),
+                        None => format!("nextest reported a failure: {}", last_error_line(&output.tail)),
+                    });
+                }
+            }
+            (Some(0 | 4), None) => {
+                // No test selected: nextest writes no JUnit.
+                result.outcome = TierOutcome::Passed;
+            }
+            (code, junit) => {
+                let what = match code {
+                    Some(c) => format!("cargo-nextest exited with {c}"),
+                    None => "cargo-nextest was killed by a signal".to_string(),
+                };
+                let why = match junit {
+                    Some(Err(e)) => format!("{what} and its JUnit could not be read ({e})"),
+                    _ => format!("{what} without writing JUnit results"),
+                };
+                if output.interrupted.is_some() {
+                    result.reason = Some(format!("interrupted: {why}"));
+                } else {
+                    result.reason = Some(format!("{why}: {}", last_error_line(&output.tail)));
+                    infra_error = Some(format!(
+                        "tier `{}`: {why}; see {}",
+                        tier.name,
+                        result.log.as_ref().map_or(String::new(), |l| l.display().to_string())
+                    ));
+                }
+            }
+        }
+        Ok((result, infra_error))
+    }
+}
+
+fn last_error_line(tail: &str) -> String {
+    tail.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error"))
+        .or_else(|| tail.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no output")
+        .trim()
+        .to_string()
+}

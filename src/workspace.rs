@@ -1,0 +1,72 @@
+//! The cargo workspace being tested: its root, target dir and package graph (cargo_metadata).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::errors::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    /// The `cargo metadata` output as cargo wrote it, handed to nextest (`--cargo-metadata`) so
+    /// each tier skips re-reading the package graph.
+    pub metadata_json: String,
+    /// The cargo to run: `$CARGO` when we run as `cargo orbtest`, else `cargo` on PATH.
+    pub cargo: PathBuf,
+}
+
+pub fn cargo_program() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+impl Workspace {
+    /// Reads the workspace containing `manifest_path` (or the current directory).
+    pub fn discover(manifest_path: Option<&Path>) -> Result<Self> {
+        let cargo = cargo_program();
+        let mut cmd = Command::new(&cargo);
+        // The same graph nextest asks cargo for, so filtersets see the same packages.
+        cmd.args(["metadata", "--format-version", "1", "--all-features"]);
+        if let Some(m) = manifest_path {
+            cmd.arg("--manifest-path").arg(m);
+        }
+        crate::nextest::scrub_env(&mut cmd);
+        let shown = manifest_path.map_or_else(
+            || {
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|_| ".".into())
+            },
+            |m| m.display().to_string(),
+        );
+        let output = cmd.output().map_err(|e| Error::Workspace {
+            manifest: shown.clone(),
+            stderr: format!("could not run {}: {e}", cargo.display()),
+        })?;
+        if !output.status.success() {
+            return Err(Error::Workspace {
+                manifest: shown,
+                stderr: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+            });
+        }
+        let metadata_json = String::from_utf8(output.stdout).map_err(|_| Error::Workspace {
+            manifest: shown.clone(),
+            stderr: "cargo metadata printed invalid UTF-8".into(),
+        })?;
+        let metadata = cargo_metadata::MetadataCommand::parse(&metadata_json).map_err(|e| Error::Workspace {
+            manifest: shown,
+            stderr: format!("could not parse cargo metadata: {e}"),
+        })?;
+        Ok(Self {
+            root: metadata.workspace_root.into_std_path_buf(),
+            target_dir: metadata.target_directory.into_std_path_buf(),
+            metadata_json,
+            cargo,
+        })
+    }
+
+    /// Where runs and reports live: `<target-dir>/orbtest`.
+    pub fn orbtest_dir(&self) -> PathBuf {
+        self.target_dir.join("orbtest")
+    }
+}
