@@ -135,7 +135,7 @@ pub fn parse(source: Arc<Source>) -> Result<Config, ConfigError> {
     };
     let base_dir = source.path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut diags = Diagnostics::default();
-    let top = Table::new(doc.get_ref(), doc.span(), "the top level");
+    let top = Table::new(doc.get_ref(), doc.span(), "the file's top level");
     top.deny_unknown(TOP_KEYS, &mut diags);
 
     let tiers = read_tiers(&top, &mut diags);

@@ -249,9 +249,16 @@ fn read_retries(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Retries> {
                 },
             };
             let max_delay = r.get("max_delay").and_then(|v| duration_value(v, "max_delay", diags));
+            let delay = r.duration("delay", diags).unwrap_or(Duration::ZERO);
+            if backoff == Backoff::Exponential && delay.is_zero() {
+                diags.push(
+                    Diagnostic::new(value.span(), "exponential backoff needs a `delay` longer than zero")
+                        .help(r#"for example `retries = { count = 2, delay = "1s", backoff = "exponential" }`"#),
+                );
+            }
             Some(Retries {
                 count: r.integer("count", 0..=100, diags).map_or(0, |n| n as u32),
-                delay: r.duration("delay", diags).unwrap_or(Duration::ZERO),
+                delay,
                 backoff,
                 max_delay,
                 jitter: r.bool("jitter", diags).unwrap_or(false),

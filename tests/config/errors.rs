@@ -1,0 +1,118 @@
+use orbtest::config::{Source, parse};
+
+/// The rendered error for `text`, which must be rejected.
+fn rejected(text: &str) -> String {
+    match parse(Source::new("orchestrator.toml", text)) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+macro_rules! snapshot {
+    ($name:ident, $text:expr) => {
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!(stringify!($name), rejected($text), $text);
+        }
+    };
+}
+
+snapshot!(unknown_tier_key, "[tiers.fast]\nfilter = \"kind(lib)\"\nthread = 4\n");
+snapshot!(unknown_top_level_section, "[tiers.fast]\n\n[machine]\nprovider = \"sim\"\n");
+snapshot!(bad_duration, "[tiers.integration]\ntimeout = \"five minutes\"\n");
+snapshot!(duration_without_unit, "[tiers.integration]\ntimeout = 300\n");
+snapshot!(zero_timeout, "[tiers.integration]\ntimeout = \"0s\"\n");
+snapshot!(unknown_needs, "[tiers.fast]\n[tiers.integration]\nneeds = [\"fats\"]\n");
+snapshot!(needs_cycle, "[tiers.a]\nneeds = [\"b\"]\n[tiers.b]\nneeds = [\"a\"]\n");
+snapshot!(needs_later_tier, "[tiers.integration]\nneeds = [\"fast\"]\n[tiers.fast]\n");
+snapshot!(needs_itself, "[tiers.fast]\nneeds = [\"fast\"]\n");
+snapshot!(no_tiers, "# nothing here yet\n");
+snapshot!(empty_tiers_table, "[tiers]\n");
+snapshot!(tiers_not_a_table, "tiers = [\"fast\"]\n");
+snapshot!(wrong_types, "[tiers.fast]\nthreads = \"many\"\nmachines = \"yes\"\nretries = \"twice\"\nflaky = \"test(x)\"\n");
+snapshot!(zero_threads, "[tiers.fast]\nthreads = 0\n");
+snapshot!(invalid_tier_name, "[tiers.\"fast tests\"]\n");
+snapshot!(unknown_backoff, "[tiers.fast]\nretries = { count = 2, backoff = \"linear\" }\n");
+snapshot!(exponential_without_delay, "[tiers.fast]\nretries = { count = 2, backoff = \"exponential\" }\n");
+snapshot!(empty_filter, "[tiers.fast]\nfilter = \" \"\n");
+snapshot!(unsafe_prefixes, "[tiers.fast]\n[machines]\nprefixes = [\"\", \"t\", \"test-\"]\n");
+snapshot!(protect_overlaps_prefix, "[tiers.fast]\n[machines]\nprefixes = [\"test-\"]\nprotect = [\"dev\", \"test-keep\"]\n");
+snapshot!(unknown_provider, "[tiers.fast]\n[machines]\nprovider = \"docker\"\n");
+snapshot!(baseline_without_image, "[tiers.fast]\n[[machines.baseline]]\nname = \"base\"\n");
+snapshot!(swap_limit_out_of_range, "[tiers.fast]\n[pressure]\nswap_limit_percent = 180\non_pressure = \"panic\"\n");
+snapshot!(gate_for_unknown_tier, "[tiers.fast]\n[gate.tiers.fsat]\nmax_failed = 0\n");
+snapshot!(invalid_toml, "[tiers.fast\nfilter = \"x\"\n");
+snapshot!(several_problems_at_once, "[tiers.fast]\ntimeout = \"soon\"\n[tiers.e2e]\nneeds = [\"integration\"]\nflaky_retries = -1\n");
+
+#[test]
+fn the_documented_draft_config_is_accepted() {
+    let draft = r#"
+[machines]
+provider = "orbstack"
+prefixes = ["test-", "e2e-"]
+protect = ["dev", "work-*"]
+max_concurrent_creates = 2
+timeouts = { create = "180s", lifecycle = "60s", query = "30s" }
+retry = { attempts = 4, delay = "2s", backoff = "exponential" }
+images = ["ubuntu:22.04"]
+
+[[machines.baseline]]
+name = "orbtest-base-jammy"
+image = "ubuntu:22.04"
+provision = ["apt-get update", "apt-get install -y python3"]
+clone_for_create = true
+
+[pressure]
+swap_limit_percent = 80
+on_pressure = "wait"
+max_wait = "10m"
+
+[tiers.fast]
+filter = "kind(lib) | binary(command_builders)"
+threads = "num-cpus"
+timeout = "60s"
+
+[tiers.integration]
+filter = "binary(/integration/)"
+threads = 2
+timeout = "300s"
+retries = { count = 2, delay = "10s" }
+flaky = ["test(vm_info)"]
+machines = true
+needs = ["fast"]
+
+[gate]
+max_failed = 0
+max_timed_out = 0
+max_flaky = 2
+max_duration = "15m"
+max_peak_swap_percent = 50
+max_leftover_machines = 0
+"#;
+    let config = parse(Source::new("orchestrator.toml", draft)).expect("draft config");
+    assert_eq!(config.tier_names(), ["fast", "integration"]);
+    let integration = config.tier("integration").unwrap();
+    assert_eq!(integration.timeout.as_secs(), 300);
+    assert_eq!(integration.retries.count, 2);
+    assert!(integration.machines);
+    assert_eq!(config.machines.baselines[0].provision.len(), 2);
+    assert_eq!(config.gate.max_flaky, Some(2));
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let config = parse(Source::new("orchestrator.toml", "[tiers.fast]\n[tiers.integration]\n[tiers.e2e]\n")).unwrap();
+    let fast = config.tier("fast").unwrap();
+    assert_eq!(fast.filter, "all()");
+    assert_eq!(fast.threads, orbtest::config::Threads::NumCpus);
+    assert_eq!(fast.timeout.as_secs(), 60);
+    assert_eq!(fast.retries.count, 0);
+    assert_eq!(fast.flaky_retries, 2);
+    assert!(!fast.machines && !fast.fail_fast && fast.needs.is_empty());
+    assert_eq!(config.tier("integration").unwrap().timeout.as_secs(), 300);
+    assert_eq!(config.tier("e2e").unwrap().timeout.as_secs(), 900);
+    assert_eq!(config.machines.max_concurrent_creates, 2);
+    assert_eq!(config.machines.timeouts.create.as_secs(), 180);
+    assert_eq!(config.pressure.swap_limit_percent, 80.0);
+    assert_eq!(config.gate.max_failed, Some(0));
+}
