@@ -33,12 +33,32 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Some(Command::List) => list::execute(&cli.global),
         Some(Command::Init { force }) => init::execute(&cli.global, force),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             print_error(&e, color);
             e.exit_code()
         }
+    };
+    tracing::debug!(
+        peak_rss_kib = peak_rss_kib(),
+        "orbtest's own peak memory (children excluded)"
+    );
+    code
+}
+
+/// This process's peak resident set size; children (cargo, nextest) are not included.
+fn peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return -1;
+    }
+    // Linux reports KiB, macOS bytes.
+    if cfg!(target_os = "macos") {
+        usage.ru_maxrss / 1024
+    } else {
+        usage.ru_maxrss
     }
 }
 

@@ -18,31 +18,64 @@ macro_rules! snapshot {
 }
 
 snapshot!(unknown_tier_key, "[tiers.fast]\nfilter = \"kind(lib)\"\nthread = 4\n");
-snapshot!(unknown_top_level_section, "[tiers.fast]\n\n[machine]\nprovider = \"sim\"\n");
+snapshot!(
+    unknown_top_level_section,
+    "[tiers.fast]\n\n[machine]\nprovider = \"sim\"\n"
+);
 snapshot!(bad_duration, "[tiers.integration]\ntimeout = \"five minutes\"\n");
 snapshot!(duration_without_unit, "[tiers.integration]\ntimeout = 300\n");
 snapshot!(zero_timeout, "[tiers.integration]\ntimeout = \"0s\"\n");
 snapshot!(unknown_needs, "[tiers.fast]\n[tiers.integration]\nneeds = [\"fats\"]\n");
 snapshot!(needs_cycle, "[tiers.a]\nneeds = [\"b\"]\n[tiers.b]\nneeds = [\"a\"]\n");
-snapshot!(needs_later_tier, "[tiers.integration]\nneeds = [\"fast\"]\n[tiers.fast]\n");
+snapshot!(
+    needs_later_tier,
+    "[tiers.integration]\nneeds = [\"fast\"]\n[tiers.fast]\n"
+);
 snapshot!(needs_itself, "[tiers.fast]\nneeds = [\"fast\"]\n");
 snapshot!(no_tiers, "# nothing here yet\n");
 snapshot!(empty_tiers_table, "[tiers]\n");
 snapshot!(tiers_not_a_table, "tiers = [\"fast\"]\n");
-snapshot!(wrong_types, "[tiers.fast]\nthreads = \"many\"\nmachines = \"yes\"\nretries = \"twice\"\nflaky = \"test(x)\"\n");
+snapshot!(
+    wrong_types,
+    "[tiers.fast]\nthreads = \"many\"\nmachines = \"yes\"\nretries = \"twice\"\nflaky = \"test(x)\"\n"
+);
 snapshot!(zero_threads, "[tiers.fast]\nthreads = 0\n");
 snapshot!(invalid_tier_name, "[tiers.\"fast tests\"]\n");
-snapshot!(unknown_backoff, "[tiers.fast]\nretries = { count = 2, backoff = \"linear\" }\n");
-snapshot!(exponential_without_delay, "[tiers.fast]\nretries = { count = 2, backoff = \"exponential\" }\n");
+snapshot!(
+    unknown_backoff,
+    "[tiers.fast]\nretries = { count = 2, backoff = \"linear\" }\n"
+);
+snapshot!(
+    exponential_without_delay,
+    "[tiers.fast]\nretries = { count = 2, backoff = \"exponential\" }\n"
+);
 snapshot!(empty_filter, "[tiers.fast]\nfilter = \" \"\n");
-snapshot!(unsafe_prefixes, "[tiers.fast]\n[machines]\nprefixes = [\"\", \"t\", \"test-\"]\n");
-snapshot!(protect_overlaps_prefix, "[tiers.fast]\n[machines]\nprefixes = [\"test-\"]\nprotect = [\"dev\", \"test-keep\"]\n");
+snapshot!(
+    unsafe_prefixes,
+    "[tiers.fast]\n[machines]\nprefixes = [\"\", \"t\", \"test-\"]\n"
+);
+snapshot!(
+    protect_overlaps_prefix,
+    "[tiers.fast]\n[machines]\nprefixes = [\"test-\"]\nprotect = [\"dev\", \"test-keep\"]\n"
+);
 snapshot!(unknown_provider, "[tiers.fast]\n[machines]\nprovider = \"docker\"\n");
-snapshot!(baseline_without_image, "[tiers.fast]\n[[machines.baseline]]\nname = \"base\"\n");
-snapshot!(swap_limit_out_of_range, "[tiers.fast]\n[pressure]\nswap_limit_percent = 180\non_pressure = \"panic\"\n");
-snapshot!(gate_for_unknown_tier, "[tiers.fast]\n[gate.tiers.fsat]\nmax_failed = 0\n");
+snapshot!(
+    baseline_without_image,
+    "[tiers.fast]\n[[machines.baseline]]\nname = \"base\"\n"
+);
+snapshot!(
+    swap_limit_out_of_range,
+    "[tiers.fast]\n[pressure]\nswap_limit_percent = 180\non_pressure = \"panic\"\n"
+);
+snapshot!(
+    gate_for_unknown_tier,
+    "[tiers.fast]\n[gate.tiers.fsat]\nmax_failed = 0\n"
+);
 snapshot!(invalid_toml, "[tiers.fast\nfilter = \"x\"\n");
-snapshot!(several_problems_at_once, "[tiers.fast]\ntimeout = \"soon\"\n[tiers.e2e]\nneeds = [\"integration\"]\nflaky_retries = -1\n");
+snapshot!(
+    several_problems_at_once,
+    "[tiers.fast]\ntimeout = \"soon\"\n[tiers.e2e]\nneeds = [\"integration\"]\nflaky_retries = -1\n"
+);
 
 #[test]
 fn the_documented_draft_config_is_accepted() {
@@ -101,7 +134,11 @@ max_leftover_machines = 0
 
 #[test]
 fn defaults_are_the_documented_ones() {
-    let config = parse(Source::new("orchestrator.toml", "[tiers.fast]\n[tiers.integration]\n[tiers.e2e]\n")).unwrap();
+    let config = parse(Source::new(
+        "orchestrator.toml",
+        "[tiers.fast]\n[tiers.integration]\n[tiers.e2e]\n",
+    ))
+    .unwrap();
     let fast = config.tier("fast").unwrap();
     assert_eq!(fast.filter, "all()");
     assert_eq!(fast.threads, orbtest::config::Threads::NumCpus);
