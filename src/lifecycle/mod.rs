@@ -2,3 +2,4 @@
 //! baselines) and postflight (cleanup, leak check).
 
 pub mod reap;
+pub mod state;
