@@ -2,3 +2,6 @@
 //!
 //! Data flows one way: `config` → `plan` → `run` (preflight, tiers, postflight) → `report`.
 //! Everything that talks to `orbctl` goes through `machines`.
+
+pub mod machines;
+pub mod sim;
