@@ -67,15 +67,15 @@ pub fn run(inv: &Invocation, timeout: Option<Duration>) -> io::Result<Captured> 
         )
     })?;
     let mut timed_out = false;
-    if let Some(limit) = timeout {
-        if handle.wait_deadline(started + limit)?.is_none() {
-            timed_out = true;
-            for pid in handle.pids() {
-                // The child is not reaped yet, so its pid (= its group id) cannot be reused.
-                // SAFETY: killpg has no memory-safety preconditions.
-                unsafe {
-                    libc::killpg(pid as libc::pid_t, libc::SIGKILL);
-                }
+    if let Some(limit) = timeout
+        && handle.wait_deadline(started + limit)?.is_none()
+    {
+        timed_out = true;
+        for pid in handle.pids() {
+            // The child is not reaped yet, so its pid (= its group id) cannot be reused.
+            // SAFETY: killpg has no memory-safety preconditions.
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
             }
         }
     }
