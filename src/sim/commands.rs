@@ -87,10 +87,12 @@ pub fn create(ctx: &Ctx, a: CreateArgs<'_>) -> Reply {
 }
 
 /// The client side of create/clone/import: wait for the daemon, report, maybe hang.
+/// It looks in at least every 100 ms of real time, so a canceled creation is reported
+/// promptly, as the real daemon's answer would be.
 pub fn finish_create(ctx: &Ctx, plan: &Plan, prefix: &str) -> Reply {
     let mut until = plan.ends_at;
     loop {
-        ctx.sleep_until(until);
+        ctx.sleep_until_at_most(until, std::time::Duration::from_millis(100));
         match ctx.txn(|t| t.ended(&plan.id)) {
             Ok(Ended::Done) => break,
             Ok(Ended::Failed(msg)) => return Reply::daemon(&format!("{prefix}{msg}")),

@@ -136,6 +136,16 @@ impl Ctx {
         }
     }
 
+    /// Sleeps until simulated time `t`, but no longer than `max` of real time.
+    pub fn sleep_until_at_most(&self, t: SimSecs, max: std::time::Duration) {
+        if let Some(clock) = self.clock.get() {
+            let left = clock.real(t - clock.now());
+            if !left.is_zero() {
+                std::thread::sleep(left.min(max));
+            }
+        }
+    }
+
     /// Sleeps for a simulated span measured from now.
     pub fn sleep_for(&self, span: SimSecs) {
         if span > 0.0
