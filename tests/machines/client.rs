@@ -36,19 +36,11 @@ fn fast_policy(create: u64) -> Policy {
     p
 }
 
+/// (class, verb, machine, attempt number, timeout, outcome)
+type Entry = (OpClass, String, Option<String>, u32, Option<Duration>, AttemptOutcome);
+
 #[derive(Default)]
-struct Log(
-    Mutex<
-        Vec<(
-            OpClass,
-            String,
-            Option<String>,
-            u32,
-            Option<Duration>,
-            AttemptOutcome,
-        )>,
-    >,
-);
+struct Log(Mutex<Vec<Entry>>);
 
 impl Observer for Log {
     fn on_attempt(&self, a: &Attempt<'_>) {

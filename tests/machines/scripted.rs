@@ -71,8 +71,11 @@ impl Provider for Scripted {
     }
 }
 
+/// (verb, attempt number, timeout, outcome)
+type Entry = (String, u32, Option<Duration>, AttemptOutcome);
+
 #[derive(Default)]
-struct Log(Mutex<Vec<(String, u32, Option<Duration>, AttemptOutcome)>>);
+struct Log(Mutex<Vec<Entry>>);
 
 impl Observer for Log {
     fn on_attempt(&self, a: &Attempt<'_>) {
