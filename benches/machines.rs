@@ -52,7 +52,10 @@ fn main() {
         Op::Status,
     ];
     const N: usize = 60;
-    println!("{:<36} {:>10} {:>10} {:>10}", "operation", "direct", "layer", "added");
+    println!(
+        "{:<36} {:>10} {:>10} {:>10}",
+        "operation", "direct", "layer", "added"
+    );
     let mut worst: f64 = 0.0;
     for op in &ops {
         let argv = op.to_argv();
@@ -78,7 +81,11 @@ fn main() {
         }
         let (d, l) = (median_ms(direct), median_ms(layered));
         worst = worst.max(l - d);
-        println!("{:<36} {d:>7.2} ms {l:>7.2} ms {:>7.2} ms", op.to_string(), l - d);
+        println!(
+            "{:<36} {d:>7.2} ms {l:>7.2} ms {:>7.2} ms",
+            op.to_string(),
+            l - d
+        );
     }
     let verdict = if worst < 2.0 { "ok" } else { "OVER TARGET" };
     println!("largest median overhead: {worst:.2} ms (target < 2 ms: {verdict})");

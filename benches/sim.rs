@@ -31,8 +31,14 @@ fn summary(mut v: Vec<Duration>) -> (f64, f64) {
 fn report(what: &str, samples: Vec<Duration>, target_ms: f64) {
     let n = samples.len();
     let (median, p90) = summary(samples);
-    let verdict = if median < target_ms { "ok" } else { "OVER TARGET" };
-    println!("{what:<44} median {median:6.2} ms   p90 {p90:6.2} ms   (n={n}, target < {target_ms} ms: {verdict})");
+    let verdict = if median < target_ms {
+        "ok"
+    } else {
+        "OVER TARGET"
+    };
+    println!(
+        "{what:<44} median {median:6.2} ms   p90 {p90:6.2} ms   (n={n}, target < {target_ms} ms: {verdict})"
+    );
 }
 
 fn main() {
@@ -47,9 +53,19 @@ fn main() {
     assert!(linked.status.success());
 
     let creates: Vec<Duration> = (0..100)
-        .map(|i| orbctl(&bin, &state, &["create", "ubuntu:22.04", &format!("bench-{i:03}")]))
+        .map(|i| {
+            orbctl(
+                &bin,
+                &state,
+                &["create", "ubuntu:22.04", &format!("bench-{i:03}")],
+            )
+        })
         .collect();
-    report("orbsim create (zero latency, 0..100 machines)", creates, 10.0);
+    report(
+        "orbsim create (zero latency, 0..100 machines)",
+        creates,
+        10.0,
+    );
 
     let lists: Vec<Duration> = (0..100)
         .map(|_| orbctl(&bin, &state, &["list", "-f", "json"]))
@@ -57,7 +73,13 @@ fn main() {
     report("orbsim list -f json (100 machines)", lists, 10.0);
 
     let infos: Vec<Duration> = (0..100)
-        .map(|i| orbctl(&bin, &state, &["info", &format!("bench-{i:03}"), "-f", "json"]))
+        .map(|i| {
+            orbctl(
+                &bin,
+                &state,
+                &["info", &format!("bench-{i:03}"), "-f", "json"],
+            )
+        })
         .collect();
     report("orbsim info -f json (100 machines)", infos, 10.0);
 }

@@ -343,7 +343,7 @@ impl Client {
                             }
                             Some(Found::Absent) | Some(Found::Pending) | None => {
                                 report(AttemptOutcome::TimedOut, waited.elapsed());
-                                if retries_left {
+                                if retries_left && safe_to_repeat(op) {
                                     Decision::Retry
                                 } else {
                                     Decision::Finish(Outcome::TimedOut)
@@ -579,6 +579,15 @@ enum InfoAnswer {
     Found(Box<MachineInfo>),
     NotFound,
     Unknown,
+}
+
+/// Whether an attempt that was killed part-way may simply be issued again. A command run in
+/// a machine, a rename (the old name may be gone) and commands we do not model may not.
+fn safe_to_repeat(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::Run { .. } | Op::Rename { .. } | Op::Other { .. } | Op::Help { .. }
+    )
 }
 
 fn is_single_delete(op: &Op) -> bool {

@@ -37,7 +37,14 @@ fn fast_policy(create: u64) -> Policy {
 }
 
 /// (class, verb, machine, attempt number, timeout, outcome)
-type Entry = (OpClass, String, Option<String>, u32, Option<Duration>, AttemptOutcome);
+type Entry = (
+    OpClass,
+    String,
+    Option<String>,
+    u32,
+    Option<Duration>,
+    AttemptOutcome,
+);
 
 #[derive(Default)]
 struct Log(Mutex<Vec<Entry>>);

@@ -288,3 +288,22 @@ fn run_exit_codes_are_passed_through_and_never_retried() {
     );
     assert_eq!(r.timeout, None);
 }
+
+#[test]
+fn a_timed_out_run_is_not_repeated() {
+    let s = Scripted::new(&[("run", &[HANG]), ("status", &[RUNNING])]);
+    let log = Arc::new(Log::default());
+    let mut p = policy();
+    p.timeouts.run = Some(Duration::from_millis(200));
+    let op = Op::Run {
+        machine: Some("web".into()),
+        user: None,
+        workdir: None,
+        shell: false,
+        path: false,
+        command: vec!["make".into(), "install".into()],
+    };
+    let r = client(&s, &log).with_policy(p).execute(&op).unwrap();
+    assert_eq!(r.outcome, Outcome::TimedOut);
+    assert_eq!((r.attempts, s.calls("run")), (1, 1));
+}
