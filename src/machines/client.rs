@@ -51,6 +51,8 @@ pub struct OpResult {
     pub duration: Duration,
     /// Time spent waiting in the admission hook (not counted against any timeout).
     pub admission_wait: Duration,
+    /// How long each attempt's orbctl child ran, in order.
+    pub attempt_durations: Vec<Duration>,
 }
 
 impl OpResult {
@@ -295,6 +297,7 @@ impl Client {
         let mut admission_total = Duration::ZERO;
         let mut killed_before = false;
         let mut number = 0;
+        let mut durations = Vec::new();
         loop {
             number += 1;
             let (permit, admission_wait) = self.admit(op, class)?;
@@ -308,6 +311,7 @@ impl Client {
                 "orbctl attempt"
             );
             let cap = process::run(&inv, timeout).map_err(MachinesError::Spawn)?;
+            durations.push(cap.duration);
             let report = |outcome: AttemptOutcome, recovery_wait: Duration| {
                 if let Some(obs) = &self.observer {
                     obs.on_attempt(&Attempt {
@@ -388,15 +392,10 @@ impl Client {
             drop(permit);
             match decision {
                 Decision::Finish(outcome) => {
-                    return Ok(self.finish(
-                        op,
-                        outcome,
-                        cap,
-                        number,
-                        timeout,
-                        started,
-                        admission_total,
-                    ));
+                    let mut r =
+                        self.finish(op, outcome, cap, number, timeout, started, admission_total);
+                    r.attempt_durations = durations;
+                    return Ok(r);
                 }
                 Decision::Retry => {
                     let delay = self.policy.retry.delay_before(number);
@@ -430,6 +429,7 @@ impl Client {
             timeout,
             duration: started.elapsed().saturating_sub(admission),
             admission_wait: admission,
+            attempt_durations: Vec::new(),
         }
     }
 

@@ -120,6 +120,7 @@ fn transient_download_errors_are_retried() {
     let r = client.execute(&create("ubuntu", "web")).unwrap();
     assert_eq!(r.outcome, Outcome::Succeeded);
     assert_eq!((r.attempts, r.retries), (3, 2));
+    assert_eq!(r.attempt_durations.len(), 3);
     let outcomes: Vec<AttemptOutcome> = log.0.lock().unwrap().iter().map(|e| e.5).collect();
     assert_eq!(
         outcomes,
