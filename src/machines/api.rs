@@ -58,12 +58,10 @@ impl Machine {
 
     /// Any create-class op (create with flags, clone, import with `-n`).
     pub fn create_with(client: &Client, op: Op) -> Result<Machine, MachinesError> {
-        let name = op.created_machine().map(str::to_string).ok_or_else(|| {
-            MachinesError::Spawn(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("`{op}` does not name the machine it makes; pass a name (import needs -n)"),
-            ))
-        })?;
+        let name = op
+            .created_machine()
+            .map(str::to_string)
+            .ok_or_else(|| MachinesError::Unnamed { op: op.to_string() })?;
         client.execute(&op)?.into_result()?;
         Ok(Machine {
             client: client.clone(),

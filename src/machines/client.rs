@@ -107,6 +107,8 @@ pub enum MachinesError {
     },
     #[error("{}", describe_failure(.0))]
     Failed(Box<OpResult>),
+    #[error("`{op}` does not name the machine it makes; give it a name (import needs -n)")]
+    Unnamed { op: String },
     #[error("`{op}` printed unexpected output: {source}")]
     Output {
         op: String,

@@ -47,3 +47,18 @@ fn a_failed_create_returns_an_error_and_leaves_nothing() {
     assert!(e.result().is_some_and(|r| r.attempts == 1));
     assert!(sim.names().is_empty());
 }
+
+#[test]
+fn an_import_without_a_name_is_refused_before_running_anything() {
+    let sim = Sim::new();
+    let client = sim.client(Policy::default());
+    let op = orbtest::machines::Op::Import {
+        name: None,
+        path: "x.tar".into(),
+    };
+    let e = Machine::create_with(&client, op).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "`orbctl import x.tar` does not name the machine it makes; give it a name (import needs -n)"
+    );
+}
