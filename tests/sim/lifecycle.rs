@@ -11,9 +11,9 @@ fn state(sim: &Sim, name: &str) -> String {
 
 #[test]
 fn create_passes_through_creating_and_provisioning_and_returns_running() {
-    // creating for 100 s, provisioning for 100 s; at 1/100 that is 1 s + 1 s of real time.
+    // creating for 150 s, provisioning for 150 s; at 1/100 that is 1.5 s + 1.5 s of real time.
     let sim = Sim::with_scenario(
-        "time_scale = 0.01\n[latency]\ncreate = \"100s\"\nprovisioning = \"100s\"\n",
+        "time_scale = 0.01\n[latency]\ncreate = \"150s\"\nprovisioning = \"150s\"\n",
     );
     let mut create = sim
         .command("orbctl")
