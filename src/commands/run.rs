@@ -4,6 +4,7 @@ use crate::cli::{GlobalArgs, RunArgs};
 use crate::errors::Result;
 use crate::events::{Observer, Silent};
 use crate::exit_code;
+use crate::lifecycle::LifecycleOptions;
 use crate::nextest::ForwardedArgs;
 use crate::plan::{Plan, Selection};
 use crate::report::{self, PlainProgress, Style};
@@ -25,6 +26,12 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         report_dir: args.report_dir.clone(),
         color,
         verbose: global.verbose,
+        lifecycle: LifecycleOptions {
+            start_orbstack: args.start_orbstack,
+            no_wait: args.no_wait,
+            keep_machines: args.keep_machines,
+            rebuild_baselines: args.rebuild_baselines,
+        },
     };
     let plain;
     let observer: &dyn Observer = if global.quiet {
