@@ -4,7 +4,7 @@ use crate::cli::GlobalArgs;
 use crate::config::STARTER;
 use crate::errors::{Error, Result};
 use crate::exit_code;
-use crate::report::write_atomic;
+use crate::files::write_atomic;
 use crate::workspace::Workspace;
 
 pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {

@@ -8,8 +8,8 @@ use crate::cli::GlobalArgs;
 use crate::config::{Tier, duration_string};
 use crate::errors::{Error, Result};
 use crate::exit_code;
+use crate::files::create_private_dir;
 use crate::nextest::{self, ForwardedArgs, ToolConfig};
-use crate::report::create_private_dir;
 use crate::results::TestId;
 
 pub fn execute(global: &GlobalArgs) -> Result<i32> {

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::state::{BaselineRecord, ProviderState, now_ms};
 use crate::config::Baseline;
+use crate::files::write_atomic;
 use crate::machines::{Client, MachineRecord, Op};
-use crate::report::write_atomic;
 
 /// A ready baseline, as the shim needs it to turn creates into clones.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -40,7 +40,10 @@ pub struct Ownership {
     pub dead_journals: Vec<(String, PathBuf)>,
 }
 
-pub fn ownership(state: &ProviderState) -> Ownership {
+/// Reads every run's journal. A journaled machine counts as owned only if the machine that
+/// exists under that name now was created after the run claimed it (its ULID says when).
+pub fn ownership(state: &ProviderState, existing: &[MachineRecord]) -> Ownership {
+    let ids: BTreeMap<&str, &str> = existing.iter().map(|m| (m.name.as_str(), m.id.as_str())).collect();
     let mut out = Ownership::default();
     let Ok(runs) = state.runs() else { return out };
     for (run_id, dir, alive) in runs {
@@ -50,8 +53,10 @@ pub fn ownership(state: &ProviderState) -> Ownership {
             continue;
         }
         let map = if alive { &mut out.live } else { &mut out.orphans };
-        for machine in view.owned.keys() {
-            map.insert(machine.clone(), run_id.clone());
+        for (machine, owned) in &view.owned {
+            if ids.get(machine.as_str()).is_some_and(|id| owned.matches_id(id)) {
+                map.insert(machine.clone(), run_id.clone());
+            }
         }
         if !alive {
             out.dead_journals.push((run_id, path));
@@ -76,7 +81,7 @@ pub fn reap(
     dry_run: bool,
     parallelism: usize,
 ) -> Result<ReapReport, String> {
-    let owners = ownership(state);
+    let owners = ownership(state, existing);
     let protect = Protect::new(&config.protect).map_err(|e| format!("[machines] protect: {e}"))?;
     let input = ReapInput {
         existing: existing.iter().map(|m| m.name.clone()).collect(),

@@ -5,33 +5,12 @@
 use std::time::{Duration, Instant};
 
 use crate::config::{OnPressure, PressureConfig};
-use crate::machines::{Pressure, Provider};
+use crate::machines::{Pressure, Provider, host_pressure};
 
-/// Current memory and swap use, percent.
+/// Current memory and swap use, percent: the provider's own figures (orbsim's scenario), else
+/// the host's.
 pub fn sample(provider: &dyn Provider) -> Pressure {
-    provider.pressure().unwrap_or_else(host)
-}
-
-/// The real host's memory and swap use (zero when the platform cannot tell).
-pub fn host() -> Pressure {
-    let Ok(mut sys) = sysinfo::System::new() else {
-        return Pressure {
-            memory_percent: 0.0,
-            swap_percent: 0.0,
-        };
-    };
-    sys.refresh_memory();
-    let percent = |used: u64, total: u64| {
-        if total == 0 {
-            0.0
-        } else {
-            used as f64 * 100.0 / total as f64
-        }
-    };
-    Pressure {
-        memory_percent: percent(sys.used_memory(), sys.total_memory()),
-        swap_percent: percent(sys.used_swap(), sys.total_swap()),
-    }
+    provider.pressure().unwrap_or_else(host_pressure)
 }
 
 /// Why `p` is over the limits, if it is.

@@ -15,8 +15,10 @@ use super::state::{LockHolder, RunLock, RunState, now_ms};
 use crate::config::{Config, MachinesConfig, OnPressure};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
-use crate::machines::{Backoff, Client, Journal, JournalView, Op, Policy, Record, Retry, Timeouts};
-use crate::report::write_atomic;
+use crate::files::write_atomic;
+use crate::machines::admission::PressureLimits;
+use crate::machines::settings::{BaselineRef, RunSettings};
+use crate::machines::{Backoff, Client, Journal, JournalView, Op, Policy, Provider, Record, Retry, Timeouts};
 use crate::results::MachineStats;
 
 /// Command-line choices about machines.
@@ -50,6 +52,8 @@ pub enum Preflight {
 
 pub struct Session {
     pub resolved: ResolvedProvider,
+    /// `orbctl` and `orb` links to the shim, first on machine tiers' PATH.
+    shim_dir: PathBuf,
     /// Journals every attempt.
     pub client: Client,
     pub journal: Arc<Journal>,
@@ -289,7 +293,11 @@ impl Session {
             Ok(((), message))
         })?;
 
+        let shim_dir = install_shim(&run.dir, &resolved, machines, &ctx.config.pressure, &ready, &journal)
+            .map_err(|e| Error::preflight("shim", e))?;
+
         Ok(Preflight::Ready(Box::new(Session {
+            shim_dir,
             resolved,
             client,
             journal,
@@ -307,17 +315,16 @@ impl Session {
         &self.run.dir
     }
 
-    /// Environment for a machine tier's tests: the provider's orbctl first on PATH, plus what
-    /// it needs (orbsim's state), and where the run's state is.
+    /// Environment for a machine tier's tests: the shim's `orbctl`/`orb` first on PATH, the
+    /// run directory it reads its settings from, and the real orbctl (for reference; the shim
+    /// uses the one in its settings).
     pub fn tier_env(&self) -> Vec<(String, String)> {
         let mut env = self.resolved.env.clone();
-        if let Some(dir) = self.resolved.orbctl.parent() {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let mut dirs = vec![dir.to_path_buf()];
-            dirs.extend(std::env::split_paths(&path));
-            if let Ok(joined) = std::env::join_paths(dirs) {
-                env.push(("PATH".into(), joined.to_string_lossy().into_owned()));
-            }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.shim_dir.clone()];
+        dirs.extend(std::env::split_paths(&path).filter(|d| d != &self.shim_dir));
+        if let Ok(joined) = std::env::join_paths(dirs) {
+            env.push(("PATH".into(), joined.to_string_lossy().into_owned()));
         }
         env.push(("ORBTEST_RUN_DIR".into(), self.run.dir.display().to_string()));
         env.push(("ORBTEST_REAL_ORBCTL".into(), self.resolved.orbctl.display().to_string()));
@@ -339,15 +346,15 @@ impl Session {
             }
         };
         let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
-        let ours: Vec<String> = view
-            .owned
-            .keys()
-            .filter(|m| names.contains(m.as_str()))
-            .cloned()
+        // Ours only if created after we claimed the name (a name that was taken stays its owner's).
+        let ours: Vec<String> = existing
+            .iter()
+            .filter(|m| view.owned.get(&m.name).is_some_and(|o| o.matches_id(&m.id)))
+            .map(|m| m.name.clone())
             .collect();
         let keep = self.options.keep_machines || (self.config.keep_on_failure && run_failed);
         if keep {
-            out.kept = ours;
+            out.kept = ours.clone();
         } else {
             for (name, result) in cleanup::delete_all(&self.client, &ours, DELETE_PARALLELISM) {
                 match result {
@@ -359,9 +366,14 @@ impl Session {
                 }
             }
         }
-        // Owned machines that no longer exist are released too, so the journal ends clean.
-        for machine in view.owned.keys().filter(|m| !names.contains(m.as_str())) {
-            let _ = self.journal.release(machine, "gone");
+        // Claims on machines that are gone, or that were never ours, end here too.
+        for machine in view.owned.keys().filter(|m| !ours.contains(m)) {
+            let why = if names.contains(machine.as_str()) {
+                "not created by this run"
+            } else {
+                "gone"
+            };
+            let _ = self.journal.release(machine, why);
         }
 
         let after = cleanup::list(&self.client).unwrap_or(existing);
@@ -413,6 +425,55 @@ impl Session {
         });
         out
     }
+}
+
+/// Links `bin/orbctl` and `bin/orb` in the run directory to this executable (the shim) and
+/// writes the settings the shim reads.
+fn install_shim(
+    run_dir: &Path,
+    resolved: &ResolvedProvider,
+    config: &MachinesConfig,
+    pressure: &crate::config::PressureConfig,
+    baselines: &[ReadyBaseline],
+    journal: &Journal,
+) -> std::result::Result<PathBuf, String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find cargo-orbtest's own executable: {e}"))?;
+    let bin = run_dir.join("bin");
+    crate::machines::provider::link_orbctl(&me, &bin)
+        .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
+    let settings = RunSettings {
+        run_id: journal.run_id().to_string(),
+        provider: resolved.provider.name().to_string(),
+        real_orbctl: resolved.orbctl.clone(),
+        env: resolved.env.clone(),
+        sim_binary: resolved.provider.sim_binary().map(Path::to_path_buf),
+        policy: policy(config),
+        max_concurrent_creates: config.max_concurrent_creates as usize,
+        slots_dir: resolved.state.slots_dir(),
+        pressure: match pressure.on_pressure {
+            OnPressure::Ignore => None,
+            action => Some(PressureLimits {
+                swap_limit_percent: pressure.swap_limit_percent,
+                memory_limit_percent: pressure.memory_limit_percent,
+                max_wait: pressure.max_wait,
+                fail_after_wait: matches!(action, OnPressure::Wait | OnPressure::Fail),
+            }),
+        },
+        clone_from: baselines
+            .iter()
+            .filter(|b| b.clone_for_create)
+            .map(|b| BaselineRef {
+                name: b.name.clone(),
+                image: b.image.clone(),
+                user: b.user.clone(),
+            })
+            .collect(),
+        journal: journal.path().to_path_buf(),
+    };
+    settings
+        .write(run_dir)
+        .map_err(|e| format!("cannot write the shim's settings: {e}"))?;
+    Ok(bin)
 }
 
 /// Waits out `Starting`; starts a stopped OrbStack only when asked to.

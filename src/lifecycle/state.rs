@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{create_private_dir, write_atomic};
+use crate::files::{create_private_dir, write_atomic};
 
 /// The root of orbtest's per-user state.
 pub fn home() -> PathBuf {

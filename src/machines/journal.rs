@@ -30,13 +30,17 @@ pub enum Record {
         provider: String,
         workspace: String,
     },
-    /// `machine` is ours from now on (written before the create-class call starts).
+    /// `machine` is ours from now on (written before the create-class call starts). Only a
+    /// machine created at or after `since_ms` (its ULID id tells) can be ours: a name that was
+    /// already taken stays its owner's. `since_ms` is `ts_ms` except after a rename.
     Own {
         ts_ms: u64,
         pid: u32,
         machine: String,
         #[serde(default)]
         test: Option<String>,
+        #[serde(default)]
+        since_ms: Option<u64>,
     },
     /// `machine` is no longer ours: deleted, never created, or renamed away.
     Release {
@@ -123,13 +127,21 @@ impl Journal {
         Ok(())
     }
 
+    /// Records `machine` as ours before the call that creates it.
     pub fn own(&self, machine: &str) -> std::io::Result<()> {
+        self.own_since(machine, None)
+    }
+
+    /// Records `machine` as ours, created no earlier than `since_ms` (a renamed machine keeps
+    /// the time of its original creation).
+    pub fn own_since(&self, machine: &str, since_ms: Option<u64>) -> std::io::Result<()> {
         self.append(
             &Record::Own {
                 ts_ms: now_ms(),
                 pid: std::process::id(),
                 machine: machine.to_string(),
                 test: self.test.clone(),
+                since_ms,
             },
             true,
         )
@@ -185,12 +197,33 @@ impl Observer for Journal {
     }
 }
 
+/// A machine a run owns, as its journal says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owned {
+    /// The test that created it, when a test did.
+    pub test: Option<String>,
+    /// It is ours only if it was created at or after this moment.
+    pub since_ms: u64,
+}
+
+/// Allowed difference between our clock and the provider's when comparing a machine's creation
+/// time with an ownership record (the provider runs on the same host).
+pub const CLOCK_SLACK_MS: u64 = 2_000;
+
+impl Owned {
+    /// Whether the machine with this id (a ULID, which carries its creation time) can be the
+    /// one we created. An id we cannot read is never ours: when unsure, do not delete.
+    pub fn matches_id(&self, id: &str) -> bool {
+        ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + CLOCK_SLACK_MS >= self.since_ms)
+    }
+}
+
 /// What a journal says, read back.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JournalView {
     pub run_id: Option<String>,
-    /// Machines owned and not released, with the test that created them.
-    pub owned: BTreeMap<String, Option<String>>,
+    /// Machines owned and not released.
+    pub owned: BTreeMap<String, Owned>,
     pub ended: bool,
     pub ops: Vec<OpRecord>,
     /// Lines that could not be read (a torn last line after a crash, or damage).
@@ -226,8 +259,15 @@ impl JournalView {
     fn apply(&mut self, record: Record) {
         match record {
             Record::Run { run_id, .. } => self.run_id = Some(run_id),
-            Record::Own { machine, test, .. } => {
-                self.owned.insert(machine, test);
+            Record::Own {
+                machine,
+                test,
+                ts_ms,
+                since_ms,
+                ..
+            } => {
+                let since_ms = since_ms.unwrap_or(ts_ms);
+                self.owned.insert(machine, Owned { test, since_ms });
             }
             Record::Release { machine, .. } => {
                 self.owned.remove(&machine);
@@ -268,9 +308,28 @@ mod tests {
         let view = JournalView::read(&path).unwrap();
         assert_eq!(view.run_id.as_deref(), Some("run-1"));
         assert_eq!(view.owned.keys().collect::<Vec<_>>(), ["test-b"]);
-        assert_eq!(view.owned["test-b"].as_deref(), Some("bin::t"));
+        assert_eq!(view.owned["test-b"].test.as_deref(), Some("bin::t"));
         assert_eq!(view.skipped_lines, 1);
         assert!(!view.ended);
+    }
+
+    #[test]
+    fn only_machines_created_after_the_record_are_ours() {
+        let owned = Owned {
+            test: None,
+            since_ms: 1_800_000_000_000,
+        };
+        let made = |ms: u64| ulid::Ulid::from_parts(ms, 7).to_string();
+        assert!(owned.matches_id(&made(1_800_000_000_500)));
+        assert!(
+            owned.matches_id(&made(1_800_000_000_000 - 1_000)),
+            "within the clock slack"
+        );
+        assert!(
+            !owned.matches_id(&made(1_700_000_000_000)),
+            "a machine that existed long before"
+        );
+        assert!(!owned.matches_id("not-a-ulid"));
     }
 
     #[test]

@@ -9,22 +9,26 @@
 //! * [`journal`]: every attempt and every change of ownership, per run (crash-safe).
 //! * [`api`]: machines for Rust tests that delete themselves on drop.
 
+pub mod admission;
 pub mod api;
 pub mod argv;
 pub mod client;
 pub mod errors;
+pub mod images;
 pub mod journal;
 pub mod op;
 pub mod output;
 pub mod policy;
 pub mod process;
 pub mod provider;
+pub mod settings;
+pub mod tracked;
 
 pub use api::{Machine, RunOutput};
 pub use client::{Admission, Attempt, AttemptOutcome, Client, MachinesError, Observer, OpResult, Outcome, Permit};
 pub use errors::{ErrorKind, classify};
-pub use journal::{Journal, JournalView, OpRecord, Record};
+pub use journal::{Journal, JournalView, OpRecord, Owned, Record};
 pub use op::{Flavor, Op, OpClass};
 pub use output::{MachineInfo, MachineRecord, parse_info, parse_list};
 pub use policy::{Backoff, Policy, Retry, Timeouts};
-pub use provider::{OrbctlProvider, Pressure, Provider};
+pub use provider::{OrbctlProvider, Pressure, Provider, host_pressure};

@@ -15,6 +15,28 @@ pub struct Pressure {
     pub swap_percent: f64,
 }
 
+/// The real host's memory and swap use (zero when the platform cannot tell).
+pub fn host_pressure() -> Pressure {
+    let Ok(mut sys) = sysinfo::System::new() else {
+        return Pressure {
+            memory_percent: 0.0,
+            swap_percent: 0.0,
+        };
+    };
+    sys.refresh_memory();
+    let percent = |used: u64, total: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            used as f64 * 100.0 / total as f64
+        }
+    };
+    Pressure {
+        memory_percent: percent(sys.used_memory(), sys.total_memory()),
+        swap_percent: percent(sys.used_swap(), sys.total_swap()),
+    }
+}
+
 pub trait Provider: Send + Sync {
     /// Short label for logs and reports (`orbstack`, `orbsim`).
     fn name(&self) -> &str;
@@ -78,6 +100,21 @@ impl OrbctlProvider {
 
     pub fn env(&self) -> &[(OsString, OsString)] {
         &self.env
+    }
+
+    /// The orbsim binary behind a simulated provider.
+    pub fn sim_binary(&self) -> Option<&Path> {
+        self.sim_binary.as_deref()
+    }
+
+    /// Rebuilds a provider from its parts (the shim reads them from the run's settings).
+    pub fn restore(name: &str, program: PathBuf, env: Vec<(OsString, OsString)>, sim_binary: Option<PathBuf>) -> Self {
+        OrbctlProvider {
+            name: name.to_string(),
+            program,
+            env,
+            sim_binary,
+        }
     }
 }
 

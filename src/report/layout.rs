@@ -2,11 +2,13 @@
 //! user), and the newest run's reports also in `<target-dir>/orbtest/latest/` (or `--report-dir`).
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
+#[cfg(test)]
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::atomic::write_atomic;
+use crate::files::{create_private_dir, write_atomic};
 
 /// Report files copied to the report directory when they exist.
 pub const REPORT_FILES: &[&str] = &[
@@ -35,12 +37,6 @@ pub fn new_run_id(now: SystemTime) -> String {
     let (date, time) = digits.split_at(8.min(digits.len()));
     let suffix: u32 = rand::random::<u32>() & 0xff_ffff;
     format!("{date}-{time}-{suffix:06x}")
-}
-
-/// Creates `dir` (and parents) readable only by the user.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
 impl RunDir {

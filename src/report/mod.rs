@@ -1,16 +1,15 @@
 //! Everything the run tells people and tools: the terminal summary, `summary.json`, the merged
 //! `junit.xml`, and where those files go.
 
-mod atomic;
 mod junit;
 mod layout;
 mod progress;
 mod summary;
 mod terminal;
 
-pub use atomic::write_atomic;
+pub use crate::files::{create_private_dir, write_atomic};
 pub use junit::merge as merge_junit;
-pub use layout::{REPORT_FILES, RunDir, create_private_dir, new_run_id};
+pub use layout::{REPORT_FILES, RunDir, new_run_id};
 pub use progress::PlainProgress;
 pub use summary::{
     CountsSummary, FailureSummary, GateSummary, MachinesSummary, ResourcesSummary, Summary, TierSummary,

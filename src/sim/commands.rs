@@ -5,8 +5,8 @@ use std::io::BufRead;
 
 use super::ctx::{Ctx, Reply, go_io_error, isatty};
 use super::daemon::{Ended, NewMachine, OrbStatus, Plan};
-use super::images;
 use super::state::MState;
+use crate::machines::images;
 use crate::machines::output::{ImageSpec, MachineRecord, to_orbctl_json};
 
 /// The simulated OrbStack release (the spec's source is about 2.0.0).

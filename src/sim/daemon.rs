@@ -342,7 +342,7 @@ impl Txn<'_> {
 
     /// Checks a new machine name as `beginCreate` does.
     pub fn check_new_name(&self, name: &str) -> Result<(), NameError> {
-        if !super::images::valid_machine_name(name) {
+        if !crate::machines::images::valid_machine_name(name) {
             return Err(NameError::Invalid);
         }
         if self.find(name).is_some() {
@@ -360,7 +360,7 @@ impl Txn<'_> {
             Err(NameError::Taken) => return Err(format!("machine already exists: '{name}'")),
             Ok(()) => {}
         }
-        if cloud_init && !super::images::distro_by_image(&m.image.distro).is_some_and(|d| d.cloud_init) {
+        if cloud_init && !crate::machines::images::distro_by_image(&m.image.distro).is_some_and(|d| d.cloud_init) {
             return Err(format!("cloud-init not supported for '{}'", m.image.distro));
         }
         let creating = self.latency("create");
@@ -663,7 +663,7 @@ impl Txn<'_> {
     pub fn info(&self, i: usize) -> MachineInfo {
         let m = &self.state.machines[i];
         let running = self.state_of(i) == MState::Running;
-        let base = super::images::distro_by_image(&m.image.distro)
+        let base = crate::machines::images::distro_by_image(&m.image.distro)
             .map(|d| d.base_disk_bytes())
             .unwrap_or(847_974_400);
         let files = dir_size(&self.store.machine_dir(&m.id));

@@ -12,7 +12,6 @@ mod config;
 mod ctx;
 mod daemon;
 mod exec;
-mod images;
 pub mod scenario;
 mod state;
 pub mod stats;

@@ -1,8 +1,17 @@
-//! Report files are replaced whole or not at all: written to a temporary file in the same
-//! directory, synced, then renamed over the old one. A failure leaves the previous copy intact.
+//! Files we write: replaced whole or not at all (a temporary file in the same directory,
+//! synced, then renamed over the old one; a failure leaves the previous copy intact), and
+//! directories private to the user.
 
+use std::fs;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
+
+/// Creates `dir` (and parents) readable only by the user.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
 
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = path

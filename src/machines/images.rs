@@ -112,6 +112,20 @@ pub static DISTROS: &[Distro] = &[
     d("void", "voidlinux", "current", &["current"], &[], false),
 ];
 
+/// `DISTRO[:VERSION]` as orbctl resolves it: (image name, version the JSON shows), e.g.
+/// `ubuntu:22.04` → (`ubuntu`, `jammy`), `alma` → (`almalinux`, `9`). `None` for an unknown distro.
+pub fn canonical(spec: &str) -> Option<(&'static str, String)> {
+    let (token, version) = match spec.split_once(':') {
+        Some((t, v)) => (t, Some(v)),
+        None => (spec, None),
+    };
+    let d = distro(token)?;
+    let version = version
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| d.latest.to_string(), |v| d.resolve_version(v));
+    Some((d.image, version))
+}
+
 pub fn distro(token: &str) -> Option<&'static Distro> {
     DISTROS.iter().find(|d| d.token == token)
 }
@@ -202,5 +216,18 @@ mod tests {
         assert_eq!(distro("alma").unwrap().image, "almalinux");
         assert_eq!(distro("gentoo").unwrap().variant(false), "openrc");
         assert!(distro("invalid").is_none());
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::canonical;
+
+    #[test]
+    fn version_aliases_and_defaults_resolve() {
+        assert_eq!(canonical("ubuntu:22.04"), Some(("ubuntu", "jammy".to_string())));
+        assert_eq!(canonical("ubuntu:jammy"), canonical("ubuntu:22.04"));
+        assert_eq!(canonical("alma"), Some(("almalinux", "9".to_string())));
+        assert_eq!(canonical("nosuch:1"), None);
     }
 }
