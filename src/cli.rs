@@ -118,6 +118,22 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Delete leftover test machines: those earlier runs left behind, and those matching
+    /// [machines] prefixes (never protected machines or baselines).
+    Clean {
+        /// Only show what would be deleted, and why.
+        #[arg(long)]
+        dry_run: bool,
+        /// Fail at once if a cargo orbtest run is using the provider, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Check the provider, the host and the config, and show who owns which machine.
+    Doctor {
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses `cargo orbtest ...` argv: cargo passes `orbtest` as the first argument; running the

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::results::{TestStatus, TierResult};
+use crate::results::{MachineActivity, TestStatus, TierResult};
 
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
@@ -50,6 +50,11 @@ pub enum Event<'a> {
     TierSkipped {
         tier: &'a str,
         reason: &'a str,
+    },
+    /// After a machine tier: what its tests did with machines.
+    MachineActivity {
+        tier: &'a str,
+        activity: &'a MachineActivity,
     },
     /// Something worth telling the user that is not an error.
     Note {

@@ -217,6 +217,19 @@ pub struct MachineStats {
     pub leftover: Vec<String>,
 }
 
+/// What a machine tier's tests did with machines (shown after the tier).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MachineActivity {
+    pub creates: u64,
+    pub clones: u64,
+    /// Creates that hung or timed out but had succeeded.
+    pub recoveries: u64,
+    pub retries: u64,
+    pub peak_concurrent_creates: u64,
+    /// The slowest operations: (op, machine, duration).
+    pub slowest: Vec<(String, Option<String>, std::time::Duration)>,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ResourcePeaks {
     pub peak_memory_percent: Option<f64>,

@@ -145,8 +145,16 @@ impl Runner<'_> {
                     }
                 }
             }
+            let tier_start = crate::machines::journal::now_ms();
             let (tier_result, infra_error) = self.run_tier(tier, &tool_config, &built, &dir, env)?;
             self.observer.event(&Event::TierFinished { result: &tier_result });
+            if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
+                let activity = session.activity_since(tier_start);
+                self.observer.event(&Event::MachineActivity {
+                    tier: &tier.name,
+                    activity: &activity,
+                });
+            }
             result.tiers.push(tier_result);
             if let Some(e) = infra_error {
                 result.error.get_or_insert(e);

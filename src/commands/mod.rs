@@ -1,5 +1,7 @@
 //! One module per subcommand. Each turns parsed arguments into work and returns the exit code.
 
+mod clean;
+mod doctor;
 mod init;
 mod list;
 mod run;
@@ -32,6 +34,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Some(Command::Run(ref args)) => run::execute(&cli.global, args),
         Some(Command::List) => list::execute(&cli.global),
         Some(Command::Init { force }) => init::execute(&cli.global, force),
+        Some(Command::Clean { dry_run, no_wait }) => clean::execute(&cli.global, dry_run, no_wait),
+        Some(Command::Doctor { json }) => doctor::execute(&cli.global, json),
     };
     let code = match result {
         Ok(code) => code,

@@ -310,6 +310,12 @@ impl Session {
         })))
     }
 
+    /// What tests did with machines from `from_ms` until now.
+    pub fn activity_since(&self, from_ms: u64) -> crate::results::MachineActivity {
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        activity(&view, from_ms, now_ms())
+    }
+
     /// The run's own state directory (`ORBTEST_RUN_DIR`).
     pub fn run_dir(&self) -> &Path {
         &self.run.dir
@@ -559,6 +565,42 @@ fn check_version(client: &Client, floor: &str) -> Result<String> {
 fn version_less(a: &str, b: &str) -> bool {
     let parts = |v: &str| -> Vec<u64> { v.split(['.', '-']).map_while(|p| p.parse().ok()).collect() };
     parts(a) < parts(b)
+}
+
+/// What the run's tests did with machines between two moments (one tier).
+pub fn activity(view: &JournalView, from_ms: u64, to_ms: u64) -> crate::results::MachineActivity {
+    let ops: Vec<&crate::machines::OpRecord> = view
+        .ops
+        .iter()
+        .filter(|o| o.ts_ms >= from_ms && o.ts_ms <= to_ms && o.test.is_some())
+        .collect();
+    let ok = |op: &str| ops.iter().filter(|o| o.op == op && o.outcome == "ok").count() as u64;
+    let creates: Vec<(u64, u64)> = ops
+        .iter()
+        .filter(|o| matches!(o.op.as_str(), "create" | "clone" | "import"))
+        .map(|o| (o.ts_ms.saturating_sub(o.duration_ms + o.recovery_ms), o.ts_ms))
+        .collect();
+    let mut slowest: Vec<_> = ops
+        .iter()
+        .filter(|o| o.op != "run")
+        .map(|o| {
+            (
+                o.op.clone(),
+                o.machine.clone(),
+                Duration::from_millis(o.duration_ms + o.recovery_ms),
+            )
+        })
+        .collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.2));
+    slowest.truncate(3);
+    crate::results::MachineActivity {
+        creates: ok("create") + ok("import"),
+        clones: ok("clone"),
+        recoveries: ops.iter().filter(|o| o.recovered).count() as u64,
+        retries: ops.iter().filter(|o| o.attempt > 1).count() as u64,
+        peak_concurrent_creates: peak_overlap(&creates),
+        slowest,
+    }
 }
 
 /// The run's machine figures from its journal.

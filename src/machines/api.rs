@@ -9,15 +9,68 @@
 //! # Ok(()) }
 //! ```
 
-use super::client::{Client, MachinesError};
+use std::sync::Arc;
+
+use super::client::{Client, MachinesError, OpResult};
 use super::op::Op;
-use super::output::MachineInfo;
+use super::output::{MachineInfo, parse_info};
+use super::tracked::Tracked;
+
+/// Where a test's machine operations go. Inside a `cargo orbtest` machine tier
+/// ([`Machines::from_env`]) that is the run itself: its timeouts, create slots, pressure
+/// backpressure, journal (so postflight cleans up whatever a test leaves) and create→clone from
+/// baselines, exactly as the `orbctl` shim does for tests that shell out. Elsewhere it is a
+/// plain [`Client`].
+#[derive(Debug, Clone)]
+pub enum Machines {
+    Run(Arc<Tracked>),
+    Direct(Client),
+}
+
+impl Machines {
+    /// The current run's machines when inside a cargo orbtest machine tier, else `orbctl` on
+    /// PATH with the default policy.
+    pub fn from_env() -> Result<Self, MachinesError> {
+        match Tracked::from_env() {
+            Ok(Some(run)) => Ok(Machines::Run(Arc::new(run))),
+            Ok(None) => {
+                let provider = super::provider::OrbctlProvider::from_path().map_err(|e| {
+                    MachinesError::Spawn(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("orbctl: {e}"),
+                    ))
+                })?;
+                Ok(Machines::Direct(Client::new(Arc::new(provider))))
+            }
+            Err(e) => Err(MachinesError::Spawn(std::io::Error::other(e))),
+        }
+    }
+
+    pub fn execute(&self, op: &Op) -> Result<OpResult, MachinesError> {
+        match self {
+            Machines::Run(run) => run.execute(op, &op.to_argv()),
+            Machines::Direct(client) => client.execute(op),
+        }
+    }
+}
+
+impl From<&Client> for Machines {
+    fn from(client: &Client) -> Self {
+        Machines::Direct(client.clone())
+    }
+}
+
+impl From<&Machines> for Machines {
+    fn from(m: &Machines) -> Self {
+        m.clone()
+    }
+}
 
 /// A machine this process made. Dropping it deletes it (`delete -f`, same policy); call
 /// [`Machine::keep`] to leave it behind.
 #[derive(Debug)]
 pub struct Machine {
-    client: Client,
+    client: Machines,
     name: String,
     armed: bool,
 }
@@ -42,7 +95,7 @@ impl RunOutput {
 
 impl Machine {
     /// `orbctl create IMAGE NAME`; returns once the machine runs.
-    pub fn create(client: &Client, image: &str, name: &str) -> Result<Machine, MachinesError> {
+    pub fn create(client: impl Into<Machines>, image: &str, name: &str) -> Result<Machine, MachinesError> {
         Self::create_with(
             client,
             Op::Create {
@@ -57,14 +110,15 @@ impl Machine {
     }
 
     /// Any create-class op (create with flags, clone, import with `-n`).
-    pub fn create_with(client: &Client, op: Op) -> Result<Machine, MachinesError> {
+    pub fn create_with(client: impl Into<Machines>, op: Op) -> Result<Machine, MachinesError> {
+        let client = client.into();
         let name = op
             .created_machine()
             .map(str::to_string)
             .ok_or_else(|| MachinesError::Unnamed { op: op.to_string() })?;
         client.execute(&op)?.into_result()?;
         Ok(Machine {
-            client: client.clone(),
+            client,
             name,
             armed: true,
         })
@@ -72,7 +126,7 @@ impl Machine {
 
     /// `orbctl clone SRC NAME`. The copy is stopped, as orbctl leaves it; [`Machine::run`]
     /// starts it.
-    pub fn clone_from(client: &Client, src: &str, name: &str) -> Result<Machine, MachinesError> {
+    pub fn clone_from(client: impl Into<Machines>, src: &str, name: &str) -> Result<Machine, MachinesError> {
         Self::create_with(
             client,
             Op::Clone {
@@ -87,7 +141,15 @@ impl Machine {
     }
 
     pub fn info(&self) -> Result<MachineInfo, MachinesError> {
-        self.client.machine_info(&self.name)
+        let op = Op::Info {
+            name: self.name.clone(),
+            format: Some("json".into()),
+        };
+        let r = self.client.execute(&op)?.into_result()?;
+        parse_info(&r.stdout).map_err(|source| MachinesError::Output {
+            op: op.to_string(),
+            source,
+        })
     }
 
     /// Runs `command` in the machine as its default user (auto-starts it). A non-zero exit of

@@ -111,6 +111,7 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
                 ))
             }
             Event::TierSkipped { tier, reason } => Some(format!("tier {tier}: skipped: {reason}")),
+            Event::MachineActivity { tier, activity } => Some(machine_activity(tier, activity)),
             Event::Note { message } => Some(message.to_string()),
         };
         if let Some(line) = line {
@@ -118,6 +119,27 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
             let _ = s.out.flush();
         }
     }
+}
+
+/// One line: what a machine tier did with machines.
+pub fn machine_activity(tier: &str, a: &crate::results::MachineActivity) -> String {
+    let mut line = format!(
+        "tier {tier}: machines: {} creates ({} as clones of baselines), {} recovered, {} retries, peak {} concurrent creates",
+        a.creates + a.clones,
+        a.clones,
+        a.recoveries,
+        a.retries,
+        a.peak_concurrent_creates
+    );
+    if !a.slowest.is_empty() {
+        let slowest: Vec<String> = a
+            .slowest
+            .iter()
+            .map(|(op, machine, d)| format!("{op} {} {}", machine.as_deref().unwrap_or("-"), human_duration(*d)))
+            .collect();
+        line.push_str(&format!("; slowest: {}", slowest.join(", ")));
+    }
+    line
 }
 
 #[cfg(test)]
