@@ -9,6 +9,7 @@ pub mod config;
 pub mod errors;
 pub mod events;
 pub mod exit_code;
+pub mod monitor;
 pub mod nextest;
 pub mod plan;
 pub mod process;

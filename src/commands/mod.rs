@@ -2,6 +2,7 @@
 
 mod init;
 mod list;
+mod report;
 mod run;
 
 use std::ffi::OsString;
@@ -32,6 +33,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Some(Command::Run(ref args)) => run::execute(&cli.global, args),
         Some(Command::List) => list::execute(&cli.global),
         Some(Command::Init { force }) => init::execute(&cli.global, force),
+        Some(Command::Report(ref args)) => report::execute(&cli.global, args),
     };
     let code = match result {
         Ok(code) => code,

@@ -28,6 +28,8 @@ pub struct TierRun<'a> {
     pub env: Vec<(String, String)>,
     /// Also copy nextest's output to our stderr.
     pub echo: bool,
+    /// Told nextest's pid once it started (the resource monitor counts its children).
+    pub on_spawn: Option<&'a (dyn Fn(u32) + Sync)>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,9 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
         .reader()
         .map_err(|e| Error::Infrastructure(format!("could not start `cargo nextest run`: {e}")))?;
     let pid = reader.pids().first().copied();
+    if let (Some(pid), Some(on_spawn)) = (pid, run.on_spawn) {
+        on_spawn(pid);
+    }
 
     let done = Arc::new(AtomicBool::new(false));
     let forwarder = pid.map(|pid| spawn_forwarder(pid, done.clone()));
