@@ -60,6 +60,10 @@ impl TierRun<'_> {
             "--no-input-handler".to_string(),
             "--status-level".to_string(),
             "pass".to_string(),
+            // `(done/total)` on each final status line, also when piped: the live progress
+            // reads it (nextest prints no counter by default when not on a terminal).
+            "--show-progress".to_string(),
+            "counter".to_string(),
             "--no-tests".to_string(),
             "warn".to_string(),
         ]);
@@ -76,7 +80,7 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
         .stdin_null()
         .stderr_to_stdout()
         .unchecked();
-    expr = scrub_env_duct(expr).env("NEXTEST_HIDE_PROGRESS_BAR", "1");
+    expr = scrub_env_duct(expr);
     for (k, v) in &run.env {
         expr = expr.env(k, v);
     }

@@ -108,14 +108,14 @@ const CSS: &str = "
 body{font:14px/1.45 -apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2328;max-width:1100px;margin:24px auto;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
 .badge{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:13px;vertical-align:middle}
-.passed{background:var(--ok)}.failed,.error,.gate-failed{background:var(--bad)}.skipped{background:var(--warn)}
+.b-passed{background:var(--ok)}.b-failed,.b-error,.b-gate-failed{background:var(--bad)}.b-skipped{background:var(--warn)}
 .meta{color:var(--muted)}.meta span{margin-right:16px}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg);font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.failed td:first-child{border-left:4px solid var(--bad)}tr.skipped td:first-child{border-left:4px solid var(--warn)}tr.passed td:first-child{border-left:4px solid var(--ok)}
 .why{color:var(--muted);font-size:13px}
 ul.violations li{color:var(--bad)}
-details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:4px 10px}
+details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:4px 10px}details.output{border:none;padding:0;margin:0}details.output summary{font-size:12px;color:var(--muted)}
 summary{cursor:pointer;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 pre{background:var(--bg);padding:8px;overflow-x:auto;font-size:12px;line-height:1.35;margin:6px 0;white-space:pre-wrap;word-break:break-all}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
@@ -138,7 +138,7 @@ fn header(h: &mut String, run: &RunResult, extras: &Extras<'_>, (label, class): 
     let c = run.counts();
     let _ = writeln!(
         h,
-        "<header><h1>orbtest run <code>{}</code> <span class=\"badge {class}\" id=\"outcome\">{label}</span></h1>",
+        "<header><h1>orbtest run <code>{}</code> <span class=\"badge b-{class}\" id=\"outcome\">{label}</span></h1>",
         esc(&run.run_id)
     );
     let _ = writeln!(
@@ -187,9 +187,9 @@ fn gate(h: &mut String, run: &RunResult) {
     }
     h.push_str("<section id=\"gate\"><h2>Release gate</h2>\n");
     if run.gate.passed {
-        h.push_str("<p><span class=\"badge passed\">passed</span> every criterion was met.</p>\n");
+        h.push_str("<p><span class=\"badge b-passed\">passed</span> every criterion was met.</p>\n");
     } else {
-        h.push_str("<p><span class=\"badge failed\">failed</span></p>\n<ul class=\"violations\">\n");
+        h.push_str("<p><span class=\"badge b-failed\">failed</span></p>\n<ul class=\"violations\">\n");
         for v in &run.gate.violations {
             let _ = writeln!(h, "<li>{}</li>", esc(v));
         }
@@ -208,7 +208,7 @@ fn tiers(h: &mut String, run: &RunResult) {
         let c = &t.counts;
         let _ = write!(
             h,
-            "<tr class=\"{0}\"><td>{1}</td><td>{0}",
+            "<tr class=\"{0}\"><td>{1}</td><td><span class=\"badge b-{0}\">{0}</span>",
             t.outcome.as_str(),
             esc(&t.name)
         );
@@ -251,18 +251,29 @@ fn failures(h: &mut String, run: &RunResult) {
         } else {
             "failed"
         };
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<details open><summary>{} <span class=\"why\">{}, {what}, {}</span></summary>\n",
+            "<details open><summary>{} <span class=\"why\">{}, {what}, {}</span></summary>",
             esc(&r.id.to_string()),
             esc(tier),
             attempts(r.attempts)
         );
-        if let Some(m) = &r.message {
+        let excerpt = r.output.as_deref().map(|o| super::failure_excerpt(o, OUTPUT_LINES));
+        if let Some(m) = &r.message
+            && !excerpt.as_deref().is_some_and(|e| e.contains(m.trim()))
+        {
             let _ = writeln!(h, "<p class=\"why\">{}</p>", esc(m));
         }
-        if let Some(out) = &r.output {
-            let _ = writeln!(h, "<pre>{}</pre>", esc(&super::tail(out, OUTPUT_LINES)));
+        if let (Some(out), Some(excerpt)) = (&r.output, excerpt) {
+            let tail = super::tail(out, OUTPUT_LINES);
+            let _ = writeln!(h, "<pre>{}</pre>", esc(&excerpt));
+            if tail != excerpt {
+                let _ = writeln!(
+                    h,
+                    "<details class=\"output\"><summary>output (last {OUTPUT_LINES} lines)</summary><pre>{}</pre></details>",
+                    esc(&tail)
+                );
+            }
         }
         let _ = writeln!(
             h,
@@ -382,7 +393,8 @@ struct Series {
     class: &'static str,
     label: &'static str,
     color: &'static str,
-    /// Plotted against the percent axis (else the count axis).
+    /// Plotted against the percent axis (else the count axis, drawn as steps: counts change
+    /// at a sample, they do not slide between samples).
     percent: bool,
     value: fn(&Sample) -> Option<f64>,
 }
@@ -497,10 +509,15 @@ fn chart(h: &mut String, t: &Timeline, run_duration: Duration, index: usize) {
     );
     for s in SERIES {
         let mut points = String::new();
+        let mut last_y: Option<f64> = None;
         for sample in &samples {
             if let Some(v) = (s.value)(sample) {
                 let y = if s.percent { y_pct(v) } else { y_count(v) };
+                if let Some(prev) = last_y.filter(|_| !s.percent) {
+                    let _ = write!(points, "{:.1},{prev:.1} ", x(sample.t_ms));
+                }
                 let _ = write!(points, "{:.1},{:.1} ", x(sample.t_ms), y);
+                last_y = Some(y);
             }
         }
         if points.is_empty() {
@@ -595,8 +612,7 @@ fn machines(h: &mut String, run: &RunResult, ops: &[OpRecord]) {
     );
     if stats.is_empty() {
         h.push_str(
-            "<tr><td colspan=\"11\" class=\"empty\">No machine operations were recorded \
-             (no tier of this run uses machines).</td></tr>\n",
+            "<tr><td colspan=\"11\" class=\"empty\">No machine operations were recorded for this run.</td></tr>\n",
         );
     }
     let ms = |v: u64| human_duration(Duration::from_millis(v));
