@@ -14,6 +14,8 @@ use crate::results::{RunOutcome, RunResult, TestResult, TestStatus, TierOutcome}
 /// Failures shown with their output; the rest are listed by name (keeps a 5,000-failure run
 /// readable and the file small).
 const DETAILED_FAILURES: usize = 100;
+/// Failures shown expanded; the others are one click away.
+const OPEN_FAILURES: usize = 10;
 const OUTPUT_LINES: usize = 40;
 const SLOWEST: usize = 15;
 /// Points per chart series at most; longer timelines keep each bucket's maximum.
@@ -92,13 +94,14 @@ pub fn render(run: &RunResult, extras: &Extras<'_>) -> String {
         esc(outcome.0)
     );
     header(&mut h, run, extras, outcome);
+    // The overview first; the lists that can run long after it.
     gate(&mut h, run);
     tiers(&mut h, run);
+    resources(&mut h, run, extras.timelines);
+    machines(&mut h, run, extras.ops);
     failures(&mut h, run);
     flaky(&mut h, run);
     slowest(&mut h, run);
-    resources(&mut h, run, extras.timelines);
-    machines(&mut h, run, extras.ops);
     h.push_str("</body>\n</html>\n");
     h
 }
@@ -245,7 +248,7 @@ fn failures(h: &mut String, run: &RunResult) {
         return;
     }
     let _ = writeln!(h, "<section id=\"failures\"><h2>Failed tests ({})</h2>", failures.len());
-    for (tier, r) in failures.iter().take(DETAILED_FAILURES) {
+    for (i, (tier, r)) in failures.iter().take(DETAILED_FAILURES).enumerate() {
         let what = if r.status == TestStatus::TimedOut {
             "timed out"
         } else {
@@ -253,7 +256,8 @@ fn failures(h: &mut String, run: &RunResult) {
         };
         let _ = writeln!(
             h,
-            "<details open><summary>{} <span class=\"why\">{}, {what}, {}</span></summary>",
+            "<details{}><summary>{} <span class=\"why\">{}, {what}, {}</span></summary>",
+            if i < OPEN_FAILURES { " open" } else { "" },
             esc(&r.id.to_string()),
             esc(tier),
             attempts(r.attempts)
