@@ -28,6 +28,8 @@ pub struct LiveView {
 #[derive(Default)]
 struct State {
     status: Option<ProgressBar>,
+    /// cargo writes to the terminal directly during a `-v` build: draw nothing below it then.
+    raw_output: bool,
     spinner: Option<ProgressBar>,
     tier: Option<TierBar>,
     running: u64,
@@ -127,15 +129,14 @@ impl Observer for LiveView {
     fn event(&self, event: &Event<'_>) {
         let mut s = self.lock();
         match event {
-            Event::RunStarted { .. } => {
-                let status = self
-                    .multi
-                    .add(ProgressBar::new_spinner().with_style(template("  {msg:.dim}")));
-                s.status = Some(status);
+            Event::RunStarted { .. } => {}
+            Event::BuildStarted if self.verbose => {
+                s.raw_output = true;
+                self.println("building tests");
             }
-            Event::BuildStarted if self.verbose => self.println("building tests"),
             Event::BuildStarted => self.spinner(&mut s, "building tests".into()),
             Event::BuildFinished { duration, ok } => {
+                s.raw_output = false;
                 let line = if *ok {
                     format!("built in {}", human_duration(*duration))
                 } else {
@@ -212,6 +213,11 @@ impl Observer for LiveView {
                 s.running = sample.running_tests;
                 if let Some(t) = &s.tier {
                     t.bar.set_message(self.tier_message(t, sample.running_tests));
+                }
+                if s.status.is_none() && !s.raw_output {
+                    // Created on the first sample, below everything else.
+                    let bar = ProgressBar::new_spinner().with_style(template("  {msg:.dim}"));
+                    s.status = Some(self.multi.add(bar));
                 }
                 if let Some(status) = &s.status {
                     status.set_message(resources(sample));
