@@ -250,10 +250,12 @@ impl<'a> Monitor<'a> {
             }
             let (tier, pid) = (state.tier.clone(), state.nextest_pid);
             drop(state);
-            let sample = self.take(&mut probe, tier, pid);
-            state = self.lock();
-            let Some(sample) = sample else { return };
+            let Some(sample) = self.take(&mut probe, tier, pid) else {
+                return;
+            };
+            // Outside our lock: the view draws, and the runner's events must not wait on that.
             self.view.event(&Event::Resources { sample: &sample });
+            state = self.lock();
             record(&mut state, &sample, self.every.saturating_sub(self.tick / 2), stopped);
             if stopped {
                 return;

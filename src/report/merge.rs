@@ -89,12 +89,11 @@ fn merge_tier(into: &mut TierResult, t: &TierResult) {
         _ => Skipped,
     };
     // Keep the reason of the shard that decided the outcome.
-    if outcome != into.outcome || into.reason.is_none() {
-        into.reason = t.reason.clone().or(into.reason.take());
-    }
-    if outcome == Passed {
-        into.reason = None;
-    }
+    into.reason = match outcome {
+        Passed => None,
+        _ if outcome == into.outcome => into.reason.take().or_else(|| t.reason.clone()),
+        _ => t.reason.clone(),
+    };
     into.outcome = outcome;
     into.started_at = match (into.started_at, t.started_at) {
         (Some(a), Some(b)) => Some(a.min(b)),
