@@ -497,8 +497,8 @@ fn chart(h: &mut String, t: &Timeline, run_duration: Duration, index: usize) {
             c = (count_top as f64 * p / 100.0).round() as u64,
         );
     }
-    for i in 0..=5u64 {
-        let ms = end_ms * i / 5;
+    let step = tick_step(end_ms);
+    for ms in (0..=end_ms).step_by(step as usize) {
         let _ = writeln!(
             h,
             "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\" fill=\"#59636e\">{}</text>",
@@ -576,6 +576,19 @@ fn downsample(samples: &[Sample], max: usize) -> Vec<Sample> {
             Some(out)
         })
         .collect()
+}
+
+/// A round time step (100ms, 200ms, ..., 30s, 1m, 2m, 5m, ...) giving at most 6 steps.
+fn tick_step(end_ms: u64) -> u64 {
+    const STEPS: &[u64] = &[
+        100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
+        1_800_000, 3_600_000, 7_200_000,
+    ];
+    STEPS
+        .iter()
+        .copied()
+        .find(|step| end_ms / step <= 6)
+        .unwrap_or_else(|| end_ms.div_ceil(6).max(1))
 }
 
 /// 4, 8, 10, 20, 40, 50, 100, ... : an axis top that divides into four readable steps.
@@ -733,6 +746,15 @@ mod tests {
         let d = downsample(&s, MAX_POINTS);
         assert!(d.len() <= MAX_POINTS);
         assert_eq!(d.iter().map(|s| s.memory_percent).fold(0.0, f64::max), 99.0);
+    }
+
+    #[test]
+    fn time_ticks_are_round() {
+        assert_eq!(tick_step(8_900), 2_000);
+        assert_eq!(tick_step(1_000), 200);
+        assert_eq!(tick_step(550_000), 120_000);
+        assert_eq!(tick_step(3_600_000), 600_000);
+        assert_eq!(tick_step(100_000_000), 100_000_000 / 6 + 1);
     }
 
     #[test]
