@@ -92,6 +92,18 @@ pub struct RunArgs {
     /// Where to put this run's reports [default: <target-dir>/orbtest/latest].
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Start OrbStack if it is stopped (machine tiers).
+    #[arg(long)]
+    pub start_orbstack: bool,
+    /// Fail at once if another cargo orbtest run is using the provider, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Keep the machines this run creates (their names are printed at the end).
+    #[arg(long)]
+    pub keep_machines: bool,
+    /// Rebuild baseline machines even if their recipe is unchanged.
+    #[arg(long)]
+    pub rebuild_baselines: bool,
     /// Check the release gate ([gate] in orchestrator.toml) after the run; exit 2 if only the
     /// gate failed.
     #[arg(long)]

@@ -42,6 +42,10 @@ pub enum Error {
 
     #[error("{0}")]
     Infrastructure(String),
+
+    /// A preflight step failed: what it was and what to do.
+    #[error("preflight: {step}: {message}")]
+    Preflight { step: String, message: String },
 }
 
 impl From<ConfigError> for Error {
@@ -51,6 +55,13 @@ impl From<ConfigError> for Error {
 }
 
 impl Error {
+    pub fn preflight(step: &str, message: impl Into<String>) -> Self {
+        Error::Preflight {
+            step: step.to_string(),
+            message: message.into(),
+        }
+    }
+
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             what,
@@ -68,7 +79,8 @@ impl Error {
             | Error::Build { .. }
             | Error::Nextest { .. }
             | Error::Io { .. }
-            | Error::Infrastructure(_) => exit_code::INFRASTRUCTURE,
+            | Error::Infrastructure(_)
+            | Error::Preflight { .. } => exit_code::INFRASTRUCTURE,
         }
     }
 }

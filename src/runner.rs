@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use crate::config::Config;
+use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
+use crate::lifecycle::{LifecycleOptions, Preflight, PreflightContext, Session};
 use crate::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
 use crate::plan::Plan;
 use crate::report::{RunDir, write_atomic};
@@ -26,6 +27,16 @@ pub struct RunOptions {
     /// A live view owns the terminal: with `verbose`, it prints nextest's output itself (from
     /// `TierOutput` events) instead of the runner copying it to stderr under the view.
     pub live: bool,
+    pub lifecycle: LifecycleOptions,
+}
+
+/// Where the run stands with machines: preflight runs before the first machine tier.
+enum Machines {
+    NotStarted,
+    Ready(Box<Session>),
+    /// Host pressure with `on_pressure = "skip"`.
+    Skipped(String),
+    Failed,
 }
 
 pub struct Runner<'a> {
@@ -109,34 +120,88 @@ impl Runner<'_> {
             Err(e) => return Err(e),
         };
 
+        let mut machines = Machines::NotStarted;
+        let mut stop: Option<String> = None;
         for tier in &self.plan.tiers {
-            if let Some(i) = signals::received() {
-                let reason = format!("the run was interrupted ({})", i.name());
-                self.observer.event(&Event::TierSkipped {
-                    tier: &tier.name,
-                    reason: &reason,
-                });
-                result.tiers.push(TierResult::skipped(&tier.name, reason));
+            let skip = if let Some(i) = signals::received() {
+                Some(format!("the run was interrupted ({})", i.name()))
+            } else {
+                stop.clone().or_else(|| self.plan.skip_reason(tier, &result.tiers))
+            };
+            if let Some(reason) = skip {
+                self.skip(&mut result, tier, reason);
                 continue;
             }
-            if let Some(reason) = self.plan.skip_reason(tier, &result.tiers) {
-                self.observer.event(&Event::TierSkipped {
-                    tier: &tier.name,
-                    reason: &reason,
-                });
-                result.tiers.push(TierResult::skipped(&tier.name, reason));
-                continue;
+            let mut env = Vec::new();
+            if tier.machines {
+                if matches!(machines, Machines::NotStarted) {
+                    machines = self.preflight(&dir, &mut result);
+                }
+                match &machines {
+                    Machines::Ready(session) => env = session.tier_env(),
+                    Machines::Skipped(reason) => {
+                        self.skip(&mut result, tier, reason.clone());
+                        continue;
+                    }
+                    Machines::Failed | Machines::NotStarted => {
+                        let reason = "preflight failed".to_string();
+                        stop = Some(reason.clone());
+                        self.skip(&mut result, tier, reason);
+                        continue;
+                    }
+                }
             }
-            let (tier_result, infra_error) = self.run_tier(tier, &tool_config, &built, &dir)?;
+            let (tier_result, infra_error) = self.run_tier(tier, &tool_config, &built, &dir, env)?;
             self.observer.event(&Event::TierFinished { result: &tier_result });
             result.tiers.push(tier_result);
             if let Some(e) = infra_error {
                 result.error.get_or_insert(e);
             }
         }
+        if let Machines::Ready(session) = machines {
+            let failed = result.error.is_some()
+                || signals::received().is_some()
+                || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
+            let postflight = session.postflight(failed, self.observer);
+            result.machines = postflight.stats;
+            if !postflight.kept.is_empty() {
+                let message = format!(
+                    "kept the run's machines as asked: {} (delete them with `orbctl delete -f NAME`)",
+                    postflight.kept.join(", ")
+                );
+                self.observer.event(&Event::Note { message: &message });
+            }
+        }
         result.interrupted = signals::received();
         result.duration = clock.elapsed();
         Ok(Finished { result, dir })
+    }
+
+    fn skip(&self, result: &mut RunResult, tier: &Tier, reason: String) {
+        self.observer.event(&Event::TierSkipped {
+            tier: &tier.name,
+            reason: &reason,
+        });
+        result.tiers.push(TierResult::skipped(&tier.name, reason));
+    }
+
+    fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {
+        let ctx = PreflightContext {
+            config: self.config,
+            run_id: &dir.id,
+            workspace: &self.ws.root,
+            report_dir: &dir.path,
+            options: &self.options.lifecycle,
+            home: crate::lifecycle::state::home(),
+        };
+        match Session::preflight(&ctx, self.observer) {
+            Ok(Preflight::Ready(session)) => Machines::Ready(session),
+            Ok(Preflight::Skip(reason)) => Machines::Skipped(reason),
+            Err(e) => {
+                result.error.get_or_insert(e.to_string());
+                Machines::Failed
+            }
+        }
     }
 
     fn tool_config(&self, dir: &RunDir) -> Result<ToolConfig> {
@@ -151,10 +216,11 @@ impl Runner<'_> {
     /// that makes the whole run an error.
     fn run_tier(
         &self,
-        tier: &crate::config::Tier,
+        tier: &Tier,
         tool_config: &ToolConfig,
         built: &Built,
         dir: &RunDir,
+        env: Vec<(String, String)>,
     ) -> Result<(TierResult, Option<String>)> {
         let tier_dir = dir
             .tier_dir(&tier.name)
@@ -176,7 +242,7 @@ impl Runner<'_> {
             built,
             run_args: &self.options.forwarded.run,
             log_path: log_path.clone(),
-            env: Vec::new(),
+            env,
             echo: self.options.verbose && !self.options.live,
             on_spawn: Some(&on_spawn),
         };

@@ -1,1 +1,5 @@
-fn main() {}
+//! orbsim: OrbStack's orbctl/orb, simulated. See `docs/orbsim.md`.
+
+fn main() {
+    std::process::exit(orbtest::sim::main());
+}

@@ -8,6 +8,7 @@ use crate::cli::{GlobalArgs, RunArgs};
 use crate::errors::Result;
 use crate::events::{Observer, Silent, Tee};
 use crate::exit_code;
+use crate::lifecycle::LifecycleOptions;
 use crate::monitor::{MachineSource, Monitor};
 use crate::nextest::ForwardedArgs;
 use crate::plan::{Plan, Selection};
@@ -33,6 +34,12 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         color,
         verbose: global.verbose,
         live,
+        lifecycle: LifecycleOptions {
+            start_orbstack: args.start_orbstack,
+            no_wait: args.no_wait,
+            keep_machines: args.keep_machines,
+            rebuild_baselines: args.rebuild_baselines,
+        },
     };
     let live_view = live.then(|| LiveView::new(color, global.verbose));
     let plain = (!live && !global.quiet).then(|| PlainProgress::new(std::io::stderr()).github_groups(in_actions));

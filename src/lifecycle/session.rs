@@ -1,0 +1,556 @@
+//! A run's hold on its provider: preflight before the first machine tier, the environment
+//! machine tiers get, and postflight after the last tier (also after failures and Ctrl-C).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::baselines::{self, ReadyBaseline};
+use super::cleanup::{self, DELETE_PARALLELISM};
+use super::pressure::{self, Verdict};
+use super::provider::{self, ResolvedProvider};
+use super::reap::Protect;
+use super::state::{LockHolder, RunLock, RunState, now_ms};
+use crate::config::{Config, MachinesConfig, OnPressure};
+use crate::errors::{Error, Result};
+use crate::events::{Event, Observer};
+use crate::machines::{Backoff, Client, Journal, JournalView, Op, Policy, Record, Retry, Timeouts};
+use crate::report::write_atomic;
+use crate::results::MachineStats;
+
+/// Command-line choices about machines.
+#[derive(Debug, Clone, Default)]
+pub struct LifecycleOptions {
+    /// `--start-orbstack`: start OrbStack if it is stopped.
+    pub start_orbstack: bool,
+    /// `--no-wait`: fail at once if another run holds the provider.
+    pub no_wait: bool,
+    /// `--keep-machines`: leave the run's machines in place.
+    pub keep_machines: bool,
+    /// `--rebuild-baselines`.
+    pub rebuild_baselines: bool,
+}
+
+pub struct PreflightContext<'a> {
+    pub config: &'a Config,
+    pub run_id: &'a str,
+    pub workspace: &'a Path,
+    /// The run's report directory (provisioning logs, the journal copy).
+    pub report_dir: &'a Path,
+    pub options: &'a LifecycleOptions,
+    pub home: PathBuf,
+}
+
+pub enum Preflight {
+    Ready(Box<Session>),
+    /// Host pressure with `on_pressure = "skip"`: machine tiers are skipped for this reason.
+    Skip(String),
+}
+
+pub struct Session {
+    pub resolved: ResolvedProvider,
+    /// Journals every attempt.
+    pub client: Client,
+    pub journal: Arc<Journal>,
+    pub baselines: Vec<ReadyBaseline>,
+    run: RunState,
+    _lock: RunLock,
+    config: MachinesConfig,
+    options: LifecycleOptions,
+    report_dir: PathBuf,
+}
+
+/// What postflight did.
+#[derive(Debug, Clone, Default)]
+pub struct Postflight {
+    pub stats: MachineStats,
+    pub deleted: Vec<String>,
+    /// Machines kept on purpose (`--keep-machines`, `keep_on_failure`).
+    pub kept: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The machines layer's policy from `[machines]`.
+pub fn policy(config: &MachinesConfig) -> Policy {
+    Policy {
+        timeouts: Timeouts {
+            create: config.timeouts.create,
+            lifecycle: config.timeouts.lifecycle,
+            query: config.timeouts.query,
+            run: None,
+        },
+        retry: Retry {
+            attempts: config.retry.attempts,
+            delay: config.retry.delay,
+            backoff: match config.retry.backoff {
+                crate::config::Backoff::Fixed => Backoff::Fixed,
+                crate::config::Backoff::Exponential => Backoff::Exponential,
+            },
+        },
+        ..Policy::default()
+    }
+}
+
+/// Runs one preflight step with its spinner/line and duration; a failure names the step.
+fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+    if let Some(i) = crate::signals::received() {
+        return Err(Error::preflight(
+            name,
+            format!("interrupted ({}) before this step", i.name()),
+        ));
+    }
+    observer.event(&Event::StepStarted { step: name });
+    let start = Instant::now();
+    let outcome = f();
+    let shown = match &outcome {
+        Ok((_, message)) => Ok(message.clone()),
+        Err(e) => Err(e.to_string()),
+    };
+    observer.event(&Event::StepFinished {
+        step: name,
+        duration: start.elapsed(),
+        outcome: shown,
+    });
+    outcome.map(|(value, _)| value)
+}
+
+impl Session {
+    pub fn preflight(ctx: &PreflightContext<'_>, observer: &dyn Observer) -> Result<Preflight> {
+        let machines = &ctx.config.machines;
+        let resolved = step(observer, "provider", || {
+            let resolved = provider::resolve(machines, &ctx.home)?;
+            let client = Client::new(resolved.provider.clone()).with_policy(policy(machines));
+            let status = ensure_running(&client, machines, ctx.options.start_orbstack)?;
+            let version = check_version(&client, &machines.min_version)?;
+            let message = format!("{}, OrbStack {version}, {status}", resolved.description);
+            Ok((resolved, message))
+        })?;
+
+        let verdict = step(observer, "pressure", || {
+            let provider = resolved.provider.clone();
+            let verdict = pressure::check(
+                &ctx.config.pressure,
+                || pressure::sample(provider.as_ref()),
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                |reason, waited| {
+                    let message = format!(
+                        "host under pressure: {reason}; waiting for it to drop ({} of at most {})",
+                        humantime::format_duration(Duration::from_secs(waited.as_secs())),
+                        humantime::format_duration(ctx.config.pressure.max_wait)
+                    );
+                    observer.event(&Event::Note { message: &message });
+                },
+            )
+            .map_err(|m| Error::preflight("pressure", m))?;
+            let message = match &verdict {
+                Verdict::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
+                Verdict::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
+                Verdict::Skip(reason) => reason.clone(),
+            };
+            Ok((verdict, message))
+        })?;
+        if let Verdict::Skip(reason) = verdict {
+            debug_assert_eq!(ctx.config.pressure.on_pressure, OnPressure::Skip);
+            return Ok(Preflight::Skip(reason));
+        }
+
+        let (lock, run) = step(observer, "run lock", || {
+            let me = LockHolder {
+                pid: std::process::id(),
+                run_id: ctx.run_id.to_string(),
+                workspace: ctx.workspace.display().to_string(),
+                since_ms: now_ms(),
+            };
+            let io = |e: std::io::Error| Error::preflight("run lock", format!("{}: {e}", resolved.state.dir.display()));
+            let lock = if ctx.options.no_wait {
+                match resolved.state.try_lock(&me).map_err(io)? {
+                    Ok(lock) => lock,
+                    Err(holder) => {
+                        return Err(Error::preflight(
+                            "run lock",
+                            format!(
+                                "another cargo orbtest run is using {}: {}; wait for it to finish, or run without \
+                                 --no-wait to queue behind it",
+                                resolved.description,
+                                holder.map_or_else(|| "unknown run".to_string(), |h| h.to_string())
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                resolved
+                    .state
+                    .lock(&me, |holder| {
+                        let message = format!(
+                            "waiting for {} to finish with {} (pass --no-wait to fail instead)",
+                            holder.map_or_else(|| "another cargo orbtest run".to_string(), |h| h.to_string()),
+                            resolved.description
+                        );
+                        observer.event(&Event::Note { message: &message });
+                    })
+                    .map_err(io)?
+            };
+            let run = resolved.state.start_run(ctx.run_id).map_err(io)?;
+            Ok(((lock, run), String::new()))
+        })?;
+
+        let journal = Journal::open(&run.journal_path(), ctx.run_id, None)
+            .map_err(|e| Error::preflight("run lock", format!("cannot open the run journal: {e}")))?;
+        journal
+            .append(
+                &Record::Run {
+                    ts_ms: now_ms(),
+                    run_id: ctx.run_id.to_string(),
+                    pid: std::process::id(),
+                    provider: resolved.description.clone(),
+                    workspace: ctx.workspace.display().to_string(),
+                },
+                true,
+            )
+            .map_err(|e| Error::preflight("run lock", format!("cannot write the run journal: {e}")))?;
+        let journal = Arc::new(journal);
+        let client = Client::new(resolved.provider.clone())
+            .with_policy(policy(machines))
+            .with_observer(journal.clone());
+
+        let existing = step(observer, "reap", || {
+            let existing = cleanup::list(&client).map_err(|m| Error::preflight("reap", m))?;
+            let report = cleanup::reap(&client, &resolved.state, machines, &existing, false, DELETE_PARALLELISM)
+                .map_err(|m| Error::preflight("reap", m))?;
+            let orphans = report
+                .deleted
+                .iter()
+                .filter(|(_, r)| matches!(r, super::reap::ReapReason::Orphan { .. }))
+                .count();
+            let mut message = if report.deleted.is_empty() {
+                "nothing left over".to_string()
+            } else {
+                format!(
+                    "deleted {} leftover machines ({orphans} from earlier runs, {} by prefix)",
+                    report.deleted.len(),
+                    report.deleted.len() - orphans
+                )
+            };
+            for (name, e) in &report.failed {
+                message.push_str(&format!("; could not delete `{name}`: {e}"));
+            }
+            let gone: BTreeSet<&str> = report.deleted.iter().map(|(n, _)| n.as_str()).collect();
+            let existing: Vec<_> = existing
+                .into_iter()
+                .filter(|m| !gone.contains(m.name.as_str()))
+                .collect();
+            Ok((existing, message))
+        })?;
+
+        let ready = step(observer, "baselines", || {
+            let outcome = baselines::ensure(
+                &client,
+                &resolved.state,
+                &machines.baselines,
+                &existing,
+                ctx.options.rebuild_baselines,
+                &ctx.report_dir.join("baselines"),
+            )
+            .map_err(|m| Error::preflight("baselines", m))?;
+            let message = match (outcome.built.len(), outcome.reused.len()) {
+                (0, 0) => "none configured".to_string(),
+                _ => format!(
+                    "{}{}",
+                    if outcome.built.is_empty() {
+                        String::new()
+                    } else {
+                        format!("built {}", outcome.built.join(", "))
+                    },
+                    if outcome.reused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "{}reused {}",
+                            if outcome.built.is_empty() { "" } else { "; " },
+                            outcome.reused.join(", ")
+                        )
+                    }
+                ),
+            };
+            Ok((outcome.ready, message))
+        })?;
+
+        step(observer, "warm images", || {
+            let covered = baselines::images(&ready);
+            let warmed = super::warm::warm(&client, &journal, &resolved.state, &machines.images, &covered)
+                .map_err(|m| Error::preflight("warm images", m))?;
+            let message = if warmed.is_empty() {
+                "nothing to warm".to_string()
+            } else {
+                format!("warmed {}", warmed.join(", "))
+            };
+            Ok(((), message))
+        })?;
+
+        Ok(Preflight::Ready(Box::new(Session {
+            resolved,
+            client,
+            journal,
+            baselines: ready,
+            run,
+            _lock: lock,
+            config: machines.clone(),
+            options: ctx.options.clone(),
+            report_dir: ctx.report_dir.to_path_buf(),
+        })))
+    }
+
+    /// The run's own state directory (`ORBTEST_RUN_DIR`).
+    pub fn run_dir(&self) -> &Path {
+        &self.run.dir
+    }
+
+    /// Environment for a machine tier's tests: the provider's orbctl first on PATH, plus what
+    /// it needs (orbsim's state), and where the run's state is.
+    pub fn tier_env(&self) -> Vec<(String, String)> {
+        let mut env = self.resolved.env.clone();
+        if let Some(dir) = self.resolved.orbctl.parent() {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut dirs = vec![dir.to_path_buf()];
+            dirs.extend(std::env::split_paths(&path));
+            if let Ok(joined) = std::env::join_paths(dirs) {
+                env.push(("PATH".into(), joined.to_string_lossy().into_owned()));
+            }
+        }
+        env.push(("ORBTEST_RUN_DIR".into(), self.run.dir.display().to_string()));
+        env.push(("ORBTEST_REAL_ORBCTL".into(), self.resolved.orbctl.display().to_string()));
+        env
+    }
+
+    /// Deletes what this run created (unless asked to keep it), reports leftovers, ends the
+    /// journal and releases the provider.
+    pub fn postflight(self, run_failed: bool, observer: &dyn Observer) -> Postflight {
+        observer.event(&Event::StepStarted { step: "postflight" });
+        let start = Instant::now();
+        let mut out = Postflight::default();
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        let existing = match cleanup::list(&self.client) {
+            Ok(list) => list,
+            Err(e) => {
+                out.errors.push(e);
+                Vec::new()
+            }
+        };
+        let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
+        let ours: Vec<String> = view
+            .owned
+            .keys()
+            .filter(|m| names.contains(m.as_str()))
+            .cloned()
+            .collect();
+        let keep = self.options.keep_machines || (self.config.keep_on_failure && run_failed);
+        if keep {
+            out.kept = ours;
+        } else {
+            for (name, result) in cleanup::delete_all(&self.client, &ours, DELETE_PARALLELISM) {
+                match result {
+                    Ok(()) => {
+                        let _ = self.journal.release(&name, "deleted by postflight");
+                        out.deleted.push(name);
+                    }
+                    Err(e) => out.errors.push(format!("could not delete `{name}`: {e}")),
+                }
+            }
+        }
+        // Owned machines that no longer exist are released too, so the journal ends clean.
+        for machine in view.owned.keys().filter(|m| !names.contains(m.as_str())) {
+            let _ = self.journal.release(machine, "gone");
+        }
+
+        let after = cleanup::list(&self.client).unwrap_or(existing);
+        let protect = Protect::new(&self.config.protect).ok();
+        let baseline_names = baselines::known_names(&self.resolved.state, &self.config.baselines);
+        out.stats.leftover = after
+            .iter()
+            .map(|m| m.name.clone())
+            .filter(|n| self.config.prefixes.iter().any(|p| n.starts_with(p.as_str())))
+            .filter(|n| protect.as_ref().is_none_or(|p| p.matching(n).is_none()))
+            .filter(|n| !baseline_names.contains(n) && !out.kept.contains(n))
+            .collect();
+        let _ = self.journal.append(
+            &Record::End {
+                ts_ms: now_ms(),
+                kept: out.kept.clone(),
+            },
+            true,
+        );
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        let leftover = std::mem::take(&mut out.stats.leftover);
+        out.stats = stats(&view);
+        out.stats.leftover = leftover;
+        if let Ok(bytes) = std::fs::read(self.journal.path()) {
+            let _ = write_atomic(&self.report_dir.join("journal.jsonl"), &bytes);
+        }
+        let state = self.resolved.state.clone();
+        let keep_runs = self.config.keep_runs as usize;
+        let unfinished = |dir: &Path| JournalView::read(&dir.join("journal.jsonl")).is_ok_and(|v| !v.owned.is_empty());
+        if let Err(e) = state.prune(keep_runs, &unfinished) {
+            tracing::warn!("cannot prune old runs in {}: {e}", state.dir.display());
+        }
+        let mut message = format!("deleted {} machines", out.deleted.len());
+        if !out.kept.is_empty() {
+            message = format!("kept {} machines as asked: {}", out.kept.len(), out.kept.join(", "));
+        }
+        if !out.stats.leftover.is_empty() {
+            message.push_str(&format!("; LEFTOVER: {}", out.stats.leftover.join(", ")));
+        }
+        let outcome = if out.errors.is_empty() {
+            Ok(message)
+        } else {
+            Err(format!("{message}; {}", out.errors.join("; ")))
+        };
+        observer.event(&Event::StepFinished {
+            step: "postflight",
+            duration: start.elapsed(),
+            outcome,
+        });
+        out
+    }
+}
+
+/// Waits out `Starting`; starts a stopped OrbStack only when asked to.
+fn ensure_running(client: &Client, config: &MachinesConfig, start: bool) -> Result<String> {
+    let deadline = Instant::now() + config.timeouts.lifecycle;
+    let mut started = false;
+    loop {
+        let status = client
+            .execute(&Op::Status)
+            .map_err(|e| Error::preflight("provider", format!("`orbctl status` failed: {e}")))?;
+        let word = status.stdout_text().trim().to_string();
+        match word.as_str() {
+            "Running" => return Ok(if started { "started".into() } else { "running".into() }),
+            "Stopped" if !start => {
+                return Err(Error::preflight(
+                    "provider",
+                    "OrbStack is stopped: start it (`orbctl start` or open the OrbStack app), or pass --start-orbstack",
+                ));
+            }
+            "Stopped" if !started => {
+                started = true;
+                let r = client
+                    .execute(&Op::Start {
+                        names: Vec::new(),
+                        all: false,
+                    })
+                    .map_err(|e| Error::preflight("provider", format!("`orbctl start` failed: {e}")))?;
+                if !r.is_success() {
+                    return Err(Error::preflight(
+                        "provider",
+                        format!("`orbctl start` failed: {}", r.stderr_text().trim()),
+                    ));
+                }
+            }
+            "Starting" | "Stopped" => {}
+            other => {
+                return Err(Error::preflight(
+                    "provider",
+                    format!("`orbctl status` printed {other:?}; expected Running, Starting or Stopped"),
+                ));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::preflight(
+                "provider",
+                format!(
+                    "OrbStack did not reach Running within {} (machines.timeouts.lifecycle)",
+                    humantime::format_duration(config.timeouts.lifecycle)
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Reads `orbctl version` (`Version: 2.0.0 (2000000)`) and checks the floor.
+fn check_version(client: &Client, floor: &str) -> Result<String> {
+    let out = client
+        .execute(&Op::Version)
+        .and_then(|r| r.into_result())
+        .map_err(|e| Error::preflight("provider", format!("`orbctl version` failed: {e}")))?;
+    let text = out.stdout_text();
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or_else(|| {
+            Error::preflight(
+                "provider",
+                format!("cannot read the OrbStack version from {:?}", text.trim()),
+            )
+        })?
+        .to_string();
+    if version_less(&version, floor) {
+        return Err(Error::preflight(
+            "provider",
+            format!("OrbStack {version} is older than {floor} ([machines] min_version): update OrbStack"),
+        ));
+    }
+    Ok(version)
+}
+
+fn version_less(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> { v.split(['.', '-']).map_while(|p| p.parse().ok()).collect() };
+    parts(a) < parts(b)
+}
+
+/// The run's machine figures from its journal.
+pub fn stats(view: &JournalView) -> MachineStats {
+    let ok = |op: &str| view.ops.iter().filter(|o| o.op == op && o.outcome == "ok").count() as u64;
+    let creates: Vec<(u64, u64)> = view
+        .ops
+        .iter()
+        .filter(|o| matches!(o.op.as_str(), "create" | "clone" | "import"))
+        .map(|o| (o.ts_ms.saturating_sub(o.duration_ms + o.recovery_ms), o.ts_ms))
+        .collect();
+    MachineStats {
+        created: ok("create") + ok("import"),
+        cloned: ok("clone"),
+        recovered: view.ops.iter().filter(|o| o.recovered).count() as u64,
+        retried: view.ops.iter().filter(|o| o.attempt > 1).count() as u64,
+        peak_concurrent_creates: peak_overlap(&creates),
+        leftover: Vec::new(),
+    }
+}
+
+/// The most intervals that overlap at one moment.
+fn peak_overlap(intervals: &[(u64, u64)]) -> u64 {
+    let mut edges: Vec<(u64, i64)> = Vec::with_capacity(intervals.len() * 2);
+    for &(start, end) in intervals {
+        edges.push((start, 1));
+        edges.push((end, -1));
+    }
+    // Ends sort before starts at the same instant: back-to-back is not overlap.
+    edges.sort();
+    let (mut now, mut peak) = (0i64, 0i64);
+    for (_, d) in edges {
+        now += d;
+        peak = peak.max(now);
+    }
+    peak as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_less("1.9.5", "1.10.0"));
+        assert!(!version_less("2.0.0", "1.10.0"));
+        assert!(!version_less("1.10.0", "1.10.0"));
+    }
+
+    #[test]
+    fn overlap_counts_concurrent_intervals_only() {
+        assert_eq!(peak_overlap(&[]), 0);
+        assert_eq!(peak_overlap(&[(0, 10), (10, 20)]), 1);
+        assert_eq!(peak_overlap(&[(0, 10), (5, 15), (6, 7)]), 3);
+    }
+}

@@ -1,0 +1,284 @@
+//! The run journal: an append-only JSONL file per run recording every machine operation attempt
+//! and every change of ownership. It is how a later run finds the machines a crashed or killed
+//! run left behind, whatever their names.
+//!
+//! Ownership is recorded *before* a create-class operation starts and synced to disk (the
+//! daemon outlives its client: a machine can appear after we were killed). Lines are appended
+//! whole with `O_APPEND`, so several processes (the orchestrator, the shim in every test) can
+//! share one journal; a reader skips a torn last line.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::client::{Attempt, AttemptOutcome, Observer};
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Record {
+    /// The first line: which run this is.
+    Run {
+        ts_ms: u64,
+        run_id: String,
+        pid: u32,
+        provider: String,
+        workspace: String,
+    },
+    /// `machine` is ours from now on (written before the create-class call starts).
+    Own {
+        ts_ms: u64,
+        pid: u32,
+        machine: String,
+        #[serde(default)]
+        test: Option<String>,
+    },
+    /// `machine` is no longer ours: deleted, never created, or renamed away.
+    Release {
+        ts_ms: u64,
+        pid: u32,
+        machine: String,
+        reason: String,
+    },
+    /// One attempt of one orbctl operation (the report's latency table reads these).
+    Op(OpRecord),
+    /// Postflight finished; everything still owned was kept on purpose.
+    End { ts_ms: u64, kept: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpRecord {
+    pub ts_ms: u64,
+    pub run_id: String,
+    pub pid: u32,
+    pub test: Option<String>,
+    pub op: String,
+    pub machine: Option<String>,
+    pub attempt: u32,
+    pub timeout_ms: Option<u64>,
+    /// Time waiting for admission (a create slot, pressure), not counted against the timeout.
+    pub waited_ms: u64,
+    /// Time waiting for a machine a killed attempt left behind.
+    #[serde(default)]
+    pub recovery_ms: u64,
+    pub duration_ms: u64,
+    /// ok | failed | timed-out
+    pub outcome: String,
+    pub recovered: bool,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub exit_code: Option<i32>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Appends to one run's journal. Shared by threads; other processes open the same file.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    run_id: String,
+    /// The test this process works for (`NEXTEST_TEST_NAME` in the shim).
+    test: Option<String>,
+    file: Mutex<File>,
+}
+
+impl Journal {
+    pub fn open(path: &Path, run_id: &str, test: Option<String>) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+            test,
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Appends one record; `sync` for ownership changes, which must survive a crash.
+    pub fn append(&self, record: &Record, sync: bool) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        // One write per line: O_APPEND places it whole at the end, even with other writers.
+        file.write_all(&line)?;
+        if sync {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    pub fn own(&self, machine: &str) -> std::io::Result<()> {
+        self.append(
+            &Record::Own {
+                ts_ms: now_ms(),
+                pid: std::process::id(),
+                machine: machine.to_string(),
+                test: self.test.clone(),
+            },
+            true,
+        )
+    }
+
+    pub fn release(&self, machine: &str, reason: &str) -> std::io::Result<()> {
+        self.append(
+            &Record::Release {
+                ts_ms: now_ms(),
+                pid: std::process::id(),
+                machine: machine.to_string(),
+                reason: reason.to_string(),
+            },
+            true,
+        )
+    }
+
+    fn op_record(&self, a: &Attempt<'_>) -> OpRecord {
+        let ms = |d: Duration| d.as_millis() as u64;
+        let (outcome, recovered, error) = match a.outcome {
+            AttemptOutcome::Succeeded => ("ok", false, None),
+            AttemptOutcome::Recovered => ("ok", true, None),
+            AttemptOutcome::Failed(kind) => ("failed", false, Some(kind.to_string())),
+            AttemptOutcome::TimedOut => ("timed-out", false, None),
+            AttemptOutcome::OrbStackDown => ("timed-out", false, Some("OrbStack down".to_string())),
+        };
+        OpRecord {
+            ts_ms: now_ms(),
+            run_id: self.run_id.clone(),
+            pid: std::process::id(),
+            test: self.test.clone(),
+            op: a.op.verb().to_string(),
+            machine: a.machine.map(str::to_string),
+            attempt: a.number,
+            timeout_ms: a.timeout.map(ms),
+            waited_ms: ms(a.admission_wait),
+            recovery_ms: ms(a.recovery_wait),
+            duration_ms: ms(a.duration),
+            outcome: outcome.to_string(),
+            recovered,
+            error,
+            exit_code: a.exit_code,
+        }
+    }
+}
+
+impl Observer for Journal {
+    fn on_attempt(&self, attempt: &Attempt<'_>) {
+        let record = Record::Op(self.op_record(attempt));
+        if let Err(e) = self.append(&record, false) {
+            tracing::warn!(journal = %self.path.display(), "cannot append to the run journal: {e}");
+        }
+    }
+}
+
+/// What a journal says, read back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JournalView {
+    pub run_id: Option<String>,
+    /// Machines owned and not released, with the test that created them.
+    pub owned: BTreeMap<String, Option<String>>,
+    pub ended: bool,
+    pub ops: Vec<OpRecord>,
+    /// Lines that could not be read (a torn last line after a crash, or damage).
+    pub skipped_lines: usize,
+}
+
+impl JournalView {
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e),
+        };
+        let mut view = Self::default();
+        let mut reader = BufReader::new(file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Record>(&line) {
+                Ok(record) => view.apply(record),
+                Err(_) => view.skipped_lines += 1,
+            }
+        }
+        Ok(view)
+    }
+
+    fn apply(&mut self, record: Record) {
+        match record {
+            Record::Run { run_id, .. } => self.run_id = Some(run_id),
+            Record::Own { machine, test, .. } => {
+                self.owned.insert(machine, test);
+            }
+            Record::Release { machine, .. } => {
+                self.owned.remove(&machine);
+            }
+            Record::Op(op) => self.ops.push(op),
+            Record::End { .. } => self.ended = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_survives_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let j = Journal::open(&path, "run-1", Some("bin::t".into())).unwrap();
+        j.append(
+            &Record::Run {
+                ts_ms: 1,
+                run_id: "run-1".into(),
+                pid: 1,
+                provider: "orbsim".into(),
+                workspace: "/ws".into(),
+            },
+            true,
+        )
+        .unwrap();
+        j.own("test-a").unwrap();
+        j.own("test-b").unwrap();
+        j.release("test-a", "deleted").unwrap();
+        drop(j);
+        // A crash in the middle of a write.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"event":"own","ts_ms":5,"pid":1,"mach"#).unwrap();
+        let view = JournalView::read(&path).unwrap();
+        assert_eq!(view.run_id.as_deref(), Some("run-1"));
+        assert_eq!(view.owned.keys().collect::<Vec<_>>(), ["test-b"]);
+        assert_eq!(view.owned["test-b"].as_deref(), Some("bin::t"));
+        assert_eq!(view.skipped_lines, 1);
+        assert!(!view.ended);
+    }
+
+    #[test]
+    fn a_missing_journal_reads_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            JournalView::read(&dir.path().join("none.jsonl")).unwrap(),
+            JournalView::default()
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Running one orbctl child: captured output, an optional timeout that kills the child's whole
+//! process group, and always a reaped child.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A fully described child process; providers produce these, and nothing here knows orbctl.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Added to (or overriding) the inherited environment.
+    pub env: Vec<(OsString, OsString)>,
+    pub stdin: StdinMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinMode {
+    /// orbctl sees no terminal, so `delete` never prompts.
+    Null,
+    /// For `run`, whose command may read input.
+    Inherit,
+}
+
+/// What a finished (or killed) child left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// `None` when the child died from a signal (including our own kill on timeout).
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub duration: Duration,
+}
+
+/// Runs `inv` to completion or until `timeout`, whichever comes first.
+///
+/// With a timeout the child leads its own process group, and on expiry the whole group gets
+/// SIGKILL (orbctl may have children of its own). Without one it stays in ours, so an
+/// interactive `run` keeps the terminal. Either way the child is waited for before returning.
+pub fn run(inv: &Invocation, timeout: Option<Duration>) -> io::Result<Captured> {
+    let mut expr = duct::cmd(&inv.program, &inv.args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked();
+    for (k, v) in &inv.env {
+        expr = expr.env(k, v);
+    }
+    if inv.stdin == StdinMode::Null {
+        expr = expr.stdin_null();
+    }
+    if timeout.is_some() {
+        expr = expr.before_spawn(|cmd| {
+            cmd.process_group(0);
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let handle = expr
+        .start()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", inv.program.display())))?;
+    let mut timed_out = false;
+    if let Some(limit) = timeout
+        && handle.wait_deadline(started + limit)?.is_none()
+    {
+        timed_out = true;
+        for pid in handle.pids() {
+            // The child is not reaped yet, so its pid (= its group id) cannot be reused.
+            // SAFETY: killpg has no memory-safety preconditions.
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+    let output = handle.into_output()?;
+    Ok(Captured {
+        stdout: output.stdout,
+        stderr: output.stderr,
+        exit_code: output.status.code(),
+        signal: output.status.signal(),
+        timed_out,
+        duration: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Invocation {
+        Invocation {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("ORBTEST_PROBE".into(), "42".into())],
+            stdin: StdinMode::Null,
+        }
+    }
+
+    #[test]
+    fn captures_both_streams_and_the_exit_code() {
+        let c = run(&sh("printf out; printf err >&2; echo $ORBTEST_PROBE; exit 3"), None).unwrap();
+        assert_eq!(c.stdout, b"out42\n");
+        assert_eq!(c.stderr, b"err");
+        assert_eq!(c.exit_code, Some(3));
+        assert!(!c.timed_out);
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group_including_grandchildren() {
+        // The grandchild keeps stdout open; if it survived, reading output would never end.
+        let c = run(&sh("sleep 30 & sleep 30; echo never"), Some(Duration::from_millis(200))).unwrap();
+        assert!(c.timed_out);
+        assert_eq!(c.exit_code, None);
+        assert_eq!(c.signal, Some(libc::SIGKILL));
+        assert!(c.stdout.is_empty());
+    }
+
+    #[test]
+    fn a_missing_program_names_itself() {
+        let inv = Invocation {
+            program: "/nonexistent/orbctl".into(),
+            args: vec![],
+            env: vec![],
+            stdin: StdinMode::Null,
+        };
+        let e = run(&inv, None).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/orbctl"), "{e}");
+    }
+}
