@@ -33,7 +33,7 @@ fn main() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-report");
     std::fs::create_dir_all(&dir).unwrap();
     let mut ok = true;
-    ok &= monitor_and_view_cost(&dir);
+    ok &= monitor_and_view_cost();
     ok &= html_size_and_render(&dir);
     if !ok {
         std::process::exit(1);
@@ -117,7 +117,7 @@ impl TermLike for SharedSink {
     }
 }
 
-fn monitor_and_view_cost(dir: &Path) -> bool {
+fn monitor_and_view_cost() -> bool {
     // Eight "running tests": children of this process, which plays nextest.
     let mut children: Vec<_> = (0..8)
         .map(|_| Command::new("sleep").arg("60").stdout(Stdio::null()).spawn().unwrap())
@@ -228,7 +228,6 @@ fn monitor_and_view_cost(dir: &Path) -> bool {
         "monitor+view over 10 min (600 samples at 1 Hz, {TESTS} tests): {:.0}ms CPU = {percent:.3}% of one core (target < 1%)",
         projected * 1e3
     );
-    let _ = dir;
     percent < 1.0
 }
 

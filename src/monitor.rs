@@ -191,7 +191,8 @@ struct State {
     tier: Option<String>,
     nextest_pid: Option<u32>,
     stopped: bool,
-    samples: Vec<(f64, f64)>,
+    /// The samples written to the timeline (peaks are computed over these).
+    samples: Vec<Sample>,
     error: Option<String>,
 }
 
@@ -312,12 +313,8 @@ impl<'a> Monitor<'a> {
             let path = run.path.display().to_string();
             state.error.get_or_insert(format!("cannot write {path}: {e}"));
         }
-        let max = |f: fn(&(f64, f64)) -> f64| state.samples.iter().map(f).reduce(f64::max);
         MonitorReport {
-            peaks: ResourcePeaks {
-                peak_memory_percent: max(|s| s.0),
-                peak_swap_percent: max(|s| s.1),
-            },
+            peaks: peaks(&state.samples),
             samples: state.samples.len(),
             error: state.error.clone(),
         }
@@ -332,7 +329,7 @@ fn record(state: &mut State, sample: &Sample, min_gap: Duration, last: bool) {
         return;
     }
     run.last_written = Some(t);
-    state.samples.push((sample.memory_percent, sample.swap_percent));
+    state.samples.push(sample.clone());
     let Some(w) = run.timeline.as_mut() else { return };
     let line = serde_json::to_string(sample).unwrap_or_default();
     // Flushed per line: a killed run still leaves its timeline up to the last sample.
