@@ -14,6 +14,9 @@ Examples:
   cargo orbtest -- --partition hash:1/3  forward arguments to each `cargo nextest run`
   cargo orbtest list                     tiers, their settings and the tests each selects
   cargo orbtest init                     write a commented orchestrator.toml
+  cargo orbtest --gate                   run, then check the release gate ([gate])
+  cargo orbtest report --open            the newest run's summary; open its report.html
+  cargo orbtest report merge shard-*/    merge the reports of partitioned CI jobs
 
 Exit codes: 0 passed, 1 tests failed, 2 gate failed, 3 infrastructure failure,
 64 usage or config error, 130/143 interrupted.";
@@ -101,6 +104,10 @@ pub struct RunArgs {
     /// Rebuild baseline machines even if their recipe is unchanged.
     #[arg(long)]
     pub rebuild_baselines: bool,
+    /// Check the release gate ([gate] in orchestrator.toml) after the run; exit 2 if only the
+    /// gate failed.
+    #[arg(long)]
+    pub gate: bool,
     /// Arguments for each `cargo nextest run` (build options go to the one build).
     #[arg(last = true, value_name = "NEXTEST_ARGS")]
     pub nextest_args: Vec<String>,
@@ -133,6 +140,40 @@ pub enum Command {
         /// Print the findings as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Show a past run (default: the newest), or merge the reports of partitioned CI jobs.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub action: Option<ReportAction>,
+    /// Open the run's report.html in a browser.
+    #[arg(long)]
+    pub open: bool,
+    /// A run id (or a unique prefix of one), or a directory holding summary.json
+    /// [default: the newest run under <target-dir>/orbtest/runs].
+    #[arg(value_name = "RUN_ID")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReportAction {
+    /// Merge shard report directories (each with summary.json and junit.xml) into one
+    /// summary.json, junit.xml and report.html; exits with the merged run's exit code.
+    Merge {
+        /// Report directories of the shards (e.g. downloaded CI artifacts).
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged reports.
+        #[arg(long, short, value_name = "DIR", default_value = "orbtest-merged")]
+        out: PathBuf,
+        /// Check the release gate over the merged run (needs orchestrator.toml) instead of
+        /// combining the shards' verdicts.
+        #[arg(long)]
+        gate: bool,
     },
 }
 

@@ -2,12 +2,20 @@
 //! for CI, a live view on a terminal) consume them. Final results travel separately, in
 //! `results::RunResult`.
 
+use std::path::Path;
 use std::time::Duration;
 
+use crate::monitor::Sample;
 use crate::results::{MachineActivity, TestStatus, TierResult};
 
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
+    /// The run directory exists: the run's clock starts here (the resource monitor starts
+    /// sampling into `<dir>/timeline.jsonl`).
+    RunStarted {
+        run_id: &'a str,
+        dir: &'a Path,
+    },
     /// The one build before any tier runs.
     BuildStarted,
     BuildFinished {
@@ -26,6 +34,12 @@ pub enum Event<'a> {
     TierStarted {
         tier: &'a str,
         machines: bool,
+    },
+    /// The tier's `cargo-nextest` process started (cargo execs into it, so this is nextest's
+    /// own pid; its direct children are the running tests).
+    TierProcess {
+        tier: &'a str,
+        pid: u32,
     },
     /// nextest announced how many tests the tier runs.
     TierTotal {
@@ -56,6 +70,10 @@ pub enum Event<'a> {
         tier: &'a str,
         activity: &'a MachineActivity,
     },
+    /// A resource sample from the monitor (at least once a second while a live view is shown).
+    Resources {
+        sample: &'a Sample,
+    },
     /// Something worth telling the user that is not an error.
     Note {
         message: &'a str,
@@ -73,4 +91,15 @@ pub struct Silent;
 
 impl Observer for Silent {
     fn event(&self, _: &Event<'_>) {}
+}
+
+/// Sends every event to each observer in turn (the monitor, then the view).
+pub struct Tee<'a>(pub Vec<&'a dyn Observer>);
+
+impl Observer for Tee<'_> {
+    fn event(&self, event: &Event<'_>) {
+        for o in &self.0 {
+            o.event(event);
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod exit_code;
 pub mod files;
 pub mod lifecycle;
 pub mod machines;
+pub mod monitor;
 pub mod nextest;
 pub mod plan;
 pub mod process;

@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub color: bool,
     /// Copy nextest's and cargo's output to the terminal as it happens.
     pub verbose: bool,
+    /// A live view owns the terminal: with `verbose`, it prints nextest's output itself (from
+    /// `TierOutput` events) instead of the runner copying it to stderr under the view.
+    pub live: bool,
     pub lifecycle: LifecycleOptions,
 }
 
@@ -63,6 +66,10 @@ impl Runner<'_> {
         let orbtest_dir = self.ws.orbtest_dir();
         let dir = RunDir::create(&orbtest_dir, self.options.report_dir.as_deref(), started_at)
             .map_err(|e| Error::io("cannot create the run directory under", &orbtest_dir, e))?;
+        self.observer.event(&Event::RunStarted {
+            run_id: &dir.id,
+            dir: &dir.path,
+        });
         let tool_config = self.tool_config(&dir)?;
 
         let mut result = RunResult {
@@ -235,6 +242,8 @@ impl Runner<'_> {
         });
         let started_at = SystemTime::now();
         let clock = Instant::now();
+        let observer = self.observer;
+        let on_spawn = |pid| observer.event(&Event::TierProcess { tier: &tier.name, pid });
         let run = TierRun {
             ws: self.ws,
             tier: &tier.name,
@@ -243,9 +252,9 @@ impl Runner<'_> {
             run_args: &self.options.forwarded.run,
             log_path: log_path.clone(),
             env,
-            echo: self.options.verbose,
+            echo: self.options.verbose && !self.options.live,
+            on_spawn: Some(&on_spawn),
         };
-        let observer = self.observer;
         let output = nextest::run_tier(&run, &mut |event, line| {
             match event {
                 LineEvent::Started { total } => observer.event(&Event::TierTotal {

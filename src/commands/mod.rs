@@ -4,6 +4,7 @@ mod clean;
 mod doctor;
 mod init;
 mod list;
+mod report;
 mod run;
 
 use std::ffi::OsString;
@@ -36,6 +37,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Some(Command::Init { force }) => init::execute(&cli.global, force),
         Some(Command::Clean { dry_run, no_wait }) => clean::execute(&cli.global, dry_run, no_wait),
         Some(Command::Doctor { json }) => doctor::execute(&cli.global, json),
+        Some(Command::Report(ref args)) => report::execute(&cli.global, args),
     };
     let code = match result {
         Ok(code) => code,

@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod pressure;
 pub mod provider;
 pub mod reap;
+pub mod sampler;
 pub mod session;
 pub mod state;
 pub mod warm;

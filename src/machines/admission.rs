@@ -37,6 +37,24 @@ impl Slots {
         }
     }
 
+    /// How many slots are held right now (creates in flight across the run). Probing takes
+    /// each free slot for an instant; a create that races it simply takes another or waits.
+    pub fn held(&self) -> usize {
+        (0..self.count)
+            .filter(|index| {
+                let Ok(file) = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(self.dir.join(format!("slot-{index}.lock")))
+                else {
+                    return false;
+                };
+                matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+            })
+            .count()
+    }
+
     /// Takes a free slot, waiting as long as it takes.
     pub fn acquire(&self) -> std::io::Result<SlotGuard> {
         loop {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::results::{TestId, TestResult, TestStatus};
 
@@ -19,17 +19,22 @@ pub fn read_junit(path: &Path) -> Result<Vec<TestResult>, String> {
 /// Parses JUnit XML. Never panics, whatever the input.
 pub fn read_junit_str(xml: &str) -> Result<Vec<TestResult>, String> {
     let report = Report::deserialize_from_str(xml).map_err(|e| format!("invalid JUnit XML: {e}"))?;
-    let mut out = Vec::new();
-    for suite in &report.test_suites {
-        for case in &suite.test_cases {
+    Ok(report.test_suites.iter().flat_map(suite_results).collect())
+}
+
+/// The results of one suite's test cases.
+pub fn suite_results(suite: &TestSuite) -> Vec<TestResult> {
+    suite
+        .test_cases
+        .iter()
+        .map(|case| {
             let binary_id = case
                 .classname
                 .as_ref()
                 .map_or_else(|| suite.name.to_string(), |c| c.to_string());
-            out.push(result(binary_id, case));
-        }
-    }
-    Ok(out)
+            result(binary_id, case)
+        })
+        .collect()
 }
 
 fn result(binary_id: String, case: &TestCase) -> TestResult {

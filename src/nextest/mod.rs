@@ -14,7 +14,7 @@ use std::process::Command;
 
 pub use args::ForwardedArgs;
 pub use build::{Built, build};
-pub use junit::{read_junit, read_junit_str};
+pub use junit::{read_junit, read_junit_str, suite_results};
 pub use list::{TierListing, list_tiers};
 pub use progress::{LineEvent, parse_line};
 pub use run::{TierRun, TierRunOutput, run_tier};

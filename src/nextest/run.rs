@@ -28,6 +28,8 @@ pub struct TierRun<'a> {
     pub env: Vec<(String, String)>,
     /// Also copy nextest's output to our stderr.
     pub echo: bool,
+    /// Told nextest's pid once it started (the resource monitor counts its children).
+    pub on_spawn: Option<&'a (dyn Fn(u32) + Sync)>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +60,10 @@ impl TierRun<'_> {
             "--no-input-handler".to_string(),
             "--status-level".to_string(),
             "pass".to_string(),
+            // `(done/total)` on each final status line, also when piped: the live progress
+            // reads it (nextest prints no counter by default when not on a terminal).
+            "--show-progress".to_string(),
+            "counter".to_string(),
             "--no-tests".to_string(),
             "warn".to_string(),
         ]);
@@ -74,7 +80,7 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
         .stdin_null()
         .stderr_to_stdout()
         .unchecked();
-    expr = scrub_env_duct(expr).env("NEXTEST_HIDE_PROGRESS_BAR", "1");
+    expr = scrub_env_duct(expr);
     for (k, v) in &run.env {
         expr = expr.env(k, v);
     }
@@ -82,6 +88,9 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
         .reader()
         .map_err(|e| Error::Infrastructure(format!("could not start `cargo nextest run`: {e}")))?;
     let pid = reader.pids().first().copied();
+    if let (Some(pid), Some(on_spawn)) = (pid, run.on_spawn) {
+        on_spawn(pid);
+    }
 
     let done = Arc::new(AtomicBool::new(false));
     let forwarder = pid.map(|pid| spawn_forwarder(pid, done.clone()));

@@ -1,5 +1,7 @@
 //! Progress as plain lines, for CI logs and pipes: no control characters, and at most one
-//! progress line per tier every 10 seconds.
+//! progress line per tier every 10 seconds (also while no test finishes, from the monitor's
+//! samples, so a long test does not look like a hang). In GitHub Actions each tier is a
+//! collapsible `::group::`.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -7,18 +9,76 @@ use std::time::{Duration, Instant};
 
 use super::terminal::human_duration;
 use crate::events::{Event, Observer};
-use crate::results::{TestStatus, TierOutcome};
+use crate::monitor::Sample;
+use crate::results::{TestStatus, TierOutcome, TierResult};
 
 pub struct PlainProgress<W: Write + Send> {
     out: Mutex<State<W>>,
     interval: Duration,
+    github: bool,
 }
 
 struct State<W> {
     out: W,
     last_line: Option<Instant>,
+    /// The running tier: name, done, total.
+    tier: Option<(String, usize, usize)>,
     failed: usize,
     flaky: usize,
+    sample: Option<Sample>,
+}
+
+impl<W> State<W> {
+    fn progress_line(&mut self, interval: Duration) -> Option<String> {
+        let (tier, done, total) = self.tier.as_ref()?;
+        if self.last_line.is_some_and(|t| t.elapsed() < interval) {
+            return None;
+        }
+        self.last_line = Some(Instant::now());
+        let mut line = format!(
+            "tier {tier}: {done}/{total} done, {} failed, {} flaky",
+            self.failed, self.flaky
+        );
+        if let Some(s) = &self.sample {
+            line.push_str(&format!(", {} running; {}", s.running_tests, resources(s)));
+        }
+        Some(line)
+    }
+}
+
+/// `tier fast: passed in 3.2s (50 passed, ...)`, when a tier ends.
+pub(crate) fn tier_line(result: &TierResult) -> String {
+    let c = &result.counts;
+    let verdict = match result.outcome {
+        TierOutcome::Passed => "passed",
+        TierOutcome::Failed => "FAILED",
+        TierOutcome::Skipped => "skipped",
+    };
+    format!(
+        "tier {}: {verdict} in {} ({} passed, {} failed, {} timed out, {} flaky, {} skipped)",
+        result.name,
+        human_duration(result.duration),
+        c.passed,
+        c.failed,
+        c.timed_out,
+        c.flaky,
+        c.skipped
+    )
+}
+
+/// `memory 45%, swap 3%, machines 2 (1 creating)` for progress and status lines.
+pub(crate) fn resources(s: &Sample) -> String {
+    let mut text = format!(
+        "memory {:.0}%, swap {:.0}%, cpu {:.0}%",
+        s.memory_percent, s.swap_percent, s.cpu_percent
+    );
+    if let Some(m) = s.machines {
+        text.push_str(&format!(", machines {m}"));
+        if let Some(c) = s.creates_in_flight.filter(|c| *c > 0) {
+            text.push_str(&format!(" ({c} creating)"));
+        }
+    }
+    text
 }
 
 impl<W: Write + Send> PlainProgress<W> {
@@ -31,11 +91,20 @@ impl<W: Write + Send> PlainProgress<W> {
             out: Mutex::new(State {
                 out,
                 last_line: None,
+                tier: None,
                 failed: 0,
                 flaky: 0,
+                sample: None,
             }),
             interval,
+            github: false,
         }
+    }
+
+    /// Wraps each tier in a GitHub Actions log group.
+    pub fn github_groups(mut self, on: bool) -> Self {
+        self.github = on;
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -49,7 +118,15 @@ impl<W: Write + Send> PlainProgress<W> {
 impl<W: Write + Send> Observer for PlainProgress<W> {
     fn event(&self, event: &Event<'_>) {
         let Ok(mut s) = self.out.lock() else { return };
+        // Group markers share the stream (and so the order) of the progress lines; the Actions
+        // runner reads workflow commands from stderr as well as stdout.
+        let mut text = String::new();
         let line = match event {
+            Event::RunStarted { .. } | Event::TierProcess { .. } => None,
+            Event::Resources { sample } => {
+                s.sample = Some((*sample).clone());
+                s.progress_line(self.interval)
+            }
             Event::BuildStarted => Some("building tests".to_string()),
             Event::BuildFinished { duration, ok: true } => Some(format!("built in {}", human_duration(*duration))),
             Event::BuildFinished { ok: false, .. } => Some("build failed".to_string()),
@@ -67,55 +144,48 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
                 s.failed = 0;
                 s.flaky = 0;
                 s.last_line = Some(Instant::now());
+                s.tier = Some((tier.to_string(), 0, 0));
+                if self.github {
+                    text.push_str(&format!("::group::tier {tier}\n"));
+                }
                 Some(format!("tier {tier}: starting"))
             }
-            Event::TierTotal { tier, total } => Some(format!("tier {tier}: {total} tests")),
+            Event::TierTotal { tier, total } => {
+                if let Some(t) = s.tier.as_mut() {
+                    t.2 = *total;
+                }
+                Some(format!("tier {tier}: {total} tests"))
+            }
             Event::TestFinished {
-                tier,
-                status,
-                done,
-                total,
-                ..
+                status, done, total, ..
             } => {
                 match status {
                     TestStatus::Failed | TestStatus::TimedOut => s.failed += 1,
                     TestStatus::Flaky => s.flaky += 1,
                     _ => {}
                 }
-                let due = s.last_line.is_none_or(|t| t.elapsed() >= self.interval);
-                due.then(|| {
-                    s.last_line = Some(Instant::now());
-                    format!(
-                        "tier {tier}: {done}/{total} done, {} failed, {} flaky",
-                        s.failed, s.flaky
-                    )
-                })
+                if let Some(t) = s.tier.as_mut() {
+                    (t.1, t.2) = (*done, *total);
+                }
+                s.progress_line(self.interval)
             }
             Event::TierOutput { .. } => None,
             Event::TierFinished { result } => {
-                let c = &result.counts;
-                let verdict = match result.outcome {
-                    TierOutcome::Passed => "passed",
-                    TierOutcome::Failed => "FAILED",
-                    TierOutcome::Skipped => "skipped",
-                };
-                Some(format!(
-                    "tier {}: {verdict} in {} ({} passed, {} failed, {} timed out, {} flaky, {} skipped)",
-                    result.name,
-                    human_duration(result.duration),
-                    c.passed,
-                    c.failed,
-                    c.timed_out,
-                    c.flaky,
-                    c.skipped
-                ))
+                s.tier = None;
+                Some(tier_line(result))
             }
             Event::TierSkipped { tier, reason } => Some(format!("tier {tier}: skipped: {reason}")),
             Event::MachineActivity { tier, activity } => Some(machine_activity(tier, activity)),
             Event::Note { message } => Some(message.to_string()),
         };
         if let Some(line) = line {
-            let _ = writeln!(s.out, "orbtest: {line}");
+            text.push_str(&format!("orbtest: {line}\n"));
+        }
+        if self.github && matches!(event, Event::TierFinished { .. }) {
+            text.push_str("::endgroup::\n");
+        }
+        if !text.is_empty() {
+            let _ = s.out.write_all(text.as_bytes());
             let _ = s.out.flush();
         }
     }

@@ -26,6 +26,9 @@ pub struct Summary {
     pub machines: MachinesSummary,
     pub resources: ResourcesSummary,
     pub gate: GateSummary,
+    /// Run ids of the shard reports `cargo orbtest report merge` combined into this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,9 @@ pub struct TierSummary {
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the tier's nextest run started (absent for skipped tiers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     pub duration_ms: u64,
     pub tests: CountsSummary,
     pub failed_tests: Vec<String>,
@@ -129,6 +135,7 @@ impl Summary {
                 passed: run.gate.passed,
                 violations: run.gate.violations.clone(),
             },
+            merged_from: Vec::new(),
         }
     }
 
@@ -144,6 +151,7 @@ fn tier(t: &TierResult) -> TierSummary {
         name: t.name.clone(),
         outcome: t.outcome.as_str().to_string(),
         reason: t.reason.clone(),
+        started_at: t.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()),
         duration_ms: t.duration.as_millis() as u64,
         tests: CountsSummary {
             passed: t.counts.passed,

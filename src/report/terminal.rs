@@ -19,22 +19,22 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(&self, p: Paint, text: &str) -> String {
+    pub(crate) fn paint(&self, p: Paint, text: &str) -> String {
         p.force_styling(self.color).apply_to(text).to_string()
     }
-    fn bold(&self, t: &str) -> String {
+    pub(crate) fn bold(&self, t: &str) -> String {
         self.paint(Paint::new().bold(), t)
     }
-    fn red(&self, t: &str) -> String {
+    pub(crate) fn red(&self, t: &str) -> String {
         self.paint(Paint::new().red().bold(), t)
     }
-    fn green(&self, t: &str) -> String {
+    pub(crate) fn green(&self, t: &str) -> String {
         self.paint(Paint::new().green().bold(), t)
     }
-    fn yellow(&self, t: &str) -> String {
+    pub(crate) fn yellow(&self, t: &str) -> String {
         self.paint(Paint::new().yellow(), t)
     }
-    fn dim(&self, t: &str) -> String {
+    pub(crate) fn dim(&self, t: &str) -> String {
         self.paint(Paint::new().dim(), t)
     }
 }
@@ -172,6 +172,33 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
 
     if let Some(error) = &run.error {
         let _ = writeln!(out, "\n {} {error}", style.red("error:"));
+    }
+
+    if run.gate.evaluated {
+        if run.gate.passed {
+            let _ = writeln!(out, "\n {} every criterion met", style.green("Gate passed:"));
+        } else {
+            let _ = writeln!(out, "\n {}", style.red("Gate failed"));
+            for v in &run.gate.violations {
+                let _ = writeln!(out, "   - {v}");
+            }
+        }
+    }
+
+    let r = &run.resources;
+    if let (Some(memory), Some(swap)) = (r.peak_memory_percent, r.peak_swap_percent) {
+        let m = &run.machines;
+        let mut line = format!("peak memory {memory:.0}%, peak swap {swap:.0}%");
+        if m.created + m.cloned > 0 || !m.leftover.is_empty() {
+            line.push_str(&format!(
+                "; machines: {} created, {} cloned, {} recovered, {} leftover",
+                m.created,
+                m.cloned,
+                m.recovered,
+                m.leftover.len()
+            ));
+        }
+        let _ = writeln!(out, "\n {}", style.dim(&line));
     }
 
     let c = run.counts();

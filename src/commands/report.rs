@@ -1,0 +1,176 @@
+//! `cargo orbtest report [--open] [RUN_ID]`: a past run's summary and its report.html;
+//! `cargo orbtest report merge DIR...`: one report from the reports of partitioned CI jobs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cli::{GlobalArgs, ReportAction, ReportArgs};
+use crate::errors::{Error, Result};
+use crate::report::{
+    self, LoadedRun, Style, Summary, create_private_dir, gate, github, html, load_run, merge, new_run_id, write_atomic,
+};
+use crate::workspace::Workspace;
+
+pub fn execute(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
+    match &args.action {
+        Some(ReportAction::Merge { dirs, out, gate }) => merge_shards(global, dirs, out, *gate),
+        None => show(global, args),
+    }
+}
+
+fn show(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
+    let color = global.color.enabled();
+    let dir = find_run(global, args.run.as_deref())?;
+    let loaded = load_run(&dir)?;
+    let page = dir.join("report.html");
+    // A run stopped before its reports were written (or from an older orbtest) has no page yet.
+    if !page.exists() {
+        report::write_html(&loaded.run, &dir, &loaded.merged_from)?;
+    }
+    if !global.quiet {
+        eprint!("{}", report::render_summary(&loaded.run, Style { color }, Some(&dir)));
+    }
+    eprintln!(" report.html: {}", page.display());
+    if args.open
+        && let Err(why) = open_in_browser(&page)
+    {
+        eprintln!("could not open a browser ({why}); open {} yourself", page.display());
+    }
+    Ok(crate::exit_code::PASSED)
+}
+
+/// The run directory `arg` names: a directory holding summary.json, or a run id (or unique
+/// prefix) under `<target-dir>/orbtest/runs`; without `arg`, the newest run there.
+fn find_run(global: &GlobalArgs, arg: Option<&str>) -> Result<PathBuf> {
+    if let Some(a) = arg {
+        let path = Path::new(a);
+        if path.join("summary.json").is_file() {
+            return Ok(path.to_path_buf());
+        }
+    }
+    let ws = Workspace::discover(global.manifest_path.as_deref())?;
+    let runs_dir = ws.orbtest_dir().join("runs");
+    let mut runs: Vec<String> = std::fs::read_dir(&runs_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().join("summary.json").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Run ids start with their UTC start time, so name order is age order.
+    runs.sort();
+    let Some(arg) = arg else {
+        return runs.last().map(|id| runs_dir.join(id)).ok_or_else(|| {
+            Error::Usage(format!(
+                "no finished runs in {}: run `cargo orbtest` first",
+                runs_dir.display()
+            ))
+        });
+    };
+    if runs.iter().any(|r| r == arg) {
+        return Ok(runs_dir.join(arg));
+    }
+    let matching: Vec<&String> = runs.iter().filter(|r| r.starts_with(arg)).collect();
+    match matching.as_slice() {
+        [one] => Ok(runs_dir.join(one)),
+        [] => Err(Error::Usage(format!(
+            "no run `{arg}` in {} (and no directory `{arg}` with a summary.json){}",
+            runs_dir.display(),
+            runs.last()
+                .map(|r| format!("; the newest run is {r}"))
+                .unwrap_or_default()
+        ))),
+        many => Err(Error::Usage(format!(
+            "`{arg}` matches {} runs ({}): give more of the id",
+            many.len(),
+            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Opens `path` with the platform's opener. Waits briefly so an opener that fails at once
+/// (no browser, no display) is reported; one that keeps running is left to it.
+fn open_in_browser(path: &Path) -> std::result::Result<(), String> {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let mut child = Command::new(opener)
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {opener}: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("{opener} failed ({status})")),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(format!("waiting for {opener}: {e}")),
+        }
+    }
+}
+
+fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool) -> Result<i32> {
+    let color = global.color.enabled();
+    let shards: Vec<LoadedRun> = dirs.iter().map(|d| load_run(d)).collect::<Result<_>>()?;
+    let mut run = merge::merge_runs(new_run_id(SystemTime::now()), &shards);
+    if regate {
+        let (_, config) = super::load(global)?;
+        run.gate = gate::evaluate(&config.gate, &run);
+    }
+    create_private_dir(out)
+        .or_else(|e| if out.is_dir() { Ok(()) } else { Err(e) })
+        .map_err(|e| Error::io("cannot create", out, e))?;
+
+    let merged_from: Vec<String> = shards.iter().map(|s| s.run.run_id.clone()).collect();
+    let mut summary = Summary::from_run(&run);
+    summary.merged_from = merged_from.clone();
+    write(out, "summary.json", &summary.to_json())?;
+
+    let shard_dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    let (junit, problems) = merge::merge_junit(&shard_dirs, run.duration);
+    for p in &problems {
+        eprintln!("warning: {p}: its tests are missing from the merged junit.xml");
+    }
+    write(out, "junit.xml", &junit)?;
+
+    let mut timelines = Vec::new();
+    let mut ops = Vec::new();
+    for s in &shards {
+        timelines.push(report::timeline_for(
+            &s.run,
+            &s.dir,
+            Some(format!("shard {}", s.run.run_id)),
+        )?);
+        ops.extend(report::ops_in(&s.dir)?);
+    }
+    let page = html::render(
+        &run,
+        &html::Extras {
+            timelines: &timelines,
+            ops: &ops,
+            merged_from: &merged_from,
+        },
+    );
+    write(out, "report.html", &page)?;
+
+    if !global.quiet {
+        eprint!("{}", report::render_summary(&run, Style { color }, Some(out)));
+    }
+    eprintln!(" merged {} shard reports into {}", shards.len(), out.display());
+    if github::in_actions()
+        && let Err(e) = github::append_step_summary(&github::step_summary(&run))
+    {
+        eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+    }
+    Ok(run.exit_code())
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
+    let path = dir.join(name);
+    write_atomic(&path, text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))
+}

@@ -1,0 +1,170 @@
+//! A finished run read back from its report files: `summary.json` for the run and its tiers,
+//! the merged `junit.xml` for every test (durations, output). Used by `cargo orbtest report` and
+//! `report merge`, so a past run renders exactly like a fresh one.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::summary::{FailureSummary, Summary, TierSummary};
+use crate::errors::{Error, Result};
+use crate::results::{
+    GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome,
+    TierResult,
+};
+use crate::signals::Interrupt;
+
+/// A run as its report directory describes it.
+#[derive(Debug, Clone)]
+pub struct LoadedRun {
+    pub dir: PathBuf,
+    pub run: RunResult,
+    pub merged_from: Vec<String>,
+}
+
+/// Reads `dir/summary.json` (required) and `dir/junit.xml` (optional: without it only failed
+/// and flaky tests are known, from the summary).
+pub fn load_run(dir: &Path) -> Result<LoadedRun> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+    let summary: Summary = serde_json::from_str(&text)
+        .map_err(|e| Error::Infrastructure(format!("{} is not an orbtest summary.json: {e}", path.display())))?;
+    let junit_path = dir.join("junit.xml");
+    let tests = std::fs::read_to_string(&junit_path)
+        .ok()
+        .and_then(|xml| tests_by_tier(&xml).ok());
+    Ok(LoadedRun {
+        dir: dir.to_path_buf(),
+        merged_from: summary.merged_from.clone(),
+        run: to_run(&summary, dir, tests.as_deref()),
+    })
+}
+
+/// The merged JUnit's tests, keyed by tier (suites are named `<tier>/<binary-id>`).
+fn tests_by_tier(xml: &str) -> std::result::Result<Vec<(String, TestResult)>, String> {
+    let report = quick_junit::Report::deserialize_from_str(xml).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for suite in &report.test_suites {
+        let name = suite.name.to_string();
+        let Some((tier, _)) = name.split_once('/') else {
+            continue;
+        };
+        for t in crate::nextest::suite_results(suite) {
+            out.push((tier.to_string(), t));
+        }
+    }
+    Ok(out)
+}
+
+fn time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s).ok()
+}
+
+fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> RunResult {
+    RunResult {
+        run_id: s.run_id.clone(),
+        started_at: time(&s.started_at).unwrap_or(SystemTime::UNIX_EPOCH),
+        duration: Duration::from_millis(s.duration_ms),
+        tiers: s
+            .tiers
+            .iter()
+            .map(|t| {
+                let tier_tests = match tests {
+                    Some(all) => all
+                        .iter()
+                        .filter(|(tier, _)| tier == &t.name)
+                        .map(|(_, r)| r.clone())
+                        .collect(),
+                    None => tests_from_summary(t),
+                };
+                to_tier(t, dir, tier_tests)
+            })
+            .collect(),
+        interrupted: match s.interrupted.as_deref() {
+            Some("SIGINT") => Some(Interrupt::Int),
+            Some("SIGTERM") => Some(Interrupt::Term),
+            _ => None,
+        },
+        error: s.error.clone(),
+        nextest_version: s.nextest_version.clone(),
+        machines: MachineStats {
+            created: s.machines.created,
+            cloned: s.machines.cloned,
+            recovered: s.machines.recovered,
+            retried: s.machines.retried,
+            peak_concurrent_creates: s.machines.peak_concurrent_creates,
+            leftover: s.machines.leftover_names.clone(),
+        },
+        resources: ResourcePeaks {
+            peak_memory_percent: s.resources.peak_memory_percent,
+            peak_swap_percent: s.resources.peak_swap_percent,
+        },
+        gate: GateVerdict {
+            evaluated: s.gate.evaluated,
+            passed: s.gate.passed,
+            violations: s.gate.violations.clone(),
+        },
+    }
+}
+
+fn to_tier(t: &TierSummary, dir: &Path, tests: Vec<TestResult>) -> TierResult {
+    let c = &t.tests;
+    let existing = |p: PathBuf| p.exists().then_some(p);
+    TierResult {
+        name: t.name.clone(),
+        outcome: match t.outcome.as_str() {
+            "passed" => TierOutcome::Passed,
+            "skipped" => TierOutcome::Skipped,
+            _ => TierOutcome::Failed,
+        },
+        reason: t.reason.clone(),
+        started_at: t.started_at.as_deref().and_then(time),
+        duration: Duration::from_millis(t.duration_ms),
+        tests,
+        counts: TestCounts {
+            passed: c.passed,
+            failed: c.failed,
+            flaky: c.flaky,
+            timed_out: c.timed_out,
+            skipped: c.skipped,
+            not_run: c.not_run,
+        },
+        nextest_exit: None,
+        log: existing(dir.join("tiers").join(&t.name).join("nextest.log")),
+        junit: existing(dir.join("tiers").join(&t.name).join("junit.xml")),
+    }
+}
+
+/// Without JUnit: the failed and flaky tests the summary names.
+fn tests_from_summary(t: &TierSummary) -> Vec<TestResult> {
+    let failed = t.failures.iter().map(|f: &FailureSummary| TestResult {
+        id: test_id(&f.name),
+        status: if f.status == "timed-out" {
+            TestStatus::TimedOut
+        } else {
+            TestStatus::Failed
+        },
+        duration: Duration::ZERO,
+        attempts: f.attempts,
+        message: f.message.clone(),
+        output: f.output_tail.clone(),
+    });
+    let flaky = t.flaky_tests.iter().map(|name| TestResult {
+        id: test_id(name),
+        status: TestStatus::Flaky,
+        duration: Duration::ZERO,
+        attempts: 2,
+        message: None,
+        output: None,
+    });
+    failed.chain(flaky).collect()
+}
+
+/// `binary-id::test-name` split at the first `::`. Binary ids may contain `::` too, so this can
+/// split in the wrong place; the displayed name is the same either way.
+fn test_id(name: &str) -> TestId {
+    let (binary_id, name) = name.split_once("::").unwrap_or(("", name));
+    TestId {
+        binary_id: binary_id.to_string(),
+        name: name.to_string(),
+    }
+}

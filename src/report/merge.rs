@@ -1,0 +1,171 @@
+//! `cargo orbtest report merge`: the reports of partitioned CI jobs (`-- --partition hash:k/N`)
+//! combined into one run. Tiers are matched by name; counts add up; a tier failed if it failed
+//! in any shard; the run spans from the earliest shard start to the latest shard end.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use quick_junit::{Report, TestSuite};
+
+use super::load::LoadedRun;
+use crate::results::{GateVerdict, MachineStats, ResourcePeaks, RunResult, TierOutcome, TierResult};
+
+pub fn merge_runs(run_id: String, shards: &[LoadedRun]) -> RunResult {
+    let runs: Vec<&RunResult> = shards.iter().map(|s| &s.run).collect();
+    let started_at = runs
+        .iter()
+        .map(|r| r.started_at)
+        .min()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let ended = runs
+        .iter()
+        .map(|r| r.started_at + r.duration)
+        .max()
+        .unwrap_or(started_at);
+
+    let mut tiers: Vec<TierResult> = Vec::new();
+    for t in runs.iter().flat_map(|r| &r.tiers) {
+        match tiers.iter_mut().find(|m| m.name == t.name) {
+            None => {
+                let mut first = t.clone();
+                first.nextest_exit = None;
+                first.log = None;
+                first.junit = None;
+                tiers.push(first);
+            }
+            Some(m) => merge_tier(m, t),
+        }
+    }
+
+    let mut versions: Vec<&str> = Vec::new();
+    for r in &runs {
+        if !versions.contains(&r.nextest_version.as_str()) {
+            versions.push(&r.nextest_version);
+        }
+    }
+    let errors: Vec<String> = runs
+        .iter()
+        .filter_map(|r| r.error.as_ref().map(|e| format!("shard {}: {e}", r.run_id)))
+        .collect();
+
+    let mut machines = MachineStats::default();
+    for r in &runs {
+        let m = &r.machines;
+        machines.created += m.created;
+        machines.cloned += m.cloned;
+        machines.recovered += m.recovered;
+        machines.retried += m.retried;
+        machines.peak_concurrent_creates = machines.peak_concurrent_creates.max(m.peak_concurrent_creates);
+        for name in &m.leftover {
+            if !machines.leftover.contains(name) {
+                machines.leftover.push(name.clone());
+            }
+        }
+    }
+    let max = |f: fn(&ResourcePeaks) -> Option<f64>| runs.iter().filter_map(|r| f(&r.resources)).reduce(f64::max);
+
+    RunResult {
+        run_id,
+        started_at,
+        duration: ended.duration_since(started_at).unwrap_or(Duration::ZERO),
+        tiers,
+        interrupted: runs.iter().find_map(|r| r.interrupted),
+        error: (!errors.is_empty()).then(|| errors.join("\n")),
+        nextest_version: versions.join(", "),
+        machines,
+        resources: ResourcePeaks {
+            peak_memory_percent: max(|p| p.peak_memory_percent),
+            peak_swap_percent: max(|p| p.peak_swap_percent),
+        },
+        gate: combined_gate(&runs),
+    }
+}
+
+fn merge_tier(into: &mut TierResult, t: &TierResult) {
+    use TierOutcome::*;
+    let outcome = match (into.outcome, t.outcome) {
+        (Failed, _) | (_, Failed) => Failed,
+        (Passed, _) | (_, Passed) => Passed,
+        _ => Skipped,
+    };
+    // Keep the reason of the shard that decided the outcome.
+    into.reason = match outcome {
+        Passed => None,
+        _ if outcome == into.outcome => into.reason.take().or_else(|| t.reason.clone()),
+        _ => t.reason.clone(),
+    };
+    into.outcome = outcome;
+    into.started_at = match (into.started_at, t.started_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    // Shards run side by side: the tier took as long as its slowest shard.
+    into.duration = into.duration.max(t.duration);
+    into.tests.extend(t.tests.iter().cloned());
+    into.counts.add(&t.counts);
+}
+
+/// Without re-evaluation (`report merge --gate`), the shards' verdicts: evaluated if any shard
+/// evaluated it, passed only if every evaluating shard passed.
+fn combined_gate(runs: &[&RunResult]) -> GateVerdict {
+    let evaluated: Vec<&&RunResult> = runs.iter().filter(|r| r.gate.evaluated).collect();
+    GateVerdict {
+        evaluated: !evaluated.is_empty(),
+        passed: !evaluated.is_empty() && evaluated.iter().all(|r| r.gate.passed),
+        violations: evaluated
+            .iter()
+            .flat_map(|r| {
+                r.gate
+                    .violations
+                    .iter()
+                    .map(move |v| format!("shard {}: {v}", r.run_id))
+            })
+            .collect(),
+    }
+}
+
+/// One JUnit document from the shards' `junit.xml` files: suites of the same name
+/// (`<tier>/<binary-id>`) are joined. Shards without a readable file are reported back.
+pub fn merge_junit(dirs: &[&Path], duration: Duration) -> (String, Vec<String>) {
+    let mut suites: Vec<TestSuite> = Vec::new();
+    let mut problems = Vec::new();
+    for dir in dirs {
+        let path = dir.join("junit.xml");
+        let report = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Report::deserialize_from_str(&text).map_err(|e| e.to_string()));
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        for suite in report.test_suites {
+            match suites.iter_mut().find(|s| s.name == suite.name) {
+                Some(into) => {
+                    into.add_test_cases(suite.test_cases);
+                    into.time = match (into.time, suite.time) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                None => {
+                    let mut fresh = TestSuite::new(suite.name.clone());
+                    fresh.time = suite.time;
+                    fresh.timestamp = suite.timestamp;
+                    fresh.add_test_cases(suite.test_cases);
+                    suites.push(fresh);
+                }
+            }
+        }
+    }
+    let mut merged = Report::new("orbtest-run");
+    merged.set_time(duration);
+    merged.add_test_suites(suites);
+    let xml = merged.to_string().unwrap_or_else(|e| {
+        problems.push(format!("could not write the merged JUnit: {e}"));
+        String::new()
+    });
+    (xml, problems)
+}
