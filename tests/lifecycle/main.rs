@@ -6,6 +6,7 @@
 mod cli_support;
 mod support;
 
+mod fidelity;
 mod preflight;
 mod shim;
 mod signals;
