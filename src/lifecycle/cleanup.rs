@@ -11,9 +11,9 @@ use super::state::ProviderState;
 use crate::config::MachinesConfig;
 use crate::machines::{Client, ErrorKind, Journal, JournalView, MachineRecord, Op, parse_list};
 
-/// Deletes run this many at a time by default: reaping 200 machines at 100 ms each takes 2 s
-/// instead of 20 s, without flooding OrbStack.
-pub const DELETE_PARALLELISM: usize = 10;
+/// Deletes run this many at a time by default: reaping 200 machines at 100 ms each takes about
+/// 1.5 s instead of 20 s, without flooding OrbStack.
+pub const DELETE_PARALLELISM: usize = 16;
 
 /// The machines that exist now.
 pub fn list(client: &Client) -> Result<Vec<MachineRecord>, String> {

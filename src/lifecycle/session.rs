@@ -451,6 +451,7 @@ fn install_shim(
         run_id: journal.run_id().to_string(),
         provider: resolved.provider.name().to_string(),
         real_orbctl: resolved.orbctl.clone(),
+        real_orb: resolved.orb.clone(),
         env: resolved.env.clone(),
         sim_binary: resolved.provider.sim_binary().map(Path::to_path_buf),
         policy: policy(config),
@@ -516,9 +517,17 @@ fn ensure_running(client: &Client, config: &MachinesConfig, start: bool) -> Resu
             }
             "Starting" | "Stopped" => {}
             other => {
+                let said = status.stderr_text();
                 return Err(Error::preflight(
                     "provider",
-                    format!("`orbctl status` printed {other:?}; expected Running, Starting or Stopped"),
+                    format!(
+                        "`orbctl status` printed {other:?} (expected Running, Starting or Stopped){}",
+                        if said.trim().is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", said.trim())
+                        }
+                    ),
                 ));
             }
         }

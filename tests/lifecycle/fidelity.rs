@@ -94,6 +94,7 @@ fn the_shim_answers_exactly_as_orbctl() {
         run_id: "fidelity".into(),
         provider: "orbsim".into(),
         real_orbctl: direct.clone(),
+        real_orb: direct.with_file_name("orb"),
         env: vec![("ORBSIM_STATE".into(), through.display().to_string())],
         sim_binary: Some(env!("CARGO_BIN_EXE_orbsim").into()),
         policy: Policy::default(),
