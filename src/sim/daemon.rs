@@ -331,6 +331,21 @@ impl Txn<'_> {
         (failure, hang)
     }
 
+    /// Whether `[faults.kill]` kills this call's process (after its work, before its output):
+    /// the signal to die from.
+    pub fn draw_kill(&mut self, verb: &str) -> Option<i32> {
+        let k = self.scenario.faults.kill.clone()?;
+        if !k.ops.iter().any(|o| o == verb) || k.limit.is_some_and(|l| self.state.counters.kills_injected >= l) {
+            return None;
+        }
+        let u: f64 = self.rng().random();
+        if u >= k.probability {
+            return None;
+        }
+        self.state.counters.kills_injected += 1;
+        super::scenario::signal_number(&k.signal)
+    }
+
     /// Records a create-class interval and the new peak of overlapping ones.
     fn track_create(&mut self, end: SimSecs) {
         let now = self.now;

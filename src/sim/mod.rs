@@ -59,10 +59,33 @@ fn orbctl_main(flavor: Flavor, args: &[String]) -> Reply {
         Op::Version => return commands::version(),
         _ => {}
     }
-    match Ctx::from_env(flavor) {
-        Ok(ctx) => dispatch(&ctx, op),
-        Err(reply) => reply,
+    let ctx = match Ctx::from_env(flavor) {
+        Ok(ctx) => ctx,
+        Err(reply) => return reply,
+    };
+    // Decided up front (so the random stream does not depend on what the call does), carried
+    // out once the call's work is done and before anything is printed.
+    let kill = if ctx.scenario.faults.kill.is_some() {
+        ctx.txn(|t| t.draw_kill(op.verb())).ok().flatten()
+    } else {
+        None
+    };
+    let reply = dispatch(&ctx, op);
+    if let Some(signal) = kill {
+        die_from(signal);
     }
+    reply
+}
+
+/// Ends this process with `signal`, as the OOM killer or a crash would.
+fn die_from(signal: i32) -> ! {
+    // SAFETY: resetting a disposition and raising a signal have no memory-safety preconditions.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+    // Only reached if the signal was blocked: still die without printing.
+    std::process::abort()
 }
 
 fn dispatch(ctx: &Ctx, op: Op) -> Reply {

@@ -174,6 +174,51 @@ impl Dist {
 pub struct Faults {
     pub hang: Option<Hang>,
     pub transient: Option<Transient>,
+    pub kill: Option<Kill>,
+}
+
+/// The client process dies from a signal after its operation took effect and before it
+/// printed anything (the OOM killer, a crash): the caller sees a signal death, the machine
+/// change happened anyway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kill {
+    /// Chance per call.
+    pub probability: f64,
+    /// Operations it applies to (default: all of [`KILL_OPS`]).
+    #[serde(default = "kill_ops")]
+    pub ops: Vec<String>,
+    /// `KILL`, `TERM`, `INT`, `SEGV`, `ABRT` or `BUS` (with or without `SIG`).
+    #[serde(default = "kill_signal")]
+    pub signal: String,
+    /// Kill at most this many calls in total.
+    pub limit: Option<u64>,
+}
+
+/// Operations a `[faults.kill]` may apply to: every one orbsim simulates.
+pub const KILL_OPS: &[&str] = &[
+    "create", "delete", "list", "info", "start", "stop", "restart", "clone", "rename", "export", "import", "run",
+    "push", "pull", "default", "status", "logs", "config",
+];
+
+/// The signal number of a `[faults.kill] signal` name.
+pub fn signal_number(name: &str) -> Option<i32> {
+    Some(match name.trim_start_matches("SIG") {
+        "KILL" => libc::SIGKILL,
+        "TERM" => libc::SIGTERM,
+        "INT" => libc::SIGINT,
+        "SEGV" => libc::SIGSEGV,
+        "ABRT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        _ => return None,
+    })
+}
+
+fn kill_ops() -> Vec<String> {
+    KILL_OPS.iter().map(|s| s.to_string()).collect()
+}
+fn kill_signal() -> String {
+    "KILL".into()
 }
 
 /// The client keeps running after the operation succeeded (the machine is there, the command
@@ -355,6 +400,18 @@ impl Scenario {
             check_ops("transient", &t.ops)?;
             if t.burst == 0 {
                 return Err("faults.transient.burst must be at least 1".into());
+            }
+        }
+        if let Some(k) = &self.faults.kill {
+            prob("faults.kill.probability", k.probability)?;
+            if let Some(o) = k.ops.iter().find(|o| !KILL_OPS.contains(&o.as_str())) {
+                return Err(format!("faults.kill.ops: {o:?} is not one of {}", KILL_OPS.join(", ")));
+            }
+            if signal_number(&k.signal).is_none() {
+                return Err(format!(
+                    "faults.kill.signal: {:?} is not one of KILL, TERM, INT, SEGV, ABRT, BUS",
+                    k.signal
+                ));
             }
         }
         if self.host.memory_mib == 0 {

@@ -163,6 +163,7 @@ pub struct Counters {
     pub deletes: u64,
     pub hangs_injected: u64,
     pub transient_failures_injected: u64,
+    pub kills_injected: u64,
     pub peak_concurrent_creates: u64,
     pub peak_memory_percent: f64,
     pub peak_swap_percent: f64,

@@ -34,6 +34,9 @@ pub struct Stats {
     pub peak_concurrent_creates: u64,
     pub hangs_injected: u64,
     pub transient_failures_injected: u64,
+    /// Calls whose process `[faults.kill]` killed.
+    #[serde(default)]
+    pub kills_injected: u64,
     pub memory_percent: f64,
     pub swap_percent: f64,
     /// Latency factor from swap pressure right now (1 = none).
@@ -85,6 +88,7 @@ impl Txn<'_> {
             peak_concurrent_creates: c.peak_concurrent_creates,
             hangs_injected: c.hangs_injected,
             transient_failures_injected: c.transient_failures_injected,
+            kills_injected: c.kills_injected,
             memory_percent: round2(mem.memory_percent),
             swap_percent: round2(mem.swap_percent),
             slowdown: round2(mem.slowdown),
