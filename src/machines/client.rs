@@ -6,8 +6,10 @@
 //!   means we look for what the killed attempt may still have done. The daemon outlives the
 //!   client, so a create/clone/import whose client we killed usually completes anyway: `info`
 //!   tells, and we wait for it to finish instead of creating again.
-//! * `already exists` on a retry of our own timed-out create counts as success once verified;
-//!   on a first attempt it is someone else's machine and stays a failure.
+//! * An attempt killed by a signal is treated the same way: its effect is unknown, so we look
+//!   for it, and repeat the call only if that is safe.
+//! * `already exists` on a retry of our own timed-out (or killed) create counts as success once
+//!   verified; on a first attempt it is someone else's machine and stays a failure.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -349,6 +351,26 @@ impl Client {
                                     Decision::Finish(Outcome::TimedOut)
                                 }
                             }
+                        }
+                    }
+                }
+            } else if cap.exit_code.is_none() {
+                // Killed by a signal (the OOM killer, a crash): like a timeout, its effect is
+                // unknown, and the daemon may still carry it out. Look before asking again.
+                killed_before = true;
+                tracing::warn!(op = %op, attempt = number, signal = ?cap.signal, "orbctl was killed by a signal");
+                let waited = Instant::now();
+                match self.look_for_result(op) {
+                    Some(Found::Ready) => {
+                        report(AttemptOutcome::Recovered, waited.elapsed());
+                        Decision::Finish(Outcome::Recovered)
+                    }
+                    _ => {
+                        report(AttemptOutcome::Failed(ErrorKind::Other), waited.elapsed());
+                        if retries_left && safe_to_repeat(op) {
+                            Decision::Retry
+                        } else {
+                            Decision::Finish(Outcome::Failed(ErrorKind::Other))
                         }
                     }
                 }
