@@ -16,6 +16,7 @@ pub mod monitor;
 pub mod nextest;
 pub mod plan;
 pub mod process;
+pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;

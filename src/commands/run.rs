@@ -80,6 +80,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     }
     let mut finished = finished?;
     let run = &mut finished.result;
+    crate::redact::global().run(run);
     run.resources = sampled.peaks;
     if let Some(problem) = &sampled.error {
         eprintln!("warning: the resource timeline is incomplete: {problem}");

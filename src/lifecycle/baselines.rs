@@ -162,13 +162,15 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
             path: false,
             command: vec!["sh".into(), "-c".into(), step.clone()],
         };
-        let result = provisioner
-            .execute(&op)
-            .map_err(|e| format!("baseline `{}`: provision step {} (`{step}`): {e}", b.name, i + 1))?;
+        let result = provisioner.execute(&op).map_err(|e| {
+            let message = format!("baseline `{}`: provision step {} (`{step}`): {e}", b.name, i + 1);
+            crate::redact::global().redact(&message).into_owned()
+        })?;
         let log = log_dir.join(format!("provision-{}.log", i + 1));
         let mut text = format!("$ {step}\n").into_bytes();
         text.extend_from_slice(&result.stdout);
         text.extend_from_slice(&result.stderr);
+        let text = crate::redact::global().redact_bytes(&text).into_owned();
         let _ = write_atomic(&log, &text);
         if !result.is_success() {
             let timeout = matches!(result.outcome, crate::machines::Outcome::TimedOut);
@@ -181,12 +183,13 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
                 )
             };
             let tail = crate::report::tail(&String::from_utf8_lossy(&text), 10);
-            return Err(format!(
+            let message = format!(
                 "baseline `{}`: provision step {} (`{step}`) {why}; output in {}:\n{tail}",
                 b.name,
                 i + 1,
                 log.display()
-            ));
+            );
+            return Err(crate::redact::global().redact(&message).into_owned());
         }
     }
     run(

@@ -116,7 +116,8 @@ impl Journal {
 
     /// Appends one record; `sync` for ownership changes, which must survive a crash.
     pub fn append(&self, record: &Record, sync: bool) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        let record = crate::redact::global().record(record);
+        let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         // One write per line: O_APPEND places it whole at the end, even with other writers.

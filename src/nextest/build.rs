@@ -82,6 +82,9 @@ pub fn build(
             cargo_metadata,
         });
     }
+    if let Err(e) = crate::redact::global().scrub_file(&log_path) {
+        tracing::warn!("cannot redact {}: {e}", log_path.display());
+    }
     let output = std::fs::read_to_string(&log_path).unwrap_or_default();
     let code = status.code();
     match code {

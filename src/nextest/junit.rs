@@ -12,6 +12,10 @@ const OUTPUT_LINES: usize = 200;
 
 /// Reads a JUnit file into test results.
 pub fn read_junit(path: &Path) -> Result<Vec<TestResult>, String> {
+    // nextest wrote the tests' output into it: mask secrets before anything reads it.
+    if let Err(e) = crate::redact::global().scrub_file(path) {
+        return Err(format!("cannot redact {}: {e}", path.display()));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     read_junit_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -111,6 +111,10 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
                 return Err(Error::Infrastructure(format!("reading nextest's output failed: {e}")));
             }
         }
+        // Secrets never reach the log, the terminal or the reports built from these lines.
+        if let std::borrow::Cow::Owned(clean) = crate::redact::global().redact_bytes(&buf) {
+            buf = clean;
+        }
         let _ = log.write_all(&buf);
         if run.echo {
             let _ = stderr.write_all(&buf);
