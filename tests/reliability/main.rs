@@ -11,4 +11,6 @@ mod cli_support;
 #[allow(dead_code)]
 mod support;
 
+mod harness;
+mod orbsim_faults;
 mod parsers;
