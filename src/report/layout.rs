@@ -104,14 +104,41 @@ impl RunDir {
                 }
             }
         }
-        let old = parent.join(format!(".latest-old-{}", self.id));
-        let had_old = fs::rename(&self.report_dir, &old).is_ok();
-        fs::rename(&staging, &self.report_dir)?;
-        if had_old {
-            let _ = fs::remove_dir_all(&old);
+        // Two renames: the old `latest/` aside, ours into place. Another run publishing at the
+        // same moment can put its own `latest/` in between; then ours moves that aside too.
+        let mut attempt = 0;
+        loop {
+            let old = parent.join(format!(".latest-old-{}-{attempt}", self.id));
+            let had_old = fs::rename(&self.report_dir, &old).is_ok();
+            match fs::rename(&staging, &self.report_dir) {
+                Ok(()) => {
+                    if had_old {
+                        let _ = fs::remove_dir_all(&old);
+                    }
+                    return Ok(());
+                }
+                Err(e) if is_taken(&e) && attempt < 16 => {
+                    if had_old {
+                        let _ = fs::remove_dir_all(&old);
+                    }
+                    attempt += 1;
+                }
+                Err(e) => {
+                    // Leave the previous reports where they were, and no staging copy behind.
+                    if had_old {
+                        let _ = fs::rename(&old, &self.report_dir);
+                    }
+                    let _ = fs::remove_dir_all(&staging);
+                    return Err(e);
+                }
+            }
         }
-        Ok(())
     }
+}
+
+/// The rename target is a directory that is there (again): someone else published meanwhile.
+fn is_taken(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOTEMPTY | libc::EEXIST))
 }
 
 #[cfg(test)]
