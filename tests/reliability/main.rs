@@ -14,3 +14,4 @@ mod support;
 mod harness;
 mod orbsim_faults;
 mod parsers;
+mod processes;
