@@ -93,16 +93,21 @@ pub struct Journal {
     /// The test this process works for (`NEXTEST_TEST_NAME` in the shim).
     test: Option<String>,
     file: Mutex<File>,
+    /// The file does not end with a newline (a torn last line): the next record starts a new
+    /// line first, or it would be glued to the torn one and lost with it.
+    torn: std::sync::atomic::AtomicBool,
 }
 
 impl Journal {
     pub fn open(path: &Path, run_id: &str, test: Option<String>) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = OpenOptions::new().create(true).append(true).read(true).open(path)?;
+        let torn = ends_torn(&file)?;
         Ok(Self {
             path: path.to_path_buf(),
             run_id: run_id.to_string(),
             test,
             file: Mutex::new(file),
+            torn: std::sync::atomic::AtomicBool::new(torn),
         })
     }
 
@@ -120,8 +125,16 @@ impl Journal {
         let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if self.torn.load(std::sync::atomic::Ordering::SeqCst) {
+            line.insert(0, b'\n');
+        }
         // One write per line: O_APPEND places it whole at the end, even with other writers.
-        file.write_all(&line)?;
+        if let Err(e) = file.write_all(&line) {
+            // Part of the line may be on disk (a full disk): the next record starts afresh.
+            self.torn.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(e);
+        }
+        self.torn.store(false, std::sync::atomic::Ordering::SeqCst);
         if sync {
             file.sync_data()?;
         }
@@ -196,6 +209,18 @@ impl Observer for Journal {
             tracing::warn!(journal = %self.path.display(), "cannot append to the run journal: {e}");
         }
     }
+}
+
+/// Whether a non-empty file's last byte is not a newline.
+fn ends_torn(file: &File) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    file.read_exact_at(&mut last, len - 1)?;
+    Ok(last[0] != b'\n')
 }
 
 /// A machine a run owns, as its journal says.
