@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::errors::Result;
 use crate::events::{Observer, Silent, Tee};
-use crate::exit_code;
 use crate::lifecycle::sampler::ProviderSampler;
 use crate::lifecycle::{LifecycleOptions, provider, state};
 use crate::monitor::{MachineSource, Monitor};
@@ -90,6 +89,12 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     }
 
     let written = report::write_reports(run, &finished.dir);
+    if let Err(e) = &written {
+        // The run now ends with exit 3 (or its interrupt's code): its record and the terminal
+        // summary say so, not the tests' own verdict.
+        run.error.get_or_insert_with(|| e.to_string());
+        let _ = report::write_summary(run, &finished.dir);
+    }
     let shown_dir = written.is_ok().then_some(finished.dir.report_dir.as_path());
     eprint!("{}", report::render_summary(run, Style { color }, shown_dir));
     if in_actions {
@@ -100,7 +105,6 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     }
     if let Err(e) = written {
         super::print_error(&e, color);
-        return Ok(exit_code::INFRASTRUCTURE);
     }
     Ok(run.exit_code())
 }

@@ -35,15 +35,20 @@ use crate::results::{RunResult, TestId};
 /// to the report directory. Every file is written atomically: a failure leaves earlier copies
 /// intact.
 pub fn write_reports(run: &RunResult, dir: &RunDir) -> Result<()> {
-    let summary = Summary::from_run(run).to_json();
-    let summary_path = dir.file("summary.json");
-    write_atomic(&summary_path, summary.as_bytes()).map_err(|e| Error::io("cannot write", &summary_path, e))?;
+    write_summary(run, dir)?;
     let junit_path = dir.file("junit.xml");
     let junit = merge_junit(run).map_err(Error::Infrastructure)?;
     write_atomic(&junit_path, junit.as_bytes()).map_err(|e| Error::io("cannot write", &junit_path, e))?;
     write_html(run, &dir.path, &[])?;
     dir.publish()
         .map_err(|e| Error::io("cannot publish reports to", &dir.report_dir, e))
+}
+
+/// Writes the run directory's summary.json (atomically).
+pub fn write_summary(run: &RunResult, dir: &RunDir) -> Result<()> {
+    let summary = Summary::from_run(run).to_json();
+    let path = dir.file("summary.json");
+    write_atomic(&path, summary.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))
 }
 
 /// Writes `dir/report.html` for `run`, charting `dir/timeline.jsonl` and tabulating the machine
