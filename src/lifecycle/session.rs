@@ -445,6 +445,7 @@ fn install_shim(
 ) -> std::result::Result<PathBuf, String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot find cargo-orbtest's own executable: {e}"))?;
     let bin = run_dir.join("bin");
+    crate::files::create_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
     crate::machines::provider::link_orbctl(&me, &bin)
         .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
     let settings = RunSettings {

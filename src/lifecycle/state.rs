@@ -97,6 +97,8 @@ impl ProviderState {
     /// The state of provider `key` (e.g. `orbstack`, or `sim-<hash of its state dir>`).
     pub fn open(home: &Path, key: &str) -> std::io::Result<Self> {
         let dir = home.join("providers").join(key);
+        // Private even if it already existed with looser permissions: locks and journals live here.
+        create_private_dir(&dir)?;
         create_private_dir(&dir.join("runs"))?;
         create_private_dir(&dir.join("slots"))?;
         Ok(Self { dir })
