@@ -31,9 +31,12 @@ pub const MIN_LEN: usize = 6;
 
 const PASSWORD_FLAG: &str = "--set-password=";
 const PASSWORD_PROMPT: &str = "Password for Linux user: ";
-/// pflag's rejection of `--set-password=VALUE`: `invalid argument "VALUE" for "-p, --set-password" flag`.
-const PFLAG_INVALID: &str = "invalid argument \"";
-const PFLAG_FOR_PASSWORD: &str = "\" for \"-p, --set-password\" flag";
+/// pflag's rejection of `--set-password=VALUE`: `invalid argument "VALUE" for "-p, --set-password"
+/// flag: strconv.ParseBool: parsing "VALUE": invalid syntax`, with its quotes as they are in
+/// text, XML and JSON.
+const QUOTES: &[&str] = &["\"", "&quot;", "\\\""];
+/// A value a pattern found is masked wherever else it occurs only from this length on.
+const LEARNED_MIN_LEN: usize = 4;
 
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -90,8 +93,15 @@ impl Redactor {
                 out = Cow::Owned(out.replace(needle.as_str(), MASK));
             }
         }
-        if let Some(masked) = mask_patterns(&out) {
+        let mut learned = Vec::new();
+        if let Some(masked) = mask_patterns(&out, &mut learned) {
             out = Cow::Owned(masked);
+        }
+        // A value a pattern found is a secret wherever it appears (pflag quotes it twice).
+        for value in learned.iter().filter(|v| v.chars().count() >= LEARNED_MIN_LEN) {
+            if out.contains(value.as_str()) {
+                out = Cow::Owned(out.replace(value.as_str(), MASK));
+            }
         }
         out
     }
@@ -172,39 +182,51 @@ impl Redactor {
 
 /// Masks assignments to secret-named variables and `--set-password` input; `None` when there
 /// is nothing to mask.
-fn mask_patterns(text: &str) -> Option<String> {
+fn mask_patterns(text: &str, learned: &mut Vec<String>) -> Option<String> {
     let mut out = String::with_capacity(text.len());
     let mut changed = false;
     for line in text.split_inclusive('\n') {
-        let masked = mask_line(line);
+        let masked = mask_line(line, learned);
         changed |= masked.is_some();
         out.push_str(masked.as_deref().unwrap_or(line));
     }
     changed.then_some(out)
 }
 
-fn mask_line(line: &str) -> Option<String> {
+fn mask_line(line: &str, learned: &mut Vec<String>) -> Option<String> {
     let mut s = line.to_string();
     let mut changed = false;
+    let mut take = |s: &mut String, start: usize, end: usize| {
+        if end > start && &s[start..end] != MASK {
+            learned.push(s[start..end].to_string());
+        }
+        replace_value(s, start, end)
+    };
     // `--set-password=VALUE`
     let mut from = 0;
     while let Some(i) = s[from..].find(PASSWORD_FLAG) {
         let start = from + i + PASSWORD_FLAG.len();
         let end = value_end(&s, start);
-        changed |= replace_value(&mut s, start, end);
+        changed |= take(&mut s, start, end);
         from = start;
     }
     // pflag quoting the value back.
-    if let Some(tail) = s.find(PFLAG_FOR_PASSWORD)
-        && let Some(open) = s[..tail].rfind(PFLAG_INVALID)
-    {
-        changed |= replace_value(&mut s, open + PFLAG_INVALID.len(), tail);
+    for q in QUOTES {
+        let (open_at, tail_at) = (
+            format!("invalid argument {q}"),
+            format!("{q} for {q}-p, --set-password{q} flag"),
+        );
+        if let Some(tail) = s.find(&tail_at)
+            && let Some(open) = s[..tail].rfind(&open_at)
+        {
+            changed |= take(&mut s, open + open_at.len(), tail);
+        }
     }
     // Whatever follows the password prompt (typed input a log captured).
     if let Some(i) = s.find(PASSWORD_PROMPT) {
         let start = i + PASSWORD_PROMPT.len();
         let end = s.trim_end_matches(['\n', '\r']).len();
-        changed |= replace_value(&mut s, start, end.max(start));
+        changed |= take(&mut s, start, end.max(start));
     }
     // NAME=VALUE with a secret-looking NAME.
     let mut from = 0;
@@ -240,7 +262,7 @@ fn mask_line(line: &str) -> Option<String> {
 /// Where a value that starts at `start` ends: at whitespace, a quote, `;`, `&`, `|` or `,`.
 fn value_end(s: &str, start: usize) -> usize {
     s[start..]
-        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '&' | '|' | ',' | '`'))
+        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '&' | '|' | ',' | '`' | '\\'))
         .map_or(s.len(), |i| start + i)
 }
 
@@ -295,8 +317,18 @@ mod tests {
             "orbctl [\"create\", \"--set-password=[REDACTED]\", \"ubuntu\"] failed"
         );
         assert_eq!(
-            r.redact("Error: invalid argument \"hu nter2\" for \"-p, --set-password\" flag: strconv.ParseBool"),
-            "Error: invalid argument \"[REDACTED]\" for \"-p, --set-password\" flag: strconv.ParseBool"
+            r.redact(
+                "Error: invalid argument \"hu nter2\" for \"-p, --set-password\" flag: strconv.ParseBool: parsing \"hu nter2\": invalid syntax"
+            ),
+            "Error: invalid argument \"[REDACTED]\" for \"-p, --set-password\" flag: strconv.ParseBool: parsing \"[REDACTED]\": invalid syntax"
+        );
+        assert_eq!(
+            r.redact("invalid argument &quot;hunter2&quot; for &quot;-p, --set-password&quot; flag"),
+            "invalid argument &quot;[REDACTED]&quot; for &quot;-p, --set-password&quot; flag"
+        );
+        assert_eq!(
+            r.redact(r#"{"out":"--set-password=hunter2\" x"}"#),
+            r#"{"out":"--set-password=[REDACTED]\" x"}"#
         );
         assert_eq!(
             r.redact("Password for Linux user: hunter2\nnext\n"),
