@@ -16,3 +16,4 @@ mod harness;
 mod orbsim_faults;
 mod parsers;
 mod processes;
+mod security;
