@@ -11,6 +11,7 @@ mod cli_support;
 #[allow(dead_code)]
 mod support;
 
+mod bad_input;
 mod files;
 mod harness;
 mod orbsim_faults;
