@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use orbtest::machines::{Journal, JournalView};
 
 use crate::cli_support::{Scenario, code, fixture_target, stderr};
-use crate::harness::{Expect, assert_honest, assert_next_run_reaps, config, go, main_run, paused};
+use crate::harness::{assert_honest, assert_next_run_reaps, config, go, main_run, paused};
 use crate::support::{Sim, signal, wait_until, waiting_test_pid};
 
 const ONE_TIER: &str = "[tiers.unit]\nfilter = \"test(=tests::passes) | test(=tests::fails_on_request)\"\n";
@@ -226,12 +226,7 @@ fn editing_the_config_mid_run_changes_nothing_until_the_next_run() {
     std::fs::write(&path, "[tiers.main]\nfilter = \"all()\"\nthreads = \"many\"\n").expect("edit");
     go(&sim);
     let status = run.wait().expect("wait");
-    let summary = assert_honest(
-        &sim,
-        status.code().unwrap_or(-1),
-        &sim.output_of("run"),
-        Expect::Code(0),
-    );
+    let summary = assert_honest(&sim, status.code().unwrap_or(-1), &sim.output_of("run"), 0);
     assert_eq!(
         summary["tiers"][0]["name"], "main",
         "the run kept the config it started with"

@@ -40,40 +40,20 @@ pub fn main_run(sim: &Sim, extra: &[&str]) -> Command {
     cmd
 }
 
-/// What a run's exit should have been.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
-    Code(i32),
-    /// Tests may fail under the fault, but honestly: 0 if all passed, else 1.
-    PassOrFail,
-}
-
 /// Checks the exit code against summary.json (which must be complete) and that every test
 /// reported as passed really got to its end.
-pub fn assert_honest_run(sim: &Sim, out: &Output, expect: Expect) -> serde_json::Value {
-    assert_honest(sim, code(out), &stderr(out), expect)
+pub fn assert_honest_run(sim: &Sim, out: &Output, expected: i32) -> serde_json::Value {
+    assert_honest(sim, code(out), &stderr(out), expected)
 }
 
 /// [`assert_honest_run`] for a run started in the background (`log`: its stderr).
-pub fn assert_honest(sim: &Sim, code: i32, log: &str, expect: Expect) -> serde_json::Value {
+pub fn assert_honest(sim: &Sim, code: i32, log: &str, expected: i32) -> serde_json::Value {
     let text = std::fs::read_to_string(sim.reports().join("summary.json"))
         .unwrap_or_else(|e| panic!("no summary.json ({e}); exit {code}: {log}"));
     let summary: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("summary.json is not complete JSON ({e}):\n{text}"));
     assert_eq!(summary["exit_code"], code, "summary.json and the exit code disagree");
-    match expect {
-        Expect::Code(c) => assert_eq!(code, c, "{log}"),
-        Expect::PassOrFail => {
-            let failed: u64 = summary["tiers"]
-                .as_array()
-                .expect("tiers")
-                .iter()
-                .map(|t| t["tests"]["failed"].as_u64().unwrap_or(0) + t["tests"]["timed_out"].as_u64().unwrap_or(0))
-                .sum();
-            let want = if failed == 0 { 0 } else { 1 };
-            assert_eq!(code, want, "{failed} failed tests: {log}");
-        }
-    }
+    assert_eq!(code, expected, "{log}");
     assert_passes_are_real(sim, &sim.reports());
     summary
 }

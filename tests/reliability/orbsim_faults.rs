@@ -3,8 +3,7 @@
 //! restarting mid-tier, and a machine deleted by someone else while its test uses it.
 
 use crate::harness::{
-    Expect, assert_honest, assert_honest_run, assert_next_run_reaps, config, go, journals, main_run, passed_markers,
-    paused,
+    assert_honest, assert_honest_run, assert_next_run_reaps, config, go, journals, main_run, passed_markers, paused,
 };
 use crate::support::{Sim, code, stderr, wait_until};
 
@@ -38,7 +37,7 @@ fn everything_at_once_hangs_bursts_and_killed_calls() {
     // One test thread keeps orbsim's call order, and so which calls fail, fixed for the seed.
     let sim = Sim::new(&config(FAULTY, MACHINES, 1), Some(&scenario));
     let out = main_run(&sim, &[]).output().expect("run");
-    let summary = assert_honest_run(&sim, &out, Expect::Code(0));
+    let summary = assert_honest_run(&sim, &out, 0);
     assert_eq!(passed_markers(&sim).len(), 6, "{}", stderr(&out));
     assert_eq!(summary["tiers"][0]["tests"]["passed"], 6);
     let stats = sim.stats();
@@ -60,7 +59,7 @@ fn download_bursts_longer_than_the_retries_fail_those_tests_honestly() {
                     [faults.transient]\nrate = 1.0\nburst = 6\nlimit = 12\n";
     let sim = faulty_sim(scenario);
     let out = main_run(&sim, &[]).output().expect("run");
-    let summary = assert_honest_run(&sim, &out, Expect::Code(1));
+    let summary = assert_honest_run(&sim, &out, 1);
     let failed = summary["tiers"][0]["tests"]["failed"].as_u64().unwrap();
     assert!(failed >= 1, "{summary}");
     assert_eq!(
@@ -83,7 +82,7 @@ fn killed_orbctl_calls_are_recovered_or_retried() {
                     [faults.kill]\nprobability = 0.33\nlimit = 12\n";
     let sim = faulty_sim(scenario);
     let out = main_run(&sim, &[]).output().expect("run");
-    assert_honest_run(&sim, &out, Expect::Code(0));
+    assert_honest_run(&sim, &out, 0);
     assert!(sim.stats()["kills_injected"].as_u64().unwrap() >= 6);
     assert_next_run_reaps(&sim);
 }
@@ -105,7 +104,7 @@ fn orbstack_stopped_mid_tier_is_started_again_by_the_next_call() {
     go(&sim);
     let status = run.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "{}", sim.output_of("run"));
-    assert_honest(&sim, 0, &sim.output_of("run"), Expect::Code(0));
+    assert_honest(&sim, 0, &sim.output_of("run"), 0);
     assert_eq!(
         sim.stats()["orbstack"],
         "running",
@@ -144,7 +143,7 @@ fn orbstack_restarting_mid_tier_is_waited_out_by_retries() {
     std::fs::write(&scenario, window(now)).expect("scenario");
     let status = run.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "{}", sim.output_of("run"));
-    let summary = assert_honest(&sim, 0, &sim.output_of("run"), Expect::Code(0));
+    let summary = assert_honest(&sim, 0, &sim.output_of("run"), 0);
     assert!(summary["machines"]["retried"].as_u64().unwrap() >= 1, "{summary}");
     assert_next_run_reaps(&sim);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 
 use crate::harness::{
-    Expect, assert_honest, assert_next_run_reaps, assert_passes_are_real, config, faults_dir, go, main_run, paused,
+    assert_honest, assert_next_run_reaps, assert_passes_are_real, config, faults_dir, go, main_run, paused,
 };
 use crate::support::{Sim, wait_until};
 
@@ -103,7 +103,7 @@ fn interrupt_at_random_point(phase: Phase, signal: i32) {
             } else {
                 (143, "SIGTERM")
             };
-            let summary = assert_honest(&sim, status.code().unwrap_or(-1), &log, Expect::Code(code));
+            let summary = assert_honest(&sim, status.code().unwrap_or(-1), &log, code);
             assert_eq!(summary["interrupted"], name, "{log}");
             assert_eq!(summary["outcome"], "error");
         }
@@ -186,7 +186,7 @@ fn nextest_killed_mid_tier_is_an_infrastructure_error_not_a_pass() {
     unsafe { libc::kill(nextest, libc::SIGKILL) };
     let status = run.wait().expect("wait");
     let log = sim.output_of("run");
-    let summary = assert_honest(&sim, status.code().unwrap_or(-1), &log, Expect::Code(3));
+    let summary = assert_honest(&sim, status.code().unwrap_or(-1), &log, 3);
     assert_eq!(summary["outcome"], "error");
     let tier = &summary["tiers"][0];
     assert_eq!(tier["outcome"], "failed", "{summary}");
