@@ -195,10 +195,11 @@ pub struct Kill {
     pub limit: Option<u64>,
 }
 
-/// Operations a `[faults.kill]` may apply to: every one orbsim simulates.
+/// Operations a `[faults.kill]` may apply to: every one orbsim simulates, except `run`, `push`
+/// and `pull`, for which orbsim becomes the command itself (exec) and is no longer there to die.
 pub const KILL_OPS: &[&str] = &[
-    "create", "delete", "list", "info", "start", "stop", "restart", "clone", "rename", "export", "import", "run",
-    "push", "pull", "default", "status", "logs", "config",
+    "create", "delete", "list", "info", "start", "stop", "restart", "clone", "rename", "export", "import", "default",
+    "status", "logs", "config",
 ];
 
 /// The signal number of a `[faults.kill] signal` name.
