@@ -87,15 +87,8 @@ pub fn ensure(
                     b.name
                 ));
             }
-            run(
-                client,
-                &Op::Delete {
-                    names: vec![b.name.clone()],
-                    force: true,
-                    all: false,
-                },
-                "delete the old baseline",
-            )?;
+            // Possibly still being created by a run that was killed: wait for it, then delete.
+            super::cleanup::delete_one(client, &b.name).map_err(|e| format!("delete the old baseline: {e}"))?;
         }
         registry.insert(
             b.name.clone(),

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use super::reap::{self, Protect, ReapInput, ReapPlan, ReapReason};
 use super::state::ProviderState;
 use crate::config::MachinesConfig;
-use crate::machines::{Client, ErrorKind, Journal, JournalView, MachineRecord, Op, parse_list};
+use crate::machines::{Client, ErrorKind, Journal, JournalView, MachineRecord, Op, OpClass, parse_list};
 
 /// Deletes run this many at a time by default: reaping 200 machines at 100 ms each takes about
 /// 1.5 s instead of 20 s, without flooding OrbStack.
@@ -153,16 +154,26 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
         .collect()
 }
 
-fn delete_one(client: &Client, name: &str) -> Result<(), String> {
+/// Deletes one machine; one already gone counts as deleted. A machine still being made for a
+/// client that died (the daemon goes on) cannot be deleted yet (`operations are in progress`):
+/// we wait for it to settle, up to a create timeout, instead of leaving it behind.
+pub fn delete_one(client: &Client, name: &str) -> Result<(), String> {
     let op = Op::Delete {
         names: vec![name.to_string()],
         force: true,
         all: false,
     };
-    match client.execute(&op) {
-        Ok(r) if r.is_success() => Ok(()),
-        Ok(r) if r.error_kind() == Some(ErrorKind::NotFound) => Ok(()),
-        Ok(r) => Err(crate::machines::MachinesError::Failed(Box::new(r)).to_string()),
-        Err(e) => Err(e.to_string()),
+    let policy = client.policy();
+    let deadline = Instant::now() + policy.timeout(OpClass::Create).unwrap_or(Duration::from_secs(180));
+    loop {
+        match client.execute(&op) {
+            Ok(r) if r.is_success() => return Ok(()),
+            Ok(r) if r.error_kind() == Some(ErrorKind::NotFound) => return Ok(()),
+            Ok(r) if r.stderr_text().contains("operations are in progress") && Instant::now() < deadline => {
+                std::thread::sleep(policy.poll_interval);
+            }
+            Ok(r) => return Err(crate::machines::MachinesError::Failed(Box::new(r)).to_string()),
+            Err(e) => return Err(e.to_string()),
+        }
     }
 }
