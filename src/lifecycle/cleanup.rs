@@ -101,7 +101,8 @@ pub fn reap(
         return Ok(report);
     }
     let names: Vec<String> = plan.delete.iter().map(|(n, _)| n.clone()).collect();
-    let results = delete_all(client, &names, parallelism);
+    // Machines of dead runs may still be in the making (their daemon goes on): wait for those.
+    let results = delete_all_with(client, &names, parallelism, true);
     for ((name, reason), (_, result)) in plan.delete.into_iter().zip(results) {
         match result {
             Ok(()) => report.deleted.push((name, reason)),
@@ -124,8 +125,18 @@ pub fn reap(
     Ok(report)
 }
 
-/// Deletes `names`, `parallelism` at a time. A machine that is already gone counts as deleted.
+/// Deletes `names`, `parallelism` at a time. A machine that is already gone counts as deleted;
+/// one still being made is not waited for (postflight: the next run's preflight reaps it).
 pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<(String, Result<(), String>)> {
+    delete_all_with(client, names, parallelism, false)
+}
+
+fn delete_all_with(
+    client: &Client,
+    names: &[String],
+    parallelism: usize,
+    settle: bool,
+) -> Vec<(String, Result<(), String>)> {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(vec![None; names.len()]);
     std::thread::scope(|scope| {
@@ -134,7 +145,7 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(name) = names.get(i) else { break };
-                    let outcome = delete_one(client, name);
+                    let outcome = delete_one_with(client, name, settle);
                     if let Ok(mut r) = results.lock() {
                         r[i] = Some(outcome);
                     }
@@ -158,6 +169,10 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
 /// client that died (the daemon goes on) cannot be deleted yet (`operations are in progress`):
 /// we wait for it to settle, up to a create timeout, instead of leaving it behind.
 pub fn delete_one(client: &Client, name: &str) -> Result<(), String> {
+    delete_one_with(client, name, true)
+}
+
+fn delete_one_with(client: &Client, name: &str, settle: bool) -> Result<(), String> {
     let op = Op::Delete {
         names: vec![name.to_string()],
         force: true,
@@ -169,7 +184,7 @@ pub fn delete_one(client: &Client, name: &str) -> Result<(), String> {
         match client.execute(&op) {
             Ok(r) if r.is_success() => return Ok(()),
             Ok(r) if r.error_kind() == Some(ErrorKind::NotFound) => return Ok(()),
-            Ok(r) if r.stderr_text().contains("operations are in progress") && Instant::now() < deadline => {
+            Ok(r) if settle && r.stderr_text().contains("operations are in progress") && Instant::now() < deadline => {
                 std::thread::sleep(policy.poll_interval);
             }
             Ok(r) => return Err(crate::machines::MachinesError::Failed(Box::new(r)).to_string()),
