@@ -70,6 +70,13 @@ cli_snapshot!(cli_quiet_and_verbose, TIERS, &["--quiet", "--verbose"], 64);
 cli_snapshot!(cli_unknown_flag, TIERS, &["--frobnicate"], 64);
 cli_snapshot!(cli_bad_color, TIERS, &["--color", "sometimes"], 64);
 cli_snapshot!(cli_report_merge_without_dirs, TIERS, &["report", "merge"], 64);
+// Filtersets are judged by nextest; its message comes back at the filter's line and column.
+cli_snapshot!(
+    config_bad_filterset,
+    "[tiers.fast]\nfilter = \"test(=tests::passes)\"\nflaky = [\"test(/[/)\"]\n\n[tiers.broken]\nfilter = \"kind(lib) &\"\n",
+    &[],
+    64
+);
 
 /// A `cargo` that is the real one, except that `cargo nextest --version` says `answer`.
 fn fake_cargo(dir: &Path, answer: &str) -> PathBuf {
