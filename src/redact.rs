@@ -211,7 +211,8 @@ fn mask_line(line: &str, learned: &mut Vec<String>) -> Option<String> {
         from = start;
     }
     // pflag quoting the value back.
-    for q in QUOTES {
+    let quotes = if s.contains("--set-password") { QUOTES } else { &[] };
+    for q in quotes {
         let (open_at, tail_at) = (
             format!("invalid argument {q}"),
             format!("{q} for {q}-p, --set-password{q} flag"),

@@ -135,6 +135,8 @@ fn config_error(config: &Config, stderr: &str) -> Option<Error> {
     if diagnostics.is_empty() {
         return None;
     }
+    // nextest names the bad filtersets in no fixed order; show them in file order.
+    diagnostics.sort_by_key(|d| d.span.start);
     let mut err = config.error_at(diagnostics.remove(0));
     err.diagnostics.extend(diagnostics);
     Some(Error::from(err))

@@ -208,7 +208,9 @@ fn nextest_killed_mid_tier_is_an_infrastructure_error_not_a_pass() {
 fn two_runs_started_at_once_take_turns_and_both_report() {
     let sim = Sim::new(
         &config("binary(faults) & test(/^faulty_[0-2]$/)", "", 2),
-        Some("time_scale = 0.01\n[latency]\ncreate = \"20s\"\n"),
+        // Creates slow enough that the first run still holds the provider when the second,
+        // whose build waited for the first's, reaches its preflight.
+        Some("time_scale = 0.01\n[latency]\ncreate = \"60s\"\n"),
     );
     let start = |name: &str| {
         let reports = sim.path().join(name);
