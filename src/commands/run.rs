@@ -89,10 +89,15 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     }
 
     let written = report::write_reports(run, &finished.dir);
+    // Shown in the terminal summary as the run's error, unless the run already had one.
+    let mut write_error_shown = false;
     if let Err(e) = &written {
         // The run now ends with exit 3 (or its interrupt's code): its record and the terminal
         // summary say so, not the tests' own verdict.
-        run.error.get_or_insert_with(|| e.to_string());
+        if run.error.is_none() {
+            run.error = Some(e.to_string());
+            write_error_shown = true;
+        }
         let _ = report::write_summary(run, &finished.dir);
     }
     let shown_dir = written.is_ok().then_some(finished.dir.report_dir.as_path());
@@ -103,7 +108,9 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
         }
     }
-    if let Err(e) = written {
+    if let Err(e) = written
+        && !write_error_shown
+    {
         super::print_error(&e, color);
     }
     Ok(run.exit_code())
