@@ -84,6 +84,10 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
     for (k, v) in &run.env {
         expr = expr.env(k, v);
     }
+    // Every process of this tier (nextest, its tests, what they start) carries this mark, so
+    // that what a killed nextest left running can be found and stopped.
+    let mark = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    expr = expr.env(TIER_MARK, &mark);
     let reader = supervise_duct(expr)
         .reader()
         .map_err(|e| Error::Infrastructure(format!("could not start `cargo nextest run`: {e}")))?;
@@ -140,11 +144,20 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
     if let Some(handle) = forwarder {
         let _ = handle.join();
     }
+    let died_from_signal = matches!(&output, Ok(Some(out)) if out.status.code().is_none());
     let exit_code = match output {
         Ok(Some(out)) => out.status.code(),
         Ok(None) => None,
         Err(e) => return Err(Error::Infrastructure(format!("waiting for nextest failed: {e}"))),
     };
+    if died_from_signal {
+        // nextest died from a signal (killed by someone, or our second Ctrl-C): its tests are
+        // orphans now and would run on after us.
+        let stopped = kill_marked(&mark);
+        if stopped > 0 {
+            tracing::warn!("stopped {stopped} processes cargo-nextest left running");
+        }
+    }
     let _ = log.flush();
     Ok(TierRunOutput {
         exit_code,
@@ -152,6 +165,44 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
         interrupted: signals::received(),
         tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
     })
+}
+
+/// The environment variable that marks a tier's processes.
+pub const TIER_MARK: &str = "ORBTEST_TIER_PROCESS";
+
+/// SIGKILLs every process of ours whose environment carries `mark`; how many there were.
+#[cfg(target_os = "linux")]
+pub fn kill_marked(mark: &str) -> usize {
+    let needle = format!("{TIER_MARK}={mark}");
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        // Readable only for our own processes.
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|var| var == needle.as_bytes()) {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn kill_marked(_mark: &str) -> usize {
+    0
 }
 
 /// Forwards our SIGINT/SIGTERM to nextest's group; a second interrupt kills it outright.

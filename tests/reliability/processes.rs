@@ -9,7 +9,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 
 use crate::harness::{
-    assert_honest, assert_next_run_reaps, assert_passes_are_real, config, faults_dir, go, main_run, paused,
+    assert_honest, assert_next_run_reaps, assert_passes_are_real, config, faults_dir, main_run, paused,
 };
 use crate::support::{Sim, wait_until};
 
@@ -198,9 +198,9 @@ fn nextest_killed_mid_tier_is_an_infrastructure_error_not_a_pass() {
             .contains("killed by a signal"),
         "{summary}"
     );
-    // The orphaned test carries on and finishes; the next run reaps whatever it made.
-    go(&sim);
-    wait_until("the orphaned test to end", || !alive(test_pid));
+    // Its tests would run on as orphans (this one forever): the run stopped them.
+    assert!(log.contains("stopped 1 processes cargo-nextest left running"), "{log}");
+    wait_until("the orphaned test to be gone", || !alive(test_pid));
     assert_next_run_reaps(&sim);
 }
 
