@@ -8,6 +8,9 @@
 //!   tells, and we wait for it to finish instead of creating again.
 //! * `already exists` on a retry of our own timed-out create counts as success once verified;
 //!   on a first attempt it is someone else's machine and stays a failure.
+//! * With `watch_hangs` (a run's tests), a create-class attempt is looked at while it runs: a
+//!   client still running after `info` shows its new machine finished is hanging after
+//!   success, and is stopped rather than waited for (it holds a create slot and its test).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -306,7 +309,7 @@ impl Client {
                 timeout = %timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_else(|| "none".into()),
                 "orbctl attempt"
             );
-            let cap = process::run(&inv, timeout).map_err(MachinesError::Spawn)?;
+            let cap = self.run_attempt(op, &inv, timeout)?;
             durations.push(cap.duration);
             let report = |outcome: AttemptOutcome, recovery_wait: Duration| {
                 if let Some(obs) = &self.observer {
@@ -326,7 +329,11 @@ impl Client {
             };
             let retries_left = number < self.policy.retry.attempts.max(1);
 
-            let decision = if cap.timed_out {
+            let decision = if cap.settled {
+                // Done while its client hung on: nothing to wait for, nothing to repeat.
+                report(AttemptOutcome::Recovered, Duration::ZERO);
+                Decision::Finish(Outcome::Recovered)
+            } else if cap.timed_out {
                 killed_before = true;
                 tracing::warn!(op = %op, attempt = number, "orbctl timed out; probing `orbctl status`");
                 match self.probe() {
@@ -428,6 +435,38 @@ impl Client {
         }
     }
 
+    /// One attempt's child. With `watch_hangs`, a create-class attempt is looked at every
+    /// `poll_interval`: once `info` shows the machine it makes finished, and created after the
+    /// attempt began (so not someone else's), a client still running is hanging after success
+    /// and is stopped; it no longer holds a create slot or its test.
+    fn run_attempt(
+        &self,
+        op: &Op,
+        inv: &process::Invocation,
+        timeout: Option<Duration>,
+    ) -> Result<Captured, MachinesError> {
+        let name = op
+            .created_machine()
+            .filter(|_| self.policy.watch_hangs && op.class() == OpClass::Create);
+        let Some(name) = name else {
+            return process::run(inv, timeout).map_err(MachinesError::Spawn);
+        };
+        let since_ms = super::journal::now_ms();
+        let settled = || match self.info(name) {
+            InfoAnswer::Found(info) => {
+                finished(op, &info.record.state)
+                    && ulid::Ulid::from_string(&info.record.id)
+                        .is_ok_and(|u| u.timestamp_ms() + super::journal::CLOCK_SLACK_MS >= since_ms)
+            }
+            _ => false,
+        };
+        let watch = process::Watch {
+            every: self.policy.poll_interval,
+            settled: &settled,
+        };
+        process::run_watched(inv, timeout, Some(watch)).map_err(MachinesError::Spawn)
+    }
+
     fn admit(&self, op: &Op, class: OpClass) -> Result<(Option<Permit>, Duration), MachinesError> {
         match (&self.admission, class) {
             (Some(gate), OpClass::Create) => {
@@ -498,11 +537,7 @@ impl Client {
             match self.info(name) {
                 InfoAnswer::Found(info) => {
                     let state = info.record.state.as_str();
-                    let done = match op {
-                        Op::Create { .. } => state == "running",
-                        _ => !matches!(state, "creating" | "provisioning"),
-                    };
-                    if done {
+                    if finished(op, state) {
                         tracing::info!(machine = name, state, "machine from the killed attempt is there");
                         return Found::Ready;
                     }
@@ -576,6 +611,15 @@ fn safe_to_repeat(op: &Op) -> bool {
         op,
         Op::Run { .. } | Op::Rename { .. } | Op::Other { .. } | Op::Help { .. }
     )
+}
+
+/// Whether a machine in `state` is what create-class `op` makes: running for create; settled
+/// for clone and import, which leave it stopped.
+fn finished(op: &Op, state: &str) -> bool {
+    match op {
+        Op::Create { .. } => state == "running",
+        _ => !matches!(state, "creating" | "provisioning"),
+    }
 }
 
 fn is_single_delete(op: &Op) -> bool {

@@ -292,3 +292,24 @@ fn a_timed_out_run_is_not_repeated() {
     assert_eq!(r.outcome, Outcome::TimedOut);
     assert_eq!((r.attempts, s.calls("run")), (1, 1));
 }
+
+#[test]
+fn a_watched_create_never_takes_an_older_machine_for_its_own() {
+    // While our create hangs, `info` shows a running machine of that name created long before
+    // the attempt began: not ours, so the watch leaves the attempt to its timeout.
+    let s = Scripted::new(&[
+        ("create", &[HANG, EXISTS]),
+        ("status", &[RUNNING]),
+        ("info", &[RUNNING_INFO]),
+    ]);
+    let log = Arc::new(Log::default());
+    let mut p = policy();
+    p.watch_hangs = true;
+    let r = client(&s, &log).with_policy(p).execute(&create("web")).unwrap();
+    assert!(s.calls("info") > 1, "the watch looked while the create ran");
+    assert!(
+        r.attempt_durations[0] >= Duration::from_millis(300),
+        "the first attempt ran to its timeout: {:?}",
+        r.attempt_durations
+    );
+}
