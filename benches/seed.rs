@@ -422,25 +422,26 @@ impl Ctx<'_> {
         cmd.env("ORBSIM_STATE", &state)
             .env("ORBSIM_SCENARIO", &scenario)
             .env("SEED_TIME_SCALE", self.scale.to_string())
-            .env("SEED_MARKS", &marks)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env("SEED_MARKS", &marks);
+        // The runner's own output, for a look afterwards.
+        let log = std::fs::File::create(dir.join("output.log")).expect("create output.log");
+        cmd.stdout(log.try_clone().expect("output.log")).stderr(log);
         let begin_ns = unix_ns();
         let clock = Instant::now();
-        let out = cmd
-            .output()
+        cmd.status()
             .unwrap_or_else(|e| panic!("cannot start the {} run: {e}", runner.name()));
         let real_s = clock.elapsed().as_secs_f64();
         let end_ns = begin_ns + (real_s * 1e9) as u128;
 
         let (passed, first_op_ns) = match runner {
-            Runner::Naive => (naive_passed(&naive_junit(&self.suite_dir)), None),
+            Runner::Naive => {
+                let junit = naive_junit(&self.suite_dir);
+                let _ = std::fs::copy(&junit, dir.join("junit.xml"));
+                (naive_passed(&junit), None)
+            }
             Runner::Orbtest => orbtest_passed(&dir.join("report")),
         };
         let failures = self.suite.total_tests().saturating_sub(passed);
-        if failures > 0 && std::env::var_os("SEED_BENCH_VERBOSE").is_some() {
-            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-        }
         // Machine work begins with the first orbctl call anyone makes (a test, or preflight).
         let first = earliest_mark(&marks)
             .into_iter()

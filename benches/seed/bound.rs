@@ -66,7 +66,8 @@ fn test_work(s: &Scenario, t: &MachineTest) -> f64 {
         .map(|step| match step {
             Step::Run => l("run"),
             Step::Info => l("info"),
-            Step::Stop => l("stop"),
+            // The test checks the state after stopping.
+            Step::Stop => l("stop") + l("info"),
             Step::Start => l("start"),
             Step::Restart => l("restart"),
         })

@@ -12,6 +12,7 @@ use std::path::Path;
 pub enum Step {
     /// `orbctl run -m NAME sh -c ...`.
     Run,
+    /// `orbctl stop NAME`, then `info` to see it stopped.
     Stop,
     Start,
     Restart,
