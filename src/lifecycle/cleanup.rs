@@ -154,11 +154,7 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
 }
 
 fn delete_one(client: &Client, name: &str) -> Result<(), String> {
-    let op = Op::Delete {
-        names: vec![name.to_string()],
-        force: true,
-        all: false,
-    };
+    let op = Op::delete(name);
     match client.execute(&op) {
         Ok(r) if r.is_success() => Ok(()),
         Ok(r) if r.error_kind() == Some(ErrorKind::NotFound) => Ok(()),
