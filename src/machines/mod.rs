@@ -24,7 +24,7 @@ pub mod provider;
 pub mod settings;
 pub mod tracked;
 
-pub use api::{Machine, RunOutput};
+pub use api::{Machine, Machines, RunOutput};
 pub use client::{Admission, Attempt, AttemptOutcome, Client, MachinesError, Observer, OpResult, Outcome, Permit};
 pub use errors::{ErrorKind, classify};
 pub use journal::{Journal, JournalView, OpRecord, Owned, Record};
