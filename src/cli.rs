@@ -118,7 +118,11 @@ pub enum Command {
     /// Run the tiers (the default when no subcommand is given).
     Run(RunArgs),
     /// Show the tiers, their effective settings and the tests each selects.
-    List,
+    List {
+        /// Cargo build options for the build the listing needs (e.g. `--workspace`, `-p NAME`).
+        #[arg(last = true, value_name = "CARGO_ARGS")]
+        build_args: Vec<String>,
+    },
     /// Write a commented orchestrator.toml at the workspace root.
     Init {
         /// Overwrite an existing file.

@@ -12,7 +12,7 @@ use crate::files::create_private_dir;
 use crate::nextest::{self, ForwardedArgs, ToolConfig};
 use crate::results::TestId;
 
-pub fn execute(global: &GlobalArgs) -> Result<i32> {
+pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
     let (ws, config) = super::load(global)?;
     nextest::check_version(&ws.cargo)?;
     let scratch_root = ws.orbtest_dir().join("list");
@@ -35,7 +35,7 @@ pub fn execute(global: &GlobalArgs) -> Result<i32> {
         &ws,
         &config,
         &tool_config,
-        &ForwardedArgs::default().build,
+        &ForwardedArgs::split(forwarded).build,
         color,
         scratch.path(),
         global.verbose,
@@ -47,6 +47,14 @@ pub fn execute(global: &GlobalArgs) -> Result<i32> {
     let mut out = String::new();
     for (tier, listing) in tiers.iter().zip(&listings) {
         describe(&mut out, tier);
+        if listing.tests.is_empty() {
+            let _ = writeln!(
+                out,
+                "  no tests: the filter selects nothing that was built (its package may need `-- --workspace` or `-- -p NAME`)"
+            );
+            out.push('\n');
+            continue;
+        }
         let _ = writeln!(out, "  {} tests:", listing.tests.len());
         for test in &listing.tests {
             let _ = writeln!(out, "    {test}");

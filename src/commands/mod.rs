@@ -33,7 +33,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let result = match cli.command {
         None => run::execute(&cli.global, &cli.run),
         Some(Command::Run(ref args)) => run::execute(&cli.global, args),
-        Some(Command::List) => list::execute(&cli.global),
+        Some(Command::List { ref build_args }) => list::execute(&cli.global, build_args),
         Some(Command::Init { force }) => init::execute(&cli.global, force),
         Some(Command::Clean { dry_run, no_wait }) => clean::execute(&cli.global, dry_run, no_wait),
         Some(Command::Doctor { json }) => doctor::execute(&cli.global, json),
