@@ -96,7 +96,7 @@ pub fn check_programs(config: &Config, tiers: &[Tier]) -> Result<()> {
                 .command_args
                 .first()
                 .or(tier.spans.command.as_ref())
-                .map(|s| config.location(s.start + 1))
+                .map(|s| config.location(s.start))
                 .unwrap_or_else(|| config.path().display().to_string());
             return Err(Error::Infrastructure(format!(
                 "tier `{}`: command {e}, at {at}\n  = help: install it, or fix `command` in [tiers.{}]; a relative path is taken from the tier's workdir ({})",

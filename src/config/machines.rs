@@ -297,9 +297,9 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
         }
     };
     let workers = t
-        .table("workers", format!("{}.workers", t.name), diags)
+        .table("workers", "[machines.workers]".to_string(), diags)
         .and_then(|w| read_workers(&w, &baselines, diags));
-    let restart = match t.table("restart", format!("{}.restart", t.name), diags) {
+    let restart = match t.table("restart", "[machines.restart]".to_string(), diags) {
         None => d.restart,
         Some(rt) => {
             rt.deny_unknown(RESTART_KEYS, diags);
@@ -342,6 +342,22 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
 
 fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnostics) -> Option<WorkersConfig> {
     t.deny_unknown(WORKER_KEYS, diags);
+    let count = match t.get("count") {
+        None => Some(WorkerCount::Threads),
+        Some(v) => match v.get_ref() {
+            toml::de::DeValue::String(s) if s == "threads" => Some(WorkerCount::Threads),
+            toml::de::DeValue::Integer(_) => {
+                super::reader::integer_value(v, "count", 1..=256, diags).map(|n| WorkerCount::Count(n as u32))
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::new(v.span(), "`count` must be a whole number or \"threads\"")
+                        .help("\"threads\" gives one worker per test a machine tier runs at once"),
+                );
+                None
+            }
+        },
+    };
     let image = t.string("image", diags);
     let baseline = t.string("baseline", diags);
     let source = match (image, baseline) {
@@ -379,23 +395,7 @@ fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnosti
             }
         },
     };
-    let count = match t.get("count") {
-        None => WorkerCount::Threads,
-        Some(v) => match v.get_ref() {
-            toml::de::DeValue::String(s) if s == "threads" => WorkerCount::Threads,
-            toml::de::DeValue::Integer(_) => {
-                WorkerCount::Count(super::reader::integer_value(v, "count", 1..=256, diags)? as u32)
-            }
-            _ => {
-                diags.push(
-                    Diagnostic::new(v.span(), "`count` must be a whole number or \"threads\"")
-                        .help("\"threads\" gives one worker per test a machine tier runs at once"),
-                );
-                return None;
-            }
-        },
-    };
-    Some(WorkersConfig { source, count })
+    Some(WorkersConfig { source, count: count? })
 }
 
 fn read_baseline(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Baseline> {

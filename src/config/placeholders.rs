@@ -9,6 +9,8 @@ pub const NAMES: &[&str] = &["junit", "threads", "tier", "run_dir"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaceholderError {
     pub offset: usize,
+    /// Bytes of the offending part.
+    pub len: usize,
     pub message: String,
     pub help: String,
 }
@@ -24,6 +26,7 @@ pub fn check(text: &str) -> Result<Vec<&str>, PlaceholderError> {
                     .unwrap_or_default();
                 return Err(PlaceholderError {
                     offset,
+                    len: name.len() + 2,
                     message: format!("unknown placeholder `{{{name}}}`"),
                     help: format!(
                         "{suggestion}placeholders are {}; write `{{{{` and `}}}}` for literal braces (as in `${{{{HOME}}}}`)",
@@ -84,6 +87,7 @@ where
                 let Some(len) = text[i + 1..].find(['}', '{']).filter(|&n| bytes[i + 1 + n] == b'}') else {
                     return Err(PlaceholderError {
                         offset: i,
+                        len: text.len() - i,
                         message: "unclosed `{` in a placeholder".into(),
                         help: "close it (`{junit}`), or write `{{` for a literal brace".into(),
                     }
@@ -96,6 +100,7 @@ where
             b'}' => {
                 return Err(PlaceholderError {
                     offset: i,
+                    len: 1,
                     message: "a `}` without its `{`".into(),
                     help: "write `}}` for a literal brace".into(),
                 }

@@ -325,8 +325,10 @@ fn command_list(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostics) -> Option
 fn check_placeholders(text: &str, span: Range<usize>, diags: &mut Diagnostics) {
     if let Err(e) = super::placeholders::check(text) {
         // Past the opening quote; exact for strings without escapes.
-        let start = (span.start + 1 + e.offset).min(span.end.saturating_sub(1).max(span.start));
-        diags.push(Diagnostic::new(start..span.end.max(start + 1), e.message).help(e.help));
+        let last = span.end.saturating_sub(1).max(span.start);
+        let start = (span.start + 1 + e.offset).min(last);
+        let end = (start + e.len).min(last).max(start + 1);
+        diags.push(Diagnostic::new(start..end, e.message).help(e.help));
     }
 }
 
