@@ -358,4 +358,28 @@ mod tests {
         assert!(text.contains("hello"));
         view.finish();
     }
+
+    #[test]
+    fn a_command_tier_shows_its_last_line_of_output() {
+        let screen = Screen::default();
+        let view = LiveView::with_target(ProgressDrawTarget::term_like(Box::new(screen.clone())), false, false);
+        view.event(&Event::TierStarted {
+            tier: "py",
+            machines: true,
+        });
+        view.event(&Event::TierCommand {
+            tier: "py",
+            attempt: 2,
+            command: "pytest --lf",
+        });
+        view.event(&Event::TierOutput {
+            tier: "py",
+            line: "tests/test_a.py ..F",
+        });
+        view.event(&Event::Note { message: "redraw" });
+        let text = screen.0.lock().unwrap().join("\n");
+        assert!(text.contains("tier py: retrying (attempt 2): pytest --lf"), "{text}");
+        assert!(text.contains("attempt 2 · 0 running · tests/test_a.py ..F"), "{text}");
+        view.finish();
+    }
 }

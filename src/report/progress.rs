@@ -273,4 +273,56 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(!text.contains('\x1b'));
     }
+
+    #[test]
+    fn a_command_tier_reports_its_time_and_last_output() {
+        let p = PlainProgress::with_interval(Vec::new(), Duration::ZERO);
+        p.event(&Event::TierStarted {
+            tier: "py",
+            machines: false,
+        });
+        p.event(&Event::TierCommand {
+            tier: "py",
+            attempt: 1,
+            command: "pytest -q",
+        });
+        p.event(&Event::TierOutput {
+            tier: "py",
+            line: "collected 3 items",
+        });
+        p.event(&Event::TierOutput { tier: "py", line: "" });
+        p.event(&Event::TierCommand {
+            tier: "py",
+            attempt: 2,
+            command: "pytest --lf",
+        });
+        p.event(&Event::TierOutput {
+            tier: "py",
+            line: "1 passed",
+        });
+        p.event(&Event::Resources {
+            sample: &Sample {
+                t_ms: 1000,
+                memory_percent: 40.0,
+                swap_percent: 0.0,
+                cpu_percent: 10.0,
+                machines: None,
+                creates_in_flight: None,
+                running_tests: 2,
+                tier: Some("py".into()),
+                pressure_from: "host".into(),
+            },
+        });
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        assert!(text.contains("orbtest: tier py: running pytest -q\n"), "{text}");
+        assert!(
+            text.contains("orbtest: tier py: retrying (attempt 2): pytest --lf\n"),
+            "{text}"
+        );
+        assert!(text.contains("tier py: running for "), "{text}");
+        assert!(
+            text.contains(", last output: 1 passed, 2 running; memory 40%"),
+            "{text}"
+        );
+    }
 }
