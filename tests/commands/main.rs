@@ -9,6 +9,7 @@ mod cli_support;
 mod support;
 
 mod api;
+mod interrupt;
 mod junit_flavours;
 mod placeholders;
 mod pytest;
