@@ -133,110 +133,41 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
     });
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    let deadline = clock + tier.timeout;
-    let workdir = run.command.workdir(run.config_dir);
-    let threads = threads(tier.threads);
-    let expects_junit = uses_junit(run.command);
     let program = run.command.argv.first().cloned().unwrap_or_default();
-    let pseudo_id = TestId {
-        binary_id: tier.name.clone(),
-        name: Path::new(&program)
-            .file_name()
-            .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned()),
+    let tr = TierRunner {
+        run,
+        tier_dir,
+        workdir: run.command.workdir(run.config_dir),
+        threads: threads(tier.threads),
+        deadline: clock + tier.timeout,
+        expects_junit: uses_junit(run.command),
+        pseudo_id: TestId {
+            binary_id: tier.name.clone(),
+            name: Path::new(&program)
+                .file_name()
+                .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned()),
+        },
     };
 
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut infra_error = None;
-    let max_attempts = tier.retries.count + 1;
-    for number in 1..=max_attempts {
-        if number > 1 {
-            let wait = delay_before(&tier.retries, number - 1);
-            if !sleep_unless_interrupted(wait, deadline) {
-                break;
-            }
+    for number in 1..=tier.retries.count + 1 {
+        if number > 1 && !sleep_unless_interrupted(delay_before(&tier.retries, number - 1), tr.deadline) {
+            break;
         }
-        let junit_path = attempt_junit(&tier_dir, number);
-        let _ = std::fs::remove_file(&junit_path);
-        let _ = std::fs::remove_dir_all(&junit_path);
-        let value = |name: &str| -> Option<String> {
-            Some(match name {
-                "junit" => junit_path.display().to_string(),
-                "threads" => threads.to_string(),
-                "tier" => tier.name.clone(),
-                "run_dir" => run.dir.path.display().to_string(),
-                _ => return None,
-            })
-        };
-        let template = match (&run.command.rerun, number) {
-            (Some(rerun), n) if n > 1 => rerun,
-            _ => &run.command.argv,
-        };
-        let argv: Vec<String> = template.iter().map(|a| placeholders::expand(a, value)).collect();
-        let mut env = run.env.clone();
-        env.extend([
-            ("ORBTEST_TIER".to_string(), tier.name.clone()),
-            ("ORBTEST_ATTEMPT".to_string(), number.to_string()),
-            ("ORBTEST_JUNIT".to_string(), junit_path.display().to_string()),
-        ]);
-        env.extend(
-            run.command
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), placeholders::expand(v, value))),
-        );
-        let shown = display(&argv);
-        log.line(&format!(
-            "orbtest: attempt {number}: {shown} (in {})",
-            workdir.display()
-        ));
-        run.observer.event(&Event::TierCommand {
-            tier: &tier.name,
-            attempt: number,
-            command: &shown,
-        });
-        let spawn = process::Spawn {
-            argv: &argv,
-            workdir: &workdir,
-            env: &env,
-            deadline,
-            grace: tier.grace_period,
-        };
-        let observer = run.observer;
-        let exit = process::run(
-            &spawn,
-            &mut |pid| observer.event(&Event::TierProcess { tier: &tier.name, pid }),
-            &mut |line| {
-                log.line(line);
-                observer.event(&Event::TierOutput { tier: &tier.name, line });
-            },
-        );
-        let exit = match exit {
-            Ok(exit) => exit,
-            Err(e) => {
-                let message = format!("tier `{}`: command {e}", tier.name);
+        match tr.attempt(number, &mut log) {
+            Ok(attempt) => {
+                let done = attempt.passed() || attempt.exit.timed_out || attempt.exit.interrupted.is_some();
+                attempts.push(attempt);
+                if done || Instant::now() >= tr.deadline {
+                    break;
+                }
+            }
+            Err(message) => {
                 log.line(&format!("orbtest: {message}"));
                 infra_error = Some(message);
                 break;
             }
-        };
-        if exit.timed_out {
-            log.line(&format!(
-                "orbtest: the tier's timeout ({}) passed: the command's process group was killed",
-                humantime::format_duration(tier.timeout)
-            ));
-        }
-        let attempt = read_attempt(&junit_path, expects_junit, exit, &pseudo_id, tier);
-        if let Some(problem) = &attempt.junit_problem {
-            log.line(&format!("orbtest: {problem}"));
-            if expects_junit {
-                let message = format!("tier `{}`: {problem}", tier.name);
-                run.observer.event(&Event::Note { message: &message });
-            }
-        }
-        let done = attempt.passed() || attempt.exit.timed_out || attempt.exit.interrupted.is_some();
-        attempts.push(attempt);
-        if done || Instant::now() >= deadline {
-            break;
         }
     }
 
@@ -253,48 +184,153 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
         junit: None,
         command: Some(display(&run.command.argv)),
     };
-    let Some(last) = attempts.last() else {
-        result.reason = Some(
-            infra_error
-                .clone()
-                .unwrap_or_else(|| "the command never ran".to_string()),
+    tr.conclude(&mut result, &attempts, infra_error.as_deref(), &mut log);
+    Ok((result, infra_error))
+}
+
+/// One command tier while it runs.
+struct TierRunner<'a, 'b> {
+    run: &'a CommandRun<'b>,
+    tier_dir: PathBuf,
+    workdir: PathBuf,
+    threads: usize,
+    /// The tier's timeout, for every attempt together.
+    deadline: Instant,
+    expects_junit: bool,
+    /// `<tier>::<program>`: the command's own result when it wrote no JUnit.
+    pseudo_id: TestId,
+}
+
+impl TierRunner<'_, '_> {
+    /// Runs attempt `number` (1 is the first run, later ones are retries); `Err` when the
+    /// command could not be started.
+    fn attempt(&self, number: u32, log: &mut process::Log) -> std::result::Result<Attempt, String> {
+        let (tier, command) = (self.run.tier, self.run.command);
+        let junit_path = attempt_junit(&self.tier_dir, number);
+        let _ = std::fs::remove_file(&junit_path);
+        let _ = std::fs::remove_dir_all(&junit_path);
+        let value = |name: &str| -> Option<String> {
+            Some(match name {
+                "junit" => junit_path.display().to_string(),
+                "threads" => self.threads.to_string(),
+                "tier" => tier.name.clone(),
+                "run_dir" => self.run.dir.path.display().to_string(),
+                _ => return None,
+            })
+        };
+        let template = match (&command.rerun, number) {
+            (Some(rerun), n) if n > 1 => rerun,
+            _ => &command.argv,
+        };
+        let argv: Vec<String> = template.iter().map(|a| placeholders::expand(a, value)).collect();
+        let mut env = self.run.env.clone();
+        env.extend([
+            ("ORBTEST_TIER".to_string(), tier.name.clone()),
+            ("ORBTEST_ATTEMPT".to_string(), number.to_string()),
+            ("ORBTEST_JUNIT".to_string(), junit_path.display().to_string()),
+        ]);
+        env.extend(
+            command
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), placeholders::expand(v, value))),
         );
-        return Ok((result, infra_error));
-    };
-    result.nextest_exit = last.exit.code;
-    let final_ok = last.passed();
-    let per_attempt: Vec<Vec<TestResult>> = attempts.iter().map(|a| a.tests.clone()).collect();
-    let mut tests = attempts::merge(&per_attempt);
-    // The command itself failed once (no JUnit then) and later passed: flaky, not failed.
-    if final_ok {
-        for t in tests.iter_mut().filter(|t| t.id == pseudo_id && t.status.is_failure()) {
-            t.status = TestStatus::Flaky;
+
+        let shown = display(&argv);
+        log.line(&format!(
+            "orbtest: attempt {number}: {shown} (in {})",
+            self.workdir.display()
+        ));
+        let observer = self.run.observer;
+        observer.event(&Event::TierCommand {
+            tier: &tier.name,
+            attempt: number,
+            command: &shown,
+        });
+        let spawn = process::Spawn {
+            argv: &argv,
+            workdir: &self.workdir,
+            env: &env,
+            deadline: self.deadline,
+            grace: tier.grace_period,
+        };
+        let exit = process::run(
+            &spawn,
+            &mut |pid| observer.event(&Event::TierProcess { tier: &tier.name, pid }),
+            &mut |line| {
+                log.line(line);
+                observer.event(&Event::TierOutput { tier: &tier.name, line });
+            },
+        )
+        .map_err(|e| format!("tier `{}`: command {e}", tier.name))?;
+        if exit.timed_out {
+            log.line(&format!(
+                "orbtest: the tier's timeout ({}) passed: the command's process group was killed",
+                humantime::format_duration(tier.timeout)
+            ));
+        }
+        let attempt = read_attempt(&junit_path, self.expects_junit, exit, &self.pseudo_id, tier);
+        if let Some(problem) = &attempt.junit_problem {
+            log.line(&format!("orbtest: {problem}"));
+            if self.expects_junit {
+                let message = format!("tier `{}`: {problem}", tier.name);
+                observer.event(&Event::Note { message: &message });
+            }
+        }
+        Ok(attempt)
+    }
+
+    /// The tier's tests, counts, outcome and normalized JUnit from its attempts.
+    fn conclude(
+        &self,
+        result: &mut TierResult,
+        attempts: &[Attempt],
+        infra_error: Option<&str>,
+        log: &mut process::Log,
+    ) {
+        let tier = self.run.tier;
+        let Some(last) = attempts.last() else {
+            result.reason = Some(infra_error.unwrap_or("the command never ran").to_string());
+            return;
+        };
+        result.nextest_exit = last.exit.code;
+        let final_ok = last.passed();
+        let per_attempt: Vec<Vec<TestResult>> = attempts.iter().map(|a| a.tests.clone()).collect();
+        let mut tests = attempts::merge(&per_attempt);
+        // The command itself failed once (no JUnit then) and later passed: flaky, not failed.
+        if final_ok {
+            for t in tests
+                .iter_mut()
+                .filter(|t| t.id == self.pseudo_id && t.status.is_failure())
+            {
+                t.status = TestStatus::Flaky;
+            }
+        }
+        result.counts = TestCounts::of(&tests);
+        let junit_path = self.run.dir.junit_path(&tier.name);
+        let written = junit::normalized(&tier.name, &tests).and_then(|xml| {
+            write_atomic(&junit_path, xml.as_bytes()).map_err(|e| format!("cannot write {}: {e}", junit_path.display()))
+        });
+        match written {
+            Ok(()) => result.junit = Some(junit_path),
+            Err(e) => log.line(&format!("orbtest: {e}")),
+        }
+        result.tests = tests;
+        if final_ok && result.counts.failures() == 0 && infra_error.is_none() {
+            result.outcome = TierOutcome::Passed;
+        } else if result.counts.failures() == 0 {
+            result.reason = Some(match (infra_error, last.exit.interrupted) {
+                (Some(e), _) => e.to_string(),
+                (None, Some(i)) => format!("interrupted by {}", i.name()),
+                (None, None) => format!(
+                    "`{}` {} although its JUnit reports no failure: {}",
+                    self.pseudo_id.name,
+                    last.exit.describe(),
+                    last_line(&last.exit.tail)
+                ),
+            });
         }
     }
-    result.counts = TestCounts::of(&tests);
-    let junit_path = run.dir.junit_path(&tier.name);
-    match junit::normalized(&tier.name, &tests).and_then(|xml| {
-        write_atomic(&junit_path, xml.as_bytes()).map_err(|e| format!("cannot write {}: {e}", junit_path.display()))
-    }) {
-        Ok(()) => result.junit = Some(junit_path),
-        Err(e) => log.line(&format!("orbtest: {e}")),
-    }
-    result.tests = tests;
-    if final_ok && result.counts.failures() == 0 && infra_error.is_none() {
-        result.outcome = TierOutcome::Passed;
-    } else if result.counts.failures() == 0 {
-        result.reason = Some(match (&infra_error, last.exit.interrupted) {
-            (Some(e), _) => e.clone(),
-            (None, Some(i)) => format!("interrupted by {}", i.name()),
-            (None, None) => format!(
-                "`{}` {} although its JUnit reports no failure: {}",
-                pseudo_id.name,
-                last.exit.describe(),
-                last_line(&last.exit.tail)
-            ),
-        });
-    }
-    Ok((result, infra_error))
 }
 
 impl Attempt {
