@@ -20,6 +20,8 @@ use crate::signals::{self, Interrupt};
 const LINGER: Duration = Duration::from_secs(2);
 /// Lines of output kept for messages.
 const TAIL_LINES: usize = 100;
+/// How often the command's state, the deadline and our signals are looked at.
+const POLL: Duration = Duration::from_millis(50);
 
 pub struct Spawn<'a> {
     pub argv: &'a [String],
@@ -149,8 +151,9 @@ pub fn run(
     let mut killed = false;
     let mut timed_out = false;
     let mut forwarded = 0;
+    let mut checked = Instant::now();
     loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
+        match rx.recv_timeout(POLL) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let line = text.trim_end_matches(['\n', '\r']);
@@ -159,11 +162,15 @@ pub fn run(
                     tail.pop_front();
                 }
                 tail.push_back(line.to_string());
-                continue;
+                // A command that never stops talking must still meet its deadline.
+                if checked.elapsed() < POLL {
+                    continue;
+                }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => eof = true,
         }
+        checked = Instant::now();
         if status.is_none() {
             status = child.try_wait().map_err(io)?;
             if status.is_some() {
@@ -285,6 +292,13 @@ mod tests {
         assert!(exit.timed_out);
         assert!(!exit.success());
         assert!(exit.signal.is_some(), "{exit:?}");
+    }
+
+    #[test]
+    fn a_command_that_never_stops_talking_still_times_out() {
+        let (exit, lines) = sh("while :; do echo chatter; done", Duration::from_millis(300));
+        assert!(exit.timed_out);
+        assert!(lines.len() > 10);
     }
 
     #[test]
