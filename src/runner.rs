@@ -100,44 +100,24 @@ impl Runner<'_> {
             gate: Default::default(),
         };
 
-        let nextest = if nextest_tiers.is_empty() {
-            None
-        } else {
-            let tool_config = self.tool_config(&dir, &nextest_tiers)?;
-            self.observer.event(&Event::BuildStarted);
-            let build_clock = Instant::now();
-            let built = nextest::build(
-                self.ws,
-                self.config,
-                &tool_config,
-                &self.options.forwarded.build,
-                if self.options.color { "always" } else { "never" },
-                &dir.path,
-                self.options.verbose,
-            );
-            self.observer.event(&Event::BuildFinished {
-                duration: build_clock.elapsed(),
-                ok: built.is_ok(),
-            });
-            match built {
-                Ok(b) => Some((tool_config, b)),
-                Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => {
-                    let reason = match &e {
-                        Error::Build { .. } => "the build failed".to_string(),
-                        _ => "no tests could be built".to_string(),
-                    };
-                    result.error = Some(e.to_string());
-                    result.tiers = self
-                        .plan
-                        .tiers
-                        .iter()
-                        .map(|t| TierResult::skipped(&t.name, reason.clone()))
-                        .collect();
-                    result.interrupted = signals::received();
-                    result.duration = clock.elapsed();
-                    return Ok(Finished { result, dir });
-                }
-                Err(e) => return Err(e),
+        // The one build, when a tier runs nextest; a failed build ends the run with reports.
+        let nextest = match self.build(&dir, &nextest_tiers)? {
+            Ok(built) => built,
+            Err(e) => {
+                let reason = match &e {
+                    Error::Build { .. } => "the build failed".to_string(),
+                    _ => "no tests could be built".to_string(),
+                };
+                result.error = Some(e.to_string());
+                result.tiers = self
+                    .plan
+                    .tiers
+                    .iter()
+                    .map(|t| TierResult::skipped(&t.name, reason.clone()))
+                    .collect();
+                result.interrupted = signals::received();
+                result.duration = clock.elapsed();
+                return Ok(Finished { result, dir });
             }
         };
 
@@ -263,6 +243,35 @@ impl Runner<'_> {
                 result.error.get_or_insert(e.to_string());
                 Machines::Failed
             }
+        }
+    }
+
+    /// Builds the tests of `tiers` (none: nothing to build). The inner error is a build that
+    /// failed in a way the run reports (its tiers are skipped); the outer one ends the run.
+    fn build(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<std::result::Result<Option<(ToolConfig, Built)>, Error>> {
+        if tiers.is_empty() {
+            return Ok(Ok(None));
+        }
+        let tool_config = self.tool_config(dir, tiers)?;
+        self.observer.event(&Event::BuildStarted);
+        let build_clock = Instant::now();
+        let built = nextest::build(
+            self.ws,
+            self.config,
+            &tool_config,
+            &self.options.forwarded.build,
+            if self.options.color { "always" } else { "never" },
+            &dir.path,
+            self.options.verbose,
+        );
+        self.observer.event(&Event::BuildFinished {
+            duration: build_clock.elapsed(),
+            ok: built.is_ok(),
+        });
+        match built {
+            Ok(b) => Ok(Ok(Some((tool_config, b)))),
+            Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => Ok(Err(e)),
+            Err(e) => Err(e),
         }
     }
 
