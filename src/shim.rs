@@ -77,19 +77,21 @@ fn fail(message: &str) -> i32 {
 
 /// The real program: orbctl, or its `orb` sibling for the `orb` flavour.
 fn real_program(tracked: &Tracked, flavor: Flavor) -> PathBuf {
-    let orbctl = tracked.settings().real_orbctl.clone();
+    let settings = tracked.settings();
     match flavor {
-        Flavor::Orbctl => orbctl,
-        Flavor::Orb => orbctl.with_file_name("orb"),
+        Flavor::Orbctl => settings.real_orbctl.clone(),
+        Flavor::Orb => settings.real_orb.clone(),
     }
 }
 
-/// Refuses to execute ourselves (a misconfigured run would loop forever).
+/// Refuses to execute the shim again (a misconfigured run would loop forever). This binary
+/// reached under another name (`orbsim-orbctl`: the embedded simulator) is fine.
 fn not_ourselves(real: &Path) -> Result<(), String> {
     let me = std::env::current_exe().and_then(std::fs::canonicalize);
     let target =
         std::fs::canonicalize(real).map_err(|e| format!("the real orbctl {} is unusable: {e}", real.display()))?;
-    if me.is_ok_and(|me| me == target) {
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if me.is_ok_and(|me| me == target) && Flavor::from_argv0(name).is_some() {
         return Err(format!(
             "the real orbctl {} is this shim itself; check the run settings",
             real.display()

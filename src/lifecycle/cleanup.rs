@@ -11,9 +11,9 @@ use super::state::ProviderState;
 use crate::config::MachinesConfig;
 use crate::machines::{Client, ErrorKind, Journal, JournalView, MachineRecord, Op, parse_list};
 
-/// Deletes run this many at a time by default: reaping 200 machines at 100 ms each takes 2 s
-/// instead of 20 s, without flooding OrbStack.
-pub const DELETE_PARALLELISM: usize = 10;
+/// Deletes run this many at a time by default: reaping 200 machines at 100 ms each takes about
+/// 1.5 s instead of 20 s, without flooding OrbStack.
+pub const DELETE_PARALLELISM: usize = 16;
 
 /// The machines that exist now.
 pub fn list(client: &Client) -> Result<Vec<MachineRecord>, String> {
@@ -154,11 +154,7 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
 }
 
 fn delete_one(client: &Client, name: &str) -> Result<(), String> {
-    let op = Op::Delete {
-        names: vec![name.to_string()],
-        force: true,
-        all: false,
-    };
+    let op = Op::delete(name);
     match client.execute(&op) {
         Ok(r) if r.is_success() => Ok(()),
         Ok(r) if r.error_kind() == Some(ErrorKind::NotFound) => Ok(()),

@@ -18,8 +18,10 @@ pub struct ResolvedProvider {
     pub provider: Arc<OrbctlProvider>,
     /// orbtest's state for this provider (run lock, journals, baselines).
     pub state: ProviderState,
-    /// The orbctl that tests reach: the real binary, or orbsim's `orbctl` link.
+    /// The orbctl that tests reach: the real binary, or the simulator's.
     pub orbctl: PathBuf,
+    /// Its `orb` counterpart.
+    pub orb: PathBuf,
     /// Environment tests need to reach it (orbsim's state and scenario).
     pub env: Vec<(String, String)>,
     /// For messages: "orbstack (/usr/local/bin/orbctl)", "orbsim (state /x)".
@@ -45,20 +47,21 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
                 provider: Arc::new(OrbctlProvider::new(&orbctl)),
                 state,
                 description: format!("orbstack ({})", orbctl.display()),
+                orb: orbctl.with_file_name("orb"),
                 orbctl,
                 env: Vec::new(),
             })
         }
         ProviderKind::Sim => {
-            let state_dir = sim_state_dir(config, home);
-            std::fs::create_dir_all(&state_dir)
-                .map_err(|e| Error::preflight("provider", format!("cannot create {}: {e}", state_dir.display())))?;
-            let state_dir = std::fs::canonicalize(&state_dir).unwrap_or(state_dir);
             let scenario = config.sim.scenario.clone().or_else(|| {
                 std::env::var_os("ORBSIM_SCENARIO")
                     .filter(|s| !s.is_empty())
                     .map(PathBuf::from)
             });
+            let state_dir = sim_state_dir(config, home, scenario.as_deref());
+            std::fs::create_dir_all(&state_dir)
+                .map_err(|e| Error::preflight("provider", format!("cannot create {}: {e}", state_dir.display())))?;
+            let state_dir = std::fs::canonicalize(&state_dir).unwrap_or(state_dir);
             if let Some(s) = &scenario
                 && !s.is_file()
             {
@@ -72,9 +75,18 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
             }
             let key = format!("sim-{}", short_hash(&state_dir.to_string_lossy()));
             let state = open_state(home, &key)?;
-            let orbsim = orbsim_binary()?;
-            let provider = OrbctlProvider::sim(&orbsim, &state.dir.join("bin"), &state_dir, scenario.as_deref())
-                .map_err(|e| Error::preflight("provider", format!("cannot link orbsim as orbctl: {e}")))?;
+            let bin = state.dir.join("bin");
+            let [orbctl, orb, orbsim] = link_embedded_sim(&bin)
+                .map_err(|e| Error::preflight("provider", format!("cannot link orbsim into {}: {e}", bin.display())))?;
+            let provider_env: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+                std::iter::once(("ORBSIM_STATE".into(), state_dir.clone().into_os_string()))
+                    .chain(
+                        scenario
+                            .iter()
+                            .map(|s| ("ORBSIM_SCENARIO".into(), s.clone().into_os_string())),
+                    )
+                    .collect();
+            let provider = OrbctlProvider::restore("orbsim", orbctl, provider_env, Some(orbsim));
             let mut env = vec![("ORBSIM_STATE".to_string(), state_dir.display().to_string())];
             if let Some(s) = &scenario {
                 env.push(("ORBSIM_SCENARIO".to_string(), s.display().to_string()));
@@ -82,6 +94,7 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
             Ok(ResolvedProvider {
                 kind: ProviderKind::Sim,
                 orbctl: provider.program().to_path_buf(),
+                orb,
                 provider: Arc::new(provider),
                 state,
                 env,
@@ -91,8 +104,9 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
     }
 }
 
-/// `[machines.sim] state`, else `$ORBSIM_STATE`, else `<orbtest home>/orbsim`.
-pub fn sim_state_dir(config: &MachinesConfig, home: &Path) -> PathBuf {
+/// `[machines.sim] state`, else `$ORBSIM_STATE`, else one per scenario under
+/// `<orbtest home>/orbsim/` (a simulated OrbStack keeps the time scale it was created with).
+pub fn sim_state_dir(config: &MachinesConfig, home: &Path, scenario: Option<&Path>) -> PathBuf {
     config
         .sim
         .state
@@ -102,29 +116,40 @@ pub fn sim_state_dir(config: &MachinesConfig, home: &Path) -> PathBuf {
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from)
         })
-        .unwrap_or_else(|| home.join("orbsim"))
+        .unwrap_or_else(|| {
+            let key = scenario.map_or_else(
+                || "default".to_string(),
+                |s| {
+                    short_hash(
+                        &std::fs::canonicalize(s)
+                            .unwrap_or_else(|_| s.to_path_buf())
+                            .to_string_lossy(),
+                    )
+                },
+            );
+            home.join("orbsim").join(key)
+        })
 }
 
-/// orbsim ships next to cargo-orbtest (same package): `ORBTEST_ORBSIM`, else beside our own
-/// executable, else on PATH.
-pub fn orbsim_binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("ORBTEST_ORBSIM").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
+/// Links `orbsim-orbctl`, `orbsim-orb` and `orbsim` in `dir` to this very executable, which
+/// runs the simulator it embeds when called by those names (so the simulator can never be an
+/// older build than the orchestrator). Returns the three paths.
+pub fn link_embedded_sim(dir: &Path) -> std::io::Result<[PathBuf; 3]> {
+    let me = std::fs::canonicalize(std::env::current_exe()?)?;
+    crate::files::create_private_dir(dir)?;
+    let names = ["orbsim-orbctl", "orbsim-orb", "orbsim"];
+    for name in names {
+        let link = dir.join(name);
+        if std::fs::read_link(&link).is_ok_and(|target| target == me) {
+            continue;
+        }
+        // Replace atomically: link under a temporary name, then rename over the old one.
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&me, &tmp)?;
+        std::fs::rename(&tmp, &link)?;
     }
-    if let Some(beside) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("orbsim")))
-        .filter(|p| p.is_file())
-    {
-        return Ok(beside);
-    }
-    which::which("orbsim").map_err(|_| {
-        Error::preflight(
-            "provider",
-            "orbsim (the simulator installed with cargo-orbtest) was not found beside cargo-orbtest or on PATH; \
-             reinstall with `cargo install --path .` or set ORBTEST_ORBSIM",
-        )
-    })
+    Ok(names.map(|n| dir.join(n)))
 }
 
 fn open_state(home: &Path, key: &str) -> Result<ProviderState> {

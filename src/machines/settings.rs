@@ -27,8 +27,10 @@ pub struct BaselineRef {
 pub struct RunSettings {
     pub run_id: String,
     pub provider: String,
-    /// The real orbctl (or orbsim's link): the only program the shim ever executes.
+    /// The real orbctl (or the simulator's) and its `orb`: the only programs the shim ever
+    /// executes.
     pub real_orbctl: PathBuf,
+    pub real_orb: PathBuf,
     /// Environment it needs (orbsim's state and scenario).
     pub env: Vec<(String, String)>,
     /// orbsim's binary, for its pressure figures.

@@ -32,9 +32,14 @@ pub fn main() -> i32 {
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
     let rest: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
-    let reply = match Flavor::from_argv0(&argv0) {
-        Some(flavor) => orbctl_main(flavor, &rest),
-        None => admin::main(&rest),
+    main_with(&argv0, &rest)
+}
+
+/// orbsim with an explicit argv (cargo-orbtest embeds the simulator as `cargo-orbtest __orbsim`).
+pub fn main_with(argv0: &str, rest: &[String]) -> i32 {
+    let reply = match Flavor::from_argv0(argv0) {
+        Some(flavor) => orbctl_main(flavor, rest),
+        None => admin::main(rest),
     };
     // A closed pipe on the other end is the caller's business, not an error of ours.
     let _ = std::io::stdout().write_all(&reply.stdout);
