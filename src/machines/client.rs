@@ -293,6 +293,8 @@ impl Client {
             inv.stdin = StdinMode::Inherit;
         }
         let started = Instant::now();
+        // What our call creates is newer than this; anything older under that name is not ours.
+        let started_ms = super::journal::now_ms();
         let mut admission_total = Duration::ZERO;
         let mut killed_before = false;
         let mut number = 0;
@@ -343,7 +345,7 @@ impl Client {
                     }
                     Health::Up => {
                         let waited = Instant::now();
-                        match self.look_for_result(op) {
+                        match self.look_for_result(op, started_ms) {
                             Some(Found::Ready) => {
                                 report(AttemptOutcome::Recovered, waited.elapsed());
                                 Decision::Finish(Outcome::Recovered)
@@ -369,7 +371,7 @@ impl Client {
                         || (kind == ErrorKind::NotFound && is_single_delete(op)));
                 if ours_already {
                     let waited = Instant::now();
-                    match self.look_for_result(op) {
+                    match self.look_for_result(op, started_ms) {
                         Some(Found::Ready) => {
                             report(AttemptOutcome::Recovered, waited.elapsed());
                             Decision::Finish(Outcome::Recovered)
@@ -453,11 +455,7 @@ impl Client {
         };
         let since_ms = super::journal::now_ms();
         let settled = || match self.info(name) {
-            InfoAnswer::Found(info) => {
-                finished(op, &info.record.state)
-                    && ulid::Ulid::from_string(&info.record.id)
-                        .is_ok_and(|u| u.timestamp_ms() + super::journal::CLOCK_SLACK_MS >= since_ms)
-            }
+            InfoAnswer::Found(info) => finished(op, &info.record.state) && created_since(&info.record.id, since_ms),
             _ => false,
         };
         let watch = process::Watch {
@@ -511,7 +509,7 @@ impl Client {
 
     /// After our attempt was killed (or a retry said `already exists`/`not found`): did the
     /// operation we asked for happen? `None` when the op has no checkable result.
-    fn look_for_result(&self, op: &Op) -> Option<Found> {
+    fn look_for_result(&self, op: &Op, since_ms: u64) -> Option<Found> {
         match op {
             Op::Delete { .. } if is_single_delete(op) => {
                 let name = op.machine()?;
@@ -522,7 +520,7 @@ impl Client {
             }
             _ if op.class() == OpClass::Create => {
                 let name = op.created_machine()?;
-                Some(self.wait_created(op, name))
+                Some(self.wait_created(op, name, since_ms))
             }
             _ => None,
         }
@@ -530,11 +528,20 @@ impl Client {
 
     /// Polls `info` until the machine is finished (running for create; settled for clone and
     /// import, which leave it stopped), vanishes, or a create timeout's worth of time passes.
-    fn wait_created(&self, op: &Op, name: &str) -> Found {
+    /// A machine of that name created before `since_ms` (its ULID tells) is someone else's and
+    /// never counts as ours.
+    fn wait_created(&self, op: &Op, name: &str, since_ms: u64) -> Found {
         let budget = self.policy.timeout(OpClass::Create).unwrap_or(Duration::MAX);
         let deadline = Instant::now() + budget;
         loop {
             match self.info(name) {
+                InfoAnswer::Found(info) if !created_since(&info.record.id, since_ms) => {
+                    tracing::warn!(
+                        machine = name,
+                        "a machine of that name existed before our call: not ours"
+                    );
+                    return Found::Absent;
+                }
                 InfoAnswer::Found(info) => {
                     let state = info.record.state.as_str();
                     if finished(op, state) {
@@ -615,6 +622,12 @@ fn safe_to_repeat(op: &Op) -> bool {
 
 /// Whether a machine in `state` is what create-class `op` makes: running for create; settled
 /// for clone and import, which leave it stopped.
+/// Whether the machine with this id (a ULID: it carries its creation time) was created at or
+/// after `since_ms`, give or take the clock slack.
+fn created_since(id: &str, since_ms: u64) -> bool {
+    ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + super::journal::CLOCK_SLACK_MS >= since_ms)
+}
+
 fn finished(op: &Op, state: &str) -> bool {
     match op {
         Op::Create { .. } => state == "running",
