@@ -278,6 +278,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             nextest_exit: Some(100),
             log: None,
             junit: None,
+            command: None,
         });
         offset += duration.as_millis() as u64;
     }

@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// Rebuild baseline machines even if their recipe is unchanged.
     #[arg(long)]
     pub rebuild_baselines: bool,
+    /// Restart OrbStack before machine tiers if its helper's memory or swap is over the
+    /// [machines.restart] limits.
+    #[arg(long)]
+    pub restart_orbstack: bool,
     /// Check the release gate ([gate] in orchestrator.toml) after the run; exit 2 if only the
     /// gate failed.
     #[arg(long)]
@@ -118,7 +122,11 @@ pub enum Command {
     /// Run the tiers (the default when no subcommand is given).
     Run(RunArgs),
     /// Show the tiers, their effective settings and the tests each selects.
-    List,
+    List {
+        /// Cargo build options for the build the listing needs (e.g. `--workspace`, `-p NAME`).
+        #[arg(last = true, value_name = "CARGO_ARGS")]
+        build_args: Vec<String>,
+    },
     /// Write a commented orchestrator.toml at the workspace root.
     Init {
         /// Overwrite an existing file.
@@ -140,6 +148,10 @@ pub enum Command {
         /// Print the findings as JSON.
         #[arg(long)]
         json: bool,
+        /// Also fix what can be fixed: restart OrbStack if its helper's memory or swap is over
+        /// the [machines.restart] limits.
+        #[arg(long)]
+        fix: bool,
     },
     /// Show a past run (default: the newest), or merge the reports of partitioned CI jobs.
     Report(ReportArgs),

@@ -41,6 +41,12 @@ pub enum Event<'a> {
         tier: &'a str,
         pid: u32,
     },
+    /// A command tier starts its command (`attempt` 1) or runs it again for a retry.
+    TierCommand {
+        tier: &'a str,
+        attempt: u32,
+        command: &'a str,
+    },
     /// nextest announced how many tests the tier runs.
     TierTotal {
         tier: &'a str,
@@ -53,7 +59,7 @@ pub enum Event<'a> {
         done: usize,
         total: usize,
     },
-    /// A line of nextest's output for the tier (shown live with `-v`).
+    /// A line of nextest's (or a command tier's) output for the tier (shown live with `-v`).
     TierOutput {
         tier: &'a str,
         line: &'a str,

@@ -4,6 +4,7 @@
 //! Everything that talks to `orbctl` goes through `machines`.
 
 pub mod cli;
+pub mod command;
 pub mod commands;
 pub mod config;
 pub mod errors;
@@ -23,4 +24,5 @@ pub mod runner;
 pub mod shim;
 pub mod signals;
 pub mod sim;
+pub mod worker_slot;
 pub mod workspace;

@@ -17,6 +17,10 @@ fn main() -> std::process::ExitCode {
             let rest: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
             orbtest::sim::main_with(name.trim_start_matches("orbsim-"), &rest)
         }
+        // Each test's worker machine: nextest's target runner, and the helper other suites call.
+        (name @ (orbtest::worker_slot::RUNNER | orbtest::worker_slot::HELPER), _) => {
+            orbtest::worker_slot::main(name, args.iter().skip(1).cloned().collect())
+        }
         // `orbctl` or `orb`: the shim tests see during machine tiers.
         (_, Some(flavor)) => orbtest::shim::main(flavor, args.into_iter().skip(1).collect()),
         _ => orbtest::commands::main(args),

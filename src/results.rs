@@ -138,11 +138,13 @@ pub struct TierResult {
     pub duration: Duration,
     pub tests: Vec<TestResult>,
     pub counts: TestCounts,
-    /// nextest's exit code, when it ran.
+    /// nextest's exit code (a command tier's: its command's), when it ran.
     pub nextest_exit: Option<i32>,
-    /// nextest's own output for this tier.
+    /// nextest's own output for this tier (a command tier's: its command's).
     pub log: Option<PathBuf>,
     pub junit: Option<PathBuf>,
+    /// A command tier's command line (shell-quoted); `None` for nextest tiers.
+    pub command: Option<String>,
 }
 
 impl TierResult {
@@ -158,6 +160,7 @@ impl TierResult {
             nextest_exit: None,
             log: None,
             junit: None,
+            command: None,
         }
     }
 

@@ -1,10 +1,12 @@
-//! Executes a plan: build once, then each tier in order as its own nextest run, deciding from
-//! the results so far whether the next tier may run. Produces a `RunResult`; writing reports is
+//! Executes a plan: build once (when a tier runs nextest), then each tier in order as its own
+//! nextest run or, for a command tier, its command, deciding from the results so far whether
+//! the next tier may run. Produces a `RunResult`; writing reports is
 //! the caller's business.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use crate::command::CommandRun;
 use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
@@ -60,7 +62,21 @@ impl Runner<'_> {
     /// set, so reports still get written.
     pub fn run(&self) -> Result<Finished> {
         signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
-        let version = nextest::check_version(&self.ws.cargo)?;
+        // Problems that make any run pointless surface before anything starts.
+        crate::command::check_programs(self.config, &self.plan.tiers)?;
+        crate::lifecycle::workers::check(self.config, &self.plan.tiers)?;
+        let nextest_tiers: Vec<&Tier> = self.plan.tiers.iter().filter(|t| !t.is_command()).collect();
+        let version = match nextest_tiers.first() {
+            None => None,
+            Some(t) if !self.ws.is_cargo => {
+                return Err(Error::Usage(format!(
+                    "tier `{}` runs nextest, but {} is not a cargo workspace",
+                    t.name,
+                    self.ws.root.display()
+                )));
+            }
+            Some(_) => Some(nextest::check_version(&self.ws.cargo)?),
+        };
         let started_at = SystemTime::now();
         let clock = Instant::now();
         let orbtest_dir = self.ws.orbtest_dir();
@@ -70,7 +86,6 @@ impl Runner<'_> {
             run_id: &dir.id,
             dir: &dir.path,
         });
-        let tool_config = self.tool_config(&dir)?;
 
         let mut result = RunResult {
             run_id: dir.id.clone(),
@@ -79,30 +94,16 @@ impl Runner<'_> {
             tiers: Vec::new(),
             interrupted: None,
             error: None,
-            nextest_version: version.to_string(),
+            nextest_version: version.map_or_else(|| "not used".to_string(), |v| v.to_string()),
             machines: Default::default(),
             resources: Default::default(),
             gate: Default::default(),
         };
 
-        self.observer.event(&Event::BuildStarted);
-        let build_clock = Instant::now();
-        let built = nextest::build(
-            self.ws,
-            self.config,
-            &tool_config,
-            &self.options.forwarded.build,
-            if self.options.color { "always" } else { "never" },
-            &dir.path,
-            self.options.verbose,
-        );
-        self.observer.event(&Event::BuildFinished {
-            duration: build_clock.elapsed(),
-            ok: built.is_ok(),
-        });
-        let built = match built {
-            Ok(b) => b,
-            Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => {
+        // The one build, when a tier runs nextest; a failed build ends the run with reports.
+        let nextest = match self.build(&dir, &nextest_tiers)? {
+            Ok(built) => built,
+            Err(e) => {
                 let reason = match &e {
                     Error::Build { .. } => "the build failed".to_string(),
                     _ => "no tests could be built".to_string(),
@@ -118,7 +119,6 @@ impl Runner<'_> {
                 result.duration = clock.elapsed();
                 return Ok(Finished { result, dir });
             }
-            Err(e) => return Err(e),
         };
 
         let mut machines = Machines::NotStarted;
@@ -139,7 +139,22 @@ impl Runner<'_> {
                     machines = self.preflight(&dir, &mut result);
                 }
                 match &machines {
-                    Machines::Ready(session) => env = session.tier_env(),
+                    Machines::Ready(session) => {
+                        env = session.tier_env();
+                        if let (Some(runner), Some((_, built)), false) =
+                            (session.target_runner(), &nextest, tier.is_command())
+                        {
+                            match self.runner_env(&runner, built) {
+                                Ok(runner_env) => env.extend(runner_env),
+                                Err(reason) => {
+                                    result.error.get_or_insert(reason.clone());
+                                    stop = Some(reason.clone());
+                                    self.skip(&mut result, tier, reason);
+                                    continue;
+                                }
+                            }
+                        }
+                    }
                     Machines::Skipped(reason) => {
                         self.skip(&mut result, tier, reason.clone());
                         continue;
@@ -153,7 +168,24 @@ impl Runner<'_> {
                 }
             }
             let tier_start = crate::machines::journal::now_ms();
-            let (tier_result, infra_error) = self.run_tier(tier, &tool_config, &built, &dir, env)?;
+            let (tier_result, infra_error) = match (&tier.command, &nextest) {
+                (Some(command), _) => crate::command::run_tier(&CommandRun {
+                    tier,
+                    command,
+                    config_dir: &self.config.dir(),
+                    dir: &dir,
+                    env,
+                    echo: self.options.verbose && !self.options.live,
+                    observer: self.observer,
+                })?,
+                (None, Some((tool_config, built))) => self.run_tier(tier, tool_config, built, &dir, env)?,
+                (None, None) => {
+                    return Err(Error::Infrastructure(format!(
+                        "tier `{}` has no nextest build",
+                        tier.name
+                    )));
+                }
+            };
             self.observer.event(&Event::TierFinished { result: &tier_result });
             if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
                 let activity = session.activity_since(tier_start);
@@ -202,6 +234,7 @@ impl Runner<'_> {
             report_dir: &dir.path,
             options: &self.options.lifecycle,
             home: crate::lifecycle::state::home(),
+            workers: crate::lifecycle::workers::count(self.config, &self.plan.tiers),
         };
         match Session::preflight(&ctx, self.observer) {
             Ok(Preflight::Ready(session)) => Machines::Ready(session),
@@ -213,10 +246,48 @@ impl Runner<'_> {
         }
     }
 
-    fn tool_config(&self, dir: &RunDir) -> Result<ToolConfig> {
-        let tiers: Vec<_> = self.plan.tiers.iter().collect();
+    /// Builds the tests of `tiers` (none: nothing to build). The inner error is a build that
+    /// failed in a way the run reports (its tiers are skipped); the outer one ends the run.
+    fn build(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<std::result::Result<Option<(ToolConfig, Built)>, Error>> {
+        if tiers.is_empty() {
+            return Ok(Ok(None));
+        }
+        let tool_config = self.tool_config(dir, tiers)?;
+        self.observer.event(&Event::BuildStarted);
+        let build_clock = Instant::now();
+        let built = nextest::build(
+            self.ws,
+            self.config,
+            &tool_config,
+            &self.options.forwarded.build,
+            if self.options.color { "always" } else { "never" },
+            &dir.path,
+            self.options.verbose,
+        );
+        self.observer.event(&Event::BuildFinished {
+            duration: build_clock.elapsed(),
+            ok: built.is_ok(),
+        });
+        match built {
+            Ok(b) => Ok(Ok(Some((tool_config, b)))),
+            Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Environment that gives a nextest machine tier's tests their worker machines.
+    fn runner_env(
+        &self,
+        runner: &std::path::Path,
+        built: &Built,
+    ) -> std::result::Result<Vec<(String, String)>, String> {
+        let triples = nextest::target_runner::triples(&built.binaries_metadata)?;
+        nextest::target_runner::tier_env(runner, &triples, &self.ws.root)
+    }
+
+    fn tool_config(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<ToolConfig> {
         let path = dir.file("nextest-tool-config.toml");
-        let config = ToolConfig::generate(&tiers, |t| dir.junit_path(t), &path);
+        let config = ToolConfig::generate(tiers, |t| dir.junit_path(t), &path);
         write_atomic(&path, config.text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(config)
     }
@@ -293,6 +364,7 @@ impl Runner<'_> {
             nextest_exit: output.exit_code,
             log: Some(log_path),
             junit: None,
+            command: None,
         };
         let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
         let mut infra_error = None;

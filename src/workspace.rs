@@ -14,6 +14,11 @@ pub struct Workspace {
     pub metadata_json: String,
     /// The cargo to run: `$CARGO` when we run as `cargo orbtest`, else `cargo` on PATH.
     pub cargo: PathBuf,
+    /// Whether this is a cargo workspace. A directory whose tiers all run commands (a Python
+    /// suite, say) needs none: its root is the config file's directory.
+    pub is_cargo: bool,
+    /// Where runs and reports live: `<target-dir>/orbtest`, or `<root>/.orbtest` without cargo.
+    orbtest_dir: PathBuf,
 }
 
 pub fn cargo_program() -> PathBuf {
@@ -57,16 +62,33 @@ impl Workspace {
             manifest: shown,
             stderr: format!("could not parse cargo metadata: {e}"),
         })?;
+        let target_dir = metadata.target_directory.into_std_path_buf();
         Ok(Self {
             root: metadata.workspace_root.into_std_path_buf(),
-            target_dir: metadata.target_directory.into_std_path_buf(),
+            orbtest_dir: target_dir.join("orbtest"),
+            target_dir,
             metadata_json,
             cargo,
+            is_cargo: true,
         })
     }
 
-    /// Where runs and reports live: `<target-dir>/orbtest`.
+    /// A directory that is not a cargo workspace, for configs whose tiers all run commands:
+    /// runs and reports go to `<root>/.orbtest/` (`runs/<id>/`, `latest/`).
+    pub fn plain(root: &Path) -> Self {
+        let orbtest_dir = root.join(".orbtest");
+        Self {
+            root: root.to_path_buf(),
+            target_dir: orbtest_dir.clone(),
+            metadata_json: String::new(),
+            cargo: cargo_program(),
+            is_cargo: false,
+            orbtest_dir,
+        }
+    }
+
+    /// Where runs and reports live: `<target-dir>/orbtest` (`<root>/.orbtest` without cargo).
     pub fn orbtest_dir(&self) -> PathBuf {
-        self.target_dir.join("orbtest")
+        self.orbtest_dir.clone()
     }
 }

@@ -1,5 +1,6 @@
-//! `cargo orbtest doctor [--json]`: is the provider usable, how loaded is the host, who owns
-//! which machine, and what the config implies.
+//! `cargo orbtest doctor [--json] [--fix]`: is the provider usable, how loaded is the host,
+//! who owns which machine, and what the config implies; `--fix` restarts an OrbStack that has
+//! grown over the `[machines.restart]` limits.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use crate::exit_code;
 use crate::lifecycle::cleanup;
 use crate::lifecycle::reap::{self, Protect, ReapInput};
 use crate::lifecycle::session::policy;
-use crate::lifecycle::{baselines, provider, state};
+use crate::lifecycle::{baselines, provider, remedy, state};
 use crate::machines::{Client, Op, Provider};
 
 #[derive(Debug, Serialize)]
@@ -24,6 +25,9 @@ struct Report {
     orbstack_helper_mib: Option<u64>,
     machines: Vec<MachineOwner>,
     advice: Vec<String>,
+    /// What `--fix` did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fixed: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,7 +50,7 @@ struct MachineOwner {
     next_clean: &'static str,
 }
 
-pub fn execute(global: &GlobalArgs, json: bool) -> Result<i32> {
+pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     let (_ws, config) = super::load(global)?;
     let mut problems = Vec::new();
     let mut advice = Vec::new();
@@ -60,12 +64,27 @@ pub fn execute(global: &GlobalArgs, json: bool) -> Result<i32> {
         orbstack_helper_mib: helper,
         machines: Vec::new(),
         advice: Vec::new(),
+        fixed: Vec::new(),
     };
     match provider::resolve(&config.machines, &state::home()) {
         Err(e) => problems.push(e.to_string()),
         Ok(resolved) => {
             report.provider = resolved.description.clone();
             let client = Client::new(resolved.provider.clone()).with_policy(policy(&config.machines));
+            if fix {
+                let orbstack = remedy::ProviderOrbStack {
+                    client: client.clone(),
+                    kind: resolved.kind,
+                };
+                match remedy::remedy(
+                    &orbstack,
+                    &config.machines.restart,
+                    std::time::Duration::from_millis(250),
+                ) {
+                    Ok(done) => report.fixed.push(done.to_string()),
+                    Err(e) => problems.push(e),
+                }
+            }
             report.status = client
                 .execute(&Op::Status)
                 .ok()
@@ -194,6 +213,9 @@ fn print_human(r: &Report) {
     for a in &r.advice {
         println!("advice: {a}");
     }
+    for f in &r.fixed {
+        println!("fix: {f}");
+    }
     if r.problems.is_empty() {
         println!("verdict: ready");
     }
@@ -209,16 +231,7 @@ fn host() -> (Host, Option<u64>) {
         std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
         sys.refresh_cpu_usage();
         cpu = f64::from(sys.global_cpu_usage());
-        sys.refresh_processes(sysinfo::ProcessesToUpdate::All, true);
-        let total: u64 = sys
-            .processes()
-            .values()
-            .filter(|proc_| proc_.name().to_string_lossy().contains("OrbStack Helper"))
-            .map(|proc_| proc_.memory())
-            .sum();
-        if total > 0 {
-            helper = Some(total / (1024 * 1024));
-        }
+        helper = remedy::helper_mib();
     }
     (
         Host {

@@ -1,5 +1,6 @@
 //! `cargo orbtest list`: each tier's effective settings and the tests it selects, as nextest
-//! evaluates the tier's filterset; warns about tests no tier selects.
+//! evaluates the tier's filterset (a command tier's tests are whatever its command runs);
+//! warns about tests no tier selects.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,14 +13,23 @@ use crate::files::create_private_dir;
 use crate::nextest::{self, ForwardedArgs, ToolConfig};
 use crate::results::TestId;
 
-pub fn execute(global: &GlobalArgs) -> Result<i32> {
+pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
     let (ws, config) = super::load(global)?;
+    if config.tiers.iter().all(Tier::is_command) {
+        let mut out = String::new();
+        for tier in &config.tiers {
+            describe(&mut out, tier);
+            out.push('\n');
+        }
+        print!("{out}");
+        return Ok(exit_code::PASSED);
+    }
     nextest::check_version(&ws.cargo)?;
     let scratch_root = ws.orbtest_dir().join("list");
     create_private_dir(&scratch_root).map_err(|e| Error::io("cannot create", &scratch_root, e))?;
     let scratch =
         tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
-    let tiers: Vec<&Tier> = config.tiers.iter().collect();
+    let tiers: Vec<&Tier> = config.tiers.iter().filter(|t| !t.is_command()).collect();
     let tool_config = ToolConfig::generate(
         &tiers,
         |t| scratch.path().join(format!("{t}.xml")),
@@ -35,18 +45,30 @@ pub fn execute(global: &GlobalArgs) -> Result<i32> {
         &ws,
         &config,
         &tool_config,
-        &ForwardedArgs::default().build,
+        &ForwardedArgs::split(forwarded).build,
         color,
         scratch.path(),
         global.verbose,
     )?;
-    let names: Vec<&str> = config.tier_names();
+    let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
     let (all, listings) = nextest::list_tiers(&ws, &tool_config, &built, &names)?;
 
     let mut owners: BTreeMap<&TestId, Vec<&str>> = all.iter().map(|t| (t, Vec::new())).collect();
     let mut out = String::new();
+    for tier in config.tiers.iter().filter(|t| t.is_command()) {
+        describe(&mut out, tier);
+        out.push('\n');
+    }
     for (tier, listing) in tiers.iter().zip(&listings) {
         describe(&mut out, tier);
+        if listing.tests.is_empty() {
+            let _ = writeln!(
+                out,
+                "  no tests: the filter selects nothing that was built (its package may need `-- --workspace` or `-- -p NAME`)"
+            );
+            out.push('\n');
+            continue;
+        }
         let _ = writeln!(out, "  {} tests:", listing.tests.len());
         for test in &listing.tests {
             let _ = writeln!(out, "    {test}");
@@ -90,6 +112,30 @@ pub fn execute(global: &GlobalArgs) -> Result<i32> {
 
 fn describe(out: &mut String, t: &Tier) {
     let _ = writeln!(out, "tier {}", t.name);
+    if let Some(c) = &t.command {
+        let _ = writeln!(out, "  command: {}", crate::command::display(&c.argv));
+        if let Some(rerun) = &c.rerun {
+            let _ = writeln!(out, "  rerun: {}", crate::command::display(rerun));
+        }
+        let _ = writeln!(
+            out,
+            "  threads ({{threads}}): {}  timeout (whole tier): {}  retries: {}",
+            crate::command::threads(t.threads),
+            duration_string(t.timeout),
+            t.retries.count
+        );
+        let _ = writeln!(
+            out,
+            "  needs: {}  machines: {}\n  tests: whatever the command runs (its JUnit report, or its exit code)",
+            if t.needs.is_empty() {
+                "-".to_string()
+            } else {
+                t.needs.join(", ")
+            },
+            if t.machines { "yes" } else { "no" }
+        );
+        return;
+    }
     let retries = if t.retries.count == 0 {
         "0".to_string()
     } else {

@@ -39,6 +39,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             no_wait: args.no_wait,
             keep_machines: args.keep_machines,
             rebuild_baselines: args.rebuild_baselines,
+            restart_orbstack: args.restart_orbstack,
         },
     };
     let live_view = live.then(|| LiveView::new(color, global.verbose));

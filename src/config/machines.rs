@@ -22,6 +22,8 @@ const KEYS: &[&str] = &[
     "keep_on_failure",
     "keep_runs",
     "sim",
+    "workers",
+    "restart",
 ];
 const TIMEOUT_KEYS: &[&str] = &["create", "lifecycle", "query"];
 const RETRY_KEYS: &[&str] = &["attempts", "delay", "backoff"];
@@ -34,6 +36,8 @@ const BASELINE_KEYS: &[&str] = &[
     "clone_for_create",
 ];
 const SIM_KEYS: &[&str] = &["state", "scenario"];
+const WORKER_KEYS: &[&str] = &["image", "baseline", "count"];
+const RESTART_KEYS: &[&str] = &["helper_memory_mib", "swap_percent", "timeout"];
 
 /// Shortest prefix cleanup accepts: shorter ones match too many machines to be safe.
 pub const MIN_PREFIX_LEN: usize = 3;
@@ -77,6 +81,53 @@ pub struct MachinesConfig {
     /// How many runs' journals to keep. Default 20.
     pub keep_runs: u32,
     pub sim: SimConfig,
+    /// `[machines.workers]`: warm machines handed to tests, one per test slot. Default none.
+    pub workers: Option<WorkersConfig>,
+    /// `[machines.restart]`: when `doctor --fix` and `--restart-orbstack` restart OrbStack.
+    pub restart: RestartConfig,
+}
+
+/// Warm machines preflight provides and postflight deletes; each running test gets its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkersConfig {
+    pub source: WorkerSource,
+    pub count: WorkerCount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerSource {
+    /// Clones of this `[[machines.baseline]]`.
+    Baseline(String),
+    /// Created from this image (cloned from a baseline of the same image when there is one).
+    Image(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCount {
+    Count(u32),
+    /// As many as the machine tiers run tests at once (their largest `threads`).
+    Threads,
+}
+
+/// When OrbStack gets restarted, and how long it may take to come back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RestartConfig {
+    /// Restart when OrbStack's helper (its VM) uses more memory than this. Default 8192 MiB.
+    pub helper_memory_mib: u64,
+    /// Or when swap is used more than this, percent. Default 50.
+    pub swap_percent: f64,
+    /// How long `orbctl status` may take to say Running again. Default 120s.
+    pub timeout: Duration,
+}
+
+impl Default for RestartConfig {
+    fn default() -> Self {
+        Self {
+            helper_memory_mib: 8192,
+            swap_percent: 50.0,
+            timeout: Duration::from_secs(120),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +191,8 @@ impl Default for MachinesConfig {
             keep_on_failure: false,
             keep_runs: 20,
             sim: SimConfig::default(),
+            workers: None,
+            restart: RestartConfig::default(),
         }
     }
 }
@@ -243,6 +296,22 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
             }
         }
     };
+    let workers = t
+        .table("workers", "[machines.workers]".to_string(), diags)
+        .and_then(|w| read_workers(&w, &baselines, diags));
+    let restart = match t.table("restart", "[machines.restart]".to_string(), diags) {
+        None => d.restart,
+        Some(rt) => {
+            rt.deny_unknown(RESTART_KEYS, diags);
+            RestartConfig {
+                helper_memory_mib: rt
+                    .integer("helper_memory_mib", 1..=1 << 30, diags)
+                    .map_or(d.restart.helper_memory_mib, |n| n as u64),
+                swap_percent: rt.percent("swap_percent", diags).unwrap_or(d.restart.swap_percent),
+                timeout: rt.duration("timeout", diags).unwrap_or(d.restart.timeout),
+            }
+        }
+    };
     MachinesConfig {
         provider,
         orbctl: t.string("orbctl", diags).map_or(d.orbctl, |s| s.into_inner()),
@@ -266,7 +335,67 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
             .integer("keep_runs", 1..=10_000, diags)
             .map_or(d.keep_runs, |n| n as u32),
         sim,
+        workers,
+        restart,
     }
+}
+
+fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnostics) -> Option<WorkersConfig> {
+    t.deny_unknown(WORKER_KEYS, diags);
+    let count = match t.get("count") {
+        None => Some(WorkerCount::Threads),
+        Some(v) => match v.get_ref() {
+            toml::de::DeValue::String(s) if s == "threads" => Some(WorkerCount::Threads),
+            toml::de::DeValue::Integer(_) => {
+                super::reader::integer_value(v, "count", 1..=256, diags).map(|n| WorkerCount::Count(n as u32))
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::new(v.span(), "`count` must be a whole number or \"threads\"")
+                        .help("\"threads\" gives one worker per test a machine tier runs at once"),
+                );
+                None
+            }
+        },
+    };
+    let image = t.string("image", diags);
+    let baseline = t.string("baseline", diags);
+    let source = match (image, baseline) {
+        (Some(i), Some(_)) => {
+            diags.push(
+                Diagnostic::new(i.span(), "[machines.workers] has both `image` and `baseline`").help(
+                    "give one: `baseline` clones that baseline, `image` creates from the image (or clones a \
+                     baseline of the same image)",
+                ),
+            );
+            return None;
+        }
+        (Some(i), None) => WorkerSource::Image(i.into_inner()),
+        (None, Some(b)) => {
+            if !baselines.iter().any(|x| x.name == *b.get_ref()) {
+                let mut d = Diagnostic::new(b.span(), format!("no [[machines.baseline]] named `{}`", b.get_ref()));
+                if let Some(s) = super::did_you_mean(b.get_ref(), baselines.iter().map(|x| x.name.as_str())) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                } else {
+                    d = d.help("name a configured baseline, or give `image` instead");
+                }
+                diags.push(d);
+                return None;
+            }
+            WorkerSource::Baseline(b.into_inner())
+        }
+        (None, None) => match baselines {
+            [only] => WorkerSource::Baseline(only.name.clone()),
+            _ => {
+                diags.push(
+                    Diagnostic::new(t.span.clone(), "[machines.workers] needs an `image` or a `baseline`")
+                        .help(r#"for example `image = "ubuntu:22.04"`, or `baseline = "NAME"` to clone a baseline"#),
+                );
+                return None;
+            }
+        },
+    };
+    Some(WorkersConfig { source, count: count? })
 }
 
 fn read_baseline(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Baseline> {
@@ -340,6 +469,23 @@ impl MachinesConfig {
                 }
             });
         }
+        if let Some(workers) = &self.workers {
+            w.inline_table("workers", |wt| {
+                match &workers.source {
+                    WorkerSource::Baseline(b) => wt.string("baseline", b),
+                    WorkerSource::Image(i) => wt.string("image", i),
+                }
+                match workers.count {
+                    WorkerCount::Count(n) => wt.integer("count", i64::from(n)),
+                    WorkerCount::Threads => wt.string("count", "threads"),
+                }
+            });
+        }
+        w.inline_table("restart", |r| {
+            r.integer("helper_memory_mib", self.restart.helper_memory_mib as i64);
+            r.float("swap_percent", self.restart.swap_percent);
+            r.string("timeout", &duration_string(self.restart.timeout));
+        });
         let baselines = self
             .baselines
             .iter()

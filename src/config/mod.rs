@@ -8,6 +8,7 @@ mod diagnostic;
 mod gate;
 mod machines;
 mod monitor;
+pub mod placeholders;
 mod pressure;
 mod reader;
 mod starter;
@@ -22,12 +23,13 @@ use toml::de::{DeTable, DeValue};
 pub use diagnostic::{ConfigError, Diagnostic, Source, did_you_mean};
 pub use gate::{GateConfig, TierGate};
 pub use machines::{
-    Baseline, MIN_PREFIX_LEN, MachinesConfig, OpRetry, OpTimeouts, ProviderKind, SimConfig, glob_overlaps_prefix,
+    Baseline, MIN_PREFIX_LEN, MachinesConfig, OpRetry, OpTimeouts, ProviderKind, RestartConfig, SimConfig, WorkerCount,
+    WorkerSource, WorkersConfig, glob_overlaps_prefix,
 };
 pub use monitor::MonitorConfig;
 pub use pressure::{OnPressure, PressureConfig};
 pub use starter::{STARTER, missing_config_message};
-pub use tier::{Backoff, Retries, Threads, Tier, TierSpans, default_timeout};
+pub use tier::{Backoff, COMMAND_TIMEOUT, CommandTier, Retries, Threads, Tier, TierSpans, default_timeout};
 pub use write::duration_string;
 
 use reader::{Diagnostics, Table};
@@ -66,6 +68,20 @@ impl Config {
     /// Whether any tier needs machines (and so preflight/postflight run).
     pub fn uses_machines(&self) -> bool {
         self.tiers.iter().any(|t| t.machines)
+    }
+
+    /// The directory the config file is in: command tiers run there by default.
+    pub fn dir(&self) -> PathBuf {
+        match self.source.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// `file:line:col` of a byte offset in the file, for messages about its settings.
+    pub fn location(&self, offset: usize) -> String {
+        let (line, col) = self.source.line_col(offset);
+        format!("{}:{line}:{col}", self.source.path.display())
     }
 
     /// A config error pointing at `span` of this file (used when nextest rejects a filterset).
@@ -133,12 +149,12 @@ pub fn parse(source: Arc<Source>) -> Result<Config, ConfigError> {
             return Err(ConfigError::single(source.clone(), Diagnostic::new(span, message)));
         }
     };
-    let base_dir = source.path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut diags = Diagnostics::default();
     let top = Table::new(doc.get_ref(), doc.span(), "the file's top level");
     top.deny_unknown(TOP_KEYS, &mut diags);
 
-    let tiers = read_tiers(&top, &mut diags);
+    let base_dir = source.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let tiers = read_tiers(&top, &base_dir, &mut diags);
     check_needs(&tiers, &mut diags);
     let section = |key: &str, diags: &mut Diagnostics| top.table(key, format!("[{key}]"), diags);
     let machines = section("machines", &mut diags)
@@ -172,7 +188,7 @@ pub fn parse(source: Arc<Source>) -> Result<Config, ConfigError> {
     })
 }
 
-fn read_tiers(top: &Table<'_, '_>, diags: &mut Diagnostics) -> Vec<Tier> {
+fn read_tiers(top: &Table<'_, '_>, base_dir: &Path, diags: &mut Diagnostics) -> Vec<Tier> {
     let no_tiers = || {
         Diagnostic::new(0..0, "no tiers defined")
             .help("add at least one tier, for example:\n\n    [tiers.fast]\n    filter = \"kind(lib)\"\n")
@@ -200,7 +216,7 @@ fn read_tiers(top: &Table<'_, '_>, diags: &mut Diagnostics) -> Vec<Tier> {
         match value.get_ref() {
             DeValue::Table(t) => {
                 let t = Table::new(t, value.span(), label);
-                tiers.push(tier::read(name.get_ref(), name.span(), &t, diags));
+                tiers.push(tier::read(name.get_ref(), name.span(), &t, base_dir, diags));
             }
             _ => diags.push(
                 Diagnostic::new(value.span(), format!("tier `{}` must be a table", name.get_ref())).help(format!(

@@ -4,7 +4,7 @@ use std::path::Path;
 
 /// A commented starter `orchestrator.toml`. Valid as written.
 pub const STARTER: &str = r#"# orchestrator.toml — tiers for `cargo orbtest`.
-# Tiers run in file order; each is one `cargo nextest run` with its own settings.
+# Tiers run in file order; each is one `cargo nextest run` (or a command) with its own settings.
 # Every key is optional; the values shown are examples, defaults are in comments.
 
 [tiers.fast]
@@ -32,6 +32,15 @@ filter = "binary(/e2e/)"
 threads = 2
 needs = ["integration"]
 
+# A tier can run any test runner's command instead of nextest (pytest, go test, jest, ...):
+# [tiers.python]
+# command = ["pytest", "-q", "--junitxml={junit}", "-n", "{threads}"]  # placeholders: {junit} {threads} {tier} {run_dir}
+# rerun = ["pytest", "-q", "--lf", "--junitxml={junit}"]                # what `retries` run (default: command)
+# retries = 1
+# timeout = "30m"                  # bounds the whole tier (default 30m for command tiers)
+# workdir = "python"               # relative to this file (default: its directory)
+# env = { PYTHONUNBUFFERED = "1" }
+
 # [machines]
 # provider = "orbstack"            # or "sim" for the bundled orbsim simulator
 # prefixes = ["test-"]             # machines cleanup may delete (at least 3 characters)
@@ -43,6 +52,10 @@ needs = ["integration"]
 # name = "orbtest-base-jammy"
 # image = "ubuntu:22.04"
 # provision = ["apt-get update", "apt-get install -y python3"]
+#
+# [machines.workers]               # warm machines, one per running test ($ORBTEST_WORKER)
+# baseline = "orbtest-base-jammy"  # or image = "ubuntu:22.04"
+# count = "threads"                # or a number
 
 # [pressure]
 # swap_limit_percent = 80

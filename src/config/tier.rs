@@ -1,6 +1,8 @@
-//! `[tiers.NAME]`: one nextest run with its own filterset, threads, timeout and retries.
+//! `[tiers.NAME]`: one nextest run with its own filterset, threads, timeout and retries, or a
+//! command (pytest, go test, jest, maven, ...) with its own timeout, retries and environment.
 
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::de::DeValue;
@@ -20,7 +22,19 @@ pub(crate) const KEYS: &[&str] = &[
     "fail_fast",
     "needs",
     "machines",
+    "command",
+    "rerun",
+    "workdir",
+    "env",
 ];
+
+/// Keys that only mean something for a nextest tier.
+const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast"];
+/// Keys that only mean something for a command tier.
+const COMMAND_ONLY: &[&str] = &["rerun", "workdir", "env"];
+
+/// A command tier's default timeout: it bounds the whole command, not one test.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 const RETRY_KEYS: &[&str] = &["count", "delay", "backoff", "max_delay", "jitter"];
 
@@ -50,8 +64,30 @@ pub struct Tier {
     pub needs: Vec<String>,
     /// Whether the tier's tests create OrbStack machines (preflight, shim, postflight). Default false.
     pub machines: bool,
+    /// Run this command instead of nextest. Default none (a nextest tier).
+    pub command: Option<CommandTier>,
     /// Where things are in the file, to point nextest's complaints at the right line.
     pub spans: TierSpans,
+}
+
+/// What a command tier runs. Strings may hold `{placeholders}` (see `placeholders`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandTier {
+    /// Program and arguments, run directly (no shell).
+    pub argv: Vec<String>,
+    /// What a retry runs instead of `argv` (e.g. pytest's `--lf`). Default: `argv` again.
+    pub rerun: Option<Vec<String>>,
+    /// Where it runs: relative to the config file's directory, which is the default.
+    pub workdir: Option<PathBuf>,
+    /// Added to the environment, in file order.
+    pub env: Vec<(String, String)>,
+}
+
+impl CommandTier {
+    /// The directory the command runs in, given the config file's directory.
+    pub fn workdir(&self, config_dir: &Path) -> PathBuf {
+        self.workdir.clone().unwrap_or_else(|| config_dir.to_path_buf())
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +96,9 @@ pub struct TierSpans {
     pub filter: Option<Range<usize>>,
     pub flaky: Vec<Range<usize>>,
     pub needs: Vec<Range<usize>>,
+    /// The `command` list, and each of its elements.
+    pub command: Option<Range<usize>>,
+    pub command_args: Vec<Range<usize>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +178,13 @@ pub(crate) fn valid_name(name: &str) -> bool {
         && name.len() <= 64
 }
 
-pub(crate) fn read(name: &str, name_span: Range<usize>, t: &Table<'_, '_>, diags: &mut Diagnostics) -> Tier {
+pub(crate) fn read(
+    name: &str,
+    name_span: Range<usize>,
+    t: &Table<'_, '_>,
+    base_dir: &Path,
+    diags: &mut Diagnostics,
+) -> Tier {
     t.deny_unknown(KEYS, diags);
     if !valid_name(name) {
         diags.push(
@@ -162,27 +207,163 @@ pub(crate) fn read(name: &str, name_span: Range<usize>, t: &Table<'_, '_>, diags
                 .help("leave `filter` out to select all tests, or write a filterset such as \"kind(lib)\""),
         );
     }
+    let command = read_command(t, base_dir, diags);
+    let command_spans = t
+        .get("command")
+        .map(|v| {
+            let args = match v.get_ref() {
+                DeValue::Array(items) => items.iter().map(|i| i.span()).collect(),
+                _ => Vec::new(),
+            };
+            (v.span(), args)
+        })
+        .unwrap_or_default();
+    let default_tier_timeout = if t.get("command").is_some() {
+        COMMAND_TIMEOUT
+    } else {
+        default_timeout(name)
+    };
     Tier {
         name: name.to_string(),
         filter: filter
             .as_ref()
             .map_or_else(|| "all()".to_string(), |f| f.get_ref().clone()),
         threads: read_threads(t, diags).unwrap_or(Threads::NumCpus),
-        timeout: positive(t, "timeout", diags).unwrap_or_else(|| default_timeout(name)),
+        timeout: positive(t, "timeout", diags).unwrap_or(default_tier_timeout),
         grace_period: t.duration("grace_period", diags).unwrap_or(Duration::from_secs(10)),
         retries: read_retries(t, diags).unwrap_or_default(),
         flaky_retries: t.integer("flaky_retries", 0..=100, diags).map_or(2, |n| n as u32),
         fail_fast: t.bool("fail_fast", diags).unwrap_or(false),
         machines: t.bool("machines", diags).unwrap_or(false),
+        command,
         spans: TierSpans {
             header: name_span,
             filter: filter.as_ref().map(|f| f.span()),
             flaky: flaky.iter().map(|f| f.span()).collect(),
             needs: needs.iter().map(|n| n.span()).collect(),
+            command: t.get("command").map(|_| command_spans.0.clone()),
+            command_args: command_spans.1,
         },
         flaky: flaky.into_iter().map(|f| f.into_inner()).collect(),
         needs: needs.into_iter().map(|n| n.into_inner()).collect(),
     }
+}
+
+/// `command`, `rerun`, `workdir` and `env`, and the keys that do not go with them.
+fn read_command(t: &Table<'_, '_>, base_dir: &Path, diags: &mut Diagnostics) -> Option<CommandTier> {
+    let Some(command_value) = t.get("command") else {
+        for key in COMMAND_ONLY {
+            if let Some(v) = t.get(key) {
+                diags.push(
+                    Diagnostic::new(v.span(), format!("`{key}` only applies to a command tier"))
+                        .help("add `command = [...]` to run a command instead of nextest, or remove it"),
+                );
+            }
+        }
+        return None;
+    };
+    if t.get("filter").is_some() {
+        diags.push(
+            Diagnostic::new(
+                command_value.span(),
+                format!("{} has both `filter` and `command`", t.name),
+            )
+            .help(
+                "a tier runs either the nextest tests its `filter` selects, or a `command` (pytest, go test, ...); \
+                 make them two tiers",
+            ),
+        );
+    }
+    for key in NEXTEST_ONLY {
+        if let Some(v) = t.get(key) {
+            diags.push(
+                Diagnostic::new(v.span(), format!("`{key}` does not apply to a command tier")).help(
+                    "it is a nextest setting; a command tier reruns the whole command (`retries`, optionally \
+                     with a `rerun` command such as pytest's --lf), and fail-fast is the runner's own flag",
+                ),
+            );
+        }
+    }
+    let argv = command_list(t, "command", diags);
+    let rerun = t.get("rerun").and_then(|_| command_list(t, "rerun", diags));
+    let workdir = t.string("workdir", diags).and_then(|w| {
+        if w.get_ref().trim().is_empty() {
+            diags.push(
+                Diagnostic::new(w.span(), "`workdir` is empty")
+                    .help("leave it out to run in the config file's directory"),
+            );
+            return None;
+        }
+        Some(base_dir.join(w.get_ref()))
+    });
+    let env = read_env(t, diags);
+    Some(CommandTier {
+        argv: argv.unwrap_or_default(),
+        rerun,
+        workdir,
+        env,
+    })
+}
+
+/// A non-empty list of strings whose placeholders are all known.
+fn command_list(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostics) -> Option<Vec<String>> {
+    let value = t.get(key)?;
+    let items = t.string_list(key, diags)?;
+    if items.is_empty() || items[0].get_ref().trim().is_empty() {
+        diags.push(
+            Diagnostic::new(value.span(), format!("`{key}` needs a program to run"))
+                .help(r#"for example `command = ["pytest", "-q", "--junitxml={junit}"]`"#),
+        );
+        return None;
+    }
+    for item in &items {
+        check_placeholders(item.get_ref(), item.span(), diags);
+    }
+    Some(items.into_iter().map(|i| i.into_inner()).collect())
+}
+
+fn check_placeholders(text: &str, span: Range<usize>, diags: &mut Diagnostics) {
+    if let Err(e) = super::placeholders::check(text) {
+        // Past the opening quote; exact for strings without escapes.
+        let last = span.end.saturating_sub(1).max(span.start);
+        let start = (span.start + 1 + e.offset).min(last);
+        let end = (start + e.len).min(last).max(start + 1);
+        diags.push(Diagnostic::new(start..end, e.message).help(e.help));
+    }
+}
+
+fn read_env(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Vec<(String, String)> {
+    let Some(table) = t.table("env", format!("{}.env", t.name), diags) else {
+        return Vec::new();
+    };
+    let mut env = Vec::new();
+    for (key, value) in table.table.iter() {
+        let name = key.get_ref().as_ref();
+        if name.is_empty() || name.contains(['=', '\0']) {
+            diags.push(Diagnostic::new(
+                key.span(),
+                format!("`{name}` is not a valid environment variable name"),
+            ));
+            continue;
+        }
+        match value.get_ref() {
+            DeValue::String(s) => {
+                check_placeholders(s, value.span(), diags);
+                env.push((name.to_string(), s.to_string()));
+            }
+            other => diags.push(
+                Diagnostic::new(
+                    value.span(),
+                    format!(
+                        "environment variable `{name}` must be a string, found {}",
+                        other.type_str()
+                    ),
+                )
+                .help(format!("quote it: {name} = \"...\"")),
+            ),
+        }
+    }
+    env
 }
 
 fn positive(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostics) -> Option<Duration> {
@@ -276,9 +457,30 @@ fn read_retries(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Retries> {
 }
 
 impl Tier {
+    pub fn is_command(&self) -> bool {
+        self.command.is_some()
+    }
+
     /// Every setting, defaults included, as `[tiers.NAME]` would spell it.
     pub(crate) fn write(&self, w: &mut Writer) {
-        w.string("filter", &self.filter);
+        if let Some(c) = &self.command {
+            w.strings("command", &c.argv);
+            if let Some(rerun) = &c.rerun {
+                w.strings("rerun", rerun);
+            }
+            if let Some(dir) = &c.workdir {
+                w.string("workdir", &dir.to_string_lossy());
+            }
+            if !c.env.is_empty() {
+                w.inline_table("env", |e| {
+                    for (k, v) in &c.env {
+                        e.string(k, v);
+                    }
+                });
+            }
+        } else {
+            w.string("filter", &self.filter);
+        }
         match self.threads {
             Threads::NumCpus => w.string("threads", "num-cpus"),
             Threads::Count(n) => w.integer("threads", n),
@@ -294,9 +496,11 @@ impl Tier {
             }
             r.bool("jitter", self.retries.jitter);
         });
-        w.strings("flaky", &self.flaky);
-        w.integer("flaky_retries", i64::from(self.flaky_retries));
-        w.bool("fail_fast", self.fail_fast);
+        if self.command.is_none() {
+            w.strings("flaky", &self.flaky);
+            w.integer("flaky_retries", i64::from(self.flaky_retries));
+            w.bool("fail_fast", self.fail_fast);
+        }
         w.strings("needs", &self.needs);
         w.bool("machines", self.machines);
     }

@@ -65,15 +65,7 @@ pub fn ensure(
         };
         if exists && !rebuild && known.is_some_and(|r| r.recipe == hash) {
             if existing.iter().any(|m| m.name == b.name && m.is_running()) {
-                run(
-                    client,
-                    &Op::Stop {
-                        names: vec![b.name.clone()],
-                        all: false,
-                        force: false,
-                    },
-                    "stop",
-                )?;
+                run(client, &Op::stop(&b.name), "stop")?;
             }
             out.reused.push(b.name.clone());
             out.ready.push(ready);
@@ -103,11 +95,7 @@ pub fn ensure(
             .map_err(|e| format!("cannot record baseline `{}`: {e}", b.name))?;
         if let Err(e) = build(client, b, &log_dir.join(&b.name)) {
             // Leave nothing half-built behind.
-            let _ = client.execute(&Op::Delete {
-                names: vec![b.name.clone()],
-                force: true,
-                all: false,
-            });
+            let _ = client.execute(&Op::delete(&b.name));
             registry.remove(&b.name);
             let _ = state.set_baselines(&registry);
             return Err(e);
@@ -185,15 +173,7 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
             return Err(crate::redact::global().redact(&message).into_owned());
         }
     }
-    run(
-        client,
-        &Op::Stop {
-            names: vec![b.name.clone()],
-            all: false,
-            force: false,
-        },
-        "stop",
-    )
+    run(client, &Op::stop(&b.name), "stop")
 }
 
 fn run(client: &Client, op: &Op, what: &str) -> Result<(), String> {

@@ -173,11 +173,7 @@ pub fn delete_one(client: &Client, name: &str) -> Result<(), String> {
 }
 
 fn delete_one_with(client: &Client, name: &str, settle: bool) -> Result<(), String> {
-    let op = Op::Delete {
-        names: vec![name.to_string()],
-        force: true,
-        all: false,
-    };
+    let op = Op::delete(name);
     let policy = client.policy();
     let deadline = Instant::now() + policy.timeout(OpClass::Create).unwrap_or(Duration::from_secs(180));
     loop {

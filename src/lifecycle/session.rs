@@ -18,6 +18,7 @@ use crate::events::{Event, Observer};
 use crate::files::write_atomic;
 use crate::machines::admission::PressureLimits;
 use crate::machines::settings::{BaselineRef, RunSettings};
+use crate::machines::workers::{ENV_WORKERS, WorkerSet};
 use crate::machines::{Backoff, Client, Journal, JournalView, Op, Policy, Provider, Record, Retry, Timeouts};
 use crate::results::MachineStats;
 
@@ -32,6 +33,8 @@ pub struct LifecycleOptions {
     pub keep_machines: bool,
     /// `--rebuild-baselines`.
     pub rebuild_baselines: bool,
+    /// `--restart-orbstack`: restart OrbStack first if it is over `[machines.restart]` limits.
+    pub restart_orbstack: bool,
 }
 
 pub struct PreflightContext<'a> {
@@ -42,6 +45,8 @@ pub struct PreflightContext<'a> {
     pub report_dir: &'a Path,
     pub options: &'a LifecycleOptions,
     pub home: PathBuf,
+    /// How many worker machines to provide (`[machines.workers]`), if any.
+    pub workers: Option<usize>,
 }
 
 pub enum Preflight {
@@ -58,6 +63,8 @@ pub struct Session {
     pub client: Client,
     pub journal: Arc<Journal>,
     pub baselines: Vec<ReadyBaseline>,
+    /// The run's worker machines, when `[machines.workers]` asks for them.
+    pub workers: Option<WorkerSet>,
     run: RunState,
     _lock: RunLock,
     config: MachinesConfig,
@@ -130,6 +137,18 @@ impl Session {
             let message = format!("{}, OrbStack {version}, {status}", resolved.description);
             Ok((resolved, message))
         })?;
+
+        if ctx.options.restart_orbstack {
+            step(observer, "restart", || {
+                let orbstack = super::remedy::ProviderOrbStack {
+                    client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
+                    kind: resolved.kind,
+                };
+                let done = super::remedy::remedy(&orbstack, &machines.restart, Duration::from_millis(250))
+                    .map_err(|e| Error::preflight("restart", e))?;
+                Ok(((), done.to_string()))
+            })?;
+        }
 
         let verdict = step(observer, "pressure", || {
             let provider = resolved.provider.clone();
@@ -296,7 +315,25 @@ impl Session {
         let shim_dir = install_shim(&run.dir, &resolved, machines, &ctx.config.pressure, &ready, &journal)
             .map_err(|e| Error::preflight("shim", e))?;
 
+        let workers = match (ctx.workers, &machines.workers) {
+            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, "workers", || {
+                let set = WorkerSet {
+                    names: super::workers::names(ctx.run_id, count),
+                    source: super::workers::source(wanted, &ready),
+                };
+                set.write(&run.dir)
+                    .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
+                let tracked = crate::machines::tracked::Tracked::open(&run.dir, None)
+                    .map_err(|e| Error::preflight("workers", e))?;
+                let message =
+                    super::workers::provide_all(&tracked, &set).map_err(|e| Error::preflight("workers", e))?;
+                Ok((set, message))
+            })?),
+            _ => None,
+        };
+
         Ok(Preflight::Ready(Box::new(Session {
+            workers,
             shim_dir,
             resolved,
             client,
@@ -334,7 +371,18 @@ impl Session {
         }
         env.push(("ORBTEST_RUN_DIR".into(), self.run.dir.display().to_string()));
         env.push(("ORBTEST_REAL_ORBCTL".into(), self.resolved.orbctl.display().to_string()));
+        if let Some(workers) = &self.workers {
+            env.push((ENV_WORKERS.into(), workers.names.join(",")));
+        }
         env
+    }
+
+    /// orbtest's target runner, which gives each nextest test its worker machine (only with
+    /// workers).
+    pub fn target_runner(&self) -> Option<PathBuf> {
+        self.workers
+            .as_ref()
+            .map(|_| self.shim_dir.join(crate::worker_slot::RUNNER))
     }
 
     /// Deletes what this run created (unless asked to keep it), reports leftovers, ends the
@@ -448,6 +496,8 @@ fn install_shim(
     crate::files::create_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
     crate::machines::provider::link_orbctl(&me, &bin)
         .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
+    crate::worker_slot::link(&bin)
+        .map_err(|e| format!("cannot link orbtest's worker commands into {}: {e}", bin.display()))?;
     let settings = RunSettings {
         run_id: journal.run_id().to_string(),
         provider: resolved.provider.name().to_string(),

@@ -23,24 +23,13 @@ pub fn warm(
         journal
             .own(&name)
             .map_err(|e| format!("cannot journal `{name}`: {e}"))?;
-        let create = Op::Create {
-            image: image.clone(),
-            name: Some(name.clone()),
-            arch: None,
-            user: None,
-            user_data: None,
-            set_password: false,
-        };
+        let create = Op::create(image, &name);
         client
             .execute(&create)
             .and_then(|r| r.into_result())
             .map_err(|e| format!("warming {image}: {e}"))?;
         client
-            .execute(&Op::Delete {
-                names: vec![name.clone()],
-                force: true,
-                all: false,
-            })
+            .execute(&Op::delete(&name))
             .and_then(|r| r.into_result())
             .map_err(|e| format!("deleting the warm-up machine `{name}`: {e}"))?;
         let _ = journal.release(&name, "warm-up done");

@@ -52,6 +52,37 @@ impl Machines {
             Machines::Direct(client) => client.execute(op),
         }
     }
+
+    /// The calling test's worker machine (`[machines.workers]`), warm and running; `None`
+    /// outside a run with workers. It is the run's, not the test's: dropping it deletes
+    /// nothing, and no other test runs on it at the same time. Under nextest orbtest's target
+    /// runner has checked it already (`ORBTEST_WORKER`); otherwise it is found from the test
+    /// runner's worker id (see `machines::workers`), checked, and replaced if broken.
+    pub fn worker(&self) -> Result<Option<Machine>, MachinesError> {
+        let get = |k: &str| std::env::var(k).ok();
+        let name = match super::workers::assigned(get) {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(MachinesError::Spawn(std::io::Error::other(e))),
+            Some(Ok(name)) => name,
+        };
+        let checked = std::env::var_os(super::workers::ENV_WORKER).is_some();
+        if let (Machines::Run(run), false) = (self, checked) {
+            let set = std::env::var_os("ORBTEST_RUN_DIR")
+                .map(|dir| super::workers::WorkerSet::read(std::path::Path::new(&dir)))
+                .transpose()
+                .map_err(|e| MachinesError::Spawn(std::io::Error::other(e)))?
+                .flatten();
+            if let Some(set) = set {
+                super::workers::ensure_healthy(run.as_ref(), &name, &set.source)
+                    .map_err(|e| MachinesError::Spawn(std::io::Error::other(e)))?;
+            }
+        }
+        Ok(Some(Machine {
+            client: self.clone(),
+            name,
+            armed: false,
+        }))
+    }
 }
 
 impl From<&Client> for Machines {

@@ -10,6 +10,9 @@
 //!   for it, and repeat the call only if that is safe.
 //! * `already exists` on a retry of our own timed-out (or killed) create counts as success once
 //!   verified; on a first attempt it is someone else's machine and stays a failure.
+//! * With `watch_hangs` (a run's tests), a create-class attempt is looked at while it runs: a
+//!   client still running after `info` shows its new machine finished is hanging after
+//!   success, and is stopped rather than waited for (it holds a create slot and its test).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -292,6 +295,8 @@ impl Client {
             inv.stdin = StdinMode::Inherit;
         }
         let started = Instant::now();
+        // What our call creates is newer than this; anything older under that name is not ours.
+        let started_ms = super::journal::now_ms();
         let mut admission_total = Duration::ZERO;
         let mut killed_before = false;
         let mut number = 0;
@@ -308,7 +313,7 @@ impl Client {
                 timeout = %timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_else(|| "none".into()),
                 "orbctl attempt"
             );
-            let cap = process::run(&inv, timeout).map_err(MachinesError::Spawn)?;
+            let cap = self.run_attempt(op, &inv, timeout)?;
             durations.push(cap.duration);
             let report = |outcome: AttemptOutcome, recovery_wait: Duration| {
                 if let Some(obs) = &self.observer {
@@ -328,7 +333,11 @@ impl Client {
             };
             let retries_left = number < self.policy.retry.attempts.max(1);
 
-            let decision = if cap.timed_out {
+            let decision = if cap.settled {
+                // Done while its client hung on: nothing to wait for, nothing to repeat.
+                report(AttemptOutcome::Recovered, Duration::ZERO);
+                Decision::Finish(Outcome::Recovered)
+            } else if cap.timed_out {
                 killed_before = true;
                 tracing::warn!(op = %op, attempt = number, "orbctl timed out; probing `orbctl status`");
                 match self.probe() {
@@ -338,7 +347,7 @@ impl Client {
                     }
                     Health::Up => {
                         let waited = Instant::now();
-                        match self.look_for_result(op) {
+                        match self.look_for_result(op, started_ms) {
                             Some(Found::Ready) => {
                                 report(AttemptOutcome::Recovered, waited.elapsed());
                                 Decision::Finish(Outcome::Recovered)
@@ -360,7 +369,7 @@ impl Client {
                 killed_before = true;
                 tracing::warn!(op = %op, attempt = number, signal = ?cap.signal, "orbctl was killed by a signal");
                 let waited = Instant::now();
-                match self.look_for_result(op) {
+                match self.look_for_result(op, started_ms) {
                     Some(Found::Ready) => {
                         report(AttemptOutcome::Recovered, waited.elapsed());
                         Decision::Finish(Outcome::Recovered)
@@ -384,7 +393,7 @@ impl Client {
                         || (kind == ErrorKind::NotFound && is_single_delete(op)));
                 if ours_already {
                     let waited = Instant::now();
-                    match self.look_for_result(op) {
+                    match self.look_for_result(op, started_ms) {
                         Some(Found::Ready) => {
                             report(AttemptOutcome::Recovered, waited.elapsed());
                             Decision::Finish(Outcome::Recovered)
@@ -450,6 +459,34 @@ impl Client {
         }
     }
 
+    /// One attempt's child. With `watch_hangs`, a create-class attempt is looked at every
+    /// `poll_interval`: once `info` shows the machine it makes finished, and created after the
+    /// attempt began (so not someone else's), a client still running is hanging after success
+    /// and is stopped; it no longer holds a create slot or its test.
+    fn run_attempt(
+        &self,
+        op: &Op,
+        inv: &process::Invocation,
+        timeout: Option<Duration>,
+    ) -> Result<Captured, MachinesError> {
+        let name = op
+            .created_machine()
+            .filter(|_| self.policy.watch_hangs && op.class() == OpClass::Create);
+        let Some(name) = name else {
+            return process::run(inv, timeout).map_err(MachinesError::Spawn);
+        };
+        let since_ms = super::journal::now_ms();
+        let settled = || match self.info(name) {
+            InfoAnswer::Found(info) => finished(op, &info.record.state) && created_since(&info.record.id, since_ms),
+            _ => false,
+        };
+        let watch = process::Watch {
+            every: self.policy.poll_interval,
+            settled: &settled,
+        };
+        process::run_watched(inv, timeout, Some(watch)).map_err(MachinesError::Spawn)
+    }
+
     fn admit(&self, op: &Op, class: OpClass) -> Result<(Option<Permit>, Duration), MachinesError> {
         match (&self.admission, class) {
             (Some(gate), OpClass::Create) => {
@@ -494,7 +531,7 @@ impl Client {
 
     /// After our attempt was killed (or a retry said `already exists`/`not found`): did the
     /// operation we asked for happen? `None` when the op has no checkable result.
-    fn look_for_result(&self, op: &Op) -> Option<Found> {
+    fn look_for_result(&self, op: &Op, since_ms: u64) -> Option<Found> {
         match op {
             Op::Delete { .. } if is_single_delete(op) => {
                 let name = op.machine()?;
@@ -505,7 +542,7 @@ impl Client {
             }
             _ if op.class() == OpClass::Create => {
                 let name = op.created_machine()?;
-                Some(self.wait_created(op, name))
+                Some(self.wait_created(op, name, since_ms))
             }
             _ => None,
         }
@@ -513,18 +550,23 @@ impl Client {
 
     /// Polls `info` until the machine is finished (running for create; settled for clone and
     /// import, which leave it stopped), vanishes, or a create timeout's worth of time passes.
-    fn wait_created(&self, op: &Op, name: &str) -> Found {
+    /// A machine of that name created before `since_ms` (its ULID tells) is someone else's and
+    /// never counts as ours.
+    fn wait_created(&self, op: &Op, name: &str, since_ms: u64) -> Found {
         let budget = self.policy.timeout(OpClass::Create).unwrap_or(Duration::MAX);
         let deadline = Instant::now() + budget;
         loop {
             match self.info(name) {
+                InfoAnswer::Found(info) if !created_since(&info.record.id, since_ms) => {
+                    tracing::warn!(
+                        machine = name,
+                        "a machine of that name existed before our call: not ours"
+                    );
+                    return Found::Absent;
+                }
                 InfoAnswer::Found(info) => {
                     let state = info.record.state.as_str();
-                    let done = match op {
-                        Op::Create { .. } => state == "running",
-                        _ => !matches!(state, "creating" | "provisioning"),
-                    };
-                    if done {
+                    if finished(op, state) {
                         tracing::info!(machine = name, state, "machine from the killed attempt is there");
                         return Found::Ready;
                     }
@@ -598,6 +640,21 @@ fn safe_to_repeat(op: &Op) -> bool {
         op,
         Op::Run { .. } | Op::Rename { .. } | Op::Other { .. } | Op::Help { .. }
     )
+}
+
+/// Whether a machine in `state` is what create-class `op` makes: running for create; settled
+/// for clone and import, which leave it stopped.
+/// Whether the machine with this id (a ULID: it carries its creation time) was created at or
+/// after `since_ms`, give or take the clock slack.
+fn created_since(id: &str, since_ms: u64) -> bool {
+    ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + super::journal::CLOCK_SLACK_MS >= since_ms)
+}
+
+fn finished(op: &Op, state: &str) -> bool {
+    match op {
+        Op::Create { .. } => state == "running",
+        _ => !matches!(state, "creating" | "provisioning"),
+    }
 }
 
 fn is_single_delete(op: &Op) -> bool {

@@ -8,6 +8,7 @@
 //!   and the observer/admission hooks.
 //! * [`journal`]: every attempt and every change of ownership, per run (crash-safe).
 //! * [`api`]: machines for Rust tests that delete themselves on drop.
+//! * [`workers`]: the run's warm worker machines: which one a process has, health, replacement.
 
 pub mod admission;
 pub mod api;
@@ -23,8 +24,9 @@ pub mod process;
 pub mod provider;
 pub mod settings;
 pub mod tracked;
+pub mod workers;
 
-pub use api::{Machine, RunOutput};
+pub use api::{Machine, Machines, RunOutput};
 pub use client::{Admission, Attempt, AttemptOutcome, Client, MachinesError, Observer, OpResult, Outcome, Permit};
 pub use errors::{ErrorKind, classify};
 pub use journal::{Journal, JournalView, OpRecord, Owned, Record};

@@ -245,6 +245,44 @@ impl Op {
         }
     }
 
+    /// `create IMAGE NAME`, no other flags.
+    pub fn create(image: &str, name: &str) -> Op {
+        Op::Create {
+            image: image.to_string(),
+            name: Some(name.to_string()),
+            arch: None,
+            user: None,
+            user_data: None,
+            set_password: false,
+        }
+    }
+
+    /// `delete -f NAME`.
+    pub fn delete(name: &str) -> Op {
+        Op::Delete {
+            names: vec![name.to_string()],
+            force: true,
+            all: false,
+        }
+    }
+
+    /// `start NAME`.
+    pub fn start(name: &str) -> Op {
+        Op::Start {
+            names: vec![name.to_string()],
+            all: false,
+        }
+    }
+
+    /// `stop NAME`.
+    pub fn stop(name: &str) -> Op {
+        Op::Stop {
+            names: vec![name.to_string()],
+            all: false,
+            force: false,
+        }
+    }
+
     /// argv (without the program name) that orbctl parses back into this same `Op`.
     pub fn to_argv(&self) -> Vec<String> {
         let mut a = Argv::default();

@@ -18,6 +18,10 @@ pub struct Policy {
     /// How often `info` is polled while waiting for a machine we asked for to finish.
     #[serde(with = "duration")]
     pub poll_interval: Duration,
+    /// Watch create-class attempts while they run (every `poll_interval`): a client still
+    /// running after its machine is finished is hanging after success, and is stopped instead
+    /// of waited for. Off by default; the shim turns it on for a run's tests.
+    pub watch_hangs: bool,
 }
 
 impl Default for Policy {
@@ -27,6 +31,7 @@ impl Default for Policy {
             retry: Retry::default(),
             probe_timeout: Duration::from_secs(5),
             poll_interval: Duration::from_millis(500),
+            watch_hangs: false,
         }
     }
 }

@@ -34,7 +34,17 @@ pub struct Captured {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub timed_out: bool,
+    /// A [`Watch`] found the child's work done while it still ran, and it was killed.
+    pub settled: bool,
     pub duration: Duration,
+}
+
+/// Looked at while a child runs: every `every`, `settled()` says whether the work the child
+/// was asked for is already done (a client hanging after success). If it is and the child is
+/// still running, the child is killed.
+pub struct Watch<'a> {
+    pub every: Duration,
+    pub settled: &'a dyn Fn() -> bool,
 }
 
 /// Runs `inv` to completion or until `timeout`, whichever comes first.
@@ -43,6 +53,11 @@ pub struct Captured {
 /// SIGKILL (orbctl may have children of its own). Without one it stays in ours, so an
 /// interactive `run` keeps the terminal. Either way the child is waited for before returning.
 pub fn run(inv: &Invocation, timeout: Option<Duration>) -> io::Result<Captured> {
+    run_watched(inv, timeout, None)
+}
+
+/// [`run`], and with a `watch`, a child whose work is done is not waited for any longer.
+pub fn run_watched(inv: &Invocation, timeout: Option<Duration>, watch: Option<Watch<'_>>) -> io::Result<Captured> {
     let mut expr = duct::cmd(&inv.program, &inv.args)
         .stdout_capture()
         .stderr_capture()
@@ -53,7 +68,7 @@ pub fn run(inv: &Invocation, timeout: Option<Duration>) -> io::Result<Captured> 
     if inv.stdin == StdinMode::Null {
         expr = expr.stdin_null();
     }
-    if timeout.is_some() {
+    if timeout.is_some() || watch.is_some() {
         expr = expr.before_spawn(|cmd| {
             cmd.process_group(0);
             Ok(())
@@ -63,11 +78,28 @@ pub fn run(inv: &Invocation, timeout: Option<Duration>) -> io::Result<Captured> 
     let handle = expr
         .start()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", inv.program.display())))?;
-    let mut timed_out = false;
-    if let Some(limit) = timeout
-        && handle.wait_deadline(started + limit)?.is_none()
-    {
-        timed_out = true;
+    let deadline = timeout.map(|limit| started + limit);
+    let (mut timed_out, mut settled) = (false, false);
+    loop {
+        let next = match (&watch, deadline) {
+            (Some(w), Some(d)) => d.min(Instant::now() + w.every),
+            (Some(w), None) => Instant::now() + w.every,
+            (None, Some(d)) => d,
+            (None, None) => break,
+        };
+        if handle.wait_deadline(next)?.is_some() {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            timed_out = true;
+        } else if let Some(w) = &watch
+            && (w.settled)()
+            && handle.try_wait()?.is_none()
+        {
+            settled = true;
+        } else {
+            continue;
+        }
         for pid in handle.pids() {
             // The child is not reaped yet, so its pid (= its group id) cannot be reused.
             // SAFETY: killpg has no memory-safety preconditions.
@@ -75,6 +107,7 @@ pub fn run(inv: &Invocation, timeout: Option<Duration>) -> io::Result<Captured> 
                 libc::killpg(pid as libc::pid_t, libc::SIGKILL);
             }
         }
+        break;
     }
     let output = handle.into_output()?;
     Ok(Captured {
@@ -83,6 +116,7 @@ pub fn run(inv: &Invocation, timeout: Option<Duration>) -> io::Result<Captured> 
         exit_code: output.status.code(),
         signal: output.status.signal(),
         timed_out,
+        settled,
         duration: started.elapsed(),
     })
 }
@@ -117,6 +151,37 @@ mod tests {
         assert_eq!(c.exit_code, None);
         assert_eq!(c.signal, Some(libc::SIGKILL));
         assert!(c.stdout.is_empty());
+    }
+
+    #[test]
+    fn a_watch_that_finds_the_work_done_stops_a_hanging_child() {
+        let looks = std::cell::Cell::new(0);
+        let done_on_second_look = || {
+            looks.set(looks.get() + 1);
+            looks.get() >= 2
+        };
+        let watch = Watch {
+            every: Duration::from_millis(20),
+            settled: &done_on_second_look,
+        };
+        let start = Instant::now();
+        let c = run_watched(&sh("sleep 30 & sleep 30"), Some(Duration::from_secs(60)), Some(watch)).unwrap();
+        assert!(c.settled && !c.timed_out);
+        assert_eq!(c.signal, Some(libc::SIGKILL));
+        assert_eq!(looks.get(), 2);
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_watched_child_that_finishes_by_itself_is_not_settled() {
+        let never = || false;
+        let watch = Watch {
+            every: Duration::from_millis(5),
+            settled: &never,
+        };
+        let c = run_watched(&sh("sleep 0.05; echo done"), None, Some(watch)).unwrap();
+        assert!(!c.settled && !c.timed_out);
+        assert_eq!((c.exit_code, c.stdout.as_slice()), (Some(0), &b"done\n"[..]));
     }
 
     #[test]

@@ -77,8 +77,14 @@ impl RunSettings {
             pressure: self.pressure.clone().map(|limits| (limits, provider.clone())),
             sample: |p| p.pressure().unwrap_or_else(super::provider::host_pressure),
         };
+        // Tests wait on these creates, and a create slot is held while they run: a client
+        // hanging after success is stopped as soon as its machine is seen finished.
+        let policy = Policy {
+            watch_hangs: true,
+            ..self.policy.clone()
+        };
         Client::new(provider)
-            .with_policy(self.policy.clone())
+            .with_policy(policy)
             .with_observer(journal)
             .with_admission(Arc::new(admission))
     }

@@ -147,10 +147,7 @@ impl Tracked {
             dst: name.to_string(),
         };
         let cloned = self.client.execute(&clone).ok().filter(OpResult::is_success)?;
-        let start = Op::Start {
-            names: vec![name.to_string()],
-            all: false,
-        };
+        let start = Op::start(name);
         match self.client.execute(&start) {
             Ok(started) if started.is_success() => Some(OpResult {
                 op: create.clone(),
@@ -171,11 +168,7 @@ impl Tracked {
                 attempt_durations: cloned.attempt_durations,
             }),
             _ => {
-                let _ = self.client.execute(&Op::Delete {
-                    names: vec![name.to_string()],
-                    force: true,
-                    all: false,
-                });
+                let _ = self.client.execute(&Op::delete(name));
                 None
             }
         }

@@ -7,6 +7,7 @@ mod junit;
 mod list;
 mod progress;
 mod run;
+pub mod target_runner;
 mod tool_config;
 mod version;
 

@@ -93,7 +93,7 @@ pub fn annotations_with(run: &RunResult, ws_root: Option<&Path>, checkout: Optio
             Some(o) => super::failure_excerpt(o, EXCERPT_LINES),
             None => r.message.clone().unwrap_or_else(|| format!("test {what}")),
         };
-        let body = format!("{body}\nrerun: {}", super::rerun_command(tier, &r.id));
+        let body = format!("{body}\nrerun: {}", super::rerun_in(run, tier, &r.id));
         let _ = writeln!(out, "::error {}::{}", props.join(","), escape_data(&body));
     }
     out
@@ -199,7 +199,7 @@ pub fn step_summary(run: &RunResult) -> String {
             if let Some(o) = &r.output {
                 let _ = writeln!(md, "{}", fenced(&super::failure_excerpt(o, EXCERPT_LINES)));
             }
-            let _ = writeln!(md, "rerun: `{}`\n\n</details>\n", super::rerun_command(tier, &r.id));
+            let _ = writeln!(md, "rerun: `{}`\n\n</details>\n", super::rerun_in(run, tier, &r.id));
         }
         if failed.len() > SUMMARY_LISTED {
             let _ = writeln!(md, "- … and {} more (see summary.json)", failed.len() - SUMMARY_LISTED);

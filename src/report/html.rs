@@ -282,7 +282,7 @@ fn failures(h: &mut String, run: &RunResult) {
         let _ = writeln!(
             h,
             "<p>rerun: <code>{}</code></p></details>",
-            esc(&super::rerun_command(tier, &r.id))
+            esc(&super::rerun_in(run, tier, &r.id))
         );
     }
     if failures.len() > DETAILED_FAILURES {

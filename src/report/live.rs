@@ -39,7 +39,12 @@ struct TierBar {
     bar: ProgressBar,
     failed: usize,
     flaky: usize,
+    /// A command tier: no per-test progress, but its attempt and last line of output.
+    command: Option<(u32, String)>,
 }
+
+/// Characters of a command's last output line shown in its tier's bar.
+const OUTPUT_WIDTH: usize = 60;
 
 impl LiveView {
     /// Draws on stderr.
@@ -110,6 +115,15 @@ impl LiveView {
     }
 
     fn tier_message(&self, t: &TierBar, running: u64) -> String {
+        if let Some((attempt, last)) = &t.command {
+            let attempt = if *attempt > 1 {
+                format!("attempt {attempt} · ")
+            } else {
+                String::new()
+            };
+            let last: String = last.chars().take(OUTPUT_WIDTH).collect();
+            return format!("{attempt}{running} running · {}", self.style.dim(&last));
+        }
         let failed = format!("{} failed", t.failed);
         let flaky = format!("{} flaky", t.flaky);
         format!(
@@ -171,12 +185,26 @@ impl Observer for LiveView {
                     bar,
                     failed: 0,
                     flaky: 0,
+                    command: None,
                 };
                 s.running = 0;
                 t.bar.set_message(self.tier_message(&t, 0));
                 s.tier = Some(t);
             }
             Event::TierProcess { .. } => {}
+            Event::TierCommand { tier, attempt, command } => {
+                if *attempt > 1 {
+                    self.println(&format!("  tier {tier}: retrying (attempt {attempt}): {command}"));
+                }
+                let running = s.running;
+                if let Some(t) = s.tier.as_mut() {
+                    t.command = Some((*attempt, String::new()));
+                    t.bar
+                        .set_style(template("{prefix:.bold} {spinner:.cyan} {elapsed} {msg}"));
+                    t.bar.enable_steady_tick(SPINNER_TICK);
+                    t.bar.set_message(self.tier_message(t, running));
+                }
+            }
             Event::TierTotal { total, .. } => {
                 if let Some(t) = &s.tier {
                     t.bar.set_length(*total as u64);
@@ -197,6 +225,14 @@ impl Observer for LiveView {
             Event::TierOutput { line, .. } => {
                 if self.verbose {
                     self.println(line);
+                }
+                let running = s.running;
+                if let Some(t) = s.tier.as_mut()
+                    && let Some((_, last)) = t.command.as_mut()
+                    && !line.trim().is_empty()
+                {
+                    *last = line.trim().to_string();
+                    t.bar.set_message(self.tier_message(t, running));
                 }
             }
             Event::TierFinished { result } => {
@@ -320,6 +356,30 @@ mod tests {
         );
         assert!(text.contains("3 running · 1 failed · 0 flaky"), "{text}");
         assert!(text.contains("hello"));
+        view.finish();
+    }
+
+    #[test]
+    fn a_command_tier_shows_its_last_line_of_output() {
+        let screen = Screen::default();
+        let view = LiveView::with_target(ProgressDrawTarget::term_like(Box::new(screen.clone())), false, false);
+        view.event(&Event::TierStarted {
+            tier: "py",
+            machines: true,
+        });
+        view.event(&Event::TierCommand {
+            tier: "py",
+            attempt: 2,
+            command: "pytest --lf",
+        });
+        view.event(&Event::TierOutput {
+            tier: "py",
+            line: "tests/test_a.py ..F",
+        });
+        view.event(&Event::Note { message: "redraw" });
+        let text = screen.0.lock().unwrap().join("\n");
+        assert!(text.contains("tier py: retrying (attempt 2): pytest --lf"), "{text}");
+        assert!(text.contains("attempt 2 · 0 running · tests/test_a.py ..F"), "{text}");
         view.finish();
     }
 }

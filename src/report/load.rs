@@ -129,8 +129,10 @@ fn to_tier(t: &TierSummary, dir: &Path, tests: Vec<TestResult>) -> TierResult {
             not_run: c.not_run,
         },
         nextest_exit: None,
-        log: existing(dir.join("tiers").join(&t.name).join("nextest.log")),
+        log: existing(dir.join("tiers").join(&t.name).join("nextest.log"))
+            .or_else(|| existing(dir.join("tiers").join(&t.name).join("command.log"))),
         junit: existing(dir.join("tiers").join(&t.name).join("junit.xml")),
+        command: t.command.clone(),
     }
 }
 

@@ -26,7 +26,12 @@ struct State<W> {
     failed: usize,
     flaky: usize,
     sample: Option<Sample>,
+    /// A command tier: when its command started and its last line of output.
+    command: Option<(Instant, String)>,
 }
+
+/// Characters of a command's last output line in a progress line.
+const OUTPUT_WIDTH: usize = 100;
 
 impl<W> State<W> {
     fn progress_line(&mut self, interval: Duration) -> Option<String> {
@@ -35,10 +40,21 @@ impl<W> State<W> {
             return None;
         }
         self.last_line = Some(Instant::now());
-        let mut line = format!(
-            "tier {tier}: {done}/{total} done, {} failed, {} flaky",
-            self.failed, self.flaky
-        );
+        let mut line = match &self.command {
+            Some((since, last)) => format!(
+                "tier {tier}: running for {}, last output: {}",
+                human_duration(Duration::from_secs(since.elapsed().as_secs())),
+                if last.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    last.chars().take(OUTPUT_WIDTH).collect()
+                }
+            ),
+            None => format!(
+                "tier {tier}: {done}/{total} done, {} failed, {} flaky",
+                self.failed, self.flaky
+            ),
+        };
         if let Some(s) = &self.sample {
             line.push_str(&format!(", {} running; {}", s.running_tests, resources(s)));
         }
@@ -95,6 +111,7 @@ impl<W: Write + Send> PlainProgress<W> {
                 failed: 0,
                 flaky: 0,
                 sample: None,
+                command: None,
             }),
             interval,
             github: false,
@@ -143,6 +160,7 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
             Event::TierStarted { tier, .. } => {
                 s.failed = 0;
                 s.flaky = 0;
+                s.command = None;
                 s.last_line = Some(Instant::now());
                 s.tier = Some((tier.to_string(), 0, 0));
                 if self.github {
@@ -169,9 +187,24 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
                 }
                 s.progress_line(self.interval)
             }
-            Event::TierOutput { .. } => None,
+            Event::TierCommand { tier, attempt, command } => {
+                s.command = Some((Instant::now(), String::new()));
+                Some(match attempt {
+                    1 => format!("tier {tier}: running {command}"),
+                    n => format!("tier {tier}: retrying (attempt {n}): {command}"),
+                })
+            }
+            Event::TierOutput { line, .. } => {
+                if let Some((_, last)) = s.command.as_mut()
+                    && !line.trim().is_empty()
+                {
+                    *last = line.trim().to_string();
+                }
+                None
+            }
             Event::TierFinished { result } => {
                 s.tier = None;
+                s.command = None;
                 Some(tier_line(result))
             }
             Event::TierSkipped { tier, reason } => Some(format!("tier {tier}: skipped: {reason}")),
@@ -239,5 +272,57 @@ mod tests {
         let text = String::from_utf8(p.into_inner()).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn a_command_tier_reports_its_time_and_last_output() {
+        let p = PlainProgress::with_interval(Vec::new(), Duration::ZERO);
+        p.event(&Event::TierStarted {
+            tier: "py",
+            machines: false,
+        });
+        p.event(&Event::TierCommand {
+            tier: "py",
+            attempt: 1,
+            command: "pytest -q",
+        });
+        p.event(&Event::TierOutput {
+            tier: "py",
+            line: "collected 3 items",
+        });
+        p.event(&Event::TierOutput { tier: "py", line: "" });
+        p.event(&Event::TierCommand {
+            tier: "py",
+            attempt: 2,
+            command: "pytest --lf",
+        });
+        p.event(&Event::TierOutput {
+            tier: "py",
+            line: "1 passed",
+        });
+        p.event(&Event::Resources {
+            sample: &Sample {
+                t_ms: 1000,
+                memory_percent: 40.0,
+                swap_percent: 0.0,
+                cpu_percent: 10.0,
+                machines: None,
+                creates_in_flight: None,
+                running_tests: 2,
+                tier: Some("py".into()),
+                pressure_from: "host".into(),
+            },
+        });
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        assert!(text.contains("orbtest: tier py: running pytest -q\n"), "{text}");
+        assert!(
+            text.contains("orbtest: tier py: retrying (attempt 2): pytest --lf\n"),
+            "{text}"
+        );
+        assert!(text.contains("tier py: running for "), "{text}");
+        assert!(
+            text.contains(", last output: 1 passed, 2 running; memory 40%"),
+            "{text}"
+        );
     }
 }

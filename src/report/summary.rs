@@ -48,6 +48,9 @@ pub struct TierSummary {
     /// Failed and timed-out tests with what they printed and how to rerun them.
     #[serde(default)]
     pub failures: Vec<FailureSummary>,
+    /// A command tier's command line (absent for nextest tiers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,8 +174,9 @@ fn tier(t: &TierResult) -> TierSummary {
                 attempts: r.attempts,
                 message: r.message.clone(),
                 output_tail: r.output.as_deref().map(|o| super::tail(o, TAIL_LINES)),
-                rerun: super::rerun_command(&t.name, &r.id),
+                rerun: super::rerun_for(t, &r.id),
             })
             .collect(),
+        command: t.command.clone(),
     }
 }

@@ -155,7 +155,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
                         let _ = writeln!(out, "     {} {line}", style.dim("│"));
                     }
                 }
-                let _ = writeln!(out, "     rerun: {}", super::rerun_command(tier, &r.id));
+                let _ = writeln!(out, "     rerun: {}", super::rerun_in(run, tier, &r.id));
             }
         }
         if failures.len() > DETAILED_FAILURES {

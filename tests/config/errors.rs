@@ -73,6 +73,47 @@ snapshot!(
 );
 snapshot!(invalid_toml, "[tiers.fast\nfilter = \"x\"\n");
 snapshot!(
+    command_and_filter,
+    "[tiers.py]\nfilter = \"all()\"\ncommand = [\"pytest\", \"-q\"]\n"
+);
+snapshot!(
+    unknown_placeholder,
+    "[tiers.py]\ncommand = [\"pytest\", \"--junitxml={junt}\", \"-n\", \"{threads}\"]\n"
+);
+snapshot!(
+    shell_braces_need_doubling,
+    "[tiers.py]\ncommand = [\"sh\", \"-c\", \"echo ${HOME}\"]\n"
+);
+snapshot!(
+    nextest_keys_on_a_command_tier,
+    "[tiers.py]\ncommand = [\"pytest\"]\nflaky = [\"test(x)\"]\nfail_fast = true\n"
+);
+snapshot!(
+    command_keys_on_a_nextest_tier,
+    "[tiers.fast]\nrerun = [\"pytest\", \"--lf\"]\nworkdir = \"py\"\n"
+);
+snapshot!(empty_command, "[tiers.py]\ncommand = []\nrerun = [\"\"]\n");
+snapshot!(
+    bad_command_env,
+    "[tiers.py]\ncommand = [\"jest\"]\nenv = { JEST_JUNIT_OUTPUT_FILE = \"{junit\", CI = true }\n"
+);
+snapshot!(
+    workers_without_a_source,
+    "[tiers.fast]\n[machines.workers]\ncount = 2\n"
+);
+snapshot!(
+    workers_with_an_unknown_baseline,
+    "[tiers.fast]\n[[machines.baseline]]\nname = \"base-jammy\"\nimage = \"ubuntu:22.04\"\n[machines.workers]\nbaseline = \"base-jamy\"\ncount = \"cpus\"\n"
+);
+snapshot!(
+    workers_with_image_and_baseline,
+    "[tiers.fast]\n[machines.workers]\nimage = \"ubuntu:22.04\"\nbaseline = \"b\"\nsize = 2\n"
+);
+snapshot!(
+    restart_limits_out_of_range,
+    "[tiers.fast]\n[machines.restart]\nswap_percent = 120\nhelper_memory_mib = 0\ntimeout = 60\n"
+);
+snapshot!(
     several_problems_at_once,
     "[tiers.fast]\ntimeout = \"soon\"\n[tiers.e2e]\nneeds = [\"integration\"]\nflaky_retries = -1\n"
 );
@@ -152,4 +193,31 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(config.machines.timeouts.create.as_secs(), 180);
     assert_eq!(config.pressure.swap_limit_percent, 80.0);
     assert_eq!(config.gate.max_failed, Some(0));
+}
+
+#[test]
+fn a_command_tier_reads_back_with_its_defaults() {
+    let config = parse(Source::new(
+        "/repo/orchestrator.toml",
+        "[tiers.py]\ncommand = [\"pytest\", \"--junitxml={junit}\"]\nrerun = [\"pytest\", \"--lf\"]\n\
+         workdir = \"python\"\nenv = { A = \"{tier}\", B = \"{{x}}\" }\n[machines.workers]\nimage = \"ubuntu:22.04\"\n",
+    ))
+    .unwrap();
+    let tier = &config.tiers[0];
+    let command = tier.command.as_ref().unwrap();
+    assert_eq!(command.argv, ["pytest", "--junitxml={junit}"]);
+    assert_eq!(command.workdir(&config.dir()), std::path::Path::new("/repo/python"));
+    assert_eq!(
+        command.env,
+        [("A".into(), "{tier}".into()), ("B".into(), "{{x}}".into())]
+    );
+    assert_eq!(tier.timeout, orbtest::config::COMMAND_TIMEOUT);
+    assert_eq!(
+        config.machines.workers.as_ref().unwrap().count,
+        orbtest::config::WorkerCount::Threads
+    );
+    let explicit = config.to_explicit_toml();
+    assert!(!explicit.contains("filter"), "{explicit}");
+    let again = parse(Source::new("/repo/orchestrator.toml", explicit)).unwrap();
+    assert_eq!(again.tiers[0].command, tier.command);
 }

@@ -18,6 +18,10 @@ fn value() -> impl Strategy<Value = String> {
         Just("{ count = 2, delay = \"1s\", backoff = \"exponential\" }".to_string()),
         Just("{ count = 1 }".to_string()),
         Just("{ create = \"10s\" }".to_string()),
+        Just("[\"pytest\", \"-q\", \"--junitxml={junit}\"]".to_string()),
+        Just("[\"sh\", \"-c\", \"echo {bad}\"]".to_string()),
+        Just("{ A = \"{tier}\", B = \"{{x}}\" }".to_string()),
+        Just("{ image = \"ubuntu:22.04\", count = \"threads\" }".to_string()),
         "[a-z ]{0,6}".prop_map(|s| format!("\"{s}\"")),
     ]
 }
@@ -34,6 +38,12 @@ fn key() -> impl Strategy<Value = &'static str> {
         "fail_fast",
         "needs",
         "machines",
+        "command",
+        "rerun",
+        "workdir",
+        "env",
+        "workers",
+        "restart",
         "bogus",
         "provider",
         "prefixes",

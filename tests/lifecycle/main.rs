@@ -6,6 +6,7 @@
 mod cli_support;
 mod support;
 
+mod api;
 mod fidelity;
 mod preflight;
 mod shim;

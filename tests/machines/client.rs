@@ -345,3 +345,27 @@ fn the_sim_provider_reports_pressure() {
     let p = sim.provider().pressure().unwrap();
     assert_eq!((p.memory_percent, p.swap_percent), (100.0, 100.0));
 }
+
+#[test]
+fn a_watched_create_that_hangs_after_success_is_cut_short() {
+    // Every create is done after 1 simulated second (1 ms), then its client hangs 2000 s
+    // (2 s): well inside the create timeout, so only the watch can end it early.
+    let sim = Sim::with_scenario(
+        "seed = 3\ntime_scale = 0.001\n[latency]\ncreate = \"1s\"\n\
+         [faults.hang]\nprobability = 1.0\nmin = \"2000s\"\nmax = \"2000s\"\n",
+    );
+    let mut p = fast_policy(60_000);
+    p.watch_hangs = true;
+    p.poll_interval = Duration::from_millis(20);
+    let started = std::time::Instant::now();
+    let r = sim.client(p).execute(&create("ubuntu:22.04", "web")).unwrap();
+    assert_eq!(r.outcome, Outcome::Recovered);
+    assert_eq!((r.attempts, r.caller_exit_code()), (1, 0));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the hung client was waited for: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.stats().creates_started, 1);
+    assert_eq!(sim.names(), ["web"]);
+}

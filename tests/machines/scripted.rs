@@ -114,6 +114,13 @@ fn create(name: &str) -> Op {
 }
 
 const RUNNING_INFO: Answer = r#"printf '{"record":{"id":"01K2G8TY5GM9C3CN95KCB4ZG8B","name":"web","image":{"distro":"ubuntu","version":"jammy","arch":"arm64","variant":"default"},"config":{"isolated":false,"default_username":"u"},"builtin":false,"state":"running"},"disk_size":1,"ip4":"192.168.138.2"}\n'"#;
+/// `info` of a running machine created just now (its ULID carries the time): the one our call
+/// asked for.
+fn fresh_running_info() -> Answer {
+    let id = ulid::Ulid::new().to_string();
+    Box::leak(RUNNING_INFO.replace("01K2G8TY5GM9C3CN95KCB4ZG8B", &id).into_boxed_str())
+}
+
 const NOT_FOUND: Answer = "echo \"[-32098] machine not found: 'web'\" >&2; exit 1";
 const EXISTS: Answer = "echo \"[-32098] create 'web': machine already exists: 'web'\" >&2; exit 1";
 const HANG: Answer = "sleep 30";
@@ -126,7 +133,7 @@ fn already_exists_on_a_retry_of_our_own_create_is_success_once_verified() {
     let s = Scripted::new(&[
         ("create", &[HANG, EXISTS]),
         ("status", &[RUNNING]),
-        ("info", &[NOT_FOUND, RUNNING_INFO]),
+        ("info", &[NOT_FOUND, fresh_running_info()]),
     ]);
     let log = Arc::new(Log::default());
     let r = client(&s, &log).execute(&create("web")).unwrap();
@@ -139,6 +146,22 @@ fn already_exists_on_a_retry_of_our_own_create_is_success_once_verified() {
     assert_eq!(s.calls("create"), 2);
     let seen: Vec<AttemptOutcome> = log.0.lock().unwrap().iter().map(|e| e.3).collect();
     assert_eq!(seen, [AttemptOutcome::TimedOut, AttemptOutcome::Recovered]);
+}
+
+#[test]
+fn a_timed_out_create_never_adopts_an_older_machine_of_that_name() {
+    // Our create is killed; `info` then shows a running machine of that name, but created long
+    // before our call (its ULID says so): someone else's, and the call must not succeed.
+    let s = Scripted::new(&[
+        ("create", &[HANG, EXISTS]),
+        ("status", &[RUNNING]),
+        ("info", &[RUNNING_INFO]),
+    ]);
+    let log = Arc::new(Log::default());
+    let r = client(&s, &log).execute(&create("web")).unwrap();
+    assert!(!r.is_success(), "adopted someone else's machine: {:?}", r.outcome);
+    assert!(!r.recovered);
+    assert_eq!(r.outcome, Outcome::Failed(ErrorKind::AlreadyExists));
 }
 
 #[test]
@@ -291,4 +314,25 @@ fn a_timed_out_run_is_not_repeated() {
     let r = client(&s, &log).with_policy(p).execute(&op).unwrap();
     assert_eq!(r.outcome, Outcome::TimedOut);
     assert_eq!((r.attempts, s.calls("run")), (1, 1));
+}
+
+#[test]
+fn a_watched_create_never_takes_an_older_machine_for_its_own() {
+    // While our create hangs, `info` shows a running machine of that name created long before
+    // the attempt began: not ours, so the watch leaves the attempt to its timeout.
+    let s = Scripted::new(&[
+        ("create", &[HANG, EXISTS]),
+        ("status", &[RUNNING]),
+        ("info", &[RUNNING_INFO]),
+    ]);
+    let log = Arc::new(Log::default());
+    let mut p = policy();
+    p.watch_hangs = true;
+    let r = client(&s, &log).with_policy(p).execute(&create("web")).unwrap();
+    assert!(s.calls("info") > 1, "the watch looked while the create ran");
+    assert!(
+        r.attempt_durations[0] >= Duration::from_millis(300),
+        "the first attempt ran to its timeout: {:?}",
+        r.attempt_durations
+    );
 }

@@ -54,6 +54,7 @@ pub fn tier(name: &str, outcome: TierOutcome, offset_ms: u64, ms: u64, tests: Ve
         nextest_exit: Some(0),
         log: None,
         junit: None,
+        command: None,
     }
 }
 
