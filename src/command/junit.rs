@@ -43,6 +43,10 @@ pub fn read_path(path: &Path) -> Result<Vec<TestResult>, String> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<TestResult>, String> {
+    // The runner wrote the tests' output into it: mask secrets before anything reads it.
+    if let Err(e) = crate::redact::global().scrub_file(path) {
+        return Err(format!("cannot redact {}: {e}", path.display()));
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
     parse(&text).map_err(|e| format!("{}: {e}", path.display()))

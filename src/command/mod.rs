@@ -258,8 +258,12 @@ impl TierRunner<'_, '_> {
             &spawn,
             &mut |pid| observer.event(&Event::TierProcess { tier: &tier.name, pid }),
             &mut |line| {
-                log.line(line);
-                observer.event(&Event::TierOutput { tier: &tier.name, line });
+                let line = crate::redact::global().redact(line);
+                log.line(&line);
+                observer.event(&Event::TierOutput {
+                    tier: &tier.name,
+                    line: &line,
+                });
             },
         )
         .map_err(|e| format!("tier `{}`: command {e}", tier.name))?;

@@ -246,6 +246,7 @@ impl Log {
     }
 
     pub fn line(&mut self, line: &str) {
+        let line = crate::redact::global().redact(line);
         let _ = writeln!(self.file, "{line}");
         if self.echo {
             eprintln!("{line}");
