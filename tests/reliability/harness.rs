@@ -54,27 +54,43 @@ pub fn assert_honest(sim: &Sim, code: i32, log: &str, expected: i32) -> serde_js
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("summary.json is not complete JSON ({e}):\n{text}"));
     assert_eq!(summary["exit_code"], code, "summary.json and the exit code disagree");
     assert_eq!(code, expected, "{log}");
-    assert_passes_are_real(sim, &sim.reports());
+    if let Some(checked) = assert_passes_are_real(sim, &sim.reports()) {
+        // Every test of `main` is a fault test: what junit.xml and summary.json call passed agree.
+        let main = summary["tiers"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["name"] == "main"));
+        if let Some(main) = main {
+            assert_eq!(
+                Some(checked),
+                main["tests"]["passed"].as_u64(),
+                "junit.xml and summary.json disagree"
+            );
+        }
+    }
     summary
 }
 
-/// Every test the merged junit.xml calls passed (or flaky: passed on a retry) left its marker.
-pub fn assert_passes_are_real(sim: &Sim, reports: &Path) {
+/// Every test the merged junit.xml calls passed (or flaky: passed on a retry) left its marker;
+/// how many such tests there were (`None` without a junit.xml).
+pub fn assert_passes_are_real(sim: &Sim, reports: &Path) -> Option<u64> {
     let junit = reports.join("junit.xml");
     if !junit.exists() {
-        return;
+        return None;
     }
     let results = orbtest::nextest::read_junit(&junit).expect("junit.xml is readable");
     let marks = faults_dir(sim).join("passed");
+    let mut checked = 0;
     for r in results {
-        if matches!(r.status, TestStatus::Passed | TestStatus::Flaky) && r.id.binary_id.ends_with("faults") {
+        if matches!(r.status, TestStatus::Passed | TestStatus::Flaky) && r.id.binary_id.ends_with("::faults") {
             assert!(
                 marks.join(&r.id.name).exists(),
                 "{} is reported as passed but never got to its end",
                 r.id
             );
+            checked += 1;
         }
     }
+    Some(checked)
 }
 
 /// Runs the next run (`--tier sweep`) and checks that its preflight left none of our machines.
