@@ -174,7 +174,7 @@ impl Redactor {
                 op.machine = op.machine.as_deref().map(r);
                 op.error = op.error.as_deref().map(r);
             }
-            Record::End { .. } => {}
+            Record::Created { .. } | Record::End { .. } => {}
         }
         out
     }

@@ -42,6 +42,14 @@ pub enum Record {
         #[serde(default)]
         since_ms: Option<u64>,
     },
+    /// The machine we claimed now exists, with this id: from here on only that exact machine
+    /// is ours (one deleted and made again under the same name by someone else is not).
+    Created {
+        ts_ms: u64,
+        pid: u32,
+        machine: String,
+        id: String,
+    },
     /// `machine` is no longer ours: deleted, never created, or renamed away.
     Release {
         ts_ms: u64,
@@ -161,6 +169,19 @@ impl Journal {
         )
     }
 
+    /// Records the id of a machine we claimed, once it exists.
+    pub fn created(&self, machine: &str, id: &str) -> std::io::Result<()> {
+        self.append(
+            &Record::Created {
+                ts_ms: now_ms(),
+                pid: std::process::id(),
+                machine: machine.to_string(),
+                id: id.to_string(),
+            },
+            true,
+        )
+    }
+
     pub fn release(&self, machine: &str, reason: &str) -> std::io::Result<()> {
         self.append(
             &Record::Release {
@@ -230,6 +251,8 @@ pub struct Owned {
     pub test: Option<String>,
     /// It is ours only if it was created at or after this moment.
     pub since_ms: u64,
+    /// Its id, once the create finished: then only that exact machine is ours.
+    pub id: Option<String>,
 }
 
 /// Allowed difference between our clock and the provider's when comparing a machine's creation
@@ -240,7 +263,10 @@ impl Owned {
     /// Whether the machine with this id (a ULID, which carries its creation time) can be the
     /// one we created. An id we cannot read is never ours: when unsure, do not delete.
     pub fn matches_id(&self, id: &str) -> bool {
-        ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + CLOCK_SLACK_MS >= self.since_ms)
+        match &self.id {
+            Some(known) => known == id,
+            None => ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + CLOCK_SLACK_MS >= self.since_ms),
+        }
     }
 }
 
@@ -293,7 +319,19 @@ impl JournalView {
                 ..
             } => {
                 let since_ms = since_ms.unwrap_or(ts_ms);
-                self.owned.insert(machine, Owned { test, since_ms });
+                self.owned.insert(
+                    machine,
+                    Owned {
+                        test,
+                        since_ms,
+                        id: None,
+                    },
+                );
+            }
+            Record::Created { machine, id, .. } => {
+                if let Some(owned) = self.owned.get_mut(&machine) {
+                    owned.id = Some(id);
+                }
             }
             Record::Release { machine, .. } => {
                 self.owned.remove(&machine);
@@ -344,6 +382,7 @@ mod tests {
         let owned = Owned {
             test: None,
             since_ms: 1_800_000_000_000,
+            id: None,
         };
         let made = |ms: u64| ulid::Ulid::from_parts(ms, 7).to_string();
         assert!(owned.matches_id(&made(1_800_000_000_500)));
@@ -356,6 +395,16 @@ mod tests {
             "a machine that existed long before"
         );
         assert!(!owned.matches_id("not-a-ulid"));
+        // Once the create is done, only that exact machine counts.
+        let known = Owned {
+            id: Some(made(1_800_000_000_500)),
+            ..owned
+        };
+        assert!(known.matches_id(&made(1_800_000_000_500)));
+        assert!(
+            !known.matches_id(&made(1_800_000_000_900)),
+            "a newer machine under our name is someone else's"
+        );
     }
 
     #[test]

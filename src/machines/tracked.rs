@@ -97,6 +97,7 @@ impl Tracked {
         if let (Some(name), Some(base)) = (&name, self.clone_source(op))
             && let Some(result) = self.clone_and_start(op, base, name)
         {
+            self.record_id(name);
             return Ok(result);
         }
         let mut result = self.client.execute_argv(op, argv)?;
@@ -106,6 +107,9 @@ impl Tracked {
             result.stderr.clear();
         }
         if let Some(name) = &name {
+            if result.is_success() {
+                self.record_id(name);
+            }
             match result.outcome {
                 // The name was taken before we asked: that machine is someone else's.
                 Outcome::Failed(ErrorKind::AlreadyExists) => self.release(name, "the name was already taken"),
@@ -176,11 +180,15 @@ impl Tracked {
 
     fn rename(&self, op: &Op, argv: &[String], old: &str, new: &str) -> Result<OpResult, MachinesError> {
         // A renamed machine stays ours if it was, with its original creation time.
-        let since = JournalView::read(self.journal.path())
+        let owned = JournalView::read(self.journal.path())
             .ok()
-            .and_then(|v| v.owned.get(old).map(|o| o.since_ms));
+            .and_then(|v| v.owned.get(old).cloned());
+        let since = owned.as_ref().map(|o| o.since_ms);
         if since.is_some() {
             self.own_since(new, since);
+            if let Some(id) = owned.as_ref().and_then(|o| o.id.as_deref()) {
+                let _ = self.journal.created(new, id);
+            }
         }
         let result = self.client.execute_argv(op, argv)?;
         if since.is_some() {
@@ -191,6 +199,19 @@ impl Tracked {
             }
         }
         Ok(result)
+    }
+
+    /// Notes the id of a machine we just made, so that only that exact machine stays ours.
+    fn record_id(&self, name: &str) {
+        match self.client.machine_info(name) {
+            Ok(info) => {
+                if let Err(e) = self.journal.created(name, &info.record.id) {
+                    tracing::warn!(machine = name, "cannot record the machine's id in the run journal: {e}");
+                }
+            }
+            // Without the id, its creation time still tells it from older machines.
+            Err(e) => tracing::warn!(machine = name, "cannot read the new machine's id: {e}"),
+        }
     }
 
     fn own(&self, name: &str) {
