@@ -20,7 +20,8 @@ pub enum Event<'a> {
     BuildStarted,
     BuildFinished {
         duration: Duration,
-        ok: bool,
+        /// `None` when built; else what went wrong, in a few words ("build failed").
+        failure: Option<&'a str>,
     },
     /// A preflight/postflight step (spinner with its duration on a terminal).
     StepStarted {

@@ -264,9 +264,15 @@ impl Runner<'_> {
             &dir.path,
             self.options.verbose,
         );
+        let failure = match &built {
+            Ok(_) => None,
+            Err(Error::Build { .. }) => Some("build failed"),
+            Err(Error::Config(_)) => Some("nextest rejected the configuration"),
+            Err(_) => Some("could not build the tests"),
+        };
         self.observer.event(&Event::BuildFinished {
             duration: build_clock.elapsed(),
-            ok: built.is_ok(),
+            failure,
         });
         match built {
             Ok(b) => Ok(Ok(Some((tool_config, b)))),

@@ -149,14 +149,13 @@ impl Observer for LiveView {
                 self.println("building tests");
             }
             Event::BuildStarted => self.spinner(&mut s, "building tests".into()),
-            Event::BuildFinished { duration, ok } => {
+            Event::BuildFinished { duration, failure } => {
                 s.raw_output = false;
-                let line = if *ok {
-                    format!("built in {}", human_duration(*duration))
-                } else {
-                    "build failed".to_string()
+                let line = match failure {
+                    None => format!("built in {}", human_duration(*duration)),
+                    Some(failure) => failure.to_string(),
                 };
-                self.end_spinner(&mut s, *ok, line);
+                self.end_spinner(&mut s, failure.is_none(), line);
             }
             Event::StepStarted { step } => self.spinner(&mut s, step.to_string()),
             Event::StepFinished {

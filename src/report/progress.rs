@@ -145,8 +145,13 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
                 s.progress_line(self.interval)
             }
             Event::BuildStarted => Some("building tests".to_string()),
-            Event::BuildFinished { duration, ok: true } => Some(format!("built in {}", human_duration(*duration))),
-            Event::BuildFinished { ok: false, .. } => Some("build failed".to_string()),
+            Event::BuildFinished {
+                duration,
+                failure: None,
+            } => Some(format!("built in {}", human_duration(*duration))),
+            Event::BuildFinished {
+                failure: Some(failure), ..
+            } => Some(failure.to_string()),
             Event::StepStarted { .. } => None,
             Event::StepFinished {
                 step,

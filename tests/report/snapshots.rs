@@ -44,7 +44,7 @@ fn feed(view: &dyn Observer) {
     view.event(&Event::BuildStarted);
     view.event(&Event::BuildFinished {
         duration: Duration::from_millis(850),
-        ok: true,
+        failure: None,
     });
     view.event(&Event::StepStarted {
         step: "provider health",
