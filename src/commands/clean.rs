@@ -4,7 +4,7 @@ use crate::cli::GlobalArgs;
 use crate::errors::{Error, Result};
 use crate::exit_code;
 use crate::lifecycle::cleanup::{self, DELETE_PARALLELISM};
-use crate::lifecycle::session::policy;
+use crate::lifecycle::provider::policy;
 use crate::lifecycle::state::{LockHolder, now_ms};
 use crate::lifecycle::{provider, state};
 use crate::machines::Client;

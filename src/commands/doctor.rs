@@ -10,8 +10,8 @@ use crate::cli::GlobalArgs;
 use crate::errors::Result;
 use crate::exit_code;
 use crate::lifecycle::cleanup;
+use crate::lifecycle::provider::policy;
 use crate::lifecycle::reap::{self, Protect, ReapInput};
-use crate::lifecycle::session::policy;
 use crate::lifecycle::{baselines, provider, remedy, state};
 use crate::machines::{Client, Op, Provider};
 

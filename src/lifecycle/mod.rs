@@ -3,13 +3,16 @@
 
 pub mod baselines;
 pub mod cleanup;
+pub mod health;
 pub mod pressure;
 pub mod provider;
 pub mod reap;
 pub mod remedy;
 pub mod sampler;
 pub mod session;
+pub mod shim_setup;
 pub mod state;
+pub mod stats;
 pub mod warm;
 pub mod workers;
 

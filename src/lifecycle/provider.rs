@@ -11,6 +11,7 @@ use super::state::ProviderState;
 use crate::config::{MachinesConfig, ProviderKind};
 use crate::errors::{Error, Result};
 use crate::machines::OrbctlProvider;
+use crate::machines::{Backoff, Policy, Retry, Timeouts};
 
 #[derive(Debug, Clone)]
 pub struct ResolvedProvider {
@@ -164,4 +165,25 @@ fn open_state(home: &Path, key: &str) -> Result<ProviderState> {
 pub(crate) fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The machines layer's policy from `[machines]`.
+pub fn policy(config: &MachinesConfig) -> Policy {
+    Policy {
+        timeouts: Timeouts {
+            create: config.timeouts.create,
+            lifecycle: config.timeouts.lifecycle,
+            query: config.timeouts.query,
+            run: None,
+        },
+        retry: Retry {
+            attempts: config.retry.attempts,
+            delay: config.retry.delay,
+            backoff: match config.retry.backoff {
+                crate::config::Backoff::Fixed => Backoff::Fixed,
+                crate::config::Backoff::Exponential => Backoff::Exponential,
+            },
+        },
+        ..Policy::default()
+    }
 }

@@ -8,18 +8,20 @@ use std::time::{Duration, Instant};
 
 use super::baselines::{self, ReadyBaseline};
 use super::cleanup::{self, DELETE_PARALLELISM};
+use super::health::{check_version, ensure_running};
 use super::pressure::{self, Verdict};
+use super::provider::policy;
 use super::provider::{self, ResolvedProvider};
 use super::reap::Protect;
+use super::shim_setup::install_shim;
 use super::state::{LockHolder, RunLock, RunState, now_ms};
+use super::stats::{activity, stats};
 use crate::config::{Config, MachinesConfig, OnPressure};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::files::write_atomic;
-use crate::machines::admission::PressureLimits;
-use crate::machines::settings::{BaselineRef, RunSettings};
 use crate::machines::workers::{ENV_WORKERS, WorkerSet};
-use crate::machines::{Backoff, Client, Journal, JournalView, Op, Policy, Provider, Record, Retry, Timeouts};
+use crate::machines::{Client, Journal, JournalView, Record};
 use crate::results::MachineStats;
 
 /// Command-line choices about machines.
@@ -80,27 +82,6 @@ pub struct Postflight {
     /// Machines kept on purpose (`--keep-machines`, `keep_on_failure`).
     pub kept: Vec<String>,
     pub errors: Vec<String>,
-}
-
-/// The machines layer's policy from `[machines]`.
-pub fn policy(config: &MachinesConfig) -> Policy {
-    Policy {
-        timeouts: Timeouts {
-            create: config.timeouts.create,
-            lifecycle: config.timeouts.lifecycle,
-            query: config.timeouts.query,
-            run: None,
-        },
-        retry: Retry {
-            attempts: config.retry.attempts,
-            delay: config.retry.delay,
-            backoff: match config.retry.backoff {
-                crate::config::Backoff::Fixed => Backoff::Fixed,
-                crate::config::Backoff::Exponential => Backoff::Exponential,
-            },
-        },
-        ..Policy::default()
-    }
 }
 
 /// Runs one preflight step with its spinner/line and duration; a failure names the step.
@@ -478,242 +459,5 @@ impl Session {
             outcome,
         });
         out
-    }
-}
-
-/// Links `bin/orbctl` and `bin/orb` in the run directory to this executable (the shim) and
-/// writes the settings the shim reads.
-fn install_shim(
-    run_dir: &Path,
-    resolved: &ResolvedProvider,
-    config: &MachinesConfig,
-    pressure: &crate::config::PressureConfig,
-    baselines: &[ReadyBaseline],
-    journal: &Journal,
-) -> std::result::Result<PathBuf, String> {
-    let me = std::env::current_exe().map_err(|e| format!("cannot find cargo-orbtest's own executable: {e}"))?;
-    let bin = run_dir.join("bin");
-    crate::files::create_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
-    crate::machines::provider::link_orbctl(&me, &bin)
-        .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
-    crate::worker_slot::link(&bin)
-        .map_err(|e| format!("cannot link orbtest's worker commands into {}: {e}", bin.display()))?;
-    let settings = RunSettings {
-        run_id: journal.run_id().to_string(),
-        provider: resolved.provider.name().to_string(),
-        real_orbctl: resolved.orbctl.clone(),
-        real_orb: resolved.orb.clone(),
-        env: resolved.env.clone(),
-        sim_binary: resolved.provider.sim_binary().map(Path::to_path_buf),
-        policy: policy(config),
-        max_concurrent_creates: config.max_concurrent_creates as usize,
-        slots_dir: resolved.state.slots_dir(),
-        pressure: match pressure.on_pressure {
-            OnPressure::Ignore => None,
-            action => Some(PressureLimits {
-                swap_limit_percent: pressure.swap_limit_percent,
-                memory_limit_percent: pressure.memory_limit_percent,
-                max_wait: pressure.max_wait,
-                fail_after_wait: matches!(action, OnPressure::Wait | OnPressure::Fail),
-            }),
-        },
-        clone_from: baselines
-            .iter()
-            .filter(|b| b.clone_for_create)
-            .map(|b| BaselineRef {
-                name: b.name.clone(),
-                image: b.image.clone(),
-                user: b.user.clone(),
-            })
-            .collect(),
-        journal: journal.path().to_path_buf(),
-    };
-    settings
-        .write(run_dir)
-        .map_err(|e| format!("cannot write the shim's settings: {e}"))?;
-    Ok(bin)
-}
-
-/// Waits out `Starting`; starts a stopped OrbStack only when asked to.
-fn ensure_running(client: &Client, config: &MachinesConfig, start: bool) -> Result<String> {
-    let deadline = Instant::now() + config.timeouts.lifecycle;
-    let mut started = false;
-    loop {
-        let status = client
-            .execute(&Op::Status)
-            .map_err(|e| Error::preflight("provider", format!("`orbctl status` failed: {e}")))?;
-        let word = status.stdout_text().trim().to_string();
-        match word.as_str() {
-            "Running" => return Ok(if started { "started".into() } else { "running".into() }),
-            "Stopped" if !start => {
-                return Err(Error::preflight(
-                    "provider",
-                    "OrbStack is stopped: start it (`orbctl start` or open the OrbStack app), or pass --start-orbstack",
-                ));
-            }
-            "Stopped" if !started => {
-                started = true;
-                let r = client
-                    .execute(&Op::Start {
-                        names: Vec::new(),
-                        all: false,
-                    })
-                    .map_err(|e| Error::preflight("provider", format!("`orbctl start` failed: {e}")))?;
-                if !r.is_success() {
-                    return Err(Error::preflight(
-                        "provider",
-                        format!("`orbctl start` failed: {}", r.stderr_text().trim()),
-                    ));
-                }
-            }
-            "Starting" | "Stopped" => {}
-            other => {
-                let said = status.stderr_text();
-                return Err(Error::preflight(
-                    "provider",
-                    format!(
-                        "`orbctl status` printed {other:?} (expected Running, Starting or Stopped){}",
-                        if said.trim().is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", said.trim())
-                        }
-                    ),
-                ));
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::preflight(
-                "provider",
-                format!(
-                    "OrbStack did not reach Running within {} (machines.timeouts.lifecycle)",
-                    humantime::format_duration(config.timeouts.lifecycle)
-                ),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Reads `orbctl version` (`Version: 2.0.0 (2000000)`) and checks the floor.
-fn check_version(client: &Client, floor: &str) -> Result<String> {
-    let out = client
-        .execute(&Op::Version)
-        .and_then(|r| r.into_result())
-        .map_err(|e| Error::preflight("provider", format!("`orbctl version` failed: {e}")))?;
-    let text = out.stdout_text();
-    let version = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Version:"))
-        .and_then(|v| v.split_whitespace().next())
-        .ok_or_else(|| {
-            Error::preflight(
-                "provider",
-                format!("cannot read the OrbStack version from {:?}", text.trim()),
-            )
-        })?
-        .to_string();
-    if version_less(&version, floor) {
-        return Err(Error::preflight(
-            "provider",
-            format!("OrbStack {version} is older than {floor} ([machines] min_version): update OrbStack"),
-        ));
-    }
-    Ok(version)
-}
-
-fn version_less(a: &str, b: &str) -> bool {
-    let parts = |v: &str| -> Vec<u64> { v.split(['.', '-']).map_while(|p| p.parse().ok()).collect() };
-    parts(a) < parts(b)
-}
-
-/// What the run's tests did with machines between two moments (one tier).
-pub fn activity(view: &JournalView, from_ms: u64, to_ms: u64) -> crate::results::MachineActivity {
-    let ops: Vec<&crate::machines::OpRecord> = view
-        .ops
-        .iter()
-        .filter(|o| o.ts_ms >= from_ms && o.ts_ms <= to_ms && o.test.is_some())
-        .collect();
-    let ok = |op: &str| ops.iter().filter(|o| o.op == op && o.outcome == "ok").count() as u64;
-    let creates: Vec<(u64, u64)> = ops
-        .iter()
-        .filter(|o| matches!(o.op.as_str(), "create" | "clone" | "import"))
-        .map(|o| (o.ts_ms.saturating_sub(o.duration_ms + o.recovery_ms), o.ts_ms))
-        .collect();
-    let mut slowest: Vec<_> = ops
-        .iter()
-        .filter(|o| o.op != "run")
-        .map(|o| {
-            (
-                o.op.clone(),
-                o.machine.clone(),
-                Duration::from_millis(o.duration_ms + o.recovery_ms),
-            )
-        })
-        .collect();
-    slowest.sort_by_key(|s| std::cmp::Reverse(s.2));
-    slowest.truncate(3);
-    crate::results::MachineActivity {
-        creates: ok("create") + ok("import"),
-        clones: ok("clone"),
-        recoveries: ops.iter().filter(|o| o.recovered).count() as u64,
-        retries: ops.iter().filter(|o| o.attempt > 1).count() as u64,
-        peak_concurrent_creates: peak_overlap(&creates),
-        slowest,
-    }
-}
-
-/// The run's machine figures from its journal.
-pub fn stats(view: &JournalView) -> MachineStats {
-    let ok = |op: &str| view.ops.iter().filter(|o| o.op == op && o.outcome == "ok").count() as u64;
-    let creates: Vec<(u64, u64)> = view
-        .ops
-        .iter()
-        .filter(|o| matches!(o.op.as_str(), "create" | "clone" | "import"))
-        .map(|o| (o.ts_ms.saturating_sub(o.duration_ms + o.recovery_ms), o.ts_ms))
-        .collect();
-    MachineStats {
-        created: ok("create") + ok("import"),
-        cloned: ok("clone"),
-        recovered: view.ops.iter().filter(|o| o.recovered).count() as u64,
-        retried: view.ops.iter().filter(|o| o.attempt > 1).count() as u64,
-        peak_concurrent_creates: peak_overlap(&creates),
-        leftover: Vec::new(),
-    }
-}
-
-/// The most intervals that overlap at one moment.
-fn peak_overlap(intervals: &[(u64, u64)]) -> u64 {
-    let mut edges: Vec<(u64, i64)> = Vec::with_capacity(intervals.len() * 2);
-    for &(start, end) in intervals {
-        edges.push((start, 1));
-        edges.push((end, -1));
-    }
-    // Ends sort before starts at the same instant: back-to-back is not overlap.
-    edges.sort();
-    let (mut now, mut peak) = (0i64, 0i64);
-    for (_, d) in edges {
-        now += d;
-        peak = peak.max(now);
-    }
-    peak as u64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version_less("1.9.5", "1.10.0"));
-        assert!(!version_less("2.0.0", "1.10.0"));
-        assert!(!version_less("1.10.0", "1.10.0"));
-    }
-
-    #[test]
-    fn overlap_counts_concurrent_intervals_only() {
-        assert_eq!(peak_overlap(&[]), 0);
-        assert_eq!(peak_overlap(&[(0, 10), (10, 20)]), 1);
-        assert_eq!(peak_overlap(&[(0, 10), (5, 15), (6, 7)]), 3);
     }
 }
