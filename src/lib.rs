@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod exit_code;
 pub mod files;
+pub mod history;
 pub mod lifecycle;
 pub mod machines;
 pub mod monitor;

@@ -11,6 +11,7 @@ use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::files::write_atomic;
+use crate::history::History;
 use crate::lifecycle::{LifecycleOptions, Preflight, PreflightContext, Session};
 use crate::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
 use crate::plan::Plan;
@@ -215,6 +216,11 @@ impl Runner<'_> {
         }
         result.interrupted = signals::received();
         result.duration = clock.elapsed();
+        // Durations for the next run's slowest-first ordering; only a hint, so a failure to
+        // save is worth a warning, not an error.
+        if let Err(e) = History::update(&self.ws.orbtest_dir(), &result) {
+            tracing::warn!("cannot save test durations for slowest-first ordering: {e}");
+        }
         Ok(Finished { result, dir })
     }
 
@@ -293,7 +299,8 @@ impl Runner<'_> {
 
     fn tool_config(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<ToolConfig> {
         let path = dir.file("nextest-tool-config.toml");
-        let config = ToolConfig::generate(tiers, |t| dir.junit_path(t), &path);
+        let history = History::load(&self.ws.orbtest_dir());
+        let config = ToolConfig::generate(tiers, |t| dir.junit_path(t), &history, &path);
         write_atomic(&path, config.text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(config)
     }

@@ -33,6 +33,7 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
     let tool_config = ToolConfig::generate(
         &tiers,
         |t| scratch.path().join(format!("{t}.xml")),
+        &crate::history::History::default(),
         &scratch.path().join("nextest-tool-config.toml"),
     );
     std::fs::write(&tool_config.path, &tool_config.text)

@@ -20,6 +20,7 @@ pub(crate) const KEYS: &[&str] = &[
     "flaky",
     "flaky_retries",
     "fail_fast",
+    "slowest_first",
     "needs",
     "machines",
     "command",
@@ -29,7 +30,7 @@ pub(crate) const KEYS: &[&str] = &[
 ];
 
 /// Keys that only mean something for a nextest tier.
-const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast"];
+const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast", "slowest_first"];
 /// Keys that only mean something for a command tier.
 const COMMAND_ONLY: &[&str] = &["rerun", "workdir", "env"];
 
@@ -60,6 +61,9 @@ pub struct Tier {
     /// Stop the tier at its first failing test (nextest's fail-fast). Default false: a tier
     /// reports every test, and the tier as a whole stops later tiers instead.
     pub fail_fast: bool,
+    /// Start the tests that took longest in earlier runs first (nextest priorities), so the
+    /// tier does not end with one long test running alone. Default true.
+    pub slowest_first: bool,
     /// Tiers that must pass earlier in the same invocation. Default none.
     pub needs: Vec<String>,
     /// Whether the tier's tests create OrbStack machines (preflight, shim, postflight). Default false.
@@ -234,6 +238,7 @@ pub(crate) fn read(
         retries: read_retries(t, diags).unwrap_or_default(),
         flaky_retries: t.integer("flaky_retries", 0..=100, diags).map_or(2, |n| n as u32),
         fail_fast: t.bool("fail_fast", diags).unwrap_or(false),
+        slowest_first: t.bool("slowest_first", diags).unwrap_or(true),
         machines: t.bool("machines", diags).unwrap_or(false),
         command,
         spans: TierSpans {
@@ -500,6 +505,7 @@ impl Tier {
             w.strings("flaky", &self.flaky);
             w.integer("flaky_retries", i64::from(self.flaky_retries));
             w.bool("fail_fast", self.fail_fast);
+            w.bool("slowest_first", self.slowest_first);
         }
         w.strings("needs", &self.needs);
         w.bool("machines", self.machines);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use toml::{Table, Value};
 
 use crate::config::{Backoff, Retries, Threads, Tier, duration_string};
+use crate::history::{History, Timed};
 
 pub(crate) const PROFILE_PREFIX: &str = "orbtest-";
 
@@ -35,13 +36,14 @@ pub struct ToolConfig {
 
 impl ToolConfig {
     /// The config for `tiers`, with JUnit reports at `junit_path(tier)`.
-    pub fn generate(tiers: &[&Tier], junit_path: impl Fn(&str) -> PathBuf, path: &Path) -> Self {
+    pub fn generate(tiers: &[&Tier], junit_path: impl Fn(&str) -> PathBuf, history: &History, path: &Path) -> Self {
         let mut profiles = Table::new();
         for tier in tiers {
-            profiles.insert(
-                profile_name(&tier.name),
-                Value::Table(profile(tier, &junit_path(&tier.name))),
-            );
+            let mut p = profile(tier, &junit_path(&tier.name));
+            if tier.slowest_first {
+                add_priorities(&mut p, &history.slowest_first(&tier.name));
+            }
+            profiles.insert(profile_name(&tier.name), Value::Table(p));
         }
         let mut root = Table::new();
         root.insert("profile".into(), Value::Table(profiles));
@@ -59,6 +61,38 @@ impl ToolConfig {
     /// The `--tool-config-file` argument.
     pub fn arg(&self) -> String {
         format!("orbtest:{}", self.path.display())
+    }
+}
+
+/// How many of a tier's slowest tests get a priority (nextest's range is -100 to 100).
+const PRIORITIZED: usize = 100;
+
+/// Gives the slowest known tests descending priorities (100, 99, ...), so nextest starts them
+/// first. Tests are matched by name only: a `binary_id()` that matches nothing is an error to
+/// nextest, and history may remember binaries this build no longer has. A name several binaries
+/// share gets the priority of its slowest. Names a filterset could misread are left out.
+fn add_priorities(profile: &mut Table, slowest: &[Timed]) {
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.' | '$' | '/'))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let overrides = slowest
+        .iter()
+        .filter(|t| safe(&t.name) && seen.insert(t.name.as_str()))
+        .take(PRIORITIZED)
+        .enumerate()
+        .map(|(rank, t)| {
+            let mut o = Table::new();
+            o.insert("filter".into(), Value::String(format!("test(={})", t.name)));
+            o.insert("priority".into(), Value::Integer(100 - rank as i64));
+            Value::Table(o)
+        })
+        .collect::<Vec<_>>();
+    let existing = profile.entry("overrides").or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(list) = existing {
+        list.extend(overrides);
     }
 }
 
@@ -125,6 +159,33 @@ fn retries(r: &Retries) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slowest_tests_get_descending_priorities_by_name() {
+        let timed = |b: &str, n: &str, ms| Timed {
+            binary_id: b.into(),
+            name: n.into(),
+            millis: ms,
+        };
+        let mut profile = Table::new();
+        add_priorities(
+            &mut profile,
+            &[
+                timed("pkg::e2e", "flow", 900),
+                timed("pkg::it", "flow", 800),
+                timed("pkg", "weird name(1)", 700),
+                timed("pkg", "tests::quick", 5),
+            ],
+        );
+        let overrides = profile["overrides"].as_array().unwrap();
+        let got: Vec<(&str, i64)> = overrides
+            .iter()
+            .map(|o| (o["filter"].as_str().unwrap(), o["priority"].as_integer().unwrap()))
+            .collect();
+        // One entry per name (the slowest binary's), unsafe names left out, no binary matcher
+        // (a binary the build no longer has would make nextest reject the whole config).
+        assert_eq!(got, [("test(=flow)", 100), ("test(=tests::quick)", 99)]);
+    }
 
     #[test]
     fn timeouts_split_into_minute_periods() {

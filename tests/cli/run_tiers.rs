@@ -277,3 +277,53 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The order nextest ran the tier's tests in (one thread: the order they started).
+fn run_order(s: &Scenario, tier: &str) -> Vec<String> {
+    let run_id = s.summary()["run_id"].as_str().unwrap().to_string();
+    let path = crate::support::fixture_target()
+        .join("orbtest/runs")
+        .join(run_id)
+        .join(format!("tiers/{tier}/nextest.log"));
+    let log = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    log.lines()
+        .filter(|l| l.trim_start().starts_with("PASS ["))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn tests_that_were_slowest_last_time_start_first() {
+    // Tiers named for this test process: the shared fixture's history has no entries for them.
+    let id = std::process::id();
+    let config = |slowest_first: bool| {
+        format!(
+            "[tiers.ordering_{slowest_first}_{id}]\nfilter = \"test(=tests::passes) | test(=tests::slow)\"\nthreads = 1\nslowest_first = {slowest_first}\n"
+        )
+    };
+    let s = Scenario::new("basic", &config(true));
+    let first = s.run(Vec::<String>::new());
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let tier = &format!("ordering_true_{id}");
+    assert_eq!(
+        run_order(&s, tier),
+        ["tests::passes", "tests::slow"],
+        "nextest's own order, no history yet"
+    );
+    let second = s.run(Vec::<String>::new());
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    assert_eq!(
+        run_order(&s, tier),
+        ["tests::slow", "tests::passes"],
+        "the slow test now starts first"
+    );
+
+    let s = Scenario::new("basic", &config(false));
+    s.run(Vec::<String>::new());
+    s.run(Vec::<String>::new());
+    assert_eq!(
+        run_order(&s, &format!("ordering_false_{id}")),
+        ["tests::passes", "tests::slow"],
+        "ordering switched off"
+    );
+}
