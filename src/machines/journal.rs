@@ -4,8 +4,8 @@
 //!
 //! Ownership is recorded *before* a create-class operation starts and synced to disk (the
 //! daemon outlives its client: a machine can appear after we were killed). Lines are appended
-//! whole with `O_APPEND`, so several processes (the orchestrator, the shim in every test) can
-//! share one journal; a reader skips a torn last line.
+//! whole with `O_APPEND` under an advisory lock, so several processes (the orchestrator, the
+//! shim in every test) can share one journal; a reader skips a torn last line.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -101,21 +101,16 @@ pub struct Journal {
     /// The test this process works for (`NEXTEST_TEST_NAME` in the shim).
     test: Option<String>,
     file: Mutex<File>,
-    /// The file does not end with a newline (a torn last line): the next record starts a new
-    /// line first, or it would be glued to the torn one and lost with it.
-    torn: std::sync::atomic::AtomicBool,
 }
 
 impl Journal {
     pub fn open(path: &Path, run_id: &str, test: Option<String>) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).read(true).open(path)?;
-        let torn = ends_torn(&file)?;
         Ok(Self {
             path: path.to_path_buf(),
             run_id: run_id.to_string(),
             test,
             file: Mutex::new(file),
-            torn: std::sync::atomic::AtomicBool::new(torn),
         })
     }
 
@@ -133,16 +128,23 @@ impl Journal {
         let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if self.torn.load(std::sync::atomic::Ordering::SeqCst) {
-            line.insert(0, b'\n');
+        // The lock makes the torn-line check exact: without it, another process's write still
+        // in progress looks like a torn line and this record would start with a blank one.
+        // A file system without locks still gets whole lines from O_APPEND.
+        let locked = file.lock().is_ok();
+        let written = (|| {
+            // A torn last line (a crash or a full disk mid-write): start a new line first, or
+            // this record would be glued to the torn one and lost with it.
+            if ends_torn(&file)? {
+                line.insert(0, b'\n');
+            }
+            // One write per line: O_APPEND places it whole at the end.
+            file.write_all(&line)
+        })();
+        if locked {
+            let _ = file.unlock();
         }
-        // One write per line: O_APPEND places it whole at the end, even with other writers.
-        if let Err(e) = file.write_all(&line) {
-            // Part of the line may be on disk (a full disk): the next record starts afresh.
-            self.torn.store(true, std::sync::atomic::Ordering::SeqCst);
-            return Err(e);
-        }
-        self.torn.store(false, std::sync::atomic::Ordering::SeqCst);
+        written?;
         if sync {
             file.sync_data()?;
         }
@@ -345,6 +347,34 @@ impl JournalView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Journals opened while another writer is mid-line (every shim opens one) must not
+    /// take the line in progress for a torn one and leave blank lines in the file.
+    #[test]
+    fn concurrent_writers_leave_only_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        // Lines over several pages, so a write is visible half done for a while.
+        let long = "t".repeat(256 * 1024);
+        std::thread::scope(|s| {
+            for w in 0..4 {
+                let (path, long) = (&path, &long);
+                s.spawn(move || {
+                    for i in 0..25 {
+                        let j = Journal::open(path, "run-1", Some(long.clone())).unwrap();
+                        j.own(&format!("test-{w}-{i}")).unwrap();
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with('\n'));
+        let blank = text.lines().filter(|l| l.is_empty()).count();
+        assert_eq!(blank, 0, "blank lines in the journal");
+        let view = JournalView::read(&path).unwrap();
+        assert_eq!(view.owned.len(), 100);
+        assert_eq!(view.skipped_lines, 0);
+    }
 
     #[test]
     fn ownership_survives_a_torn_last_line() {
