@@ -367,17 +367,8 @@ impl Runner<'_> {
         })?;
 
         let mut result = TierResult {
-            name: tier.name.clone(),
-            outcome: TierOutcome::Failed,
-            reason: None,
-            started_at: Some(started_at),
-            duration: clock.elapsed(),
-            tests: Vec::new(),
-            counts: TestCounts::default(),
             nextest_exit: output.exit_code,
-            log: Some(log_path),
-            junit: None,
-            command: None,
+            ..TierResult::ran(&tier.name, started_at, clock.elapsed(), log_path)
         };
         let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
         let mut infra_error = None;

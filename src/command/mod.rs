@@ -83,13 +83,7 @@ pub fn check_programs(config: &Config, tiers: &[Tier]) -> Result<()> {
                 config.path().display()
             )));
         }
-        let path = command
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| std::ffi::OsString::from(v))
-            .or_else(|| std::env::var_os("PATH"));
+        let path = process::search_path(&command.env);
         if let Err(e) = process::resolve_program(program, path.as_deref(), &workdir) {
             let at = tier
                 .spans
@@ -172,17 +166,8 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
     }
 
     let mut result = TierResult {
-        name: tier.name.clone(),
-        outcome: TierOutcome::Failed,
-        reason: None,
-        started_at: Some(started_at),
-        duration: clock.elapsed(),
-        tests: Vec::new(),
-        counts: TestCounts::default(),
-        nextest_exit: None,
-        log: Some(log_path),
-        junit: None,
         command: Some(display(&run.command.argv)),
+        ..TierResult::ran(&tier.name, started_at, clock.elapsed(), log_path)
     };
     tr.conclude(&mut result, &attempts, infra_error.as_deref(), &mut log);
     Ok((result, infra_error))

@@ -72,6 +72,15 @@ pub enum SpawnError {
 }
 
 /// Where `program` is: a path (relative to `workdir` when relative) or a name on `path`.
+/// The PATH a command will search: the last `PATH` its tier's `env` sets, else ours.
+pub fn search_path(env: &[(String, String)]) -> Option<std::ffi::OsString> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| std::ffi::OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"))
+}
+
 pub fn resolve_program(program: &str, path: Option<&OsStr>, workdir: &Path) -> Result<PathBuf, SpawnError> {
     let found = if program.contains('/') {
         let p = workdir.join(program);
@@ -101,13 +110,7 @@ pub fn run(
         program: program.to_string(),
         source,
     };
-    let path = spawn
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| std::ffi::OsString::from(v))
-        .or_else(|| std::env::var_os("PATH"));
+    let path = search_path(spawn.env);
     let resolved = resolve_program(program, path.as_deref(), spawn.workdir)?;
     let (pipe_out, pipe_in) = std::io::pipe().map_err(io)?;
     let mut cmd = Command::new(&resolved);

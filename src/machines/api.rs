@@ -127,17 +127,7 @@ impl RunOutput {
 impl Machine {
     /// `orbctl create IMAGE NAME`; returns once the machine runs.
     pub fn create(client: impl Into<Machines>, image: &str, name: &str) -> Result<Machine, MachinesError> {
-        Self::create_with(
-            client,
-            Op::Create {
-                image: image.to_string(),
-                name: Some(name.to_string()),
-                arch: None,
-                user: None,
-                user_data: None,
-                set_password: false,
-            },
-        )
+        Self::create_with(client, Op::create(image, name))
     }
 
     /// Any create-class op (create with flags, clone, import with `-n`).
