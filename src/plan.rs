@@ -50,11 +50,35 @@ impl Plan {
                     .collect()
             }
         };
-        Ok(Self {
+        let plan = Self {
             tiers,
             ignore_needs: selection.ignore_needs,
             no_fail_fast: selection.no_fail_fast,
-        })
+        };
+        // A selection in which no tier could run, even if every tier passed, is a mistake in
+        // the command line: a run that ran nothing must not pass in CI.
+        if let Some(reason) = plan.nothing_could_run() {
+            return Err(Error::Usage(format!(
+                "none of the selected tiers can run: {reason}\n  = help: select the tiers they need too, or pass --ignore-needs"
+            )));
+        }
+        Ok(plan)
+    }
+
+    /// With every tier passing: `None` if some selected tier would run, else why the first is skipped.
+    fn nothing_could_run(&self) -> Option<String> {
+        let mut done: Vec<TierResult> = Vec::new();
+        let mut first_reason = None;
+        for tier in &self.tiers {
+            match self.skip_reason(tier, &done) {
+                None => return None,
+                Some(reason) => {
+                    first_reason.get_or_insert_with(|| format!("tier `{}` {reason}", tier.name));
+                    done.push(TierResult::skipped(&tier.name, reason));
+                }
+            }
+        }
+        first_reason
     }
 
     pub fn uses_machines(&self) -> bool {
@@ -133,6 +157,32 @@ mod tests {
         let err = Plan::new(&c, &bad).unwrap_err().to_string();
         assert!(err.contains("unknown tier `integ`"), "{err}");
         assert!(err.contains("did you mean `integration`"), "{err}");
+    }
+
+    #[test]
+    fn a_selection_where_no_tier_can_run_is_refused() {
+        let c = config();
+        let select = |names: &[&str], ignore_needs: bool| {
+            Plan::new(
+                &c,
+                &Selection {
+                    tiers: Some(names.iter().map(|n| n.to_string()).collect()),
+                    ignore_needs,
+                    ..Default::default()
+                },
+            )
+        };
+        let err = select(&["integration", "e2e"], false).unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit_code::USAGE);
+        let text = err.to_string();
+        assert!(
+            text.contains("tier `integration` needs `fast`, which is not part of this run"),
+            "{text}"
+        );
+        assert!(text.contains("--ignore-needs"), "{text}");
+        // One tier that can run is enough; the others are skipped with their reason.
+        assert!(select(&["e2e", "lint"], false).is_ok());
+        assert!(select(&["integration"], true).is_ok());
     }
 
     #[test]

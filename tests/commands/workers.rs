@@ -120,7 +120,9 @@ fn nextest_tests_running_at_once_never_share_a_worker() {
         &sim_config(
             "[machines.workers]\nimage = \"ubuntu:22.04\"\n",
             "[tiers.slots]\nfilter = \"binary(slots)\"\nthreads = 2\nmachines = true\n\
-             [tiers.breakage]\nfilter = \"binary(breakage)\"\nthreads = 1\nmachines = true\n",
+             [tiers.breakage]\nfilter = \"binary(breakage)\"\nthreads = 1\nmachines = true\n\
+             # a breaks, then b finds it replaced: the order is the test.\n\
+             slowest_first = false\n",
         ),
         None,
         Some(SCENARIO),

@@ -34,12 +34,13 @@ fn slots_cap_concurrent_creates_across_test_processes() {
 
 #[test]
 fn creates_that_hang_after_succeeding_are_recovered() {
-    // One test thread keeps orbsim's call order, and so which create hangs, fixed for the seed.
+    // One test thread in file order keeps orbsim's call order, and so which create hangs,
+    // fixed for the seed.
     let scenario = "seed = 2\ntime_scale = 0.01\n[latency]\ncreate = \"5s\"\n[faults.hang]\nprobability = 0.05\nmin = \"60s\"\nmax = \"90s\"\n";
     let sim = Sim::new(
         &config(
             "timeouts = { create = \"300ms\" }",
-            "[tiers.many]\nfilter = \"binary(many_creates)\"\nthreads = 1\nmachines = true\n",
+            "[tiers.many]\nfilter = \"binary(many_creates)\"\nthreads = 1\nslowest_first = false\nmachines = true\n",
         ),
         Some(scenario),
     );
