@@ -58,9 +58,7 @@ impl Plan {
         // A selection in which no tier could run, even if every tier passed, is a mistake in
         // the command line: a run that ran nothing must not pass in CI.
         if let Some(reason) = plan.nothing_could_run() {
-            return Err(Error::Usage(format!(
-                "none of the selected tiers can run: {reason}\n  = help: select the tiers they need too, or pass --ignore-needs"
-            )));
+            return Err(Error::Usage(format!("none of the selected tiers can run: {reason}")));
         }
         Ok(plan)
     }
