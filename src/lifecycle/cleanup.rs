@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::reap::{self, Protect, ReapInput, ReapPlan, ReapReason};
@@ -137,23 +135,12 @@ fn delete_all_with(
     parallelism: usize,
     settle: bool,
 ) -> Vec<(String, Result<(), String>)> {
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(vec![None; names.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..parallelism.clamp(1, names.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(name) = names.get(i) else { break };
-                    let outcome = delete_one_with(client, name, settle);
-                    if let Ok(mut r) = results.lock() {
-                        r[i] = Some(outcome);
-                    }
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let results = super::parallel::map_bounded(
+        names,
+        parallelism,
+        || false,
+        |name| delete_one_with(client, name, settle),
+    );
     names
         .iter()
         .cloned()

@@ -4,6 +4,7 @@
 pub mod baselines;
 pub mod cleanup;
 pub mod health;
+pub mod parallel;
 pub mod pressure;
 pub mod provider;
 pub mod reap;

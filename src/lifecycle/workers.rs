@@ -3,9 +3,6 @@
 //! Postflight deletes them like every machine the run created: preflight claims each in the
 //! run journal before it can appear.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::baselines::ReadyBaseline;
 use crate::config::{Config, Tier, WorkerCount, WorkerSource as ConfigSource, WorkersConfig};
 use crate::errors::{Error, Result};
@@ -90,34 +87,23 @@ pub fn source(config: &WorkersConfig, ready: &[ReadyBaseline]) -> WorkerSource {
 /// Makes every worker, health-checks it and replaces it if it fails. Returns a line for the
 /// preflight step. On failure, deletes what it made (they are journaled either way).
 pub fn provide_all(tracked: &Tracked, set: &WorkerSet) -> std::result::Result<String, String> {
-    let next = AtomicUsize::new(0);
-    let replaced = AtomicUsize::new(0);
-    let errors = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL.min(set.names.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(name) = set.names.get(i) else { break };
-                    if crate::signals::received().is_some() {
-                        break;
-                    }
-                    let made = workers::provide(tracked, name, &set.source)
-                        .and_then(|()| workers::ensure_healthy(tracked, name, &set.source));
-                    match made {
-                        Ok(n) => {
-                            replaced.fetch_add(n as usize, Ordering::SeqCst);
-                        }
-                        Err(e) => errors
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(format!("worker `{name}`: {e}")),
-                    }
-                }
-            });
+    let made = super::parallel::map_bounded(
+        &set.names,
+        PARALLEL,
+        || crate::signals::received().is_some(),
+        |name| {
+            workers::provide(tracked, name, &set.source)
+                .and_then(|()| workers::ensure_healthy(tracked, name, &set.source))
+                .map_err(|e| format!("worker `{name}`: {e}"))
+        },
+    );
+    let (mut replaced, mut errors) = (0, Vec::new());
+    for r in made.into_iter().flatten() {
+        match r {
+            Ok(n) => replaced += n as usize,
+            Err(e) => errors.push(e),
         }
-    });
-    let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    }
     if let Some(i) = crate::signals::received() {
         remove_all(tracked, set);
         return Err(format!("interrupted ({}) while making worker machines", i.name()));
@@ -130,7 +116,6 @@ pub fn provide_all(tracked: &Tracked, set: &WorkerSet) -> std::result::Result<St
         WorkerSource::Clone { baseline } => format!("clones of {baseline}"),
         WorkerSource::Create { image } => format!("from {image}"),
     };
-    let replaced = replaced.into_inner();
     Ok(format!(
         "{} ready ({how}){}",
         set.names.len(),
