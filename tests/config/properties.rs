@@ -36,6 +36,7 @@ fn key() -> impl Strategy<Value = &'static str> {
         "flaky",
         "flaky_retries",
         "fail_fast",
+        "slowest_first",
         "needs",
         "machines",
         "command",
