@@ -493,22 +493,11 @@ impl Ctx<'_> {
         let after = end_ns - first.clamp(begin_ns, end_ns);
         let wall_s = before as f64 / 1e9 + after as f64 / 1e9 / self.scale;
 
-        let sim = |args: &[&str]| {
-            let out = Command::new(env!("CARGO_BIN_EXE_orbsim"))
-                .args(args)
-                .env("ORBSIM_STATE", &state)
-                .env("ORBSIM_SCENARIO", &scenario)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap_or_else(|e| panic!("orbsim {args:?}: {e}"));
-            assert!(out.status.success(), "orbsim {args:?} failed: {out:?}");
-            out.stdout
-        };
-        let mut stats: Stats = serde_json::from_slice(&sim(&["stats"])).expect("orbsim stats is JSON");
+        let mut stats = orbsim_stats(&state, &scenario);
         stats.creates_started -= counters_before.creates_started;
         stats.clones_started -= counters_before.clones_started;
         let list: serde_json::Value =
-            serde_json::from_slice(&sim(&["orbctl", "list", "-f", "json"])).expect("list JSON");
+            serde_json::from_slice(&orbsim(&state, &scenario, &["orbctl", "list", "-f", "json"])).expect("list JSON");
         let leaked = list
             .as_array()
             .into_iter()
@@ -528,16 +517,22 @@ impl Ctx<'_> {
     }
 }
 
-/// orbsim's counters for a state (all zero for a new one).
-fn orbsim_stats(state: &Path, scenario: &Path) -> Stats {
+/// Runs `orbsim ARGS` on a state; its stdout.
+fn orbsim(state: &Path, scenario: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_orbsim"))
-        .arg("stats")
+        .args(args)
         .env("ORBSIM_STATE", state)
         .env("ORBSIM_SCENARIO", scenario)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("orbsim stats: {e}"));
-    serde_json::from_slice(&out.stdout).expect("orbsim stats is JSON")
+        .unwrap_or_else(|e| panic!("orbsim {args:?}: {e}"));
+    assert!(out.status.success(), "orbsim {args:?} failed: {out:?}");
+    out.stdout
+}
+
+/// orbsim's counters for a state (all zero for a new one).
+fn orbsim_stats(state: &Path, scenario: &Path) -> Stats {
+    serde_json::from_slice(&orbsim(state, scenario, &["stats"])).expect("orbsim stats is JSON")
 }
 
 /// nextest's JUnit report of the naive run (its store is `target/nextest` under the workspace
