@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use orbtest::machines::argv::parse;
-use orbtest::machines::{Flavor, Op};
+use orbctl::argv::parse;
+use orbctl::{Flavor, Op};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else { return };

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use orbtest::machines::{parse_info, parse_list};
+use orbctl::{parse_info, parse_list};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_list(data);

@@ -1,0 +1,84 @@
+//! `cargo orbtest clean [--dry-run]`: preflight's reap step on its own.
+
+use crate::cli::GlobalArgs;
+use crate::errors::{Error, Result};
+use crate::exit_code;
+use crate::lifecycle::cleanup::{self, DELETE_PARALLELISM};
+use crate::lifecycle::provider::policy;
+use crate::lifecycle::state::{LockHolder, now_ms};
+use crate::lifecycle::{provider, state};
+use orbtest_machines::Client;
+
+pub fn execute(global: &GlobalArgs, dry_run: bool, no_wait: bool) -> Result<i32> {
+    let (ws, config) = super::load(global)?;
+    let resolved = provider::resolve(&config.machines, &state::home())?;
+    let client = Client::new(resolved.provider.clone()).with_policy(policy(&config.machines));
+    let me = LockHolder {
+        pid: std::process::id(),
+        run_id: "clean".into(),
+        workspace: ws.root.display().to_string(),
+        since_ms: now_ms(),
+    };
+    let io = |e: std::io::Error| Error::Infrastructure(format!("{}: {e}", resolved.state.dir.display()));
+    // Cleaning while a run owns the provider would race it; queue behind it instead.
+    let _lock = if no_wait {
+        resolved.state.try_lock(&me).map_err(io)?.map_err(|holder| {
+            Error::Infrastructure(format!(
+                "a cargo orbtest run is using {}: {}; try again when it ends, or without --no-wait",
+                resolved.description,
+                holder.map_or_else(|| "unknown run".into(), |h| h.to_string())
+            ))
+        })?
+    } else {
+        resolved
+            .state
+            .lock(&me, |holder| {
+                eprintln!(
+                    "orbtest: waiting for {} to finish with {}",
+                    holder.map_or_else(|| "another cargo orbtest run".into(), |h| h.to_string()),
+                    resolved.description
+                );
+            })
+            .map_err(io)?
+    };
+    let existing = cleanup::list(&client).map_err(Error::Infrastructure)?;
+    let report = cleanup::reap(
+        &client,
+        &resolved.state,
+        &config.machines,
+        &existing,
+        dry_run,
+        DELETE_PARALLELISM,
+    )
+    .map_err(Error::Infrastructure)?;
+
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    let deleted: Vec<_> = if dry_run {
+        report.plan.delete.clone()
+    } else {
+        report.deleted.clone()
+    };
+    for (name, reason) in &deleted {
+        println!("{verb} {name}: {reason}");
+    }
+    for (name, reason) in &report.plan.keep {
+        println!("kept {name}: {reason}");
+    }
+    for (name, e) in &report.failed {
+        println!("FAILED to delete {name}: {e}");
+    }
+    if deleted.is_empty() && report.failed.is_empty() {
+        println!("nothing to clean on {}", resolved.description);
+    }
+    if config.machines.prefixes.is_empty() && !global.quiet {
+        eprintln!(
+            "note: [machines] prefixes is empty, so only machines journaled by earlier runs are cleaned; \
+             add your tests' name prefixes to clean the rest"
+        );
+    }
+    Ok(if report.failed.is_empty() {
+        exit_code::PASSED
+    } else {
+        exit_code::INFRASTRUCTURE
+    })
+}

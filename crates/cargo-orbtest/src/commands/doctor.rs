@@ -1,0 +1,246 @@
+//! `cargo orbtest doctor [--json] [--fix]`: is the provider usable, how loaded is the host,
+//! who owns which machine, and what the config implies; `--fix` restarts an OrbStack that has
+//! grown over the `[machines.restart]` limits.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cli::GlobalArgs;
+use crate::errors::Result;
+use crate::exit_code;
+use crate::lifecycle::cleanup;
+use crate::lifecycle::provider::policy;
+use crate::lifecycle::reap::{self, Protect, ReapInput};
+use crate::lifecycle::{baselines, provider, remedy, state};
+use orbtest_machines::{Client, Op, Provider};
+
+#[derive(Debug, Serialize)]
+struct Report {
+    provider: String,
+    status: Option<String>,
+    version: Option<String>,
+    problems: Vec<String>,
+    host: Host,
+    orbstack_helper_mib: Option<u64>,
+    machines: Vec<MachineOwner>,
+    advice: Vec<String>,
+    /// What `--fix` did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fixed: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Host {
+    memory_percent: f64,
+    swap_percent: f64,
+    cpu_percent: f64,
+    /// Pressure as the provider reports it (orbsim's scenario), when it does.
+    provider_memory_percent: Option<f64>,
+    provider_swap_percent: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct MachineOwner {
+    name: String,
+    state: String,
+    /// baseline | live run | left by a dead run | test prefix | protected | not ours
+    owner: String,
+    /// What the next preflight or `cargo orbtest clean` does with it.
+    next_clean: &'static str,
+}
+
+pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
+    let (_ws, config) = super::load(global)?;
+    let mut problems = Vec::new();
+    let mut advice = Vec::new();
+    let (host, helper) = host();
+    let mut report = Report {
+        provider: config.machines.provider.as_str().to_string(),
+        status: None,
+        version: None,
+        problems: Vec::new(),
+        host,
+        orbstack_helper_mib: helper,
+        machines: Vec::new(),
+        advice: Vec::new(),
+        fixed: Vec::new(),
+    };
+    match provider::resolve(&config.machines, &state::home()) {
+        Err(e) => problems.push(e.to_string()),
+        Ok(resolved) => {
+            report.provider = resolved.description.clone();
+            let client = Client::new(resolved.provider.clone()).with_policy(policy(&config.machines));
+            if fix {
+                let orbstack = remedy::ProviderOrbStack {
+                    client: client.clone(),
+                    kind: resolved.kind,
+                };
+                match remedy::remedy(
+                    &orbstack,
+                    &config.machines.restart,
+                    std::time::Duration::from_millis(250),
+                ) {
+                    Ok(done) => report.fixed.push(done.to_string()),
+                    Err(e) => problems.push(e),
+                }
+            }
+            report.status = client
+                .execute(&Op::Status)
+                .ok()
+                .map(|r| r.stdout_text().trim().to_string());
+            report.version = client.execute(&Op::Version).ok().and_then(|r| {
+                r.stdout_text()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Version:").map(|v| v.trim().to_string()))
+            });
+            if report.status.as_deref() != Some("Running") {
+                problems.push(format!(
+                    "OrbStack is {}: start it with `orbctl start` (or pass --start-orbstack to runs)",
+                    report.status.as_deref().unwrap_or("not answering")
+                ));
+            }
+            if let Some(p) = resolved.provider.pressure() {
+                report.host.provider_memory_percent = Some(p.memory_percent);
+                report.host.provider_swap_percent = Some(p.swap_percent);
+            }
+            match cleanup::list(&client) {
+                Err(e) => problems.push(e),
+                Ok(existing) => {
+                    let owners = cleanup::ownership(&resolved.state, &existing);
+                    let known = baselines::known_names(&resolved.state, &config.machines.baselines);
+                    let input = ReapInput {
+                        existing: existing.iter().map(|m| m.name.clone()).collect(),
+                        orphans: owners.orphans.clone(),
+                        live: owners.live.clone(),
+                        prefixes: config.machines.prefixes.clone(),
+                        protect: config.machines.protect.clone(),
+                        baselines: known.clone(),
+                    };
+                    let protect = Protect::new(&config.machines.protect).ok();
+                    let plan = protect.as_ref().map(|p| reap::plan(&input, p)).unwrap_or_default();
+                    let deleting: BTreeMap<&str, String> =
+                        plan.delete.iter().map(|(n, r)| (n.as_str(), r.to_string())).collect();
+                    for m in &existing {
+                        let owner = if known.contains(&m.name) {
+                            "baseline".to_string()
+                        } else if let Some(run) = owners.live.get(&m.name) {
+                            format!("run {run} (running)")
+                        } else if let Some(reason) = deleting.get(m.name.as_str()) {
+                            reason.clone()
+                        } else if protect.as_ref().is_some_and(|p| p.matching(&m.name).is_some()) {
+                            "protected".to_string()
+                        } else {
+                            "not ours".to_string()
+                        };
+                        report.machines.push(MachineOwner {
+                            name: m.name.clone(),
+                            state: m.state.clone(),
+                            next_clean: if deleting.contains_key(m.name.as_str()) {
+                                "delete"
+                            } else {
+                                "keep"
+                            },
+                            owner,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if config.machines.prefixes.is_empty() {
+        advice.push(
+            "[machines] prefixes is empty: cleanup only reaps machines journaled by crashed runs; list your tests' \
+             machine-name prefixes to clean up after suites that ran outside cargo orbtest"
+                .to_string(),
+        );
+    }
+    let swap = report.host.provider_swap_percent.unwrap_or(report.host.swap_percent);
+    if swap > config.pressure.swap_limit_percent {
+        advice.push(format!(
+            "swap is at {swap:.0}%, over the {:.0}% limit: machine tiers will {} (on_pressure)",
+            config.pressure.swap_limit_percent,
+            config.pressure.on_pressure.as_str()
+        ));
+    }
+    if !config.uses_machines() {
+        advice.push("no tier has `machines = true`: preflight, the shim and postflight never run".to_string());
+    }
+    report.problems = problems;
+    report.advice = advice;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print_human(&report);
+    }
+    Ok(if report.problems.is_empty() {
+        exit_code::PASSED
+    } else {
+        exit_code::INFRASTRUCTURE
+    })
+}
+
+fn print_human(r: &Report) {
+    println!("provider: {}", r.provider);
+    println!(
+        "OrbStack: {} (version {})",
+        r.status.as_deref().unwrap_or("unknown"),
+        r.version.as_deref().unwrap_or("unknown")
+    );
+    println!(
+        "host: memory {:.0}%, swap {:.0}%, CPU {:.0}%",
+        r.host.memory_percent, r.host.swap_percent, r.host.cpu_percent
+    );
+    if let (Some(m), Some(s)) = (r.host.provider_memory_percent, r.host.provider_swap_percent) {
+        println!("provider reports: memory {m:.0}%, swap {s:.0}%");
+    }
+    match r.orbstack_helper_mib {
+        Some(mib) => println!("OrbStack helper: {mib} MiB resident"),
+        None => println!("OrbStack helper: not visible on this host"),
+    }
+    if r.machines.is_empty() {
+        println!("machines: none");
+    } else {
+        println!("machines:");
+        let width = r.machines.iter().map(|m| m.name.len()).max().unwrap_or(4);
+        for m in &r.machines {
+            println!("  {:<width$}  {:<8}  {:<6}  {}", m.name, m.state, m.next_clean, m.owner);
+        }
+    }
+    for p in &r.problems {
+        println!("problem: {p}");
+    }
+    for a in &r.advice {
+        println!("advice: {a}");
+    }
+    for f in &r.fixed {
+        println!("fix: {f}");
+    }
+    if r.problems.is_empty() {
+        println!("verdict: ready");
+    }
+}
+
+/// Host memory, swap and CPU, and the OrbStack helper's memory where it is visible (macOS).
+fn host() -> (Host, Option<u64>) {
+    let p = orbtest_machines::host_pressure();
+    let mut cpu = 0.0;
+    let mut helper = None;
+    if let Ok(mut sys) = sysinfo::System::new() {
+        sys.refresh_cpu_usage();
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+        sys.refresh_cpu_usage();
+        cpu = f64::from(sys.global_cpu_usage());
+        helper = remedy::helper_mib();
+    }
+    (
+        Host {
+            memory_percent: p.memory_percent,
+            swap_percent: p.swap_percent,
+            cpu_percent: cpu,
+            provider_memory_percent: None,
+            provider_swap_percent: None,
+        },
+        helper,
+    )
+}

@@ -1,0 +1,131 @@
+//! `cargo orbtest` / `cargo orbtest run`: run the tiers with a view (live on a terminal, plain
+//! lines otherwise, nothing with `-q`) and the resource monitor, check the gate, report, exit
+//! with the documented code.
+
+use std::io::IsTerminal;
+
+use crate::cli::{GlobalArgs, RunArgs};
+use crate::errors::Result;
+use crate::events::{Observer, Silent, Tee};
+use crate::lifecycle::sampler::ProviderSampler;
+use crate::lifecycle::{LifecycleOptions, provider, state};
+use crate::monitor::{MachineSource, Monitor};
+use crate::nextest::ForwardedArgs;
+use crate::plan::{Plan, Selection};
+use crate::report::{self, LiveView, PlainProgress, Style, gate, github};
+use crate::runner::{RunOptions, Runner};
+
+pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
+    let (ws, config) = super::load(global)?;
+    let plan = Plan::new(
+        &config,
+        &Selection {
+            tiers: args.tier.clone(),
+            ignore_needs: args.ignore_needs,
+            no_fail_fast: args.no_fail_fast,
+        },
+    )?;
+    let color = global.color.enabled();
+    let live = !global.quiet && stderr_is_terminal();
+    let in_actions = github::in_actions();
+    let options = RunOptions {
+        forwarded: ForwardedArgs::split(&args.nextest_args),
+        report_dir: args.report_dir.clone(),
+        color,
+        verbose: global.verbose,
+        live,
+        lifecycle: LifecycleOptions {
+            start_orbstack: args.start_orbstack,
+            no_wait: args.no_wait,
+            keep_machines: args.keep_machines,
+            rebuild_baselines: args.rebuild_baselines,
+            restart_orbstack: args.restart_orbstack,
+        },
+    };
+    let live_view = live.then(|| LiveView::new(color, global.verbose));
+    let plain = (!live && !global.quiet).then(|| PlainProgress::new(std::io::stderr()).github_groups(in_actions));
+    let view: &dyn Observer = match (&live_view, &plain) {
+        (Some(v), _) => v,
+        (None, Some(p)) => p,
+        (None, None) => &Silent,
+    };
+    // With machine tiers, the provider's figures (machines, creates in flight, and orbsim's
+    // scenario pressure) join the timeline. A provider that cannot be resolved is reported by
+    // preflight; the timeline then just has no machine figures.
+    let sampler = plan
+        .uses_machines()
+        .then(|| provider::resolve(&config.machines, &state::home()).ok())
+        .flatten()
+        .map(|resolved| ProviderSampler::new(&resolved, config.machines.max_concurrent_creates as usize));
+    let machine_source: Option<&dyn MachineSource> = sampler.as_ref().map(|s| s as &dyn MachineSource);
+    let monitor = Monitor::new(&config.monitor, live, machine_source, view);
+    let observer = Tee(vec![&monitor, view]);
+
+    let finished = std::thread::scope(|scope| {
+        scope.spawn(|| monitor.run());
+        // Stops the sampler however the run ends, so the scope can join it.
+        let _stop = StopOnDrop(&monitor);
+        Runner {
+            ws: &ws,
+            config: &config,
+            plan: &plan,
+            options: &options,
+            observer: &observer,
+        }
+        .run()
+    });
+    let sampled = monitor.finish();
+    if let Some(v) = &live_view {
+        v.finish();
+    }
+    let mut finished = finished?;
+    let run = &mut finished.result;
+    run.redact(orbtest_machines::redact::global());
+    run.resources = sampled.peaks;
+    if let Some(problem) = &sampled.error {
+        eprintln!("warning: the resource timeline is incomplete: {problem}");
+    }
+    if args.gate || config.gate.enforce {
+        run.gate = gate::evaluate(&config.gate, run);
+    }
+
+    let written = report::write_reports(run, &finished.dir);
+    // Shown in the terminal summary as the run's error, unless the run already had one.
+    let mut write_error_shown = false;
+    if let Err(e) = &written {
+        // The run now ends with exit 3 (or its interrupt's code): its record and the terminal
+        // summary say so, not the tests' own verdict.
+        if run.error.is_none() {
+            run.error = Some(e.to_string());
+            write_error_shown = true;
+        }
+        let _ = report::write_summary(run, &finished.dir);
+    }
+    let shown_dir = written.is_ok().then_some(finished.dir.report_dir.as_path());
+    eprint!("{}", report::render_summary(run, Style { color }, shown_dir));
+    if in_actions {
+        print!("{}", github::annotations(run, Some(&ws.root)));
+        if let Err(e) = github::append_step_summary(&github::step_summary(run)) {
+            eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+        }
+    }
+    if let Err(e) = written
+        && !write_error_shown
+    {
+        super::print_error(&e, color);
+    }
+    Ok(run.exit_code())
+}
+
+struct StopOnDrop<'a, 'b>(&'a Monitor<'b>);
+
+impl Drop for StopOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// The live view needs a real terminal; `TERM=dumb` (editors' shells) gets plain lines.
+fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}

@@ -1,0 +1,33 @@
+//! cargo-orbtest: tiered cargo-nextest runs that manage the OrbStack machines tests create.
+//!
+//! Data flows one way: `config` → `plan` → `run` (preflight, tiers, postflight) → `report`.
+//! Everything that talks to `orbctl` goes through the `orbtest-machines` crate.
+
+pub mod cli;
+pub mod command;
+pub mod commands;
+pub mod config;
+pub mod errors;
+pub mod events;
+pub mod exit_code;
+pub mod history;
+pub mod lifecycle;
+pub mod monitor;
+pub mod nextest;
+pub mod plan;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod shim;
+pub mod signals;
+pub mod worker_slot;
+pub mod workspace;
+
+/// The Rust API for tests moved to the `orbtest-machines` crate; depend on it directly.
+#[deprecated(
+    since = "0.1.0",
+    note = "use the `orbtest-machines` crate (`orbtest_machines::Machines`)"
+)]
+pub mod machines {
+    pub use orbtest_machines::*;
+}

@@ -1,0 +1,463 @@
+//! A run's hold on its provider: preflight before the first machine tier, the environment
+//! machine tiers get, and postflight after the last tier (also after failures and Ctrl-C).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::baselines::{self, ReadyBaseline};
+use super::cleanup::{self, DELETE_PARALLELISM};
+use super::health::{check_version, ensure_running};
+use super::pressure::{self, Verdict};
+use super::provider::policy;
+use super::provider::{self, ResolvedProvider};
+use super::reap::Protect;
+use super::shim_setup::install_shim;
+use super::state::{LockHolder, RunLock, RunState, now_ms};
+use super::stats::{activity, stats};
+use crate::config::{Config, MachinesConfig, OnPressure};
+use crate::errors::{Error, Result};
+use crate::events::{Event, Observer};
+use crate::results::MachineStats;
+use orbtest_machines::files::write_atomic;
+use orbtest_machines::workers::{ENV_WORKERS, WorkerSet};
+use orbtest_machines::{Client, Journal, JournalView, Record};
+
+/// Command-line choices about machines.
+#[derive(Debug, Clone, Default)]
+pub struct LifecycleOptions {
+    /// `--start-orbstack`: start OrbStack if it is stopped.
+    pub start_orbstack: bool,
+    /// `--no-wait`: fail at once if another run holds the provider.
+    pub no_wait: bool,
+    /// `--keep-machines`: leave the run's machines in place.
+    pub keep_machines: bool,
+    /// `--rebuild-baselines`.
+    pub rebuild_baselines: bool,
+    /// `--restart-orbstack`: restart OrbStack first if it is over `[machines.restart]` limits.
+    pub restart_orbstack: bool,
+}
+
+pub struct PreflightContext<'a> {
+    pub config: &'a Config,
+    pub run_id: &'a str,
+    pub workspace: &'a Path,
+    /// The run's report directory (provisioning logs, the journal copy).
+    pub report_dir: &'a Path,
+    pub options: &'a LifecycleOptions,
+    pub home: PathBuf,
+    /// How many worker machines to provide (`[machines.workers]`), if any.
+    pub workers: Option<usize>,
+}
+
+pub enum Preflight {
+    Ready(Box<Session>),
+    /// Host pressure with `on_pressure = "skip"`: machine tiers are skipped for this reason.
+    Skip(String),
+}
+
+pub struct Session {
+    pub resolved: ResolvedProvider,
+    /// `orbctl` and `orb` links to the shim, first on machine tiers' PATH.
+    shim_dir: PathBuf,
+    /// Journals every attempt.
+    pub client: Client,
+    pub journal: Arc<Journal>,
+    pub baselines: Vec<ReadyBaseline>,
+    /// The run's worker machines, when `[machines.workers]` asks for them.
+    pub workers: Option<WorkerSet>,
+    run: RunState,
+    _lock: RunLock,
+    config: MachinesConfig,
+    options: LifecycleOptions,
+    report_dir: PathBuf,
+}
+
+/// What postflight did.
+#[derive(Debug, Clone, Default)]
+pub struct Postflight {
+    pub stats: MachineStats,
+    pub deleted: Vec<String>,
+    /// Machines kept on purpose (`--keep-machines`, `keep_on_failure`).
+    pub kept: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Runs one preflight step with its spinner/line and duration; a failure names the step.
+fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+    if let Some(i) = crate::signals::received() {
+        return Err(Error::preflight(
+            name,
+            format!("interrupted ({}) before this step", i.name()),
+        ));
+    }
+    observer.event(&Event::StepStarted { step: name });
+    let start = Instant::now();
+    let outcome = f();
+    let shown = match &outcome {
+        Ok((_, message)) => Ok(message.clone()),
+        Err(e) => Err(e.to_string()),
+    };
+    observer.event(&Event::StepFinished {
+        step: name,
+        duration: start.elapsed(),
+        outcome: shown,
+    });
+    outcome.map(|(value, _)| value)
+}
+
+impl Session {
+    pub fn preflight(ctx: &PreflightContext<'_>, observer: &dyn Observer) -> Result<Preflight> {
+        let machines = &ctx.config.machines;
+        let resolved = step(observer, "provider", || {
+            let resolved = provider::resolve(machines, &ctx.home)?;
+            let client = Client::new(resolved.provider.clone()).with_policy(policy(machines));
+            let status = ensure_running(&client, machines, ctx.options.start_orbstack)?;
+            let version = check_version(&client, &machines.min_version)?;
+            let message = format!("{}, OrbStack {version}, {status}", resolved.description);
+            Ok((resolved, message))
+        })?;
+
+        if ctx.options.restart_orbstack {
+            step(observer, "restart", || {
+                let orbstack = super::remedy::ProviderOrbStack {
+                    client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
+                    kind: resolved.kind,
+                };
+                let done = super::remedy::remedy(&orbstack, &machines.restart, Duration::from_millis(250))
+                    .map_err(|e| Error::preflight("restart", e))?;
+                Ok(((), done.to_string()))
+            })?;
+        }
+
+        let verdict = step(observer, "pressure", || {
+            let provider = resolved.provider.clone();
+            let verdict = pressure::check(
+                &ctx.config.pressure,
+                || pressure::sample(provider.as_ref()),
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                |reason, waited| {
+                    let message = format!(
+                        "host under pressure: {reason}; waiting for it to drop ({} of at most {})",
+                        humantime::format_duration(Duration::from_secs(waited.as_secs())),
+                        humantime::format_duration(ctx.config.pressure.max_wait)
+                    );
+                    observer.event(&Event::Note { message: &message });
+                },
+            )
+            .map_err(|m| Error::preflight("pressure", m))?;
+            let message = match &verdict {
+                Verdict::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
+                Verdict::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
+                Verdict::Skip(reason) => reason.clone(),
+            };
+            Ok((verdict, message))
+        })?;
+        if let Verdict::Skip(reason) = verdict {
+            debug_assert_eq!(ctx.config.pressure.on_pressure, OnPressure::Skip);
+            return Ok(Preflight::Skip(reason));
+        }
+
+        let (lock, run) = step(observer, "run lock", || {
+            let me = LockHolder {
+                pid: std::process::id(),
+                run_id: ctx.run_id.to_string(),
+                workspace: ctx.workspace.display().to_string(),
+                since_ms: now_ms(),
+            };
+            let io = |e: std::io::Error| Error::preflight("run lock", format!("{}: {e}", resolved.state.dir.display()));
+            let lock = if ctx.options.no_wait {
+                match resolved.state.try_lock(&me).map_err(io)? {
+                    Ok(lock) => lock,
+                    Err(holder) => {
+                        return Err(Error::preflight(
+                            "run lock",
+                            format!(
+                                "another cargo orbtest run is using {}: {}; wait for it to finish, or run without \
+                                 --no-wait to queue behind it",
+                                resolved.description,
+                                holder.map_or_else(|| "unknown run".to_string(), |h| h.to_string())
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                resolved
+                    .state
+                    .lock(&me, |holder| {
+                        let message = format!(
+                            "waiting for {} to finish with {} (pass --no-wait to fail instead)",
+                            holder.map_or_else(|| "another cargo orbtest run".to_string(), |h| h.to_string()),
+                            resolved.description
+                        );
+                        observer.event(&Event::Note { message: &message });
+                    })
+                    .map_err(io)?
+            };
+            let run = resolved.state.start_run(ctx.run_id).map_err(io)?;
+            Ok(((lock, run), String::new()))
+        })?;
+
+        let journal = Journal::open(&run.journal_path(), ctx.run_id, None)
+            .map_err(|e| Error::preflight("run lock", format!("cannot open the run journal: {e}")))?;
+        journal
+            .append(
+                &Record::Run {
+                    ts_ms: now_ms(),
+                    run_id: ctx.run_id.to_string(),
+                    pid: std::process::id(),
+                    provider: resolved.description.clone(),
+                    workspace: ctx.workspace.display().to_string(),
+                },
+                true,
+            )
+            .map_err(|e| Error::preflight("run lock", format!("cannot write the run journal: {e}")))?;
+        let journal = Arc::new(journal);
+        let client = Client::new(resolved.provider.clone())
+            .with_policy(policy(machines))
+            .with_observer(journal.clone());
+
+        let existing = step(observer, "reap", || {
+            let existing = cleanup::list(&client).map_err(|m| Error::preflight("reap", m))?;
+            let report = cleanup::reap(&client, &resolved.state, machines, &existing, false, DELETE_PARALLELISM)
+                .map_err(|m| Error::preflight("reap", m))?;
+            let orphans = report
+                .deleted
+                .iter()
+                .filter(|(_, r)| matches!(r, super::reap::ReapReason::Orphan { .. }))
+                .count();
+            let mut message = if report.deleted.is_empty() {
+                "nothing left over".to_string()
+            } else {
+                format!(
+                    "deleted {} leftover machines ({orphans} from earlier runs, {} by prefix)",
+                    report.deleted.len(),
+                    report.deleted.len() - orphans
+                )
+            };
+            for (name, e) in &report.failed {
+                message.push_str(&format!("; could not delete `{name}`: {e}"));
+            }
+            let gone: BTreeSet<&str> = report.deleted.iter().map(|(n, _)| n.as_str()).collect();
+            let existing: Vec<_> = existing
+                .into_iter()
+                .filter(|m| !gone.contains(m.name.as_str()))
+                .collect();
+            Ok((existing, message))
+        })?;
+
+        let ready = step(observer, "baselines", || {
+            let outcome = baselines::ensure(
+                &client,
+                &resolved.state,
+                &machines.baselines,
+                &existing,
+                ctx.options.rebuild_baselines,
+                &ctx.report_dir.join("baselines"),
+            )
+            .map_err(|m| Error::preflight("baselines", m))?;
+            let message = match (outcome.built.len(), outcome.reused.len()) {
+                (0, 0) => "none configured".to_string(),
+                _ => format!(
+                    "{}{}",
+                    if outcome.built.is_empty() {
+                        String::new()
+                    } else {
+                        format!("built {}", outcome.built.join(", "))
+                    },
+                    if outcome.reused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "{}reused {}",
+                            if outcome.built.is_empty() { "" } else { "; " },
+                            outcome.reused.join(", ")
+                        )
+                    }
+                ),
+            };
+            Ok((outcome.ready, message))
+        })?;
+
+        step(observer, "warm images", || {
+            let covered = baselines::images(&ready);
+            let warmed = super::warm::warm(&client, &journal, &resolved.state, &machines.images, &covered)
+                .map_err(|m| Error::preflight("warm images", m))?;
+            let message = if warmed.is_empty() {
+                "nothing to warm".to_string()
+            } else {
+                format!("warmed {}", warmed.join(", "))
+            };
+            Ok(((), message))
+        })?;
+
+        let shim_dir = install_shim(&run.dir, &resolved, machines, &ctx.config.pressure, &ready, &journal)
+            .map_err(|e| Error::preflight("shim", e))?;
+
+        let workers = match (ctx.workers, &machines.workers) {
+            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, "workers", || {
+                let set = WorkerSet {
+                    names: super::workers::names(ctx.run_id, count),
+                    source: super::workers::source(wanted, &ready),
+                };
+                set.write(&run.dir)
+                    .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
+                let tracked = orbtest_machines::tracked::Tracked::open(&run.dir, None)
+                    .map_err(|e| Error::preflight("workers", e))?;
+                let message =
+                    super::workers::provide_all(&tracked, &set).map_err(|e| Error::preflight("workers", e))?;
+                Ok((set, message))
+            })?),
+            _ => None,
+        };
+
+        Ok(Preflight::Ready(Box::new(Session {
+            workers,
+            shim_dir,
+            resolved,
+            client,
+            journal,
+            baselines: ready,
+            run,
+            _lock: lock,
+            config: machines.clone(),
+            options: ctx.options.clone(),
+            report_dir: ctx.report_dir.to_path_buf(),
+        })))
+    }
+
+    /// What tests did with machines from `from_ms` until now.
+    pub fn activity_since(&self, from_ms: u64) -> crate::results::MachineActivity {
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        activity(&view, from_ms, now_ms())
+    }
+
+    /// The run's own state directory (`ORBTEST_RUN_DIR`).
+    pub fn run_dir(&self) -> &Path {
+        &self.run.dir
+    }
+
+    /// Environment for a machine tier's tests: the shim's `orbctl`/`orb` first on PATH, the
+    /// run directory it reads its settings from, and the real orbctl (for reference; the shim
+    /// uses the one in its settings).
+    pub fn tier_env(&self) -> Vec<(String, String)> {
+        let mut env = self.resolved.env.clone();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.shim_dir.clone()];
+        dirs.extend(std::env::split_paths(&path).filter(|d| d != &self.shim_dir));
+        if let Ok(joined) = std::env::join_paths(dirs) {
+            env.push(("PATH".into(), joined.to_string_lossy().into_owned()));
+        }
+        env.push(("ORBTEST_RUN_DIR".into(), self.run.dir.display().to_string()));
+        env.push(("ORBTEST_REAL_ORBCTL".into(), self.resolved.orbctl.display().to_string()));
+        if let Some(workers) = &self.workers {
+            env.push((ENV_WORKERS.into(), workers.names.join(",")));
+        }
+        env
+    }
+
+    /// orbtest's target runner, which gives each nextest test its worker machine (only with
+    /// workers).
+    pub fn target_runner(&self) -> Option<PathBuf> {
+        self.workers
+            .as_ref()
+            .map(|_| self.shim_dir.join(crate::worker_slot::RUNNER))
+    }
+
+    /// Deletes what this run created (unless asked to keep it), reports leftovers, ends the
+    /// journal and releases the provider.
+    pub fn postflight(self, run_failed: bool, observer: &dyn Observer) -> Postflight {
+        observer.event(&Event::StepStarted { step: "postflight" });
+        let start = Instant::now();
+        let mut out = Postflight::default();
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        let existing = match cleanup::list(&self.client) {
+            Ok(list) => list,
+            Err(e) => {
+                out.errors.push(e);
+                Vec::new()
+            }
+        };
+        let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
+        // Ours only if created after we claimed the name (a name that was taken stays its owner's).
+        let ours: Vec<String> = existing
+            .iter()
+            .filter(|m| view.owned.get(&m.name).is_some_and(|o| o.matches_id(&m.id)))
+            .map(|m| m.name.clone())
+            .collect();
+        let keep = self.options.keep_machines || (self.config.keep_on_failure && run_failed);
+        if keep {
+            out.kept = ours.clone();
+        } else {
+            for (name, result) in cleanup::delete_all(&self.client, &ours, DELETE_PARALLELISM) {
+                match result {
+                    Ok(()) => {
+                        let _ = self.journal.release(&name, "deleted by postflight");
+                        out.deleted.push(name);
+                    }
+                    Err(e) => out.errors.push(format!("could not delete `{name}`: {e}")),
+                }
+            }
+        }
+        // Claims on machines that are gone, or that were never ours, end here too.
+        for machine in view.owned.keys().filter(|m| !ours.contains(m)) {
+            let why = if names.contains(machine.as_str()) {
+                "not created by this run"
+            } else {
+                "gone"
+            };
+            let _ = self.journal.release(machine, why);
+        }
+
+        let after = cleanup::list(&self.client).unwrap_or(existing);
+        let protect = Protect::new(&self.config.protect).ok();
+        let baseline_names = baselines::known_names(&self.resolved.state, &self.config.baselines);
+        out.stats.leftover = after
+            .iter()
+            .map(|m| m.name.clone())
+            .filter(|n| self.config.prefixes.iter().any(|p| n.starts_with(p.as_str())))
+            .filter(|n| protect.as_ref().is_none_or(|p| p.matching(n).is_none()))
+            .filter(|n| !baseline_names.contains(n) && !out.kept.contains(n))
+            .collect();
+        let _ = self.journal.append(
+            &Record::End {
+                ts_ms: now_ms(),
+                kept: out.kept.clone(),
+            },
+            true,
+        );
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        let leftover = std::mem::take(&mut out.stats.leftover);
+        out.stats = stats(&view);
+        out.stats.leftover = leftover;
+        if let Ok(bytes) = std::fs::read(self.journal.path()) {
+            let _ = write_atomic(&self.report_dir.join("journal.jsonl"), &bytes);
+        }
+        let state = self.resolved.state.clone();
+        let keep_runs = self.config.keep_runs as usize;
+        let unfinished = |dir: &Path| JournalView::read(&dir.join("journal.jsonl")).is_ok_and(|v| !v.owned.is_empty());
+        if let Err(e) = state.prune(keep_runs, &unfinished) {
+            tracing::warn!("cannot prune old runs in {}: {e}", state.dir.display());
+        }
+        let mut message = format!("deleted {} machines", out.deleted.len());
+        if !out.kept.is_empty() {
+            message = format!("kept {} machines as asked: {}", out.kept.len(), out.kept.join(", "));
+        }
+        if !out.stats.leftover.is_empty() {
+            message.push_str(&format!("; LEFTOVER: {}", out.stats.leftover.join(", ")));
+        }
+        let outcome = if out.errors.is_empty() {
+            Ok(message)
+        } else {
+            Err(format!("{message}; {}", out.errors.join("; ")))
+        };
+        observer.event(&Event::StepFinished {
+            step: "postflight",
+            duration: start.elapsed(),
+            outcome,
+        });
+        out
+    }
+}

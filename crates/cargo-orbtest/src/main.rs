@@ -1,0 +1,29 @@
+//! `cargo-orbtest`: a thin entry point; everything lives in the `orbtest` library. The binary
+//! answers to several names (argv[0]).
+
+use orbctl::Flavor;
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv0 = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|a| a.to_str())
+        .unwrap_or_default();
+    let code = match (argv0, Flavor::from_argv0(argv0)) {
+        // The simulator travels inside cargo-orbtest (so it always matches the orchestrator),
+        // reached through links with these names.
+        (name @ ("orbsim-orbctl" | "orbsim-orb" | "orbsim"), _) => {
+            let rest: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+            orbsim::main_with(name.trim_start_matches("orbsim-"), &rest)
+        }
+        // Each test's worker machine: nextest's target runner, and the helper other suites call.
+        (name @ (orbtest::worker_slot::RUNNER | orbtest::worker_slot::HELPER), _) => {
+            orbtest::worker_slot::main(name, args.iter().skip(1).cloned().collect())
+        }
+        // `orbctl` or `orb`: the shim tests see during machine tiers.
+        (_, Some(flavor)) => orbtest::shim::main(flavor, args.into_iter().skip(1).collect()),
+        _ => orbtest::commands::main(args),
+    };
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+}

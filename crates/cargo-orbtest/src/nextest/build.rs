@@ -1,0 +1,156 @@
+//! Build once: compile every test binary the selected tiers may need, before the first tier
+//! runs, and record them so each tier reuses the build instead of invoking cargo again.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::{ConfigSite, ToolConfig, config_sites, scrub_env};
+use crate::config::{Config, Diagnostic};
+use crate::errors::{Error, Result};
+use crate::workspace::Workspace;
+use orbtest_process::supervise;
+
+/// The reuse-build inputs each tier's `cargo nextest run` gets.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub binaries_metadata: PathBuf,
+    pub cargo_metadata: PathBuf,
+}
+
+impl Built {
+    pub fn args(&self) -> [String; 4] {
+        [
+            "--binaries-metadata".into(),
+            self.binaries_metadata.display().to_string(),
+            "--cargo-metadata".into(),
+            self.cargo_metadata.display().to_string(),
+        ]
+    }
+}
+
+/// Compiles the workspace's tests through nextest (which also validates every tier's
+/// filtersets: a bad one is reported as a config error at its line in orchestrator.toml).
+/// `log` receives cargo's output; with `echo` it goes to the terminal instead.
+pub fn build(
+    ws: &Workspace,
+    config: &Config,
+    tool_config: &ToolConfig,
+    build_args: &[String],
+    color: &str,
+    out_dir: &Path,
+    echo: bool,
+) -> Result<Built> {
+    let binaries_metadata = out_dir.join("binaries-metadata.json");
+    let cargo_metadata = out_dir.join("cargo-metadata.json");
+    let log_path = out_dir.join("build.log");
+    std::fs::write(&cargo_metadata, &ws.metadata_json).map_err(|e| Error::io("cannot write", &cargo_metadata, e))?;
+
+    let stdout = File::create(&binaries_metadata).map_err(|e| Error::io("cannot create", &binaries_metadata, e))?;
+    let log = File::create(&log_path).map_err(|e| Error::io("cannot create", &log_path, e))?;
+    let mut cmd = Command::new(&ws.cargo);
+    cmd.args([
+        "nextest",
+        "list",
+        "--list-type",
+        "binaries-only",
+        "--message-format",
+        "json",
+    ])
+    .arg("--tool-config-file")
+    .arg(tool_config.arg())
+    .args(["--color", color])
+    .arg("--manifest-path")
+    .arg(ws.root.join("Cargo.toml"))
+    .args(build_args)
+    .current_dir(&ws.root)
+    .stdin(Stdio::null())
+    .stdout(stdout);
+    if echo {
+        cmd.stderr(Stdio::inherit());
+    } else {
+        cmd.stderr(log);
+    }
+    scrub_env(&mut cmd);
+    supervise(&mut cmd);
+    let status = cmd
+        .status()
+        .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
+    if status.success() {
+        return Ok(Built {
+            binaries_metadata,
+            cargo_metadata,
+        });
+    }
+    if let Err(e) = orbtest_machines::redact::global().scrub_file(&log_path) {
+        tracing::warn!("cannot redact {}: {e}", log_path.display());
+    }
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let code = status.code();
+    match code {
+        Some(101) => Err(Error::Build {
+            code: "101".into(),
+            output_tail: tail(&output, 60),
+        }),
+        Some(94 | 96) => Err(config_error(config, &output).unwrap_or_else(|| Error::Nextest {
+            what: "cargo-nextest rejected the generated configuration".into(),
+            detail: tail(&output, 30),
+        })),
+        _ if crate::signals::received().is_some() => Err(Error::Infrastructure("build interrupted".into())),
+        _ => Err(Error::Nextest {
+            what: format!(
+                "`cargo nextest list` failed ({})",
+                code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"))
+            ),
+            detail: tail(&output, 30),
+        }),
+    }
+}
+
+/// Turns nextest's complaints about tier filtersets into diagnostics at their place in
+/// orchestrator.toml.
+fn config_error(config: &Config, stderr: &str) -> Option<Error> {
+    let sites = config_sites(stderr);
+    let mut diagnostics = Vec::new();
+    for (site, message) in sites {
+        let (tier_name, span, what) = match &site {
+            ConfigSite::Filter { tier } => {
+                let t = config.tier(tier)?;
+                (tier, t.spans.filter.clone().unwrap_or(t.spans.header.clone()), "filter")
+            }
+            ConfigSite::Flaky { tier, index } => {
+                let t = config.tier(tier)?;
+                (tier, t.spans.flaky.get(*index)?.clone(), "flaky filterset")
+            }
+        };
+        diagnostics.push(
+            Diagnostic::new(
+                span,
+                format!("invalid {what} in [tiers.{tier_name}] (as cargo-nextest reads it)"),
+            )
+            .note(format!("cargo-nextest says:\n{}", indent(&message)))
+            .help("see https://nexte.st/docs/filtersets/ for the filterset language"),
+        );
+    }
+    if diagnostics.is_empty() {
+        return None;
+    }
+    // nextest names the bad filtersets in no fixed order; show them in file order.
+    diagnostics.sort_by_key(|d| d.span.start);
+    let mut err = config.error_at(diagnostics.remove(0));
+    err.diagnostics.extend(diagnostics);
+    Some(Error::from(err))
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The last `n` lines of `text`.
+pub(crate) fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,434 @@
+//! Executes a plan: build once (when a tier runs nextest), then each tier in order as its own
+//! nextest run or, for a command tier, its command, deciding from the results so far whether
+//! the next tier may run. Produces a `RunResult`; writing reports is
+//! the caller's business.
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use crate::command::CommandRun;
+use crate::config::{Config, Tier};
+use crate::errors::{Error, Result};
+use crate::events::{Event, Observer};
+use crate::history::History;
+use crate::lifecycle::{LifecycleOptions, Preflight, PreflightContext, Session};
+use crate::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
+use crate::plan::Plan;
+use crate::report::RunDir;
+use crate::results::{RunResult, TestCounts, TestStatus, TierOutcome, TierResult};
+use crate::signals;
+use crate::workspace::Workspace;
+use orbtest_machines::files::write_atomic;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub forwarded: ForwardedArgs,
+    pub report_dir: Option<PathBuf>,
+    /// Colour cargo's build output.
+    pub color: bool,
+    /// Copy nextest's and cargo's output to the terminal as it happens.
+    pub verbose: bool,
+    /// A live view owns the terminal: with `verbose`, it prints nextest's output itself (from
+    /// `TierOutput` events) instead of the runner copying it to stderr under the view.
+    pub live: bool,
+    pub lifecycle: LifecycleOptions,
+}
+
+/// Where the run stands with machines: preflight runs before the first machine tier.
+enum Machines {
+    NotStarted,
+    Ready(Box<Session>),
+    /// Host pressure with `on_pressure = "skip"`.
+    Skipped(String),
+    Failed,
+}
+
+pub struct Runner<'a> {
+    pub ws: &'a Workspace,
+    pub config: &'a Config,
+    pub plan: &'a Plan,
+    pub options: &'a RunOptions,
+    pub observer: &'a dyn Observer,
+}
+
+/// A finished run and where its files are.
+pub struct Finished {
+    pub result: RunResult,
+    pub dir: RunDir,
+}
+
+impl Runner<'_> {
+    /// Runs the plan. Errors are problems that prevent any run (nextest missing, a filterset
+    /// nextest rejects); a build failure or a broken tier ends in a `RunResult` with `error`
+    /// set, so reports still get written.
+    pub fn run(&self) -> Result<Finished> {
+        signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
+        // Problems that make any run pointless surface before anything starts.
+        crate::command::check_programs(self.config, &self.plan.tiers)?;
+        crate::lifecycle::workers::check(self.config, &self.plan.tiers)?;
+        let nextest_tiers: Vec<&Tier> = self.plan.tiers.iter().filter(|t| !t.is_command()).collect();
+        let version = match nextest_tiers.first() {
+            None => None,
+            Some(t) if !self.ws.is_cargo => {
+                return Err(Error::Usage(format!(
+                    "tier `{}` runs nextest, but {} is not a cargo workspace",
+                    t.name,
+                    self.ws.root.display()
+                )));
+            }
+            Some(_) => Some(nextest::check_version(&self.ws.cargo)?),
+        };
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let orbtest_dir = self.ws.orbtest_dir();
+        let dir = RunDir::create(&orbtest_dir, self.options.report_dir.as_deref(), started_at)
+            .map_err(|e| Error::io("cannot create the run directory under", &orbtest_dir, e))?;
+        self.observer.event(&Event::RunStarted {
+            run_id: &dir.id,
+            dir: &dir.path,
+        });
+
+        let mut result = RunResult {
+            run_id: dir.id.clone(),
+            started_at,
+            duration: Default::default(),
+            tiers: Vec::new(),
+            interrupted: None,
+            error: None,
+            nextest_version: version.map_or_else(|| "not used".to_string(), |v| v.to_string()),
+            machines: Default::default(),
+            resources: Default::default(),
+            gate: Default::default(),
+        };
+
+        // The one build, when a tier runs nextest; a failed build ends the run with reports.
+        let nextest = match self.build(&dir, &nextest_tiers)? {
+            Ok(built) => built,
+            Err(e) => {
+                let reason = match &e {
+                    Error::Build { .. } => "the build failed".to_string(),
+                    _ => "no tests could be built".to_string(),
+                };
+                result.error = Some(e.to_string());
+                result.tiers = self
+                    .plan
+                    .tiers
+                    .iter()
+                    .map(|t| TierResult::skipped(&t.name, reason.clone()))
+                    .collect();
+                result.interrupted = signals::received();
+                result.duration = clock.elapsed();
+                return Ok(Finished { result, dir });
+            }
+        };
+
+        let mut machines = Machines::NotStarted;
+        let mut stop: Option<String> = None;
+        for tier in &self.plan.tiers {
+            let skip = if let Some(i) = signals::received() {
+                Some(format!("the run was interrupted ({})", i.name()))
+            } else {
+                stop.clone().or_else(|| self.plan.skip_reason(tier, &result.tiers))
+            };
+            if let Some(reason) = skip {
+                self.skip(&mut result, tier, reason);
+                continue;
+            }
+            let mut env = Vec::new();
+            if tier.machines {
+                if matches!(machines, Machines::NotStarted) {
+                    machines = self.preflight(&dir, &mut result);
+                }
+                match &machines {
+                    Machines::Ready(session) => {
+                        env = session.tier_env();
+                        if let (Some(runner), Some((_, built)), false) =
+                            (session.target_runner(), &nextest, tier.is_command())
+                        {
+                            match self.runner_env(&runner, built) {
+                                Ok(runner_env) => env.extend(runner_env),
+                                Err(reason) => {
+                                    result.error.get_or_insert(reason.clone());
+                                    stop = Some(reason.clone());
+                                    self.skip(&mut result, tier, reason);
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    Machines::Skipped(reason) => {
+                        self.skip(&mut result, tier, reason.clone());
+                        continue;
+                    }
+                    Machines::Failed | Machines::NotStarted => {
+                        let reason = "preflight failed".to_string();
+                        stop = Some(reason.clone());
+                        self.skip(&mut result, tier, reason);
+                        continue;
+                    }
+                }
+            }
+            let tier_start = orbtest_machines::journal::now_ms();
+            let (tier_result, infra_error) = match (&tier.command, &nextest) {
+                (Some(command), _) => crate::command::run_tier(&CommandRun {
+                    tier,
+                    command,
+                    config_dir: &self.config.dir(),
+                    dir: &dir,
+                    env,
+                    echo: self.options.verbose && !self.options.live,
+                    observer: self.observer,
+                })?,
+                (None, Some((tool_config, built))) => self.run_tier(tier, tool_config, built, &dir, env)?,
+                (None, None) => {
+                    return Err(Error::Infrastructure(format!(
+                        "tier `{}` has no nextest build",
+                        tier.name
+                    )));
+                }
+            };
+            self.observer.event(&Event::TierFinished { result: &tier_result });
+            if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
+                let activity = session.activity_since(tier_start);
+                self.observer.event(&Event::MachineActivity {
+                    tier: &tier.name,
+                    activity: &activity,
+                });
+            }
+            result.tiers.push(tier_result);
+            if let Some(e) = infra_error {
+                result.error.get_or_insert(e);
+            }
+        }
+        if let Machines::Ready(session) = machines {
+            let failed = result.error.is_some()
+                || signals::received().is_some()
+                || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
+            let postflight = session.postflight(failed, self.observer);
+            result.machines = postflight.stats;
+            if !postflight.kept.is_empty() {
+                let message = format!(
+                    "kept the run's machines as asked: {} (delete them with `orbctl delete -f NAME`)",
+                    postflight.kept.join(", ")
+                );
+                self.observer.event(&Event::Note { message: &message });
+            }
+        }
+        result.interrupted = signals::received();
+        result.duration = clock.elapsed();
+        // Durations for the next run's slowest-first ordering; only a hint, so a failure to
+        // save is worth a warning, not an error.
+        if let Err(e) = History::update(&self.ws.orbtest_dir(), &result) {
+            tracing::warn!("cannot save test durations for slowest-first ordering: {e}");
+        }
+        Ok(Finished { result, dir })
+    }
+
+    fn skip(&self, result: &mut RunResult, tier: &Tier, reason: String) {
+        self.observer.event(&Event::TierSkipped {
+            tier: &tier.name,
+            reason: &reason,
+        });
+        result.tiers.push(TierResult::skipped(&tier.name, reason));
+    }
+
+    fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {
+        let ctx = PreflightContext {
+            config: self.config,
+            run_id: &dir.id,
+            workspace: &self.ws.root,
+            report_dir: &dir.path,
+            options: &self.options.lifecycle,
+            home: crate::lifecycle::state::home(),
+            workers: crate::lifecycle::workers::count(self.config, &self.plan.tiers),
+        };
+        match Session::preflight(&ctx, self.observer) {
+            Ok(Preflight::Ready(session)) => Machines::Ready(session),
+            Ok(Preflight::Skip(reason)) => Machines::Skipped(reason),
+            Err(e) => {
+                result.error.get_or_insert(e.to_string());
+                Machines::Failed
+            }
+        }
+    }
+
+    /// Builds the tests of `tiers` (none: nothing to build). The inner error is a build that
+    /// failed in a way the run reports (its tiers are skipped); the outer one ends the run.
+    fn build(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<std::result::Result<Option<(ToolConfig, Built)>, Error>> {
+        if tiers.is_empty() {
+            return Ok(Ok(None));
+        }
+        let tool_config = self.tool_config(dir, tiers)?;
+        self.observer.event(&Event::BuildStarted);
+        let build_clock = Instant::now();
+        let built = nextest::build(
+            self.ws,
+            self.config,
+            &tool_config,
+            &self.options.forwarded.build,
+            if self.options.color { "always" } else { "never" },
+            &dir.path,
+            self.options.verbose,
+        );
+        let failure = match &built {
+            Ok(_) => None,
+            Err(Error::Build { .. }) => Some("build failed"),
+            Err(Error::Config(_)) => Some("nextest rejected the configuration"),
+            Err(_) => Some("could not build the tests"),
+        };
+        self.observer.event(&Event::BuildFinished {
+            duration: build_clock.elapsed(),
+            failure,
+        });
+        match built {
+            Ok(b) => Ok(Ok(Some((tool_config, b)))),
+            Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Environment that gives a nextest machine tier's tests their worker machines.
+    fn runner_env(
+        &self,
+        runner: &std::path::Path,
+        built: &Built,
+    ) -> std::result::Result<Vec<(String, String)>, String> {
+        let triples = nextest::target_runner::triples(&built.binaries_metadata)?;
+        nextest::target_runner::tier_env(runner, &triples, &self.ws.root)
+    }
+
+    fn tool_config(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<ToolConfig> {
+        let path = dir.file("nextest-tool-config.toml");
+        let history = History::load(&self.ws.orbtest_dir());
+        let config = ToolConfig::generate(tiers, |t| dir.junit_path(t), &history, &path);
+        write_atomic(&path, config.text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
+        Ok(config)
+    }
+
+    /// Runs one tier. The second value is an infrastructure problem (nextest itself failed)
+    /// that makes the whole run an error.
+    fn run_tier(
+        &self,
+        tier: &Tier,
+        tool_config: &ToolConfig,
+        built: &Built,
+        dir: &RunDir,
+        env: Vec<(String, String)>,
+    ) -> Result<(TierResult, Option<String>)> {
+        let tier_dir = dir
+            .tier_dir(&tier.name)
+            .map_err(|e| Error::io("cannot create", dir.path.join("tiers"), e))?;
+        let log_path = tier_dir.join("nextest.log");
+        let junit_path = dir.junit_path(&tier.name);
+        self.observer.event(&Event::TierStarted {
+            tier: &tier.name,
+            machines: tier.machines,
+        });
+        let started_at = SystemTime::now();
+        let clock = Instant::now();
+        let observer = self.observer;
+        let on_spawn = |pid| observer.event(&Event::TierProcess { tier: &tier.name, pid });
+        let run = TierRun {
+            ws: self.ws,
+            tier: &tier.name,
+            tool_config,
+            built,
+            run_args: &self.options.forwarded.run,
+            log_path: log_path.clone(),
+            env,
+            echo: self.options.verbose && !self.options.live,
+            on_spawn: Some(&on_spawn),
+        };
+        let output = nextest::run_tier(&run, &mut |event, line| {
+            match event {
+                LineEvent::Started { total } => observer.event(&Event::TierTotal {
+                    tier: &tier.name,
+                    total: *total,
+                }),
+                LineEvent::TestDone {
+                    status,
+                    binary_id,
+                    name,
+                    done,
+                    total,
+                } => {
+                    let test = format!("{binary_id}::{name}");
+                    observer.event(&Event::TestFinished {
+                        tier: &tier.name,
+                        test: &test,
+                        status: *status,
+                        done: *done,
+                        total: *total,
+                    });
+                }
+                LineEvent::Summary | LineEvent::Other => {}
+            }
+            observer.event(&Event::TierOutput { tier: &tier.name, line });
+        })?;
+
+        let mut result = TierResult {
+            nextest_exit: output.exit_code,
+            ..TierResult::ran(&tier.name, started_at, clock.elapsed(), log_path)
+        };
+        let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
+        let mut infra_error = None;
+        match (output.exit_code, junit) {
+            (Some(code @ (0 | 4 | 100)), Some(Ok(tests))) => {
+                result.tests = tests;
+                result.junit = Some(junit_path);
+                result.counts = TestCounts::of(&result.tests);
+                if let Some(total) = output.total {
+                    // Tests nextest announced but never finished (cancelled): not passed.
+                    let ran = result.tests.iter().filter(|t| t.status != TestStatus::Skipped).count();
+                    let missing = total.saturating_sub(ran);
+                    result.counts.not_run = missing as u64;
+                    result.counts.skipped += missing as u64;
+                }
+                let clean = code != 100 && result.counts.failures() == 0 && result.counts.not_run == 0;
+                if clean {
+                    result.outcome = TierOutcome::Passed;
+                } else if result.counts.failures() == 0 {
+                    result.reason = Some(match output.interrupted {
+                        Some(i) => format!("interrupted by {} before every test ran", i.name()),
+                        None => format!("nextest reported a failure: {}", last_error_line(&output.tail)),
+                    });
+                }
+            }
+            (Some(0 | 4), None) => {
+                // No test selected: nextest writes no JUnit.
+                result.outcome = TierOutcome::Passed;
+            }
+            (code, junit) => {
+                let what = match code {
+                    Some(c) => format!("cargo-nextest exited with {c}"),
+                    None => "cargo-nextest was killed by a signal".to_string(),
+                };
+                let why = match junit {
+                    Some(Err(e)) => format!("{what} and its JUnit could not be read ({e})"),
+                    _ => format!("{what} without writing JUnit results"),
+                };
+                if output.interrupted.is_some() {
+                    result.reason = Some(format!("interrupted: {why}"));
+                } else {
+                    result.reason = Some(format!("{why}: {}", last_error_line(&output.tail)));
+                    infra_error = Some(format!(
+                        "tier `{}`: {why}; see {}",
+                        tier.name,
+                        result.log.as_ref().map_or(String::new(), |l| l.display().to_string())
+                    ));
+                }
+            }
+        }
+        Ok((result, infra_error))
+    }
+}
+
+fn last_error_line(tail: &str) -> String {
+    tail.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error"))
+        .or_else(|| tail.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no output")
+        .trim()
+        .to_string()
+}

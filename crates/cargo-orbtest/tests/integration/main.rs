@@ -1,0 +1,20 @@
+//! cargo-orbtest's integration tests, one binary: the real `cargo-orbtest` over fixture
+//! workspaces and the embedded orbsim. Each module is one area; `support` holds what they share.
+//!
+//! * `config`: orchestrator.toml errors (snapshots) and properties, in process (the fast tier).
+//! * `cli`: tiers, needs, signals and config errors through the binary.
+//! * `commands`: command tiers (a pytest suite), worker machines, remedies.
+//! * `lifecycle`: preflight, postflight, the shim.
+//! * `machines`: the machines client against orbsim faults, and the Rust test API.
+//! * `reliability`: faults, bad input, parser properties, security.
+//! * `report`: reports, views, the gate, merging.
+
+mod support;
+
+mod cli;
+mod commands;
+mod config;
+mod lifecycle;
+mod machines;
+mod reliability;
+mod report;

@@ -1,0 +1,10 @@
+//! Reports, the live and plain progress, the release gate, GitHub Actions output and merging,
+//! over built results (snapshots) and over real runs of the fixture workspaces.
+
+mod data;
+mod gate;
+mod github;
+mod merge;
+mod render;
+mod runs;
+mod snapshots;

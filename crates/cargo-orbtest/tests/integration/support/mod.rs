@@ -1,0 +1,49 @@
+//! Shared helpers. The simulator these tests use is the one cargo-orbtest embeds (the one
+//! `provider = "sim"` runs), reached through links named `orbsim-orbctl`, `orbsim-orb` and
+//! `orbsim`.
+
+#![allow(dead_code)]
+
+pub mod cli;
+pub mod lifecycle;
+pub mod pysuite;
+pub mod sim;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The embedded simulator's three names, linked in `dir`.
+pub struct SimLinks {
+    /// Behaves as `orbctl`.
+    pub orbctl: PathBuf,
+    /// Behaves as `orb`.
+    pub orb: PathBuf,
+    /// `orbsim` itself: `link`, `stats`, `reset`, `orbctl ARGS...`.
+    pub orbsim: PathBuf,
+}
+
+/// Links the embedded simulator's names in `dir`.
+pub fn sim_links(dir: &Path) -> SimLinks {
+    let [orbctl, orb, orbsim] =
+        orbtest::lifecycle::provider::link_sim_names(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), dir)
+            .expect("link the embedded simulator");
+    SimLinks { orbctl, orb, orbsim }
+}
+
+/// `orbsim` (the embedded simulator under its own name), linked once per test process.
+pub fn orbsim() -> PathBuf {
+    static LINKS: OnceLock<SimLinks> = OnceLock::new();
+    LINKS
+        .get_or_init(|| sim_links(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("embedded-orbsim")))
+        .orbsim
+        .clone()
+}
+
+/// The `orb` beside an `orbctl`: `orbsim-orb` for the simulator's link, else `orb`.
+pub fn orb_beside(orbctl: &Path) -> PathBuf {
+    let name = match orbctl.file_name().and_then(|n| n.to_str()) {
+        Some("orbsim-orbctl") => "orbsim-orb",
+        _ => "orb",
+    };
+    orbctl.with_file_name(name)
+}

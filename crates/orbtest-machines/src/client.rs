@@ -1,0 +1,662 @@
+//! Executing an [`Op`] with the [`Policy`]: the one retry/timeout implementation.
+//!
+//! * Each attempt gets its class's timeout, and it is logged.
+//! * Only transient failures (download/network, daemon stopping) are retried, with backoff.
+//! * A timed-out attempt is followed by a `status` probe: OrbStack down ends the call; slow
+//!   means we look for what the killed attempt may still have done. The daemon outlives the
+//!   client, so a create/clone/import whose client we killed usually completes anyway: `info`
+//!   tells, and we wait for it to finish instead of creating again.
+//! * An attempt killed by a signal is treated the same way: its effect is unknown, so we look
+//!   for it, and repeat the call only if that is safe.
+//! * `already exists` on a retry of our own timed-out (or killed) create counts as success once
+//!   verified; on a first attempt it is someone else's machine and stays a failure.
+//! * With `watch_hangs` (a run's tests), a create-class attempt is looked at while it runs: a
+//!   client still running after `info` shows its new machine finished is hanging after
+//!   success, and is stopped rather than waited for (it holds a create slot and its test).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::policy::Policy;
+use crate::provider::Provider;
+use orbctl::errors::{ErrorKind, classify};
+use orbctl::op::{Op, OpClass};
+use orbctl::output::{MachineInfo, parse_info};
+use orbtest_process::capture::{self as process, Captured, StdinMode};
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// An attempt timed out or hit `already exists`, and the machine we asked for was then
+    /// verified (running for create; settled for clone/import; gone for delete).
+    Recovered,
+    Failed(ErrorKind),
+    TimedOut,
+    /// The `status` probe after a timeout said OrbStack is stopped or did not answer in time.
+    OrbStackDown,
+}
+
+/// The result of one [`Client::execute`] call.
+#[derive(Debug, Clone)]
+pub struct OpResult {
+    pub op: Op,
+    pub outcome: Outcome,
+    /// Raw output of the final attempt, byte for byte.
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Exit code of the final attempt; `None` if it was killed (timeout) or died by a signal.
+    pub exit_code: Option<i32>,
+    pub attempts: u32,
+    pub retries: u32,
+    pub recovered: bool,
+    /// The per-attempt timeout this call used (`None`: unbounded).
+    pub timeout: Option<Duration>,
+    /// Wall time of the whole call, admission waits excluded.
+    pub duration: Duration,
+    /// Time spent waiting in the admission hook (not counted against any timeout).
+    pub admission_wait: Duration,
+    /// How long each attempt's orbctl child ran, in order.
+    pub attempt_durations: Vec<Duration>,
+}
+
+impl OpResult {
+    pub fn is_success(&self) -> bool {
+        matches!(self.outcome, Outcome::Succeeded | Outcome::Recovered)
+    }
+
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        match self.outcome {
+            Outcome::Failed(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The exit code a pass-through caller should report: the final attempt's own, except that
+    /// a recovered call succeeded (0) and a killed one failed (1).
+    pub fn caller_exit_code(&self) -> i32 {
+        match self.outcome {
+            Outcome::Recovered => 0,
+            Outcome::Succeeded => self.exit_code.unwrap_or(0),
+            _ => self.exit_code.filter(|c| *c != 0).unwrap_or(1),
+        }
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// `Ok(self)` when the call succeeded, else an error that says what failed.
+    pub fn into_result(self) -> Result<OpResult, MachinesError> {
+        if self.is_success() {
+            Ok(self)
+        } else {
+            Err(MachinesError::Failed(Box::new(self)))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MachinesError {
+    #[error("{0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("admission for `{op}` failed: {source}")]
+    Admission {
+        op: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{}", describe_failure(.0))]
+    Failed(Box<OpResult>),
+    #[error("`{op}` does not name the machine it makes; give it a name (import needs -n)")]
+    Unnamed { op: String },
+    #[error("`{op}` printed unexpected output: {source}")]
+    Output {
+        op: String,
+        #[source]
+        source: orbctl::output::ParseError,
+    },
+}
+
+impl MachinesError {
+    /// The failed call's result, when there was one.
+    pub fn result(&self) -> Option<&OpResult> {
+        match self {
+            MachinesError::Failed(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+fn describe_failure(r: &OpResult) -> String {
+    let tries = if r.attempts == 1 {
+        "1 attempt".to_string()
+    } else {
+        format!("{} attempts", r.attempts)
+    };
+    let limit = r
+        .timeout
+        .map(|t| humantime::format_duration(t).to_string())
+        .unwrap_or_else(|| "none".into());
+    let class = r.op.class();
+    match r.outcome {
+        Outcome::TimedOut => format!(
+            "`{}` timed out after {tries} (the {class} timeout is {limit}); OrbStack answered the status \
+             probe, so it is slow rather than down: raise machines.timeouts.{class} or lower the load",
+            r.op
+        ),
+        Outcome::OrbStackDown => format!(
+            "`{}` timed out (the {class} timeout is {limit}) and `orbctl status` then reported OrbStack \
+             stopped or unresponsive; start OrbStack (`orbctl start`) and try again",
+            r.op
+        ),
+        Outcome::Failed(kind) => {
+            let text = {
+                let e = r.stderr_text();
+                if e.trim().is_empty() { r.stdout_text() } else { e }
+            };
+            let first = text.lines().next().unwrap_or("").trim();
+            format!(
+                "`{}` failed ({kind}) after {tries}, exit code {}: {first}",
+                r.op,
+                r.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
+            )
+        }
+        Outcome::Succeeded | Outcome::Recovered => format!("`{}` succeeded", r.op),
+    }
+}
+
+/// What happened to one attempt, as the observer hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Succeeded,
+    Failed(ErrorKind),
+    TimedOut,
+    /// This attempt timed out or hit `already exists`, and the machine was then verified.
+    Recovered,
+    OrbStackDown,
+}
+
+/// One attempt of one call, reported to the [`Observer`] when the attempt is settled.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub op: &'a Op,
+    pub class: OpClass,
+    pub machine: Option<&'a str>,
+    /// 1 for the first attempt.
+    pub number: u32,
+    pub timeout: Option<Duration>,
+    /// How long the orbctl child ran.
+    pub duration: Duration,
+    /// Time waiting for a machine our killed attempt left behind (info polling).
+    pub recovery_wait: Duration,
+    pub admission_wait: Duration,
+    pub outcome: AttemptOutcome,
+    pub exit_code: Option<i32>,
+}
+
+/// Told about every attempt (a later journal records them).
+pub trait Observer: Send + Sync {
+    fn on_attempt(&self, attempt: &Attempt<'_>);
+}
+
+/// Held for the duration of one create-class attempt; dropping it releases the slot.
+pub type Permit = Box<dyn Send>;
+
+/// Gate around create-class attempts (cross-process create slots, pressure backpressure).
+/// Time spent in `admit` does not count against the operation's timeout.
+pub trait Admission: Send + Sync {
+    fn admit(&self, op: &Op) -> Result<Permit, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Executes operations through a provider with a policy. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    provider: Arc<dyn Provider>,
+    policy: Policy,
+    observer: Option<Arc<dyn Observer>>,
+    admission: Option<Arc<dyn Admission>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("provider", &self.provider.name())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the `status` probe found.
+enum Health {
+    Up,
+    Down,
+}
+
+/// Whether the machine a killed create-class attempt was making is there now.
+enum Found {
+    /// Finished as asked.
+    Ready,
+    /// Not there (never registered, or its creation failed and it was removed).
+    Absent,
+    /// Still being made when our wait ran out.
+    Pending,
+}
+
+impl Client {
+    pub fn new(provider: Arc<dyn Provider>) -> Self {
+        Client {
+            provider,
+            policy: Policy::default(),
+            observer: None,
+            admission: None,
+        }
+    }
+
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub fn with_admission(mut self, admission: Arc<dyn Admission>) -> Self {
+        self.admission = Some(admission);
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn provider(&self) -> &Arc<dyn Provider> {
+        &self.provider
+    }
+
+    /// Runs `op` (argv built from it) under the policy.
+    pub fn execute(&self, op: &Op) -> Result<OpResult, MachinesError> {
+        self.execute_argv(op, &op.to_argv())
+    }
+
+    /// Runs `op` with the caller's own argv (the shim passes argv through unchanged).
+    /// `argv` must be what `op` was parsed from.
+    pub fn execute_argv(&self, op: &Op, argv: &[String]) -> Result<OpResult, MachinesError> {
+        let class = op.class();
+        let timeout = self.policy.timeout(class);
+        let mut inv = self.provider.invocation(argv);
+        if class == OpClass::Run {
+            inv.stdin = StdinMode::Inherit;
+        }
+        let started = Instant::now();
+        // What our call creates is newer than this; anything older under that name is not ours.
+        let started_ms = crate::journal::now_ms();
+        let mut admission_total = Duration::ZERO;
+        let mut killed_before = false;
+        let mut number = 0;
+        let mut durations = Vec::new();
+        loop {
+            number += 1;
+            let (permit, admission_wait) = self.admit(op, class)?;
+            admission_total += admission_wait;
+            tracing::info!(
+                provider = self.provider.name(),
+                op = %op,
+                class = %class,
+                attempt = number,
+                timeout = %timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_else(|| "none".into()),
+                "orbctl attempt"
+            );
+            let cap = self.run_attempt(op, &inv, timeout)?;
+            durations.push(cap.duration);
+            let report = |outcome: AttemptOutcome, recovery_wait: Duration| {
+                if let Some(obs) = &self.observer {
+                    obs.on_attempt(&Attempt {
+                        op,
+                        class,
+                        machine: op.machine(),
+                        number,
+                        timeout,
+                        duration: cap.duration,
+                        recovery_wait,
+                        admission_wait,
+                        outcome,
+                        exit_code: cap.exit_code,
+                    });
+                }
+            };
+            let retries_left = number < self.policy.retry.attempts.max(1);
+
+            let decision = if cap.settled {
+                // Done while its client hung on: nothing to wait for, nothing to repeat.
+                report(AttemptOutcome::Recovered, Duration::ZERO);
+                Decision::Finish(Outcome::Recovered)
+            } else if cap.timed_out {
+                killed_before = true;
+                tracing::warn!(op = %op, attempt = number, "orbctl timed out; probing `orbctl status`");
+                match self.probe() {
+                    Health::Down => {
+                        report(AttemptOutcome::OrbStackDown, Duration::ZERO);
+                        Decision::Finish(Outcome::OrbStackDown)
+                    }
+                    Health::Up => {
+                        let waited = Instant::now();
+                        match self.look_for_result(op, started_ms) {
+                            Some(Found::Ready) => {
+                                report(AttemptOutcome::Recovered, waited.elapsed());
+                                Decision::Finish(Outcome::Recovered)
+                            }
+                            Some(Found::Absent) | Some(Found::Pending) | None => {
+                                report(AttemptOutcome::TimedOut, waited.elapsed());
+                                if retries_left && safe_to_repeat(op) {
+                                    Decision::Retry
+                                } else {
+                                    Decision::Finish(Outcome::TimedOut)
+                                }
+                            }
+                        }
+                    }
+                }
+            } else if cap.exit_code.is_none() {
+                // Killed by a signal (the OOM killer, a crash): like a timeout, its effect is
+                // unknown, and the daemon may still carry it out. Look before asking again.
+                killed_before = true;
+                tracing::warn!(op = %op, attempt = number, signal = ?cap.signal, "orbctl was killed by a signal");
+                let waited = Instant::now();
+                match self.look_for_result(op, started_ms) {
+                    Some(Found::Ready) => {
+                        report(AttemptOutcome::Recovered, waited.elapsed());
+                        Decision::Finish(Outcome::Recovered)
+                    }
+                    _ => {
+                        report(AttemptOutcome::Failed(ErrorKind::Other), waited.elapsed());
+                        if retries_left && safe_to_repeat(op) {
+                            Decision::Retry
+                        } else {
+                            Decision::Finish(Outcome::Failed(ErrorKind::Other))
+                        }
+                    }
+                }
+            } else if cap.exit_code == Some(0) {
+                report(AttemptOutcome::Succeeded, Duration::ZERO);
+                Decision::Finish(Outcome::Succeeded)
+            } else {
+                let kind = classify(&cap.stderr, &cap.stdout);
+                let ours_already = killed_before
+                    && ((kind == ErrorKind::AlreadyExists && class == OpClass::Create)
+                        || (kind == ErrorKind::NotFound && is_single_delete(op)));
+                if ours_already {
+                    let waited = Instant::now();
+                    match self.look_for_result(op, started_ms) {
+                        Some(Found::Ready) => {
+                            report(AttemptOutcome::Recovered, waited.elapsed());
+                            Decision::Finish(Outcome::Recovered)
+                        }
+                        _ => {
+                            report(AttemptOutcome::Failed(kind), waited.elapsed());
+                            if retries_left {
+                                Decision::Retry
+                            } else {
+                                Decision::Finish(Outcome::Failed(kind))
+                            }
+                        }
+                    }
+                } else {
+                    report(AttemptOutcome::Failed(kind), Duration::ZERO);
+                    if kind.is_retryable() && retries_left && !matches!(op, Op::Run { .. }) {
+                        Decision::Retry
+                    } else {
+                        Decision::Finish(Outcome::Failed(kind))
+                    }
+                }
+            };
+            drop(permit);
+            match decision {
+                Decision::Finish(outcome) => {
+                    let mut r = self.finish(op, outcome, cap, number, timeout, started, admission_total);
+                    r.attempt_durations = durations;
+                    return Ok(r);
+                }
+                Decision::Retry => {
+                    let delay = self.policy.retry.delay_before(number);
+                    tracing::info!(op = %op, attempt = number, delay = %humantime::format_duration(delay), "retrying");
+                    std::thread::sleep(delay);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        op: &Op,
+        outcome: Outcome,
+        cap: Captured,
+        attempts: u32,
+        timeout: Option<Duration>,
+        started: Instant,
+        admission: Duration,
+    ) -> OpResult {
+        OpResult {
+            op: op.clone(),
+            outcome,
+            stdout: cap.stdout,
+            stderr: cap.stderr,
+            exit_code: cap.exit_code,
+            attempts,
+            retries: attempts - 1,
+            recovered: outcome == Outcome::Recovered,
+            timeout,
+            duration: started.elapsed().saturating_sub(admission),
+            admission_wait: admission,
+            attempt_durations: Vec::new(),
+        }
+    }
+
+    /// One attempt's child. With `watch_hangs`, a create-class attempt is looked at every
+    /// `poll_interval`: once `info` shows the machine it makes finished, and created after the
+    /// attempt began (so not someone else's), a client still running is hanging after success
+    /// and is stopped; it no longer holds a create slot or its test.
+    fn run_attempt(
+        &self,
+        op: &Op,
+        inv: &process::Invocation,
+        timeout: Option<Duration>,
+    ) -> Result<Captured, MachinesError> {
+        let name = op
+            .created_machine()
+            .filter(|_| self.policy.watch_hangs && op.class() == OpClass::Create);
+        let Some(name) = name else {
+            return process::run(inv, timeout).map_err(MachinesError::Spawn);
+        };
+        let since_ms = crate::journal::now_ms();
+        let settled = || match self.info(name) {
+            InfoAnswer::Found(info) => finished(op, &info.record.state) && created_since(&info.record.id, since_ms),
+            _ => false,
+        };
+        let watch = process::Watch {
+            every: self.policy.poll_interval,
+            settled: &settled,
+        };
+        process::run_watched(inv, timeout, Some(watch)).map_err(MachinesError::Spawn)
+    }
+
+    fn admit(&self, op: &Op, class: OpClass) -> Result<(Option<Permit>, Duration), MachinesError> {
+        match (&self.admission, class) {
+            (Some(gate), OpClass::Create) => {
+                let t = Instant::now();
+                let permit = gate.admit(op).map_err(|source| MachinesError::Admission {
+                    op: op.to_string(),
+                    source,
+                })?;
+                Ok((Some(permit), t.elapsed()))
+            }
+            _ => Ok((None, Duration::ZERO)),
+        }
+    }
+
+    /// Runs a helper query (status/info) once, without retries or observer reports.
+    fn quick(&self, op: &Op, timeout: Duration) -> Option<Captured> {
+        let inv = self.provider.invocation(&op.to_argv());
+        match process::run(&inv, Some(timeout)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(op = %op, error = %e, "helper query could not run");
+                None
+            }
+        }
+    }
+
+    fn probe(&self) -> Health {
+        match self.quick(&Op::Status, self.policy.probe_timeout) {
+            // Running (0) or Starting (2): up, just slow.
+            Some(c) if !c.timed_out && matches!(c.exit_code, Some(0) | Some(2)) => Health::Up,
+            Some(c) => {
+                tracing::warn!(
+                    exit_code = ?c.exit_code,
+                    timed_out = c.timed_out,
+                    "`orbctl status` says OrbStack is down"
+                );
+                Health::Down
+            }
+            None => Health::Down,
+        }
+    }
+
+    /// After our attempt was killed (or a retry said `already exists`/`not found`): did the
+    /// operation we asked for happen? `None` when the op has no checkable result.
+    fn look_for_result(&self, op: &Op, since_ms: u64) -> Option<Found> {
+        match op {
+            Op::Delete { .. } if is_single_delete(op) => {
+                let name = op.machine()?;
+                Some(match self.info(name) {
+                    InfoAnswer::NotFound => Found::Ready,
+                    _ => Found::Absent,
+                })
+            }
+            _ if op.class() == OpClass::Create => {
+                let name = op.created_machine()?;
+                Some(self.wait_created(op, name, since_ms))
+            }
+            _ => None,
+        }
+    }
+
+    /// Polls `info` until the machine is finished (running for create; settled for clone and
+    /// import, which leave it stopped), vanishes, or a create timeout's worth of time passes.
+    /// A machine of that name created before `since_ms` (its ULID tells) is someone else's and
+    /// never counts as ours.
+    fn wait_created(&self, op: &Op, name: &str, since_ms: u64) -> Found {
+        let budget = self.policy.timeout(OpClass::Create).unwrap_or(Duration::MAX);
+        let deadline = Instant::now() + budget;
+        loop {
+            match self.info(name) {
+                InfoAnswer::Found(info) if !created_since(&info.record.id, since_ms) => {
+                    tracing::warn!(
+                        machine = name,
+                        "a machine of that name existed before our call: not ours"
+                    );
+                    return Found::Absent;
+                }
+                InfoAnswer::Found(info) => {
+                    let state = info.record.state.as_str();
+                    if finished(op, state) {
+                        tracing::info!(machine = name, state, "machine from the killed attempt is there");
+                        return Found::Ready;
+                    }
+                }
+                InfoAnswer::NotFound => return Found::Absent,
+                InfoAnswer::Unknown => {}
+            }
+            if Instant::now() >= deadline {
+                return Found::Pending;
+            }
+            std::thread::sleep(self.policy.poll_interval);
+        }
+    }
+
+    fn info(&self, name: &str) -> InfoAnswer {
+        let op = Op::Info {
+            name: name.to_string(),
+            format: Some("json".into()),
+        };
+        let Some(c) = self.quick(&op, self.policy.timeouts.query) else {
+            return InfoAnswer::Unknown;
+        };
+        if c.timed_out {
+            return InfoAnswer::Unknown;
+        }
+        if c.exit_code == Some(0) {
+            return match parse_info(&c.stdout) {
+                Ok(info) => InfoAnswer::Found(Box::new(info)),
+                Err(e) => {
+                    tracing::warn!(machine = name, error = %e, "unreadable info output");
+                    InfoAnswer::Unknown
+                }
+            };
+        }
+        if classify(&c.stderr, &c.stdout) == ErrorKind::NotFound {
+            InfoAnswer::NotFound
+        } else {
+            InfoAnswer::Unknown
+        }
+    }
+
+    /// `info NAME -f json`, parsed.
+    pub fn machine_info(&self, name: &str) -> Result<MachineInfo, MachinesError> {
+        let op = Op::Info {
+            name: name.to_string(),
+            format: Some("json".into()),
+        };
+        let r = self.execute(&op)?.into_result()?;
+        parse_info(&r.stdout).map_err(|source| MachinesError::Output {
+            op: op.to_string(),
+            source,
+        })
+    }
+}
+
+enum Decision {
+    Finish(Outcome),
+    Retry,
+}
+
+enum InfoAnswer {
+    Found(Box<MachineInfo>),
+    NotFound,
+    Unknown,
+}
+
+/// Whether an attempt that was killed part-way may simply be issued again. A command run in
+/// a machine, a rename (the old name may be gone) and commands we do not model may not.
+fn safe_to_repeat(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::Run { .. } | Op::Rename { .. } | Op::Other { .. } | Op::Help { .. }
+    )
+}
+
+/// Whether a machine in `state` is what create-class `op` makes: running for create; settled
+/// for clone and import, which leave it stopped.
+/// Whether the machine with this id (a ULID: it carries its creation time) was created at or
+/// after `since_ms`, give or take the clock slack.
+fn created_since(id: &str, since_ms: u64) -> bool {
+    ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + crate::journal::CLOCK_SLACK_MS >= since_ms)
+}
+
+fn finished(op: &Op, state: &str) -> bool {
+    match op {
+        Op::Create { .. } => state == "running",
+        _ => !matches!(state, "creating" | "provisioning"),
+    }
+}
+
+fn is_single_delete(op: &Op) -> bool {
+    matches!(op, Op::Delete { names, all: false, .. } if names.len() == 1)
+}

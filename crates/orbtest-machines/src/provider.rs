@@ -1,0 +1,157 @@
+//! The provider boundary: how an orbctl argv becomes a process, and how loaded the host is.
+//!
+//! Kept small on purpose: future providers (Docker, Incus) speak orbctl's argv and semantics and
+//! only decide what to execute.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use orbtest_process::capture::{Invocation, StdinMode};
+
+/// Host memory pressure as a provider sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pressure {
+    pub memory_percent: f64,
+    pub swap_percent: f64,
+}
+
+/// The real host's memory and swap use (zero when the platform cannot tell).
+pub fn host_pressure() -> Pressure {
+    let Ok(mut sys) = sysinfo::System::new() else {
+        return Pressure {
+            memory_percent: 0.0,
+            swap_percent: 0.0,
+        };
+    };
+    sys.refresh_memory();
+    let percent = |used: u64, total: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            used as f64 * 100.0 / total as f64
+        }
+    };
+    Pressure {
+        memory_percent: percent(sys.used_memory(), sys.total_memory()),
+        swap_percent: percent(sys.used_swap(), sys.total_swap()),
+    }
+}
+
+pub trait Provider: Send + Sync {
+    /// Short label for logs and reports (`orbstack`, `orbsim`).
+    fn name(&self) -> &str;
+    /// The process that carries out `argv` (orbctl's arguments, without a program name).
+    fn invocation(&self, argv: &[String]) -> Invocation;
+    /// Pressure the provider can report itself. `None`: measure the real host (sysinfo).
+    fn pressure(&self) -> Option<Pressure>;
+}
+
+/// Anything that behaves like orbctl: the real binary, or orbsim through its `orbctl` link.
+#[derive(Debug, Clone)]
+pub struct OrbctlProvider {
+    name: String,
+    program: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    /// The orbsim binary, for `orbsim stats` (pressure) when this is the simulator.
+    sim_binary: Option<PathBuf>,
+}
+
+impl OrbctlProvider {
+    /// The real orbctl at `program`.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        OrbctlProvider {
+            name: "orbstack".into(),
+            program: program.into(),
+            env: Vec::new(),
+            sim_binary: None,
+        }
+    }
+
+    /// The real orbctl found on `PATH`.
+    pub fn from_path() -> Result<Self, which::Error> {
+        which::which("orbctl").map(Self::new)
+    }
+
+    /// orbsim as orbctl: `orbctl` is a program that behaves as orbctl (orbsim behind a link
+    /// named `orbctl`, or cargo-orbtest's `orbsim-orbctl`), `orbsim` the simulator under its
+    /// own name (for `orbsim stats`). Every call gets the state directory (and scenario).
+    pub fn sim(orbctl: PathBuf, orbsim: PathBuf, state_dir: &Path, scenario: Option<&Path>) -> Self {
+        let mut env = vec![(OsString::from("ORBSIM_STATE"), state_dir.as_os_str().to_owned())];
+        if let Some(s) = scenario {
+            env.push(("ORBSIM_SCENARIO".into(), s.as_os_str().to_owned()));
+        }
+        OrbctlProvider {
+            name: "orbsim".into(),
+            program: orbctl,
+            env,
+            sim_binary: Some(orbsim),
+        }
+    }
+
+    /// Adds an environment variable to every call.
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    pub fn env(&self) -> &[(OsString, OsString)] {
+        &self.env
+    }
+
+    /// The orbsim binary behind a simulated provider.
+    pub fn sim_binary(&self) -> Option<&Path> {
+        self.sim_binary.as_deref()
+    }
+
+    /// Rebuilds a provider from its parts (the shim reads them from the run's settings).
+    pub fn restore(name: &str, program: PathBuf, env: Vec<(OsString, OsString)>, sim_binary: Option<PathBuf>) -> Self {
+        OrbctlProvider {
+            name: name.to_string(),
+            program,
+            env,
+            sim_binary,
+        }
+    }
+}
+
+impl Provider for OrbctlProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn invocation(&self, argv: &[String]) -> Invocation {
+        Invocation {
+            program: self.program.clone(),
+            args: argv.to_vec(),
+            env: self.env.clone(),
+            stdin: StdinMode::Null,
+        }
+    }
+
+    fn pressure(&self) -> Option<Pressure> {
+        let bin = self.sim_binary.as_ref()?;
+        let inv = Invocation {
+            program: bin.clone(),
+            args: vec!["stats".into()],
+            env: self.env.clone(),
+            stdin: StdinMode::Null,
+        };
+        let out = orbtest_process::capture::run(&inv, Some(std::time::Duration::from_secs(10))).ok()?;
+        #[derive(serde::Deserialize)]
+        struct Stats {
+            memory_percent: f64,
+            swap_percent: f64,
+        }
+        let s: Stats = serde_json::from_slice(&out.stdout).ok()?;
+        Some(Pressure {
+            memory_percent: s.memory_percent,
+            swap_percent: s.swap_percent,
+        })
+    }
+}
+
+pub use orbctl::links::link_orbctl;

@@ -1,0 +1,349 @@
+//! Secrets kept out of everything a run writes: logs (nextest.log, build.log, provisioning
+//! logs), the run journal, JUnit, summary.json and report.html.
+//!
+//! What counts as a secret:
+//! * the value of every environment variable of this process whose name contains `TOKEN`,
+//!   `SECRET`, `PASSWORD` or `KEY` (any case), at least [`MIN_LEN`] characters long (shorter
+//!   values would mask ordinary words); tests inherit this environment, so that covers what
+//!   they print of it. Also its XML/HTML- and JSON-escaped forms, as reports spell it.
+//! * the value of any such assignment in text (`API_KEY=...`, `"GITHUB_TOKEN": "..."` is not
+//!   an assignment and is only caught by value), e.g. a provision step `export API_KEY=...`.
+//! * `orbctl create --set-password`'s input: `--set-password=VALUE` (which orbctl rejects,
+//!   quoting the value back) and whatever follows its `Password for Linux user: ` prompt.
+//!
+//! Each is replaced by [`MASK`]. Redaction works on text we hold, line by line for streams;
+//! a secret split across two writes of a stream is not recognised.
+
+use std::borrow::Cow;
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::journal::Record;
+
+pub const MASK: &str = "[REDACTED]";
+
+/// Words that make a variable name a secret's.
+pub const SECRET_WORDS: &[&str] = &["TOKEN", "SECRET", "PASSWORD", "KEY"];
+
+/// Shorter values are not masked: `KEY=1` would otherwise mask every `1`.
+pub const MIN_LEN: usize = 6;
+
+const PASSWORD_FLAG: &str = "--set-password=";
+const PASSWORD_PROMPT: &str = "Password for Linux user: ";
+/// pflag's rejection of `--set-password=VALUE`: `invalid argument "VALUE" for "-p, --set-password"
+/// flag: strconv.ParseBool: parsing "VALUE": invalid syntax`, with its quotes as they are in
+/// text, XML and JSON.
+const QUOTES: &[&str] = &["\"", "&quot;", "\\\""];
+/// A value a pattern found is masked wherever else it occurs only from this length on.
+const LEARNED_MIN_LEN: usize = 4;
+
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// Secret values and their escaped spellings, longest first (so a longer secret that
+    /// contains a shorter one is masked whole).
+    needles: Vec<String>,
+}
+
+/// Whether an environment variable of this name holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_WORDS.iter().any(|w| upper.contains(w))
+}
+
+/// The redactor for this process's environment, built on first use.
+pub fn global() -> &'static Redactor {
+    static GLOBAL: OnceLock<Redactor> = OnceLock::new();
+    GLOBAL.get_or_init(|| Redactor::from_vars(std::env::vars_os()))
+}
+
+impl Redactor {
+    pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        let mut needles = Vec::new();
+        for (name, value) in vars {
+            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+                continue;
+            };
+            if !is_secret_name(name) {
+                continue;
+            }
+            // A multi-line value is masked line by line (streams are redacted per line).
+            for part in value.lines().map(str::trim).filter(|p| p.chars().count() >= MIN_LEN) {
+                needles.push(part.to_string());
+                needles.push(xml_escaped(part));
+                needles.push(html_escaped(part));
+                let json = serde_json::to_string(part).unwrap_or_default();
+                needles.push(json.trim_matches('"').to_string());
+            }
+        }
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        needles.dedup();
+        Self { needles }
+    }
+
+    /// Whether this redactor masks any environment value (patterns apply regardless).
+    pub fn has_values(&self) -> bool {
+        !self.needles.is_empty()
+    }
+
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for needle in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = Cow::Owned(out.replace(needle.as_str(), MASK));
+            }
+        }
+        let mut learned = Vec::new();
+        if let Some(masked) = mask_patterns(&out, &mut learned) {
+            out = Cow::Owned(masked);
+        }
+        // A value a pattern found is a secret wherever it appears (pflag quotes it twice).
+        for value in learned.iter().filter(|v| v.chars().count() >= LEARNED_MIN_LEN) {
+            if out.contains(value.as_str()) {
+                out = Cow::Owned(out.replace(value.as_str(), MASK));
+            }
+        }
+        out
+    }
+
+    /// [`Self::redact`] for bytes; text that is not UTF-8 is redacted lossily only when it
+    /// contains something to mask.
+    pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => match self.redact(text) {
+                Cow::Borrowed(_) => Cow::Borrowed(bytes),
+                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+            },
+            Err(_) => {
+                let text = String::from_utf8_lossy(bytes);
+                match self.redact(&text) {
+                    Cow::Borrowed(_) => Cow::Borrowed(bytes),
+                    Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+                }
+            }
+        }
+    }
+
+    /// Rewrites a file we wrote (or a child wrote for us) with its secrets masked; untouched
+    /// when there is nothing to mask. Best effort: a file that cannot be read stays as it is.
+    pub fn scrub_file(&self, path: &Path) -> std::io::Result<()> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match self.redact_bytes(&bytes) {
+            Cow::Borrowed(_) => Ok(()),
+            Cow::Owned(clean) => crate::files::write_atomic(path, &clean),
+        }
+    }
+
+    /// A journal record with its free text masked. Machine names in ownership records stay as
+    /// they are: they must match the machine for cleanup to find it.
+    pub fn record(&self, record: &Record) -> Record {
+        let r = |s: &str| self.redact(s).into_owned();
+        let mut out = record.clone();
+        match &mut out {
+            Record::Run { workspace, .. } => *workspace = r(workspace),
+            Record::Own { test, .. } => *test = test.as_deref().map(r),
+            Record::Release { reason, .. } => *reason = r(reason),
+            Record::Op(op) => {
+                op.test = op.test.as_deref().map(r);
+                op.machine = op.machine.as_deref().map(r);
+                op.error = op.error.as_deref().map(r);
+            }
+            Record::Created { .. } | Record::End { .. } => {}
+        }
+        out
+    }
+}
+
+/// Masks assignments to secret-named variables and `--set-password` input; `None` when there
+/// is nothing to mask.
+fn mask_patterns(text: &str, learned: &mut Vec<String>) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    for line in text.split_inclusive('\n') {
+        let masked = mask_line(line, learned);
+        changed |= masked.is_some();
+        out.push_str(masked.as_deref().unwrap_or(line));
+    }
+    changed.then_some(out)
+}
+
+fn mask_line(line: &str, learned: &mut Vec<String>) -> Option<String> {
+    let mut s = line.to_string();
+    let mut changed = false;
+    let mut take = |s: &mut String, start: usize, end: usize| {
+        if end > start && &s[start..end] != MASK {
+            learned.push(s[start..end].to_string());
+        }
+        replace_value(s, start, end)
+    };
+    // `--set-password=VALUE`
+    let mut from = 0;
+    while let Some(i) = s[from..].find(PASSWORD_FLAG) {
+        let start = from + i + PASSWORD_FLAG.len();
+        let end = value_end(&s, start);
+        changed |= take(&mut s, start, end);
+        from = start;
+    }
+    // pflag quoting the value back.
+    let quotes = if s.contains("--set-password") { QUOTES } else { &[] };
+    for q in quotes {
+        let (open_at, tail_at) = (
+            format!("invalid argument {q}"),
+            format!("{q} for {q}-p, --set-password{q} flag"),
+        );
+        if let Some(tail) = s.find(&tail_at)
+            && let Some(open) = s[..tail].rfind(&open_at)
+        {
+            changed |= take(&mut s, open + open_at.len(), tail);
+        }
+    }
+    // Whatever follows the password prompt (typed input a log captured).
+    if let Some(i) = s.find(PASSWORD_PROMPT) {
+        let start = i + PASSWORD_PROMPT.len();
+        let end = s.trim_end_matches(['\n', '\r']).len();
+        changed |= take(&mut s, start, end.max(start));
+    }
+    // NAME=VALUE with a secret-looking NAME.
+    let mut from = 0;
+    while let Some(i) = s[from..].find('=') {
+        let eq = from + i;
+        let name_start = s[..eq]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |p| p + 1);
+        let name = &s[name_start..eq];
+        let start = eq + 1;
+        if !name.is_empty() && is_secret_name(name) {
+            // A quoted value runs to its closing quote.
+            let (start, end) = match s[start..].chars().next() {
+                Some(q @ ('"' | '\'')) => {
+                    let open = start + 1;
+                    (open, s[open..].find(q).map_or(s.len(), |i| open + i))
+                }
+                _ => (start, value_end(&s, start)),
+            };
+            changed |= replace_value(&mut s, start, end);
+            from = if end > start {
+                start + MASK.len().min(s.len() - start)
+            } else {
+                start
+            };
+            continue;
+        }
+        from = start;
+    }
+    changed.then_some(s)
+}
+
+/// Where a value that starts at `start` ends: at whitespace, a quote, `;`, `&`, `|` or `,`.
+fn value_end(s: &str, start: usize) -> usize {
+    s[start..]
+        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '&' | '|' | ',' | '`' | '\\'))
+        .map_or(s.len(), |i| start + i)
+}
+
+/// Replaces `s[start..end]` with the mask unless it is empty or masked already.
+fn replace_value(s: &mut String, start: usize, end: usize) -> bool {
+    if end <= start || &s[start..end] == MASK {
+        return false;
+    }
+    s.replace_range(start..end, MASK);
+    true
+}
+
+fn xml_escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+fn html_escaped(s: &str) -> String {
+    xml_escaped(s).replace("&apos;", "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redactor(vars: &[(&str, &str)]) -> Redactor {
+        Redactor::from_vars(vars.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))))
+    }
+
+    #[test]
+    fn values_of_secret_named_variables_are_masked_in_every_spelling() {
+        let r = redactor(&[
+            ("GITHUB_TOKEN", "ghp_abc<&>123"),
+            ("aws_secret_access_key", "wJalrXUtnFEMI"),
+            ("HOME", "/home/someone"),
+            ("API_KEY", "short"),
+        ]);
+        assert_eq!(r.redact("token ghp_abc<&>123 here"), "token [REDACTED] here");
+        assert_eq!(r.redact("xml ghp_abc&lt;&amp;&gt;123"), "xml [REDACTED]");
+        assert_eq!(r.redact("lower wJalrXUtnFEMI"), "lower [REDACTED]");
+        assert_eq!(r.redact("/home/someone short"), "/home/someone short", "not secrets");
+    }
+
+    #[test]
+    fn set_password_input_is_masked() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.redact("orbctl [\"create\", \"--set-password=hunter2\", \"ubuntu\"] failed"),
+            "orbctl [\"create\", \"--set-password=[REDACTED]\", \"ubuntu\"] failed"
+        );
+        assert_eq!(
+            r.redact(
+                "Error: invalid argument \"hu nter2\" for \"-p, --set-password\" flag: strconv.ParseBool: parsing \"hu nter2\": invalid syntax"
+            ),
+            "Error: invalid argument \"[REDACTED]\" for \"-p, --set-password\" flag: strconv.ParseBool: parsing \"[REDACTED]\": invalid syntax"
+        );
+        assert_eq!(
+            r.redact("invalid argument &quot;hunter2&quot; for &quot;-p, --set-password&quot; flag"),
+            "invalid argument &quot;[REDACTED]&quot; for &quot;-p, --set-password&quot; flag"
+        );
+        assert_eq!(
+            r.redact(r#"{"out":"--set-password=hunter2\" x"}"#),
+            r#"{"out":"--set-password=[REDACTED]\" x"}"#
+        );
+        assert_eq!(
+            r.redact("Password for Linux user: hunter2\nnext\n"),
+            "Password for Linux user: [REDACTED]\nnext\n"
+        );
+        assert_eq!(r.redact("Password for Linux user: \n"), "Password for Linux user: \n");
+    }
+
+    #[test]
+    fn assignments_to_secret_names_are_masked() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.redact("$ export API_KEY=abc123; DB_PASSWORD='x y' PATH=/bin curl -H token"),
+            "$ export API_KEY=[REDACTED]; DB_PASSWORD='[REDACTED]' PATH=/bin curl -H token"
+        );
+        assert_eq!(r.redact("MY_TOKEN=a,b"), "MY_TOKEN=[REDACTED],b");
+        assert_eq!(r.redact("a == b, KEY="), "a == b, KEY=");
+        assert!(matches!(r.redact("nothing to see"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn journal_records_keep_machine_names_for_ownership() {
+        let r = redactor(&[("RUN_TOKEN", "test-s3cr3t")]);
+        let own = Record::Own {
+            ts_ms: 1,
+            pid: 1,
+            machine: "test-s3cr3t".into(),
+            test: Some("bin::uses test-s3cr3t".into()),
+            since_ms: None,
+        };
+        match r.record(&own) {
+            Record::Own { machine, test, .. } => {
+                assert_eq!(machine, "test-s3cr3t");
+                assert_eq!(test.as_deref(), Some("bin::uses [REDACTED]"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

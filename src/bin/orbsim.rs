@@ -1,5 +1,0 @@
-//! orbsim: OrbStack's orbctl/orb, simulated. See `docs/orbsim.md`.
-
-fn main() {
-    std::process::exit(orbtest::sim::main());
-}

@@ -1,8 +1,0 @@
-//! End-to-end tests of `cargo orbtest` over fixture workspaces: real cargo, real nextest, real
-//! test processes and signals.
-
-mod config_errors;
-mod list_init;
-mod run_tiers;
-mod signals;
-mod support;
