@@ -18,13 +18,13 @@ use indicatif::{ProgressDrawTarget, TermLike};
 use orbtest::config::MonitorConfig;
 use orbtest::events::{Event, Observer, Tee};
 use orbtest::monitor::{Monitor, Probe, Sample};
-use orbtest::report::LiveView;
 use orbtest::report::html::{self, Band, Extras, Timeline};
 use orbtest::report::journal::OpRecord;
 use orbtest::results::{
     GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome,
     TierResult,
 };
+use orbtest::view::LiveView;
 
 const TEN_MINUTES: f64 = 600.0;
 const TESTS: usize = 5000;

@@ -4,23 +4,23 @@
 //! Everything that talks to `orbctl` goes through the `orbtest-machines` crate.
 
 pub mod cli;
-pub mod command;
-pub mod commands;
 pub mod config;
+pub mod env;
 pub mod errors;
 pub mod events;
 pub mod exit_code;
 pub mod history;
 pub mod lifecycle;
 pub mod monitor;
-pub mod nextest;
+pub mod personalities;
 pub mod plan;
 pub mod report;
 pub mod results;
 pub mod runner;
-pub mod shim;
 pub mod signals;
-pub mod worker_slot;
+pub mod subcommands;
+pub mod tiers;
+pub mod view;
 pub mod workspace;
 
 /// The Rust API for tests moved to the `orbtest-machines` crate; depend on it directly.

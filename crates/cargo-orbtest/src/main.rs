@@ -18,12 +18,12 @@ fn main() -> std::process::ExitCode {
             orbsim::main_with(name.trim_start_matches("orbsim-"), &rest)
         }
         // Each test's worker machine: nextest's target runner, and the helper other suites call.
-        (name @ (orbtest::worker_slot::RUNNER | orbtest::worker_slot::HELPER), _) => {
-            orbtest::worker_slot::main(name, args.iter().skip(1).cloned().collect())
+        (name @ (orbtest::personalities::worker_slot::RUNNER | orbtest::personalities::worker_slot::HELPER), _) => {
+            orbtest::personalities::worker_slot::main(name, args.iter().skip(1).cloned().collect())
         }
         // `orbctl` or `orb`: the shim tests see during machine tiers.
-        (_, Some(flavor)) => orbtest::shim::main(flavor, args.into_iter().skip(1).collect()),
-        _ => orbtest::commands::main(args),
+        (_, Some(flavor)) => orbtest::personalities::shim::main(flavor, args.into_iter().skip(1).collect()),
+        _ => orbtest::subcommands::main(args),
     };
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }

@@ -6,17 +6,17 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use crate::command::CommandRun;
 use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::history::History;
 use crate::lifecycle::{LifecycleOptions, Preflight, PreflightContext, Session};
-use crate::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
 use crate::plan::Plan;
 use crate::report::RunDir;
 use crate::results::{RunResult, TestCounts, TestStatus, TierOutcome, TierResult};
 use crate::signals;
+use crate::tiers::command::CommandRun;
+use crate::tiers::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
 use crate::workspace::Workspace;
 use orbtest_machines::files::write_atomic;
 
@@ -64,7 +64,7 @@ impl Runner<'_> {
     pub fn run(&self) -> Result<Finished> {
         signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
         // Problems that make any run pointless surface before anything starts.
-        crate::command::check_programs(self.config, &self.plan.tiers)?;
+        crate::tiers::command::check_programs(self.config, &self.plan.tiers)?;
         crate::lifecycle::workers::check(self.config, &self.plan.tiers)?;
         let nextest_tiers: Vec<&Tier> = self.plan.tiers.iter().filter(|t| !t.is_command()).collect();
         let version = match nextest_tiers.first() {
@@ -170,7 +170,7 @@ impl Runner<'_> {
             }
             let tier_start = orbtest_machines::journal::now_ms();
             let (tier_result, infra_error) = match (&tier.command, &nextest) {
-                (Some(command), _) => crate::command::run_tier(&CommandRun {
+                (Some(command), _) => crate::tiers::command::run_tier(&CommandRun {
                     tier,
                     command,
                     config_dir: &self.config.dir(),

@@ -35,7 +35,7 @@ impl Workspace {
         if let Some(m) = manifest_path {
             cmd.arg("--manifest-path").arg(m);
         }
-        crate::nextest::scrub_env(&mut cmd);
+        crate::tiers::nextest::scrub_env(&mut cmd);
         let shown = manifest_path.map_or_else(
             || {
                 std::env::current_dir()

@@ -67,7 +67,7 @@ impl Machines {
         };
         let checked = std::env::var_os(crate::workers::ENV_WORKER).is_some();
         if let (Machines::Run(run), false) = (self, checked) {
-            let set = std::env::var_os("ORBTEST_RUN_DIR")
+            let set = std::env::var_os(crate::env::RUN_DIR)
                 .map(|dir| crate::workers::WorkerSet::read(std::path::Path::new(&dir)))
                 .transpose()
                 .map_err(|e| MachinesError::Spawn(std::io::Error::other(e)))?

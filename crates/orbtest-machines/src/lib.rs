@@ -19,6 +19,7 @@
 pub mod admission;
 pub mod api;
 pub mod client;
+pub mod env;
 pub mod files;
 pub mod journal;
 pub mod policy;

@@ -41,7 +41,7 @@ pub fn caller_from_env() -> Option<String> {
 impl Tracked {
     /// The run of `$ORBTEST_RUN_DIR`; `None` outside a cargo orbtest machine tier.
     pub fn from_env() -> Result<Option<Self>, String> {
-        let Some(dir) = std::env::var_os("ORBTEST_RUN_DIR").filter(|d| !d.is_empty()) else {
+        let Some(dir) = std::env::var_os(crate::env::RUN_DIR).filter(|d| !d.is_empty()) else {
             return Ok(None);
         };
         Self::open(Path::new(&dir), caller_from_env()).map(Some)

@@ -19,8 +19,8 @@ use crate::provider::Provider;
 use orbctl::op::Op;
 use orbtest_process::capture::StdinMode;
 
-pub const ENV_WORKERS: &str = "ORBTEST_WORKERS";
-pub const ENV_WORKER: &str = "ORBTEST_WORKER";
+pub const ENV_WORKERS: &str = crate::env::WORKERS;
+pub const ENV_WORKER: &str = crate::env::WORKER;
 /// How long a healthy worker may take to run `true`.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Replacements tried for one broken worker before giving up.

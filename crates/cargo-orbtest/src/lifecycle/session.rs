@@ -350,8 +350,11 @@ impl Session {
         if let Ok(joined) = std::env::join_paths(dirs) {
             env.push(("PATH".into(), joined.to_string_lossy().into_owned()));
         }
-        env.push(("ORBTEST_RUN_DIR".into(), self.run.dir.display().to_string()));
-        env.push(("ORBTEST_REAL_ORBCTL".into(), self.resolved.orbctl.display().to_string()));
+        env.push((crate::env::RUN_DIR.into(), self.run.dir.display().to_string()));
+        env.push((
+            crate::env::REAL_ORBCTL.into(),
+            self.resolved.orbctl.display().to_string(),
+        ));
         if let Some(workers) = &self.workers {
             env.push((ENV_WORKERS.into(), workers.names.join(",")));
         }
@@ -363,7 +366,7 @@ impl Session {
     pub fn target_runner(&self) -> Option<PathBuf> {
         self.workers
             .as_ref()
-            .map(|_| self.shim_dir.join(crate::worker_slot::RUNNER))
+            .map(|_| self.shim_dir.join(crate::personalities::worker_slot::RUNNER))
     }
 
     /// Deletes what this run created (unless asked to keep it), reports leftovers, ends the

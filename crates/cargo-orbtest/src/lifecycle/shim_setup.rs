@@ -25,7 +25,7 @@ pub(crate) fn install_shim(
     orbtest_machines::files::create_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
     orbtest_machines::provider::link_orbctl(&me, &bin)
         .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
-    crate::worker_slot::link(&bin)
+    crate::personalities::worker_slot::link(&bin)
         .map_err(|e| format!("cannot link orbtest's worker commands into {}: {e}", bin.display()))?;
     let settings = RunSettings {
         run_id: journal.run_id().to_string(),

@@ -23,7 +23,7 @@ use orbtest_machines::files::{create_private_dir, write_atomic};
 
 /// The root of orbtest's per-user state.
 pub fn home() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ORBTEST_HOME").filter(|d| !d.is_empty()) {
+    if let Some(dir) = std::env::var_os(crate::env::HOME).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
     dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("orbtest")

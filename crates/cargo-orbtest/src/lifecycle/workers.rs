@@ -25,7 +25,7 @@ pub fn count(config: &Config, tiers: &[Tier]) -> Option<usize> {
         WorkerCount::Threads => tiers
             .iter()
             .filter(|t| t.machines)
-            .map(|t| crate::command::threads(t.threads))
+            .map(|t| crate::tiers::command::threads(t.threads))
             .max()
             .unwrap_or(1),
     })
@@ -38,7 +38,7 @@ pub fn check(config: &Config, tiers: &[Tier]) -> Result<()> {
         return Ok(());
     };
     for tier in tiers.iter().filter(|t| t.machines && !t.is_command()) {
-        let threads = crate::command::threads(tier.threads);
+        let threads = crate::tiers::command::threads(tier.threads);
         if threads > n {
             return Err(Error::Usage(format!(
                 "tier `{}` runs up to {threads} tests at once but [machines.workers] count is {n}, so two tests \

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::terminal::human_duration;
 use crate::config::{GateConfig, TierGate};
+use crate::report::human_duration;
 use crate::results::{GateVerdict, RunResult, TestCounts, TierOutcome};
 
 pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {

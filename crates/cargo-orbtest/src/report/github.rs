@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::terminal::human_duration;
+use crate::report::human_duration;
 use crate::results::{RunOutcome, RunResult, TestResult, TestStatus, TierOutcome};
 
 /// Failures annotated; GitHub shows at most 10 error annotations per step anyway.

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use super::journal::{OpRecord, op_stats};
-use super::terminal::human_duration;
 use crate::monitor::Sample;
+use crate::report::human_duration;
 use crate::results::{RunOutcome, RunResult, TestResult, TestStatus, TierOutcome};
 
 /// Failures shown with their output; the rest are listed by name (keeps a 5,000-failure run

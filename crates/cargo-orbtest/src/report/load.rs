@@ -48,7 +48,7 @@ fn tests_by_tier(xml: &str) -> std::result::Result<Vec<(String, TestResult)>, St
         let Some((tier, _)) = name.split_once('/') else {
             continue;
         };
-        for t in crate::nextest::suite_results(suite) {
+        for t in crate::tiers::nextest::suite_results(suite) {
             out.push((tier.to_string(), t));
         }
     }

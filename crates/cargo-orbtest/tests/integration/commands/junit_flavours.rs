@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use orbtest::command::junit;
 use orbtest::results::{TestResult, TestStatus};
+use orbtest::tiers::command::junit;
 
 fn fixture(name: &str) -> PathBuf {
     crate::support::cli::fixture("junit").join(name)
@@ -234,7 +234,7 @@ fn the_normalized_copy_reads_back_the_same() {
         let again = junit::parse(&xml).unwrap();
         assert_eq!(sorted(&again), sorted(&original), "{name}");
         // And the reader nextest tiers use (quick-junit) agrees on every status.
-        let strict = orbtest::nextest::read_junit_str(&xml).unwrap();
+        let strict = orbtest::tiers::nextest::read_junit_str(&xml).unwrap();
         assert_eq!(sorted(&strict), sorted(&original), "{name} through quick-junit");
     }
 }

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use orbtest::events::{Event, Observer};
-use orbtest::report::{PlainProgress, Style, render_summary};
 use orbtest::results::TestStatus;
+use orbtest::view::{PlainProgress, Style, render_summary};
 
 use crate::report::data;
 

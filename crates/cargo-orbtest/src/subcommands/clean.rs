@@ -10,7 +10,7 @@ use crate::lifecycle::{provider, state};
 use orbtest_machines::Client;
 
 pub fn execute(global: &GlobalArgs, dry_run: bool, no_wait: bool) -> Result<i32> {
-    let (ws, config) = super::load(global)?;
+    let (ws, config) = super::project::load(global)?;
     let resolved = provider::resolve(&config.machines, &state::home())?;
     let client = Client::new(resolved.provider.clone()).with_policy(policy(&config.machines));
     let me = LockHolder {

@@ -9,7 +9,7 @@ use orbtest_machines::files::write_atomic;
 
 pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
     let ws = Workspace::discover(global.manifest_path.as_deref())?;
-    let path = super::config_path(global, &ws);
+    let path = super::project::config_path(global, &ws);
     if path.exists() && !force {
         return Err(Error::Usage(format!(
             "{} already exists\n  = help: pass --force to replace it with the starter config",

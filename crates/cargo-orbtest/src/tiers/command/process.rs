@@ -119,7 +119,7 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(pipe_in.try_clone().map_err(io)?)
         .stderr(pipe_in);
-    crate::nextest::scrub_env(&mut cmd);
+    crate::tiers::nextest::scrub_env(&mut cmd);
     for (k, v) in spawn.env {
         cmd.env(k, v);
     }

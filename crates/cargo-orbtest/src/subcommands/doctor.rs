@@ -51,7 +51,7 @@ struct MachineOwner {
 }
 
 pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
-    let (_ws, config) = super::load(global)?;
+    let (_ws, config) = super::project::load(global)?;
     let mut problems = Vec::new();
     let mut advice = Vec::new();
     let (host, helper) = host();

@@ -9,8 +9,9 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::progress::{resources, tier_line};
-use super::terminal::{Style, human_duration};
+use super::terminal::Style;
 use crate::events::{Event, Observer};
+use crate::report::human_duration;
 use crate::results::{TestStatus, TierOutcome};
 
 /// Redraws per second at most; the bars change far more often when tests are quick.

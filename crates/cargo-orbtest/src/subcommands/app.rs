@@ -1,19 +1,13 @@
-//! One module per subcommand. Each turns parsed arguments into work and returns the exit code.
-
-mod clean;
-mod doctor;
-mod init;
-mod list;
-mod report;
-mod run;
+//! The program behind `cargo orbtest`: argv in, exit code out. Parses the command line,
+//! dispatches to a subcommand, and prints the error that ended it.
 
 use std::ffi::OsString;
 
-use crate::cli::{self, Command, GlobalArgs};
-use crate::config::{self, Config, LoadError};
-use crate::errors::{Error, Result};
+use super::{clean, doctor, init, list, report, run};
+use crate::cli::{self, Command};
+use crate::config::LoadError;
+use crate::errors::Error;
 use crate::exit_code;
-use crate::workspace::Workspace;
 
 /// The whole program: argv in, exit code out.
 pub fn main(args: Vec<OsString>) -> i32 {
@@ -83,65 +77,11 @@ pub(crate) fn print_error(e: &Error, color: bool) {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ORBTEST_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(crate::env::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .without_time()
         .try_init();
-}
-
-/// The workspace and its config, as every subcommand that runs tests needs them.
-///
-/// Outside a cargo workspace (and without `--manifest-path`), a config whose tiers all run
-/// commands still works: `--config`, else the nearest `orchestrator.toml` in the current
-/// directory or above; its directory is the root and runs go to `<root>/.orbtest/`.
-pub(crate) fn load(global: &GlobalArgs) -> Result<(Workspace, Config)> {
-    match Workspace::discover(global.manifest_path.as_deref()) {
-        Ok(ws) => {
-            let path = config_path(global, &ws);
-            let config = config::load(&path)?;
-            Ok((ws, config))
-        }
-        Err(e) if global.manifest_path.is_none() => without_cargo(global, e),
-        Err(e) => Err(e),
-    }
-}
-
-fn without_cargo(global: &GlobalArgs, cargo_error: Error) -> Result<(Workspace, Config)> {
-    let found = global.config.clone().or_else(|| {
-        let cwd = std::env::current_dir().ok()?;
-        cwd.ancestors().map(|d| d.join(config::FILE_NAME)).find(|p| p.is_file())
-    });
-    let Some(path) = found else {
-        return Err(cargo_error);
-    };
-    let config = config::load(&path)?;
-    let nextest: Vec<&str> = config
-        .tiers
-        .iter()
-        .filter(|t| !t.is_command())
-        .map(|t| t.name.as_str())
-        .collect();
-    if !nextest.is_empty() {
-        return Err(match cargo_error {
-            Error::Workspace { manifest, stderr } => Error::Workspace {
-                manifest,
-                stderr: format!(
-                    "{stderr}\n  = note: tiers {} of {} run nextest, which needs a cargo workspace; a config \
-                     whose tiers all run a `command` works anywhere",
-                    nextest.join(", "),
-                    path.display()
-                ),
-            },
-            other => other,
-        });
-    }
-    let root = std::fs::canonicalize(config.dir()).unwrap_or_else(|_| config.dir());
-    Ok((Workspace::plain(&root), config))
-}
-
-pub(crate) fn config_path(global: &GlobalArgs, ws: &Workspace) -> std::path::PathBuf {
-    global.config.clone().unwrap_or_else(|| ws.root.join(config::FILE_NAME))
 }

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::terminal::human_duration;
 use crate::events::{Event, Observer};
 use crate::monitor::Sample;
+use crate::report::human_duration;
 use crate::results::{TestStatus, TierOutcome, TierResult};
 
 pub struct PlainProgress<W: Write + Send> {

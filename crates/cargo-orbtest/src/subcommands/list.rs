@@ -9,12 +9,12 @@ use crate::cli::GlobalArgs;
 use crate::config::{Tier, duration_string};
 use crate::errors::{Error, Result};
 use crate::exit_code;
-use crate::nextest::{self, ForwardedArgs, ToolConfig};
 use crate::results::TestId;
+use crate::tiers::nextest::{self, ForwardedArgs, ToolConfig};
 use orbtest_machines::files::create_private_dir;
 
 pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
-    let (ws, config) = super::load(global)?;
+    let (ws, config) = super::project::load(global)?;
     if config.tiers.iter().all(Tier::is_command) {
         let mut out = String::new();
         for tier in &config.tiers {
@@ -114,14 +114,14 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
 fn describe(out: &mut String, t: &Tier) {
     let _ = writeln!(out, "tier {}", t.name);
     if let Some(c) = &t.command {
-        let _ = writeln!(out, "  command: {}", crate::command::display(&c.argv));
+        let _ = writeln!(out, "  command: {}", crate::tiers::command::display(&c.argv));
         if let Some(rerun) = &c.rerun {
-            let _ = writeln!(out, "  rerun: {}", crate::command::display(rerun));
+            let _ = writeln!(out, "  rerun: {}", crate::tiers::command::display(rerun));
         }
         let _ = writeln!(
             out,
             "  threads ({{threads}}): {}  timeout (whole tier): {}  retries: {}",
-            crate::command::threads(t.threads),
+            crate::tiers::command::threads(t.threads),
             duration_string(t.timeout),
             t.retries.count
         );

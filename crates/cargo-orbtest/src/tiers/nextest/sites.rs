@@ -1,46 +1,7 @@
-//! Driving cargo-nextest: version check, generated tool config, build once, list, run a tier,
-//! read its JUnit. nextest stays a separate process; we never link its runner.
+//! Mapping nextest's complaints about a generated profile back to the tier setting they
+//! came from.
 
-mod args;
-mod build;
-mod junit;
-mod list;
-mod progress;
-mod run;
-pub mod target_runner;
-mod tool_config;
-mod version;
-
-use std::process::Command;
-
-pub use args::ForwardedArgs;
-pub use build::{Built, build};
-pub use junit::{read_junit, read_junit_str, suite_results};
-pub use list::{TierListing, list_tiers};
-pub use progress::{LineEvent, parse_line};
-pub use run::{TierRun, TierRunOutput, run_tier};
-pub use tool_config::{ToolConfig, profile_name, slow_timeout};
-pub use version::{MIN_VERSION, NextestVersion, check_version};
-
-/// Removes inherited `NEXTEST_*` variables: when orbtest itself runs under nextest (our own
-/// tests do), they would silently override the tier's profile (e.g. `NEXTEST_TEST_THREADS`).
-pub fn scrub_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("NEXTEST_") {
-            cmd.env_remove(&key);
-        }
-    }
-}
-
-/// The same, for duct expressions.
-pub fn scrub_env_duct(mut expr: duct::Expression) -> duct::Expression {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("NEXTEST_") {
-            expr = expr.env_remove(&key);
-        }
-    }
-    expr
-}
+use super::tool_config;
 
 /// Where nextest's config problems point: a tier's filter or one of its flaky filtersets.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,13 +10,14 @@ use crate::events::{Observer, Silent, Tee};
 use crate::lifecycle::sampler::ProviderSampler;
 use crate::lifecycle::{LifecycleOptions, provider, state};
 use crate::monitor::{MachineSource, Monitor};
-use crate::nextest::ForwardedArgs;
 use crate::plan::{Plan, Selection};
-use crate::report::{self, LiveView, PlainProgress, Style, gate, github};
+use crate::report::{self, gate, github};
 use crate::runner::{RunOptions, Runner};
+use crate::tiers::nextest::ForwardedArgs;
+use crate::view::{LiveView, PlainProgress, Style};
 
 pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
-    let (ws, config) = super::load(global)?;
+    let (ws, config) = super::project::load(global)?;
     let plan = Plan::new(
         &config,
         &Selection {
@@ -102,7 +103,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         let _ = report::write_summary(run, &finished.dir);
     }
     let shown_dir = written.is_ok().then_some(finished.dir.report_dir.as_path());
-    eprint!("{}", report::render_summary(run, Style { color }, shown_dir));
+    eprint!("{}", crate::view::render_summary(run, Style { color }, shown_dir));
     if in_actions {
         print!("{}", github::annotations(run, Some(&ws.root)));
         if let Err(e) = github::append_step_summary(&github::step_summary(run)) {
@@ -112,7 +113,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     if let Err(e) = written
         && !write_error_shown
     {
-        super::print_error(&e, color);
+        super::app::print_error(&e, color);
     }
     Ok(run.exit_code())
 }

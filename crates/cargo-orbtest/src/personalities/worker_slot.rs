@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::nextest::target_runner::CHAINED_ENV;
+use crate::tiers::nextest::target_runner::CHAINED_ENV;
 use orbtest_machines::tracked::Tracked;
 use orbtest_machines::workers::{self, ENV_WORKER, WorkerSet};
 
@@ -51,7 +51,7 @@ fn fail(who: &str, message: &str) -> i32 {
 
 /// The run's workers and an executor for its machine operations.
 fn run_workers() -> Result<Option<(Tracked, WorkerSet)>, String> {
-    let Some(dir) = std::env::var_os("ORBTEST_RUN_DIR").filter(|d| !d.is_empty()) else {
+    let Some(dir) = std::env::var_os(crate::env::RUN_DIR).filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
     let Some(set) = WorkerSet::read(Path::new(&dir))? else {

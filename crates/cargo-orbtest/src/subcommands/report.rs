@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::cli::{GlobalArgs, ReportAction, ReportArgs};
 use crate::errors::{Error, Result};
 use crate::report::{
-    self, LoadedRun, Style, Summary, create_private_dir, gate, github, html, load_run, merge, new_run_id, write_atomic,
+    self, LoadedRun, Summary, create_private_dir, gate, github, html, load_run, merge, new_run_id, write_atomic,
 };
+use crate::view::Style;
 use crate::workspace::Workspace;
 
 pub fn execute(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
@@ -29,7 +30,10 @@ fn show(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
         report::write_html(&loaded.run, &dir, &loaded.merged_from)?;
     }
     if !global.quiet {
-        eprint!("{}", report::render_summary(&loaded.run, Style { color }, Some(&dir)));
+        eprint!(
+            "{}",
+            crate::view::render_summary(&loaded.run, Style { color }, Some(&dir))
+        );
     }
     eprintln!(" report.html: {}", page.display());
     if args.open
@@ -119,7 +123,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool)
     let shards: Vec<LoadedRun> = dirs.iter().map(|d| load_run(d)).collect::<Result<_>>()?;
     let mut run = merge::merge_runs(new_run_id(SystemTime::now()), &shards);
     if regate {
-        let (_, config) = super::load(global)?;
+        let (_, config) = super::project::load(global)?;
         run.gate = gate::evaluate(&config.gate, &run);
     }
     create_private_dir(out)
@@ -159,7 +163,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool)
     write(out, "report.html", &page)?;
 
     if !global.quiet {
-        eprint!("{}", report::render_summary(&run, Style { color }, Some(out)));
+        eprint!("{}", crate::view::render_summary(&run, Style { color }, Some(out)));
     }
     eprintln!(" merged {} shard reports into {}", shards.len(), out.display());
     if github::in_actions()

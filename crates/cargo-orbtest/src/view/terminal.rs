@@ -2,10 +2,10 @@
 //! tests, and each failure with its output tail and the command that reruns it.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use console::Style as Paint;
 
+use crate::report::human_duration;
 use crate::results::{RunOutcome, RunResult, TestResult, TestStatus, TierOutcome};
 
 /// Failures shown with their output; the rest are listed by name.
@@ -36,19 +36,6 @@ impl Style {
     }
     pub(crate) fn dim(&self, t: &str) -> String {
         self.paint(Paint::new().dim(), t)
-    }
-}
-
-/// Durations the way people read them: `850ms`, `4.2s`, `3m 05s`.
-pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        let s = d.as_secs();
-        format!("{}m {:02}s", s / 60, s % 60)
     }
 }
 
@@ -151,11 +138,11 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             );
             if i < DETAILED_FAILURES {
                 if let Some(output) = &r.output {
-                    for line in super::failure_excerpt(output, TAIL_LINES).lines() {
+                    for line in crate::report::failure_excerpt(output, TAIL_LINES).lines() {
                         let _ = writeln!(out, "     {} {line}", style.dim("│"));
                     }
                 }
-                let _ = writeln!(out, "     rerun: {}", super::rerun_in(run, tier, &r.id));
+                let _ = writeln!(out, "     rerun: {}", crate::report::rerun_in(run, tier, &r.id));
             }
         }
         if failures.len() > DETAILED_FAILURES {

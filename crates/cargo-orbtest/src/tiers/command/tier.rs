@@ -1,18 +1,9 @@
-//! Command tiers: a tier that runs any test runner's command (pytest, go test through
-//! gotestsum, jest, maven, ...) instead of nextest. The tier's `timeout` bounds the whole tier
-//! (every attempt together); `retries` run the command again (or its `rerun` command); results
-//! come from the JUnit the command writes at `{junit}`, or else from its exit code as one
-//! pseudo-test named `<tier>::<program>`.
-//!
-//! * [`process`]: one run of the command (process group, deadline, output, signals).
-//! * [`junit`]: reading JUnit of any common flavour; writing the tier's normalized copy.
-//! * [`attempts`]: merging attempts, flaky detection.
-
-pub mod attempts;
-pub mod junit;
-pub mod process;
+//! One command tier: its attempts within the tier deadline, their JUnit or exit codes, and the
+//! tier's result.
 
 use std::path::{Path, PathBuf};
+
+use super::{attempts, junit, process};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::placeholders;
@@ -210,9 +201,9 @@ impl TierRunner<'_, '_> {
         let argv: Vec<String> = template.iter().map(|a| placeholders::expand(a, value)).collect();
         let mut env = self.run.env.clone();
         env.extend([
-            ("ORBTEST_TIER".to_string(), tier.name.clone()),
-            ("ORBTEST_ATTEMPT".to_string(), number.to_string()),
-            ("ORBTEST_JUNIT".to_string(), junit_path.display().to_string()),
+            (crate::env::TIER.to_string(), tier.name.clone()),
+            (crate::env::ATTEMPT.to_string(), number.to_string()),
+            (crate::env::JUNIT.to_string(), junit_path.display().to_string()),
         ]);
         env.extend(
             command

@@ -168,7 +168,7 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
 }
 
 /// The environment variable that marks a tier's processes.
-pub const TIER_MARK: &str = "ORBTEST_TIER_PROCESS";
+pub const TIER_MARK: &str = crate::env::TIER_PROCESS;
 
 /// SIGKILLs every process of ours whose environment carries `mark`; how many there were.
 #[cfg(target_os = "linux")]

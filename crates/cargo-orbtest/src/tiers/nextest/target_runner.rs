@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 /// The user's runner for the wrapper to execute the test through.
-pub const CHAINED_ENV: &str = "ORBTEST_CHAINED_RUNNER";
+pub const CHAINED_ENV: &str = crate::env::CHAINED_RUNNER;
 
 /// `CARGO_TARGET_<TRIPLE>_RUNNER` for a target triple.
 pub fn env_name(triple: &str) -> String {

@@ -1,0 +1,17 @@
+//! Every `ORBTEST_*` environment variable, named once: those the machines client reads (from
+//! `orbtest_machines::env`) and the orchestrator's own.
+
+pub use orbtest_machines::env::{REAL_ORBCTL, RUN_DIR, WORKER, WORKERS};
+
+/// orbtest's state directory (default: the user's cache directory).
+pub const HOME: &str = "ORBTEST_HOME";
+/// `tracing` filter for orbtest's own diagnostics (default `warn`).
+pub const LOG: &str = "ORBTEST_LOG";
+/// Marks every process of a tier, so the ones left when nextest dies can be found and ended.
+pub const TIER_PROCESS: &str = "ORBTEST_TIER_PROCESS";
+/// The user's own target runner, which orbtest's runner chains to.
+pub const CHAINED_RUNNER: &str = "ORBTEST_CHAINED_RUNNER";
+/// A command tier's name, attempt number and JUnit path, as its command sees them.
+pub const TIER: &str = "ORBTEST_TIER";
+pub const ATTEMPT: &str = "ORBTEST_ATTEMPT";
+pub const JUNIT: &str = "ORBTEST_JUNIT";

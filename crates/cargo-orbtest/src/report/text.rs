@@ -1,0 +1,53 @@
+//! Text as reports and views show it: durations, and the part of a test's output worth showing.
+
+use std::time::Duration;
+
+/// Durations the way people read them: `850ms`, `4.2s`, `3m 05s`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        let s = d.as_secs();
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+/// The part of a failed test's output worth showing: from the last panic message up to its
+/// backtrace (at most `n` lines), else the last `n` lines.
+pub fn failure_excerpt(output: &str, n: usize) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    let Some(start) = lines.iter().rposition(|l| l.contains("panicked at")) else {
+        return tail(output, n);
+    };
+    lines[start..]
+        .iter()
+        .take_while(|l| !l.starts_with("stack backtrace:") && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .take(n)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_shows_the_panic_not_the_backtrace() {
+        let out = "running 1 test\nthread 't' panicked at src/lib.rs:4:62:\nboom\nstack backtrace:\n   0: frame";
+        assert_eq!(
+            failure_excerpt(out, 10),
+            "thread 't' panicked at src/lib.rs:4:62:\nboom"
+        );
+        assert_eq!(failure_excerpt("a\nb\nc", 2), "b\nc");
+    }
+}

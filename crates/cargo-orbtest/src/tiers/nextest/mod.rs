@@ -1,0 +1,25 @@
+//! Driving cargo-nextest: version check, generated tool config, build once, list, run a tier,
+//! read its JUnit. nextest stays a separate process; we never link its runner.
+
+mod args;
+mod build;
+mod junit;
+mod list;
+mod progress;
+mod run;
+mod scrub;
+mod sites;
+pub mod target_runner;
+mod tool_config;
+mod version;
+
+pub use args::ForwardedArgs;
+pub use build::{Built, build};
+pub use junit::{read_junit, read_junit_str, suite_results};
+pub use list::{TierListing, list_tiers};
+pub use progress::{LineEvent, parse_line};
+pub use run::{TierRun, TierRunOutput, run_tier};
+pub use scrub::{scrub_env, scrub_env_duct};
+pub use sites::{ConfigSite, config_sites};
+pub use tool_config::{ToolConfig, profile_name, slow_timeout};
+pub use version::{MIN_VERSION, NextestVersion, check_version};
