@@ -279,6 +279,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             log: None,
             junit: None,
             command: None,
+            quarantined: Vec::new(),
         });
         offset += duration.as_millis() as u64;
     }
@@ -307,6 +308,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             passed: false,
             violations: vec!["100 tests failed (max 0)".into()],
         },
+        shard: None,
     };
     let samples: Vec<Sample> = (0..=(run.duration.as_millis() as u64 / 2000))
         .map(|i| {

@@ -32,6 +32,8 @@ pub struct RunOptions {
     /// `TierOutput` events) instead of the runner copying it to stderr under the view.
     pub live: bool,
     pub lifecycle: LifecycleOptions,
+    /// `--shard K/N [--plan FILE]`.
+    pub shard: Option<crate::shard::runtime::ShardRequest>,
 }
 
 /// Where the run stands with machines: preflight runs before the first machine tier.
@@ -99,10 +101,11 @@ impl Runner<'_> {
             machines: Default::default(),
             resources: Default::default(),
             gate: Default::default(),
+            shard: None,
         };
 
         // The one build, when a tier runs nextest; a failed build ends the run with reports.
-        let nextest = match self.build(&dir, &nextest_tiers)? {
+        let mut nextest = match self.build(&dir, &nextest_tiers)? {
             Ok(built) => built,
             Err(e) => {
                 let reason = match &e {
@@ -122,6 +125,26 @@ impl Runner<'_> {
             }
         };
 
+        // This shard's share of each tier, and what quarantine covers (both need the build).
+        let shares = match &self.options.shard {
+            Some(request) => {
+                let shares = request.prepare(self.ws, self.config, &self.plan.tiers, &dir, nextest.as_mut())?;
+                for note in &shares.notes {
+                    self.observer.event(&Event::Note { message: note });
+                }
+                result.shard = Some(shares.info.clone());
+                Some(shares)
+            }
+            None => None,
+        };
+        let quarantined = crate::quarantine::prepare(
+            self.ws,
+            self.config,
+            &self.plan.tiers,
+            nextest.as_ref(),
+            &crate::config::today(),
+        )?;
+
         let mut machines = Machines::NotStarted;
         let mut stop: Option<String> = None;
         for tier in &self.plan.tiers {
@@ -132,6 +155,12 @@ impl Runner<'_> {
             };
             if let Some(reason) = skip {
                 self.skip(&mut result, tier, reason);
+                continue;
+            }
+            if let Some(reason) = shares.as_ref().and_then(|s| s.nothing_here(&tier.name)) {
+                let empty = TierResult::nothing_selected(&tier.name, reason);
+                self.observer.event(&Event::TierFinished { result: &empty });
+                result.tiers.push(empty);
                 continue;
             }
             let mut env = Vec::new();
@@ -169,7 +198,7 @@ impl Runner<'_> {
                 }
             }
             let tier_start = orbtest_machines::journal::now_ms();
-            let (tier_result, infra_error) = match (&tier.command, &nextest) {
+            let (mut tier_result, infra_error) = match (&tier.command, &nextest) {
                 (Some(command), _) => crate::tiers::command::run_tier(&CommandRun {
                     tier,
                     command,
@@ -178,6 +207,7 @@ impl Runner<'_> {
                     env,
                     echo: self.options.verbose && !self.options.live,
                     observer: self.observer,
+                    tests: shares.as_ref().and_then(|s| s.command_tests(&tier.name)),
                 })?,
                 (None, Some((tool_config, built))) => self.run_tier(tier, tool_config, built, &dir, env)?,
                 (None, None) => {
@@ -187,6 +217,7 @@ impl Runner<'_> {
                     )));
                 }
             };
+            crate::quarantine::apply(self.config, &quarantined, tier.is_command(), &mut tier_result);
             self.observer.event(&Event::TierFinished { result: &tier_result });
             if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
                 let activity = session.activity_since(tier_start);

@@ -130,6 +130,34 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
+    /// A fraction from 0 to 1 (a rate); a percentage-looking value gets a hint.
+    pub(crate) fn fraction(&self, key: &str, diags: &mut Diagnostics) -> Option<f64> {
+        let value = self.get(key)?;
+        let number = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|v| v as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => None,
+        };
+        match number {
+            Some(n) if (0.0..=1.0).contains(&n) => Some(n),
+            Some(n) => {
+                let mut d = Diagnostic::new(
+                    value.span(),
+                    format!("`{key}` must be a fraction from 0 to 1, found {n}"),
+                );
+                if (1.0..=100.0).contains(&n) {
+                    d = d.help(format!("for {n}% write {key} = {}", n / 100.0));
+                }
+                diags.push(d);
+                None
+            }
+            None => {
+                diags.type_error(value, key, "a number from 0 to 1");
+                None
+            }
+        }
+    }
+
     pub(crate) fn duration(&self, key: &str, diags: &mut Diagnostics) -> Option<Duration> {
         let value = self.get(key)?;
         duration_value(value, key, diags)

@@ -5,9 +5,47 @@ use std::process::Stdio;
 use nextest_metadata::{ListCommand, TestListSummary};
 
 use super::{Built, ToolConfig, profile_name, scrub_env};
+use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::results::TestId;
 use crate::workspace::Workspace;
+
+/// Builds the tests of `tiers` (nextest tiers) in a scratch directory under the workspace's
+/// orbtest directory and lists what each selects: for commands that need the tests as they
+/// are now without running them (`list`, `shard plan`).
+pub fn build_and_list(
+    ws: &Workspace,
+    config: &Config,
+    tiers: &[&Tier],
+    build_args: &[String],
+    color: bool,
+    verbose: bool,
+) -> Result<(Vec<TestId>, Vec<TierListing>)> {
+    let scratch_root = ws.orbtest_dir().join("list");
+    orbtest_machines::files::create_private_dir(&scratch_root)
+        .map_err(|e| Error::io("cannot create", &scratch_root, e))?;
+    let scratch =
+        tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
+    let tool_config = ToolConfig::generate(
+        tiers,
+        |t| scratch.path().join(format!("{t}.xml")),
+        &crate::history::History::default(),
+        &scratch.path().join("nextest-tool-config.toml"),
+    );
+    std::fs::write(&tool_config.path, &tool_config.text)
+        .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
+    let built = super::build(
+        ws,
+        config,
+        &tool_config,
+        build_args,
+        if color { "always" } else { "never" },
+        scratch.path(),
+        verbose,
+    )?;
+    let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
+    list_tiers(ws, &tool_config, &built, &names)
+}
 
 #[derive(Debug, Clone)]
 pub struct TierListing {
@@ -28,10 +66,10 @@ pub fn list_tiers(
         return Ok((Vec::new(), Vec::new()));
     };
     std::thread::scope(|scope| {
-        let all = scope.spawn(|| list_one(ws, tool_config, built, first, true));
+        let all = scope.spawn(|| list_one(ws, tool_config, built, first, Some("all()")));
         let per_tier: Vec<_> = tiers
             .iter()
-            .map(|tier| scope.spawn(move || list_one(ws, tool_config, built, tier, false)))
+            .map(|tier| scope.spawn(move || list_one(ws, tool_config, built, tier, None)))
             .collect();
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<TestId>>>| {
             h.join()
@@ -49,15 +87,47 @@ pub fn list_tiers(
     })
 }
 
-fn list_one(ws: &Workspace, tool_config: &ToolConfig, built: &Built, tier: &str, all: bool) -> Result<Vec<TestId>> {
+/// The tests `filterset` selects among all built tests, whatever the tiers select (in the
+/// context of `tier`'s profile), one listing per filterset, side by side.
+pub fn list_matching(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    filtersets: &[&str],
+) -> Result<Vec<Vec<TestId>>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = filtersets
+            .iter()
+            .map(|f| scope.spawn(move || list_one(ws, tool_config, built, tier, Some(f))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
+            })
+            .collect()
+    })
+}
+
+/// `expr`: list what it selects among all tests (the tier's own filter ignored); `None`: what
+/// the tier selects.
+fn list_one(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    expr: Option<&str>,
+) -> Result<Vec<TestId>> {
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
         .current_dir(ws.root.to_string_lossy().as_ref())
         .add_args(built.args())
         .add_args(["--tool-config-file".to_string(), tool_config.arg()])
         .add_args(["--profile".to_string(), profile_name(tier)]);
-    if all {
-        list.add_arg("--ignore-default-filter");
+    if let Some(expr) = expr {
+        list.add_args(["--ignore-default-filter", "-E", expr]);
     }
     let mut cmd = list.cargo_command();
     scrub_env(&mut cmd);
