@@ -262,6 +262,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
                     attempts: if status == TestStatus::Passed { 1 } else { 2 },
                     message: (status != TestStatus::Passed).then(|| "thread panicked at tests/api.rs:41:9".into()),
                     output: (status == TestStatus::Failed).then(|| output.clone()),
+                    attempt_log: Vec::new(),
                 }
             })
             .collect();
@@ -279,6 +280,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             log: None,
             junit: None,
             command: None,
+            nothing_selected: false,
         });
         offset += duration.as_millis() as u64;
     }

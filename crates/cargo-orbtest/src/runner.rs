@@ -131,7 +131,7 @@ impl Runner<'_> {
                 stop.clone().or_else(|| self.plan.skip_reason(tier, &result.tiers))
             };
             if let Some(reason) = skip {
-                self.skip(&mut result, tier, reason);
+                self.skip_counted(&mut result, tier, reason, nextest.as_ref());
                 continue;
             }
             let mut env = Vec::new();
@@ -157,13 +157,13 @@ impl Runner<'_> {
                         }
                     }
                     Machines::Skipped(reason) => {
-                        self.skip(&mut result, tier, reason.clone());
+                        self.skip_counted(&mut result, tier, reason.clone(), nextest.as_ref());
                         continue;
                     }
                     Machines::Failed | Machines::NotStarted => {
                         let reason = "preflight failed".to_string();
                         stop = Some(reason.clone());
-                        self.skip(&mut result, tier, reason);
+                        self.skip_counted(&mut result, tier, reason, nextest.as_ref());
                         continue;
                     }
                 }
@@ -187,6 +187,13 @@ impl Runner<'_> {
                     )));
                 }
             };
+            let mut tier_result = tier_result;
+            if tier_result.outcome == TierOutcome::Passed && tier_result.counts.total() == 0 {
+                self.nothing_selected(tier, &mut tier_result);
+            }
+            if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
+                session.blame(&mut tier_result);
+            }
             self.observer.event(&Event::TierFinished { result: &tier_result });
             if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
                 let activity = session.activity_since(tier_start);
@@ -198,6 +205,22 @@ impl Runner<'_> {
             result.tiers.push(tier_result);
             if let Some(e) = infra_error {
                 result.error.get_or_insert(e);
+            }
+        }
+        // A narrowed run whose filters leave every tier empty ran nothing: that fails (exit 4).
+        let ran: Vec<&mut TierResult> = result
+            .tiers
+            .iter_mut()
+            .filter(|t| t.outcome != TierOutcome::Skipped)
+            .collect();
+        if self.options.forwarded.narrowed
+            && self.options.forwarded.no_tests.is_none()
+            && !ran.is_empty()
+            && ran.iter().all(|t| t.nothing_selected)
+        {
+            for t in ran {
+                t.outcome = TierOutcome::Failed;
+                t.reason = Some("this run's filters select no test in any tier".into());
             }
         }
         if let Machines::Ready(session) = machines {
@@ -230,6 +253,60 @@ impl Runner<'_> {
             reason: &reason,
         });
         result.tiers.push(TierResult::skipped(&tier.name, reason));
+    }
+
+    /// A tier whose tests never ran: they count as not run, when nextest can say which they
+    /// were (a command tier's are known only to its runner).
+    fn skip_counted(&self, result: &mut RunResult, tier: &Tier, reason: String, built: Option<&(ToolConfig, Built)>) {
+        self.skip(result, tier, reason);
+        let (Some((tool_config, built)), false) = (built, tier.is_command()) else {
+            return;
+        };
+        // A second Ctrl-C wants out now, not a listing.
+        if signals::count() >= 2 {
+            return;
+        }
+        match nextest::count_selected(self.ws, tool_config, built, &tier.name, &self.options.forwarded.select) {
+            Ok(n) => {
+                if let Some(t) = result.tiers.last_mut() {
+                    t.counts.not_run = n as u64;
+                }
+            }
+            Err(e) => tracing::warn!("cannot count the tests of skipped tier `{}`: {e}", tier.name),
+        }
+    }
+
+    /// A tier that ran and selected no test: its `no_tests` (or a forwarded `--no-tests`)
+    /// decides, unless this run's own filters emptied it.
+    fn nothing_selected(&self, tier: &Tier, result: &mut TierResult) {
+        use crate::config::NoTests;
+        result.nothing_selected = true;
+        let forwarded = &self.options.forwarded;
+        if forwarded.narrowed && forwarded.no_tests.is_none() {
+            result.reason = Some("nothing selected: this run's filters leave the tier no test".into());
+            return;
+        }
+        let policy = forwarded.no_tests.unwrap_or(tier.no_tests);
+        let what = if tier.is_command() {
+            "its command reported no test"
+        } else {
+            "its filter selects no test"
+        };
+        match policy {
+            NoTests::Fail => {
+                result.outcome = TierOutcome::Failed;
+                result.reason = Some(format!(
+                    "{what} (no_tests = \"fail\"; set no_tests = \"warn\" or \"pass\" in [tiers.{}] if that is expected)",
+                    tier.name
+                ));
+            }
+            NoTests::Warn => {
+                let message = format!("tier `{}`: {what}", tier.name);
+                self.observer.event(&Event::Note { message: &message });
+                result.reason = Some(format!("{what} (no_tests = \"warn\")"));
+            }
+            NoTests::Pass => result.reason = Some(format!("{what} (no_tests = \"pass\")")),
+        }
     }
 
     fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {
@@ -300,7 +377,13 @@ impl Runner<'_> {
     fn tool_config(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<ToolConfig> {
         let path = dir.file("nextest-tool-config.toml");
         let history = History::load(&self.ws.orbtest_dir());
-        let config = ToolConfig::generate(tiers, |t| dir.junit_path(t), &history, &path);
+        let config = ToolConfig::generate(
+            tiers,
+            |t| dir.junit_path(t),
+            &history,
+            &path,
+            self.options.forwarded.profile.as_deref(),
+        );
         write_atomic(&path, config.text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(config)
     }
@@ -373,7 +456,10 @@ impl Runner<'_> {
         let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
         let mut infra_error = None;
         match (output.exit_code, junit) {
-            (Some(code @ (0 | 4 | 100)), Some(Ok(tests))) => {
+            (Some(code @ (0 | 4 | 100)), Some(Ok(mut tests))) => {
+                for t in &mut tests {
+                    t.label_timeouts(tier.timeout);
+                }
                 result.tests = tests;
                 result.junit = Some(junit_path);
                 result.counts = TestCounts::of(&result.tests);
@@ -382,7 +468,6 @@ impl Runner<'_> {
                     let ran = result.tests.iter().filter(|t| t.status != TestStatus::Skipped).count();
                     let missing = total.saturating_sub(ran);
                     result.counts.not_run = missing as u64;
-                    result.counts.skipped += missing as u64;
                 }
                 let clean = code != 100 && result.counts.failures() == 0 && result.counts.not_run == 0;
                 if clean {

@@ -35,6 +35,7 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
         |t| scratch.path().join(format!("{t}.xml")),
         &crate::history::History::default(),
         &scratch.path().join("nextest-tool-config.toml"),
+        ForwardedArgs::split(forwarded)?.profile.as_deref(),
     );
     std::fs::write(&tool_config.path, &tool_config.text)
         .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
@@ -46,7 +47,7 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
         &ws,
         &config,
         &tool_config,
-        &ForwardedArgs::split(forwarded).build,
+        &ForwardedArgs::split(forwarded)?.build,
         color,
         scratch.path(),
         global.verbose,

@@ -30,7 +30,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let live = !global.quiet && stderr_is_terminal();
     let in_actions = github::in_actions();
     let options = RunOptions {
-        forwarded: ForwardedArgs::split(&args.nextest_args),
+        forwarded: ForwardedArgs::split(&args.nextest_args)?,
         report_dir: args.report_dir.clone(),
         color,
         verbose: global.verbose,

@@ -49,13 +49,37 @@ pub fn list_tiers(
     })
 }
 
+/// How many tests `tier` selects in this build, with the run's own selection arguments
+/// (filtersets, partition, test-name filters): the tests of a tier that did not run.
+pub fn count_selected(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    select: &[String],
+) -> Result<usize> {
+    list_with(ws, tool_config, built, tier, false, select).map(|t| t.len())
+}
+
 fn list_one(ws: &Workspace, tool_config: &ToolConfig, built: &Built, tier: &str, all: bool) -> Result<Vec<TestId>> {
+    list_with(ws, tool_config, built, tier, all, &[])
+}
+
+fn list_with(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    all: bool,
+    select: &[String],
+) -> Result<Vec<TestId>> {
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
         .current_dir(ws.root.to_string_lossy().as_ref())
         .add_args(built.args())
         .add_args(["--tool-config-file".to_string(), tool_config.arg()])
-        .add_args(["--profile".to_string(), profile_name(tier)]);
+        .add_args(["--profile".to_string(), profile_name(tier)])
+        .add_args(select.iter().cloned());
     if all {
         list.add_arg("--ignore-default-filter");
     }
