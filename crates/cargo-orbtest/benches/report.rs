@@ -262,6 +262,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
                     attempts: if status == TestStatus::Passed { 1 } else { 2 },
                     message: (status != TestStatus::Passed).then(|| "thread panicked at tests/api.rs:41:9".into()),
                     output: (status == TestStatus::Failed).then(|| output.clone()),
+                    attempt_log: Vec::new(),
                 }
             })
             .collect();
@@ -280,6 +281,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             junit: None,
             command: None,
             quarantined: Vec::new(),
+            nothing_selected: false,
         });
         offset += duration.as_millis() as u64;
     }

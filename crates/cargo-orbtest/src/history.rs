@@ -115,6 +115,7 @@ mod tests {
                 attempts: 1,
                 message: None,
                 output: None,
+                attempt_log: Vec::new(),
             })
             .collect();
         TierResult {

@@ -128,7 +128,14 @@ impl Runner<'_> {
         // This shard's share of each tier, and what quarantine covers (both need the build).
         let shares = match &self.options.shard {
             Some(request) => {
-                let shares = request.prepare(self.ws, self.config, &self.plan.tiers, &dir, nextest.as_mut())?;
+                let shares = request.prepare(
+                    self.ws,
+                    self.config,
+                    &self.plan.tiers,
+                    &dir,
+                    nextest.as_mut(),
+                    self.options.forwarded.profile.as_deref(),
+                )?;
                 for note in &shares.notes {
                     self.observer.event(&Event::Note { message: note });
                 }
@@ -154,11 +161,11 @@ impl Runner<'_> {
                 stop.clone().or_else(|| self.plan.skip_reason(tier, &result.tiers))
             };
             if let Some(reason) = skip {
-                self.skip(&mut result, tier, reason);
+                self.skip_counted(&mut result, tier, reason, nextest.as_ref());
                 continue;
             }
             if let Some(reason) = shares.as_ref().and_then(|s| s.nothing_here(&tier.name)) {
-                let empty = TierResult::nothing_selected(&tier.name, reason);
+                let empty = TierResult::left_to_other_shards(&tier.name, reason);
                 self.observer.event(&Event::TierFinished { result: &empty });
                 result.tiers.push(empty);
                 continue;
@@ -186,13 +193,13 @@ impl Runner<'_> {
                         }
                     }
                     Machines::Skipped(reason) => {
-                        self.skip(&mut result, tier, reason.clone());
+                        self.skip_counted(&mut result, tier, reason.clone(), nextest.as_ref());
                         continue;
                     }
                     Machines::Failed | Machines::NotStarted => {
                         let reason = "preflight failed".to_string();
                         stop = Some(reason.clone());
-                        self.skip(&mut result, tier, reason);
+                        self.skip_counted(&mut result, tier, reason, nextest.as_ref());
                         continue;
                     }
                 }
@@ -217,6 +224,12 @@ impl Runner<'_> {
                     )));
                 }
             };
+            if tier_result.outcome == TierOutcome::Passed && tier_result.counts.total() == 0 {
+                self.nothing_selected(tier, &mut tier_result);
+            }
+            if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
+                session.blame(&mut tier_result);
+            }
             crate::quarantine::apply(self.config, &quarantined, tier.is_command(), &mut tier_result);
             self.observer.event(&Event::TierFinished { result: &tier_result });
             if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
@@ -229,6 +242,22 @@ impl Runner<'_> {
             result.tiers.push(tier_result);
             if let Some(e) = infra_error {
                 result.error.get_or_insert(e);
+            }
+        }
+        // A narrowed run whose filters leave every tier empty ran nothing: that fails (exit 4).
+        let ran: Vec<&mut TierResult> = result
+            .tiers
+            .iter_mut()
+            .filter(|t| t.outcome != TierOutcome::Skipped)
+            .collect();
+        if self.options.forwarded.narrowed
+            && self.options.forwarded.no_tests.is_none()
+            && !ran.is_empty()
+            && ran.iter().all(|t| t.nothing_selected)
+        {
+            for t in ran {
+                t.outcome = TierOutcome::Failed;
+                t.reason = Some("this run's filters select no test in any tier".into());
             }
         }
         if let Machines::Ready(session) = machines {
@@ -261,6 +290,60 @@ impl Runner<'_> {
             reason: &reason,
         });
         result.tiers.push(TierResult::skipped(&tier.name, reason));
+    }
+
+    /// A tier whose tests never ran: they count as not run, when nextest can say which they
+    /// were (a command tier's are known only to its runner).
+    fn skip_counted(&self, result: &mut RunResult, tier: &Tier, reason: String, built: Option<&(ToolConfig, Built)>) {
+        self.skip(result, tier, reason);
+        let (Some((tool_config, built)), false) = (built, tier.is_command()) else {
+            return;
+        };
+        // A second Ctrl-C wants out now, not a listing.
+        if signals::count() >= 2 {
+            return;
+        }
+        match nextest::count_selected(self.ws, tool_config, built, &tier.name, &self.options.forwarded.select) {
+            Ok(n) => {
+                if let Some(t) = result.tiers.last_mut() {
+                    t.counts.not_run = n as u64;
+                }
+            }
+            Err(e) => tracing::warn!("cannot count the tests of skipped tier `{}`: {e}", tier.name),
+        }
+    }
+
+    /// A tier that ran and selected no test: its `no_tests` (or a forwarded `--no-tests`)
+    /// decides, unless this run's own filters emptied it.
+    fn nothing_selected(&self, tier: &Tier, result: &mut TierResult) {
+        use crate::config::NoTests;
+        result.nothing_selected = true;
+        let forwarded = &self.options.forwarded;
+        if forwarded.narrowed && forwarded.no_tests.is_none() {
+            result.reason = Some("nothing selected: this run's filters leave the tier no test".into());
+            return;
+        }
+        let policy = forwarded.no_tests.unwrap_or(tier.no_tests);
+        let what = if tier.is_command() {
+            "its command reported no test"
+        } else {
+            "its filter selects no test"
+        };
+        match policy {
+            NoTests::Fail => {
+                result.outcome = TierOutcome::Failed;
+                result.reason = Some(format!(
+                    "{what} (no_tests = \"fail\"; set no_tests = \"warn\" or \"pass\" in [tiers.{}] if that is expected)",
+                    tier.name
+                ));
+            }
+            NoTests::Warn => {
+                let message = format!("tier `{}`: {what}", tier.name);
+                self.observer.event(&Event::Note { message: &message });
+                result.reason = Some(format!("{what} (no_tests = \"warn\")"));
+            }
+            NoTests::Pass => result.reason = Some(format!("{what} (no_tests = \"pass\")")),
+        }
     }
 
     fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {
@@ -331,7 +414,13 @@ impl Runner<'_> {
     fn tool_config(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<ToolConfig> {
         let path = dir.file("nextest-tool-config.toml");
         let history = History::load(&self.ws.orbtest_dir());
-        let config = ToolConfig::generate(tiers, |t| dir.junit_path(t), &history, &path);
+        let config = ToolConfig::generate(
+            tiers,
+            |t| dir.junit_path(t),
+            &history,
+            &path,
+            self.options.forwarded.profile.as_deref(),
+        );
         write_atomic(&path, config.text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(config)
     }
@@ -404,7 +493,10 @@ impl Runner<'_> {
         let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
         let mut infra_error = None;
         match (output.exit_code, junit) {
-            (Some(code @ (0 | 4 | 100)), Some(Ok(tests))) => {
+            (Some(code @ (0 | 4 | 100)), Some(Ok(mut tests))) => {
+                for t in &mut tests {
+                    t.label_timeouts(tier.timeout);
+                }
                 result.tests = tests;
                 result.junit = Some(junit_path);
                 result.counts = TestCounts::of(&result.tests);
@@ -413,7 +505,6 @@ impl Runner<'_> {
                     let ran = result.tests.iter().filter(|t| t.status != TestStatus::Skipped).count();
                     let missing = total.saturating_sub(ran);
                     result.counts.not_run = missing as u64;
-                    result.counts.skipped += missing as u64;
                 }
                 let clean = code != 100 && result.counts.failures() == 0 && result.counts.not_run == 0;
                 if clean {

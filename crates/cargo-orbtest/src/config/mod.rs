@@ -27,7 +27,7 @@ pub use monitor::MonitorConfig;
 pub use pressure::{OnPressure, PressureConfig};
 pub use quarantine::{QuarantineEntry, today};
 pub use starter::{STARTER, missing_config_message};
-pub use tier::{Backoff, COMMAND_TIMEOUT, CommandTier, Retries, Threads, Tier, TierSpans, default_timeout};
+pub use tier::{Backoff, COMMAND_TIMEOUT, CommandTier, NoTests, Retries, Threads, Tier, TierSpans, default_timeout};
 pub use write::duration_string;
 
 pub use load::{Config, FILE_NAME, LoadError, load, parse};

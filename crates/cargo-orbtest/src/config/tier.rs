@@ -21,6 +21,7 @@ pub(crate) const KEYS: &[&str] = &[
     "flaky_retries",
     "fail_fast",
     "slowest_first",
+    "no_tests",
     "needs",
     "machines",
     "command",
@@ -66,6 +67,9 @@ pub struct Tier {
     /// Start the tests that took longest in earlier runs first (nextest priorities), so the
     /// tier does not end with one long test running alone. Default true.
     pub slowest_first: bool,
+    /// What a tier whose filter selects no test is. Default `Fail`: a gate never passes on
+    /// nothing.
+    pub no_tests: NoTests,
     /// Tiers that must pass earlier in the same invocation. Default none.
     pub needs: Vec<String>,
     /// Whether the tier's tests create OrbStack machines (preflight, shim, postflight). Default false.
@@ -133,6 +137,37 @@ impl std::fmt::Display for Threads {
             Threads::NumCpus => f.write_str("num-cpus"),
             Threads::Count(n) => write!(f, "{n}"),
         }
+    }
+}
+
+/// What a tier that selects no test is (nextest's `--no-tests`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NoTests {
+    /// The tier fails (a run failing only for this exits 4).
+    #[default]
+    Fail,
+    /// The tier passes with a warning.
+    Warn,
+    /// The tier passes.
+    Pass,
+}
+
+impl NoTests {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoTests::Fail => "fail",
+            NoTests::Warn => "warn",
+            NoTests::Pass => "pass",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "fail" => NoTests::Fail,
+            "warn" => NoTests::Warn,
+            "pass" => NoTests::Pass,
+            _ => return None,
+        })
     }
 }
 
@@ -254,6 +289,7 @@ pub(crate) fn read(
         flaky_retries: t.integer("flaky_retries", 0..=100, diags).map_or(2, |n| n as u32),
         fail_fast: t.bool("fail_fast", diags).unwrap_or(false),
         slowest_first: t.bool("slowest_first", diags).unwrap_or(true),
+        no_tests: read_no_tests(t, diags),
         machines: t.bool("machines", diags).unwrap_or(false),
         new_test_runs: t.integer("new_test_runs", 1..=100, diags).map_or(1, |n| n as u32),
         command,
@@ -396,6 +432,19 @@ fn read_env(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Vec<(String, String)>
     env
 }
 
+fn read_no_tests(t: &Table<'_, '_>, diags: &mut Diagnostics) -> NoTests {
+    let Some(v) = t.string("no_tests", diags) else {
+        return NoTests::default();
+    };
+    NoTests::parse(v.get_ref()).unwrap_or_else(|| {
+        diags.push(
+            Diagnostic::new(v.span(), format!("unknown `no_tests` value `{}`", v.get_ref()))
+                .help("use \"fail\" (the default), \"warn\" or \"pass\""),
+        );
+        NoTests::default()
+    })
+}
+
 fn positive(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostics) -> Option<Duration> {
     let d = t.duration(key, diags)?;
     if d.is_zero() {
@@ -535,6 +584,7 @@ impl Tier {
             w.bool("fail_fast", self.fail_fast);
             w.bool("slowest_first", self.slowest_first);
         }
+        w.string("no_tests", self.no_tests.as_str());
         w.strings("needs", &self.needs);
         w.bool("machines", self.machines);
         w.integer("new_test_runs", i64::from(self.new_test_runs));

@@ -1,10 +1,10 @@
-//! A finished run as ledger lines: each test that ran, its attempts (with blame from the run's
-//! machine journal) and machine cost, and each tier that ran.
+//! A finished run as ledger lines: each test that ran, its attempts (with the blame the run
+//! put on each) and its machine cost from the run's journal, and each tier that ran.
 
 use orbtest_machines::journal::OpRecord;
 
-use super::blame::{Blame, machine_failure};
 use super::{Attempt, Line, MachineCost, RunRef, TestLine, TierLine};
+use crate::report::{AttemptSummary, BlameSummary};
 use crate::results::{RunResult, TestResult, TestStatus, TierOutcome};
 
 /// What the ledger records about the run beyond its results.
@@ -44,7 +44,7 @@ pub fn lines_for_run(run: &RunResult, ops: &[OpRecord], ctx: &RunContext) -> Vec
                 name: test.id.name.clone(),
                 status: test.status.as_str().to_string(),
                 duration_ms: test.duration.as_millis() as u64,
-                attempts: attempts(test, machine_failure(&id, ops, None)),
+                attempts: attempts(test),
                 machines: machine_cost(&id, ops),
                 quarantined: tier.quarantined.iter().any(|q| q.id == test.id),
             }));
@@ -53,29 +53,29 @@ pub fn lines_for_run(run: &RunResult, ops: &[OpRecord], ctx: &RunContext) -> Vec
     lines
 }
 
-/// Each attempt from what the result knows: the final one's status and duration, and before
-/// it, for a flaky or failed test, the failing ones.
-fn attempts(test: &TestResult, machine_failure: Option<String>) -> Vec<Attempt> {
-    let blame = || {
-        Some(match &machine_failure {
-            Some(reason) => Blame::machines(reason.clone()),
-            None => Blame::test(),
-        })
-    };
-    let total = test.attempts.max(1);
-    let failed_status = match test.status {
-        TestStatus::TimedOut => "timed-out",
-        _ => "failed",
-    };
-    (1..=total)
-        .map(|n| {
-            let last = n == total;
-            let passed = last && matches!(test.status, TestStatus::Passed | TestStatus::Flaky);
+/// Each attempt as the run kept it; a test that passed at once has one.
+fn attempts(test: &TestResult) -> Vec<Attempt> {
+    if test.attempt_log.is_empty() {
+        let status = match test.status {
+            TestStatus::Passed | TestStatus::Flaky => "passed",
+            other => other.as_str(),
+        };
+        return vec![Attempt {
+            n: 1,
+            status: status.to_string(),
+            duration_ms: Some(test.duration.as_millis() as u64),
+            blame: test.status.is_failure().then_some(BlameSummary::Test),
+        }];
+    }
+    test.attempt_log
+        .iter()
+        .map(|a| {
+            let summary = AttemptSummary::of(a);
             Attempt {
-                n,
-                status: if passed { "passed" } else { failed_status }.to_string(),
-                duration_ms: last.then_some(test.duration.as_millis() as u64),
-                blame: if passed { None } else { blame() },
+                n: summary.n,
+                status: summary.status,
+                duration_ms: Some(summary.duration_ms),
+                blame: a.status.is_failure().then_some(summary.blame),
             }
         })
         .collect()

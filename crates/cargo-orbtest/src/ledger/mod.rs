@@ -6,9 +6,9 @@
 //! between CI jobs: each run's report directory has its own lines as `ledger.jsonl`, `report
 //! merge` joins the shards', and `cargo orbtest flaky --import DIR` (or `shard plan --history
 //! DIR`) reads them from downloaded artifacts. The planner reads durations and machine cost
-//! from it; `flaky`, the gate (`max_flake_rate`) and `new_test_runs` read the attempts.
+//! from it; `flaky`, the gate (`max_flake_rate`) and `new_test_runs` read the attempts, whose
+//! blame (the test's, or the machine layer's) is the run's own (`lifecycle::blame`).
 
-pub mod blame;
 mod lines;
 mod stats;
 
@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::report::BlameSummary;
 
 pub use lines::{RunContext, lines_for_run};
 pub use stats::{FailingAttempt, TestFlakes, flake_stats};
@@ -102,9 +104,25 @@ pub struct Attempt {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    /// Only for failing attempts.
+    /// Only for failing attempts: `"test"` or `{"machines": "<reason>"}`, as summary.json
+    /// (decided by `lifecycle::blame` from the run's journal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blame: Option<blame::Blame>,
+    pub blame: Option<BlameSummary>,
+}
+
+impl Attempt {
+    /// The machine layer failed this attempt.
+    pub fn infra(&self) -> bool {
+        matches!(self.blame, Some(BlameSummary::Machines(_)))
+    }
+
+    /// `test` or `machines: <reason>`.
+    pub fn blame_text(&self) -> String {
+        match &self.blame {
+            Some(BlameSummary::Machines(reason)) => format!("machines: {reason}"),
+            _ => "test".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -84,10 +84,7 @@ pub fn flake_stats(lines: &[Line], window: usize) -> Vec<TestFlakes> {
                 if failing.is_empty() && run.status != "failed" && run.status != "timed-out" {
                     continue;
                 }
-                let own_fault = failing
-                    .iter()
-                    .any(|a| !a.blame.as_ref().is_some_and(|b| b.is_machines()))
-                    || failing.is_empty();
+                let own_fault = failing.iter().any(|a| !a.infra()) || failing.is_empty();
                 let passed = matches!(run.status.as_str(), "passed" | "flaky");
                 match (own_fault, passed) {
                     (false, _) => s.infra += 1,
@@ -103,8 +100,8 @@ pub fn flake_stats(lines: &[Line], window: usize) -> Vec<TestFlakes> {
                         started_at: run.run.started_at.clone(),
                         n: a.n,
                         status: a.status.clone(),
-                        blame: a.blame.as_ref().map_or_else(|| "test".to_string(), |b| b.describe()),
-                        infra: a.blame.as_ref().is_some_and(|b| b.is_machines()),
+                        blame: a.blame_text(),
+                        infra: a.infra(),
                     });
                 }
             }

@@ -334,6 +334,13 @@ impl Session {
         activity(&view, from_ms, now_ms())
     }
 
+    /// Puts the failed attempts of a tier's tests on the machine layer where the journal says
+    /// it failed them (see `blame`).
+    pub fn blame(&self, tier: &mut crate::results::TierResult) {
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        super::blame::apply(tier, &view.ops);
+    }
+
     /// The run's own state directory (`ORBTEST_RUN_DIR`).
     pub fn run_dir(&self) -> &Path {
         &self.run.dir

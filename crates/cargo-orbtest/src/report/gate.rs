@@ -24,6 +24,17 @@ pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {
     if let Some(max) = config.max_duration {
         check_duration(&mut violations, "the run", run.duration, max);
     }
+    // A release gate never passes on nothing, whatever `no_tests` let the tiers do.
+    if counts.passed + counts.failed + counts.timed_out == 0 {
+        violations.push("no test ran".to_string());
+    }
+    if counts.not_run > 0 {
+        violations.push(format!(
+            "{} selected {} did not run",
+            counts.not_run,
+            plural(counts.not_run, "test", "tests")
+        ));
+    }
     if let Some(max) = config.max_peak_swap_percent {
         match run.resources.peak_swap_percent {
             Some(peak) if peak > max => {
@@ -220,6 +231,18 @@ mod tests {
                 "tier `e2e`: has gate criteria but was not part of this run",
             ]
         );
+    }
+
+    #[test]
+    fn a_gate_never_passes_on_nothing_or_on_tests_that_did_not_run() {
+        let mut nothing = run(0, 0, None);
+        nothing.tiers[0].counts = TestCounts::default();
+        let v = evaluate(&GateConfig::default(), &nothing);
+        assert_eq!(v.violations, ["no test ran"]);
+        let mut skipped = run(0, 0, None);
+        skipped.tiers[0].counts.not_run = 7;
+        let v = evaluate(&GateConfig::default(), &skipped);
+        assert_eq!(v.violations, ["7 selected tests did not run"]);
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl ShardRequest {
         tiers: &[Tier],
         dir: &RunDir,
         nextest: Option<&mut (ToolConfig, Built)>,
+        profile: Option<&str>,
     ) -> Result<Shares> {
         let spec = self.spec;
         let mut shares = BTreeMap::new();
@@ -62,7 +63,7 @@ impl ShardRequest {
                         listing.tests.into_iter().map(|t| (t.binary_id, t.name)).collect();
                     shares.insert(listing.tier.clone(), by_plan(plan, spec, &listing.tier, false, &listed));
                 }
-                *tool_config = narrowed_tool_config(ws, dir, &nextest_tiers, &shares, &tool_config.path)?;
+                *tool_config = narrowed_tool_config(ws, dir, &nextest_tiers, &shares, &tool_config.path, profile)?;
             }
             _ => {
                 for t in &nextest_tiers {
@@ -184,6 +185,7 @@ fn narrowed_tool_config(
     tiers: &[&Tier],
     shares: &BTreeMap<String, TierShare>,
     path: &Path,
+    profile: Option<&str>,
 ) -> Result<ToolConfig> {
     let narrowed: Vec<Tier> = tiers
         .iter()
@@ -197,7 +199,7 @@ fn narrowed_tool_config(
         .collect();
     let refs: Vec<&Tier> = narrowed.iter().collect();
     let history = History::load(&ws.orbtest_dir());
-    let config = ToolConfig::generate(&refs, |t| dir.junit_path(t), &history, path);
+    let config = ToolConfig::generate(&refs, |t| dir.junit_path(t), &history, path, profile);
     orbtest_machines::files::write_atomic(path, config.text.as_bytes())
         .map_err(|e| Error::io("cannot write", path, e))?;
     Ok(config)

@@ -25,6 +25,7 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
     }
     nextest::check_version(&ws.cargo)?;
     let tiers: Vec<&Tier> = config.tiers.iter().filter(|t| !t.is_command()).collect();
+    let forwarded = ForwardedArgs::split(forwarded)?;
     if !global.quiet {
         eprintln!("orbtest: building tests");
     }
@@ -32,7 +33,8 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
         &ws,
         &config,
         &tiers,
-        &ForwardedArgs::split(forwarded).build,
+        &forwarded.build,
+        forwarded.profile.as_deref(),
         global.color.enabled(),
         global.verbose,
     )?;

@@ -32,7 +32,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let color = global.color.enabled();
     let live = !global.quiet && stderr_is_terminal();
     let in_actions = github::in_actions();
-    let mut forwarded = ForwardedArgs::split(&args.nextest_args);
+    let mut forwarded = ForwardedArgs::split(&args.nextest_args)?;
     let shard = shard_request(args, &mut forwarded)?;
     if !global.quiet {
         for warning in crate::quarantine::expiry_warnings(&config, &crate::config::today()) {
@@ -158,6 +158,8 @@ fn shard_request(args: &RunArgs, forwarded: &mut ForwardedArgs) -> Result<Option
     let Some(spec) = args.shard else {
         return Ok(None);
     };
+    // A shard narrows the run: tiers it leaves empty are "nothing selected", not failures.
+    forwarded.narrowed = true;
     if forwarded
         .run
         .iter()
@@ -187,7 +189,9 @@ fn shard_request(args: &RunArgs, forwarded: &mut ForwardedArgs) -> Result<Option
             Some(plan)
         }
         None => {
-            forwarded.run.push(format!("--partition=slice:{spec}"));
+            let partition = format!("--partition=slice:{spec}");
+            forwarded.run.push(partition.clone());
+            forwarded.select.push(partition);
             None
         }
     };

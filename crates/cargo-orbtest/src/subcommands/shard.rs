@@ -116,11 +116,13 @@ fn list_now(
         if !global.quiet {
             eprintln!("orbtest: building tests to list them (--no-build plans from history alone)");
         }
+        let forwarded = ForwardedArgs::split(build_args)?;
         let (_, listings) = nextest::build_and_list(
             ws,
             config,
             &nextest_tiers,
-            &ForwardedArgs::split(build_args).build,
+            &forwarded.build,
+            forwarded.profile.as_deref(),
             global.color.enabled(),
             global.verbose,
         )?;

@@ -73,8 +73,12 @@ pub(crate) fn tier_line(result: &TierResult) -> String {
         TierOutcome::Failed => "FAILED".to_string(),
         _ => result.verdict(),
     };
+    let not_run = match c.not_run {
+        0 => String::new(),
+        n => format!(", {n} not run"),
+    };
     format!(
-        "tier {}: {verdict} in {} ({} passed, {} failed, {} timed out, {} flaky, {} skipped)",
+        "tier {}: {verdict} in {} ({} passed, {} failed, {} timed out, {} flaky, {} skipped{not_run})",
         result.name,
         human_duration(result.duration),
         c.passed,

@@ -244,6 +244,7 @@ impl TierRunner<'_, '_> {
             deadline: self.deadline,
             grace: tier.grace_period,
         };
+        let attempt_clock = Instant::now();
         let exit = process::run(
             &spawn,
             &mut |pid| observer.event(&Event::TierProcess { tier: &tier.name, pid }),
@@ -263,7 +264,14 @@ impl TierRunner<'_, '_> {
                 humantime::format_duration(tier.timeout)
             ));
         }
-        let attempt = read_attempt(&junit_path, self.expects_junit, exit, &self.pseudo_id, tier);
+        let attempt = read_attempt(
+            &junit_path,
+            self.expects_junit,
+            exit,
+            attempt_clock.elapsed(),
+            &self.pseudo_id,
+            tier,
+        );
         if let Some(problem) = &attempt.junit_problem {
             log.line(&format!("orbtest: {problem}"));
             if self.expects_junit {
@@ -341,6 +349,7 @@ fn read_attempt(
     junit_path: &Path,
     expects_junit: bool,
     exit: process::Exit,
+    duration: Duration,
     pseudo_id: &TestId,
     tier: &Tier,
 ) -> Attempt {
@@ -365,13 +374,13 @@ fn read_attempt(
     } else {
         (Vec::new(), None, false)
     };
-    let pseudo = |status: TestStatus, message: String| TestResult {
-        id: pseudo_id.clone(),
-        status,
-        duration: Duration::ZERO,
-        attempts: 1,
-        message: Some(message),
-        output: (!exit.tail.is_empty() && status.is_failure()).then(|| exit.tail.clone()),
+    let pseudo = |status: TestStatus, message: String| {
+        let attempt = crate::results::Attempt {
+            message: Some(message),
+            output: (!exit.tail.is_empty() && status.is_failure()).then(|| exit.tail.clone()),
+            ..crate::results::Attempt::new(1, status, duration)
+        };
+        junit::from_attempts(pseudo_id.clone(), status, vec![attempt])
     };
     if exit.timed_out {
         tests.push(pseudo(

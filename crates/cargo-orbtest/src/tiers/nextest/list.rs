@@ -10,43 +10,6 @@ use crate::errors::{Error, Result};
 use crate::results::TestId;
 use crate::workspace::Workspace;
 
-/// Builds the tests of `tiers` (nextest tiers) in a scratch directory under the workspace's
-/// orbtest directory and lists what each selects: for commands that need the tests as they
-/// are now without running them (`list`, `shard plan`).
-pub fn build_and_list(
-    ws: &Workspace,
-    config: &Config,
-    tiers: &[&Tier],
-    build_args: &[String],
-    color: bool,
-    verbose: bool,
-) -> Result<(Vec<TestId>, Vec<TierListing>)> {
-    let scratch_root = ws.orbtest_dir().join("list");
-    orbtest_machines::files::create_private_dir(&scratch_root)
-        .map_err(|e| Error::io("cannot create", &scratch_root, e))?;
-    let scratch =
-        tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
-    let tool_config = ToolConfig::generate(
-        tiers,
-        |t| scratch.path().join(format!("{t}.xml")),
-        &crate::history::History::default(),
-        &scratch.path().join("nextest-tool-config.toml"),
-    );
-    std::fs::write(&tool_config.path, &tool_config.text)
-        .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
-    let built = super::build(
-        ws,
-        config,
-        &tool_config,
-        build_args,
-        if color { "always" } else { "never" },
-        scratch.path(),
-        verbose,
-    )?;
-    let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
-    list_tiers(ws, &tool_config, &built, &names)
-}
-
 #[derive(Debug, Clone)]
 pub struct TierListing {
     pub tier: String,
@@ -66,10 +29,10 @@ pub fn list_tiers(
         return Ok((Vec::new(), Vec::new()));
     };
     std::thread::scope(|scope| {
-        let all = scope.spawn(|| list_one(ws, tool_config, built, first, Some("all()")));
+        let all = scope.spawn(|| list_one(ws, tool_config, built, first, true));
         let per_tier: Vec<_> = tiers
             .iter()
-            .map(|tier| scope.spawn(move || list_one(ws, tool_config, built, tier, None)))
+            .map(|tier| scope.spawn(move || list_one(ws, tool_config, built, tier, false)))
             .collect();
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<TestId>>>| {
             h.join()
@@ -87,8 +50,24 @@ pub fn list_tiers(
     })
 }
 
-/// The tests `filterset` selects among all built tests, whatever the tiers select (in the
-/// context of `tier`'s profile), one listing per filterset, side by side.
+/// How many tests `tier` selects in this build, with the run's own selection arguments
+/// (filtersets, partition, test-name filters): the tests of a tier that did not run.
+pub fn count_selected(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    select: &[String],
+) -> Result<usize> {
+    list_with(ws, tool_config, built, tier, false, select).map(|t| t.len())
+}
+
+fn list_one(ws: &Workspace, tool_config: &ToolConfig, built: &Built, tier: &str, all: bool) -> Result<Vec<TestId>> {
+    list_with(ws, tool_config, built, tier, all, &[])
+}
+
+/// The tests each of `filtersets` selects among all built tests, whatever the tiers select
+/// (in the context of `tier`'s profile): one listing per filterset, side by side.
 pub fn list_matching(
     ws: &Workspace,
     tool_config: &ToolConfig,
@@ -99,7 +78,10 @@ pub fn list_matching(
     std::thread::scope(|scope| {
         let handles: Vec<_> = filtersets
             .iter()
-            .map(|f| scope.spawn(move || list_one(ws, tool_config, built, tier, Some(f))))
+            .map(|f| {
+                let select = ["-E".to_string(), f.to_string()];
+                scope.spawn(move || list_with(ws, tool_config, built, tier, true, &select))
+            })
             .collect();
         handles
             .into_iter()
@@ -111,23 +93,63 @@ pub fn list_matching(
     })
 }
 
-/// `expr`: list what it selects among all tests (the tier's own filter ignored); `None`: what
-/// the tier selects.
-fn list_one(
+/// Builds the tests of `tiers` (nextest tiers) in a scratch directory under the workspace's
+/// orbtest directory and lists every test and what each tier selects: for commands that need
+/// the tests as they are now without running them (`list`, `shard plan`). `profile` is a
+/// forwarded `--profile`, the tier profiles' parent.
+pub fn build_and_list(
+    ws: &Workspace,
+    config: &Config,
+    tiers: &[&Tier],
+    build_args: &[String],
+    profile: Option<&str>,
+    color: bool,
+    verbose: bool,
+) -> Result<(Vec<TestId>, Vec<TierListing>)> {
+    let scratch_root = ws.orbtest_dir().join("list");
+    orbtest_machines::files::create_private_dir(&scratch_root)
+        .map_err(|e| Error::io("cannot create", &scratch_root, e))?;
+    let scratch =
+        tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
+    let tool_config = ToolConfig::generate(
+        tiers,
+        |t| scratch.path().join(format!("{t}.xml")),
+        &crate::history::History::default(),
+        &scratch.path().join("nextest-tool-config.toml"),
+        profile,
+    );
+    std::fs::write(&tool_config.path, &tool_config.text)
+        .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
+    let built = super::build(
+        ws,
+        config,
+        &tool_config,
+        build_args,
+        if color { "always" } else { "never" },
+        scratch.path(),
+        verbose,
+    )?;
+    let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
+    list_tiers(ws, &tool_config, &built, &names)
+}
+
+fn list_with(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
     tier: &str,
-    expr: Option<&str>,
+    all: bool,
+    select: &[String],
 ) -> Result<Vec<TestId>> {
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
         .current_dir(ws.root.to_string_lossy().as_ref())
         .add_args(built.args())
         .add_args(["--tool-config-file".to_string(), tool_config.arg()])
-        .add_args(["--profile".to_string(), profile_name(tier)]);
-    if let Some(expr) = expr {
-        list.add_args(["--ignore-default-filter", "-E", expr]);
+        .add_args(["--profile".to_string(), profile_name(tier)])
+        .add_args(select.iter().cloned());
+    if all {
+        list.add_arg("--ignore-default-filter");
     }
     let mut cmd = list.cargo_command();
     scrub_env(&mut cmd);

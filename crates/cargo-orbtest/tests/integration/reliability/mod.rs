@@ -10,4 +10,5 @@ mod harness;
 mod orbsim_faults;
 mod parsers;
 mod processes;
+mod results;
 mod security;

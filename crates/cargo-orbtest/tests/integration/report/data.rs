@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use orbtest::monitor::Sample;
 use orbtest::results::{
-    GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome,
-    TierResult,
+    Attempt, GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus,
+    TierOutcome, TierResult,
 };
 
 pub fn start() -> SystemTime {
@@ -13,6 +13,26 @@ pub fn start() -> SystemTime {
 }
 
 pub fn test(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult {
+    let failed = status.is_failure();
+    let mut t = bare(binary, name, status, ms);
+    // Every attempt of a test that failed at least once: the final one as the test says.
+    let attempt = |n: u32, status: TestStatus| {
+        let mut a = Attempt::new(n, status, Duration::from_millis(ms));
+        if status.is_failure() {
+            a.message.clone_from(&t.message);
+            a.output.clone_from(&t.output);
+        }
+        a
+    };
+    t.attempt_log = match status {
+        TestStatus::Flaky => vec![attempt(1, TestStatus::Failed), attempt(2, TestStatus::Passed)],
+        _ if failed => (1..=t.attempts).map(|n| attempt(n, status)).collect(),
+        _ => Vec::new(),
+    };
+    t
+}
+
+fn bare(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult {
     let failed = status.is_failure();
     TestResult {
         id: TestId {
@@ -38,6 +58,7 @@ pub fn test(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult
                 "running 1 test\ntest {name} ... FAILED\nthread '{name}' panicked at tests/api.rs:41:9:\nassertion `left == right` failed\n  left: 3\n right: 4\nstack backtrace:\n   0: frame"
             ),
         }),
+        attempt_log: Vec::new(),
     }
 }
 
@@ -56,6 +77,7 @@ pub fn tier(name: &str, outcome: TierOutcome, offset_ms: u64, ms: u64, tests: Ve
         junit: None,
         command: None,
         quarantined: Vec::new(),
+        nothing_selected: false,
     }
 }
 
