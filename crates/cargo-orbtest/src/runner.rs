@@ -152,6 +152,25 @@ impl Runner<'_> {
             &crate::config::today(),
         )?;
 
+        // For `new_test_runs`: the tests the flake ledger has seen.
+        let seen = self
+            .plan
+            .tiers
+            .iter()
+            .any(|t| t.new_test_runs > 1 && !t.is_command())
+            .then(|| {
+                crate::ledger::Seen::of(
+                    &crate::ledger::Ledger::of(&self.ws.orbtest_dir())
+                        .read()
+                        .unwrap_or_default(),
+                )
+            });
+        if seen.as_ref().is_some_and(|s| s.runs == 0) {
+            self.observer.event(&Event::Note {
+                message: "new_test_runs is off for this run: the flake ledger has no history yet, so every test would be new",
+            });
+        }
+
         let mut machines = Machines::NotStarted;
         let mut stop: Option<String> = None;
         for tier in &self.plan.tiers {
@@ -216,7 +235,14 @@ impl Runner<'_> {
                     observer: self.observer,
                     tests: shares.as_ref().and_then(|s| s.command_tests(&tier.name)),
                 })?,
-                (None, Some((tool_config, built))) => self.run_tier(tier, tool_config, built, &dir, env)?,
+                (None, Some((tool_config, built))) => {
+                    let repeat_env = env.clone();
+                    let (mut ran, infra) = self.run_tier(tier, tool_config, built, &dir, env)?;
+                    if let Some(seen) = seen.as_ref().filter(|s| s.runs > 0 && tier.new_test_runs > 1) {
+                        self.repeat_new_tests(tier, seen, tool_config, built, &dir, repeat_env, &mut ran);
+                    }
+                    (ran, infra)
+                }
                 (None, None) => {
                     return Err(Error::Infrastructure(format!(
                         "tier `{}` has no nextest build",
@@ -344,6 +370,45 @@ impl Runner<'_> {
             }
             NoTests::Pass => result.reason = Some(format!("{what} (no_tests = \"pass\")")),
         }
+    }
+
+    /// `new_test_runs`: the tier's tests the ledger never saw, run again.
+    #[allow(clippy::too_many_arguments)]
+    fn repeat_new_tests(
+        &self,
+        tier: &Tier,
+        seen: &crate::ledger::Seen,
+        tool_config: &ToolConfig,
+        built: &Built,
+        dir: &RunDir,
+        env: Vec<(String, String)>,
+        result: &mut TierResult,
+    ) {
+        let new: Vec<crate::results::TestId> = result
+            .tests
+            .iter()
+            .filter(|t| !seen.contains(&tier.name, &t.id.to_string()))
+            .map(|t| t.id.clone())
+            .collect();
+        let repeat = nextest::repeat::Repeat {
+            ws: self.ws,
+            tier: &tier.name,
+            runs: tier.new_test_runs,
+            tool_config,
+            built,
+            run_args: &self.options.forwarded.run,
+            dir,
+            env,
+        };
+        let message = match nextest::repeat::repeat_new_tests(&repeat, result, &new) {
+            Ok(Some(note)) => note,
+            Ok(None) => return,
+            Err(e) => format!(
+                "tier `{}`: new tests could not be run again (new_test_runs): {e}",
+                tier.name
+            ),
+        };
+        self.observer.event(&Event::Note { message: &message });
     }
 
     fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {

@@ -33,7 +33,7 @@ pub(crate) const KEYS: &[&str] = &[
 ];
 
 /// Keys that only mean something for a nextest tier.
-const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast", "slowest_first"];
+const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast", "slowest_first", "new_test_runs"];
 /// Keys that only mean something for a command tier.
 const COMMAND_ONLY: &[&str] = &["rerun", "workdir", "env", "list"];
 
@@ -583,10 +583,10 @@ impl Tier {
             w.integer("flaky_retries", i64::from(self.flaky_retries));
             w.bool("fail_fast", self.fail_fast);
             w.bool("slowest_first", self.slowest_first);
+            w.integer("new_test_runs", i64::from(self.new_test_runs));
         }
         w.string("no_tests", self.no_tests.as_str());
         w.strings("needs", &self.needs);
         w.bool("machines", self.machines);
-        w.integer("new_test_runs", i64::from(self.new_test_runs));
     }
 }

@@ -269,6 +269,35 @@ impl Ledger {
     }
 }
 
+/// Which tests the ledger has seen run, per tier (for `new_test_runs`).
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Runs in the ledger: with none, every test is new and `new_test_runs` stays off.
+    pub runs: usize,
+    tests: std::collections::HashSet<(String, String)>,
+}
+
+impl Seen {
+    pub fn of(lines: &[Line]) -> Self {
+        let mut runs = std::collections::HashSet::new();
+        let mut tests = std::collections::HashSet::new();
+        for line in lines {
+            runs.insert(line.run_id());
+            if let Line::Test(t) = line {
+                tests.insert((t.tier.clone(), t.id()));
+            }
+        }
+        Self {
+            runs: runs.len(),
+            tests,
+        }
+    }
+
+    pub fn contains(&self, tier: &str, test: &str) -> bool {
+        self.tests.contains(&(tier.to_string(), test.to_string()))
+    }
+}
+
 /// Lines from a file or directory: a `.jsonl` file; or a directory with `*.jsonl` files, a
 /// `ledger.jsonl`, a `ledger/` directory, a report (`summary.json`, `junit.xml`,
 /// `journal.jsonl`, from before the ledger existed), or subdirectories holding those (CI

@@ -58,37 +58,61 @@ struct Unit {
 
 #[derive(Clone, Default)]
 struct Load {
+    units: u64,
     sum_d: u64,
     sum_c: u64,
-    /// Durations of its units (for the longest one after a removal).
-    ds: Vec<u64>,
+    /// Durations of its units, as a multiset (for the longest one after a removal).
+    ds: std::collections::BTreeMap<u64, u32>,
 }
 
 impl Load {
-    fn time(&self, tier: &TierInput) -> f64 {
-        if self.ds.is_empty() {
+    /// The tier's predicted time with `add` added and `remove` taken out (either may be absent),
+    /// without changing the load.
+    fn time_with(&self, tier: &TierInput, add: Option<&Unit>, remove: Option<&Unit>) -> f64 {
+        let units = self.units + u64::from(add.is_some()) - u64::from(remove.is_some());
+        if units == 0 {
             return 0.0;
         }
+        let sum_d = self.sum_d + add.map_or(0, |u| u.d) - remove.map_or(0, |u| u.d);
+        let sum_c = self.sum_c + add.map_or(0, |u| u.c) - remove.map_or(0, |u| u.c);
+        let mut longest = 0;
+        let mut rev = self.ds.iter().rev();
+        if let Some((&top, &n)) = rev.next() {
+            longest = match remove {
+                Some(r) if r.d == top && n == 1 => rev.next().map_or(0, |(&d, _)| d),
+                _ => top,
+            };
+        }
+        if let Some(a) = add {
+            longest = longest.max(a.d);
+        }
         let threads = f64::from(tier.threads.max(1));
-        let spread = self.sum_d as f64 / threads;
         let machines = tier
             .create_slots
-            .map_or(0.0, |slots| self.sum_c as f64 / f64::from(slots.max(1)));
-        let longest = self.ds.iter().copied().max().unwrap_or(0) as f64;
-        spread.max(machines).max(longest)
+            .map_or(0.0, |slots| sum_c as f64 / f64::from(slots.max(1)));
+        (sum_d as f64 / threads).max(machines).max(longest as f64)
+    }
+
+    fn time(&self, tier: &TierInput) -> f64 {
+        self.time_with(tier, None, None)
     }
 
     fn add(&mut self, u: &Unit) {
+        self.units += 1;
         self.sum_d += u.d;
         self.sum_c += u.c;
-        self.ds.push(u.d);
+        *self.ds.entry(u.d).or_default() += 1;
     }
 
     fn remove(&mut self, u: &Unit) {
+        self.units -= 1;
         self.sum_d -= u.d;
         self.sum_c -= u.c;
-        if let Some(i) = self.ds.iter().position(|&d| d == u.d) {
-            self.ds.swap_remove(i);
+        if let Some(n) = self.ds.get_mut(&u.d) {
+            *n -= 1;
+            if *n == 0 {
+                self.ds.remove(&u.d);
+            }
         }
     }
 }
@@ -97,28 +121,51 @@ struct State<'a> {
     tiers: &'a [TierInput],
     /// shard → tier → load
     loads: Vec<Vec<Load>>,
+    /// shard → its total now
+    totals: Vec<f64>,
 }
 
 impl State<'_> {
     fn total(&self, shard: usize) -> f64 {
-        self.loads[shard].iter().zip(self.tiers).map(|(l, t)| l.time(t)).sum()
+        self.totals[shard]
     }
 
-    /// The shard's total with `add` added and `remove` removed.
-    fn total_with(&mut self, shard: usize, add: Option<&Unit>, remove: Option<&Unit>) -> f64 {
-        let changed: Vec<usize> = add.iter().chain(remove.iter()).map(|u| u.tier).collect();
-        let saved: Vec<(usize, Load)> = changed.iter().map(|&t| (t, self.loads[shard][t].clone())).collect();
-        if let Some(u) = remove {
-            self.loads[shard][u.tier].remove(u);
-        }
-        if let Some(u) = add {
-            self.loads[shard][u.tier].add(u);
-        }
-        let total = self.total(shard);
-        for (t, load) in saved.into_iter().rev() {
-            self.loads[shard][t] = load;
+    fn recompute(&mut self, shard: usize) {
+        self.totals[shard] = self.loads[shard].iter().zip(self.tiers).map(|(l, t)| l.time(t)).sum();
+    }
+
+    /// The shard's total with `add` added and `remove` removed (nothing changes).
+    fn total_with(&self, shard: usize, add: Option<&Unit>, remove: Option<&Unit>) -> f64 {
+        let mut total = self.totals[shard];
+        let loads = &self.loads[shard];
+        match (add, remove) {
+            (Some(a), Some(r)) if a.tier == r.tier => {
+                let t = &self.tiers[a.tier];
+                total += loads[a.tier].time_with(t, Some(a), Some(r)) - loads[a.tier].time(t);
+            }
+            _ => {
+                for (u, adding) in add.map(|u| (u, true)).into_iter().chain(remove.map(|u| (u, false))) {
+                    let t = &self.tiers[u.tier];
+                    let after = if adding {
+                        loads[u.tier].time_with(t, Some(u), None)
+                    } else {
+                        loads[u.tier].time_with(t, None, Some(u))
+                    };
+                    total += after - loads[u.tier].time(t);
+                }
+            }
         }
         total
+    }
+
+    fn add(&mut self, shard: usize, u: &Unit) {
+        self.loads[shard][u.tier].add(u);
+        self.recompute(shard);
+    }
+
+    fn remove(&mut self, shard: usize, u: &Unit) {
+        self.loads[shard][u.tier].remove(u);
+        self.recompute(shard);
     }
 }
 
@@ -178,6 +225,7 @@ pub fn plan(tiers: &[TierInput], count: u32, history_runs: u32) -> PlanFile {
     let mut state = State {
         tiers,
         loads: vec![vec![Load::default(); tiers.len()]; count],
+        totals: vec![0.0; count],
     };
     let mut place: Vec<usize> = vec![0; units.len()];
     for (ui, unit) in units.iter().enumerate() {
@@ -192,7 +240,7 @@ pub fn plan(tiers: &[TierInput], count: u32, history_runs: u32) -> PlanFile {
                 best_key = k;
             }
         }
-        state.loads[best][unit.tier].add(unit);
+        state.add(best, unit);
         place[ui] = best;
     }
     improve(&mut state, &units, &mut place, count);
@@ -264,7 +312,7 @@ fn improve(state: &mut State<'_>, units: &[Unit], place: &mut [usize], count: us
     if count < 2 {
         return;
     }
-    for _ in 0..units.len().min(2_000) {
+    for _ in 0..units.len().min(500) {
         let totals: Vec<f64> = (0..count).map(|s| state.total(s)).collect();
         let (max_shard, max_total) = totals
             .iter()
@@ -294,12 +342,12 @@ fn improve(state: &mut State<'_>, units: &[Unit], place: &mut [usize], count: us
             }
         }
         let Some((_, u, other, swap)) = best else { break };
-        state.loads[max_shard][units[u].tier].remove(&units[u]);
-        state.loads[other][units[u].tier].add(&units[u]);
+        state.remove(max_shard, &units[u]);
+        state.add(other, &units[u]);
         place[u] = other;
         if let Some(v) = swap {
-            state.loads[other][units[v].tier].remove(&units[v]);
-            state.loads[max_shard][units[v].tier].add(&units[v]);
+            state.remove(other, &units[v]);
+            state.add(max_shard, &units[v]);
             place[v] = max_shard;
         }
     }

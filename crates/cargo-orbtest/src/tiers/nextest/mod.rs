@@ -6,6 +6,7 @@ mod build;
 mod junit;
 mod list;
 mod progress;
+pub mod repeat;
 mod run;
 mod scrub;
 mod sites;
