@@ -57,6 +57,9 @@ pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {
             ));
         }
     }
+    if let Some(e) = &run.machines.postflight_error {
+        violations.push(format!("postflight could not clean up: {e}"));
+    }
     for (name, gate) in &config.tiers {
         let scope = format!("tier `{name}`: ");
         match run.tiers.iter().find(|t| &t.name == name) {
