@@ -280,6 +280,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             log: None,
             junit: None,
             command: None,
+            quarantined: Vec::new(),
             nothing_selected: false,
         });
         offset += duration.as_millis() as u64;
@@ -310,6 +311,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             passed: false,
             violations: vec!["100 tests failed (max 0)".into()],
         },
+        shard: None,
     };
     let samples: Vec<Sample> = (0..=(run.duration.as_millis() as u64 / 2000))
         .map(|i| {

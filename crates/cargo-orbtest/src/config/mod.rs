@@ -11,6 +11,7 @@ mod machines;
 mod monitor;
 pub mod placeholders;
 mod pressure;
+mod quarantine;
 mod reader;
 mod starter;
 mod tier;
@@ -24,6 +25,7 @@ pub use machines::{
 };
 pub use monitor::MonitorConfig;
 pub use pressure::{OnPressure, PressureConfig};
+pub use quarantine::{QuarantineEntry, today};
 pub use starter::{STARTER, missing_config_message};
 pub use tier::{Backoff, COMMAND_TIMEOUT, CommandTier, NoTests, Retries, Threads, Tier, TierSpans, default_timeout};
 pub use write::duration_string;

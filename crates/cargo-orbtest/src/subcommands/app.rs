@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use super::{clean, doctor, init, list, report, run};
+use super::{clean, doctor, flaky, init, list, report, run, shard};
 use crate::cli::{self, Command};
 use crate::config::LoadError;
 use crate::errors::Error;
@@ -36,6 +36,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         ),
         Some(Command::Doctor { json, fix }) => doctor::execute(&cli.global, json, fix),
         Some(Command::Report(ref args)) => report::execute(&cli.global, args),
+        Some(Command::Shard(ref args)) => shard::execute(&cli.global, args),
+        Some(Command::Flaky(ref args)) => flaky::execute(&cli.global, args),
     };
     let code = match result {
         Ok(code) => code,
