@@ -300,6 +300,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             retried: 9,
             peak_concurrent_creates: 2,
             leftover: Vec::new(),
+            postflight_error: None,
         },
         resources: ResourcePeaks {
             peak_memory_percent: Some(81.0),

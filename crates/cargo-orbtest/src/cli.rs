@@ -146,11 +146,14 @@ pub enum Command {
         force: bool,
     },
     /// Delete leftover test machines: those earlier runs left behind, and those matching
-    /// [machines] prefixes (never protected machines or baselines).
+    /// [machines] prefixes (never protected machines, baselines, or machines runs kept).
     Clean {
         /// Only show what would be deleted, and why.
         #[arg(long)]
         dry_run: bool,
+        /// Also delete the machines runs kept on purpose (--keep-machines, keep_on_failure).
+        #[arg(long)]
+        kept: bool,
         /// Fail at once if a cargo orbtest run is using the provider, instead of waiting.
         #[arg(long)]
         no_wait: bool,

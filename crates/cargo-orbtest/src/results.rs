@@ -399,6 +399,9 @@ pub struct MachineStats {
     pub peak_concurrent_creates: u64,
     /// Prefix-matched machines still present after postflight.
     pub leftover: Vec<String>,
+    /// Postflight could not list or delete machines: an infrastructure failure (the run's
+    /// claims stay, so the next run reaps them).
+    pub postflight_error: Option<String>,
 }
 
 /// What a machine tier's tests did with machines (shown after the tier).

@@ -292,6 +292,16 @@ impl Runner<'_> {
                 || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
             let postflight = session.postflight(failed, self.observer);
             result.machines = postflight.stats;
+            if !postflight.errors.is_empty() {
+                let error = postflight.errors.join("; ");
+                result.error.get_or_insert_with(|| {
+                    format!(
+                        "postflight: {error}; the machines this run could not delete stay claimed and the next run's \
+                         preflight reaps them"
+                    )
+                });
+                result.machines.postflight_error = Some(error);
+            }
             if !postflight.kept.is_empty() {
                 let message = format!(
                     "kept the run's machines as asked: {} (delete them with `orbctl delete -f NAME`)",

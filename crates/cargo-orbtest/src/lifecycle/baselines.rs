@@ -2,8 +2,9 @@
 //! created from scratch. A baseline is reused while its recipe (image, user, provision steps)
 //! is unchanged, and rebuilt when the recipe changes or on `--rebuild-baselines`.
 //!
-//! Only machines recorded in orbtest's baseline registry are ever rebuilt: a machine that merely
-//! has a baseline's name is somebody else's, and preflight stops and says so.
+//! A baseline is known by its machine id, recorded when it was created: only that exact machine
+//! is ever stopped, reused or rebuilt. A machine that merely has a baseline's name — one someone
+//! made after deleting the baseline, say — is somebody else's, and preflight stops and says so.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,8 +25,7 @@ pub struct ReadyBaseline {
     pub clone_for_create: bool,
 }
 
-/// Marks a registry entry whose build did not finish (we crashed mid-build): ours to rebuild.
-const BUILDING: &str = "building";
+use super::state::BUILDING;
 
 /// What a baseline is built from; any change means a rebuild.
 pub fn recipe_hash(b: &Baseline) -> String {
@@ -51,11 +51,10 @@ pub fn ensure(
     log_dir: &Path,
 ) -> Result<Outcome, String> {
     let mut registry = state.baselines();
-    let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
     let mut out = Outcome::default();
     for b in baselines {
         let hash = recipe_hash(b);
-        let exists = names.contains(b.name.as_str());
+        let machine = existing.iter().find(|m| m.name == b.name);
         let known = registry.get(&b.name);
         let ready = ReadyBaseline {
             name: b.name.clone(),
@@ -63,49 +62,68 @@ pub fn ensure(
             user: b.user.clone(),
             clone_for_create: b.clone_for_create,
         };
-        if exists && !rebuild && known.is_some_and(|r| r.recipe == hash) {
-            if existing.iter().any(|m| m.name == b.name && m.is_running()) {
-                run(client, &Op::stop(&b.name), "stop")?;
-            }
-            out.reused.push(b.name.clone());
-            out.ready.push(ready);
-            continue;
-        }
-        if exists {
-            if known.is_none() {
+        if let Some(m) = machine {
+            if !known.is_some_and(|r| r.is_machine(&m.id)) {
                 return Err(format!(
-                    "a machine named `{}` exists but cargo orbtest did not build it: rename or delete it yourself, \
-                     or give the baseline another name (cargo orbtest never deletes machines that are not its own)",
-                    b.name
+                    "a machine named `{}` exists (id {}) but is not the baseline cargo orbtest built{}: rename or \
+                     delete it yourself, or give the baseline another name (cargo orbtest never touches machines \
+                     that are not its own)",
+                    b.name,
+                    m.id,
+                    match known.and_then(|r| r.id.as_deref()) {
+                        Some(id) => format!(" (that one was {id})"),
+                        None => String::new(),
+                    }
                 ));
             }
-            // Possibly still being created by a run that was killed: wait for it, then delete.
+            if !rebuild && known.is_some_and(|r| r.recipe == hash) {
+                if m.is_running() {
+                    run(client, &Op::stop(&b.name), "stop")?;
+                }
+                out.reused.push(b.name.clone());
+                out.ready.push(ready);
+                continue;
+            }
+            // Ours, with another recipe (or a build cut short, or --rebuild-baselines). Possibly
+            // still being created by a run that was killed: wait for it, then delete.
             super::cleanup::delete_one(client, &b.name).map_err(|e| format!("delete the old baseline: {e}"))?;
         }
-        registry.insert(
-            b.name.clone(),
-            BaselineRecord {
-                recipe: BUILDING.into(),
-                image: b.image.clone(),
-                built_ms: now_ms(),
-            },
-        );
+        let mut record = BaselineRecord {
+            recipe: BUILDING.into(),
+            image: b.image.clone(),
+            built_ms: now_ms(),
+            id: None,
+        };
+        registry.insert(b.name.clone(), record.clone());
         state
             .set_baselines(&registry)
             .map_err(|e| format!("cannot record baseline `{}`: {e}", b.name))?;
-        if let Err(e) = build(client, b, &log_dir.join(&b.name)) {
-            // Leave nothing half-built behind.
-            let _ = client.execute(&Op::delete(&b.name));
+        let built = build(client, b, &log_dir.join(&b.name), |id| {
+            // Known by id from the moment it exists: a crash from here on leaves a build that
+            // only this exact machine can finish.
+            record.id = Some(id.to_string());
+            registry.insert(b.name.clone(), record.clone());
+            state
+                .set_baselines(&registry)
+                .map_err(|e| format!("cannot record baseline `{}`: {e}", b.name))
+        });
+        if let Err(e) = built {
+            // Leave nothing half-built behind (only the machine we made).
+            if let Some(id) = registry.get(&b.name).and_then(|r| r.id.clone()) {
+                let _ = client.execute(&Op::delete(&id));
+            }
             registry.remove(&b.name);
             let _ = state.set_baselines(&registry);
             return Err(e);
         }
+        let id = registry.get(&b.name).and_then(|r| r.id.clone());
         registry.insert(
             b.name.clone(),
             BaselineRecord {
                 recipe: hash,
                 image: b.image.clone(),
                 built_ms: now_ms(),
+                id,
             },
         );
         state
@@ -117,7 +135,13 @@ pub fn ensure(
     Ok(out)
 }
 
-fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
+/// Creates, provisions and stops baseline `b`; `created` learns its id as soon as it exists.
+fn build(
+    client: &Client,
+    b: &Baseline,
+    log_dir: &Path,
+    mut created: impl FnMut(&str) -> Result<(), String>,
+) -> Result<(), String> {
     run(
         client,
         &Op::Create {
@@ -130,6 +154,10 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
         },
         "create",
     )?;
+    let info = client
+        .machine_info(&b.name)
+        .map_err(|e| format!("baseline `{}`: cannot read its id: {e}", b.name))?;
+    created(&info.record.id)?;
     std::fs::create_dir_all(log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
     let mut policy = client.policy().clone();
     policy.timeouts.run = Some(b.provision_timeout);

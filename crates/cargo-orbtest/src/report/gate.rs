@@ -57,6 +57,9 @@ pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {
             ));
         }
     }
+    if let Some(e) = &run.machines.postflight_error {
+        violations.push(format!("postflight could not clean up: {e}"));
+    }
     if let Some(max) = config.max_quarantined {
         let n = counts.quarantined;
         if n > max {

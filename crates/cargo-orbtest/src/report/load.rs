@@ -93,6 +93,7 @@ fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> Ru
             retried: s.machines.retried,
             peak_concurrent_creates: s.machines.peak_concurrent_creates,
             leftover: s.machines.leftover_names.clone(),
+            postflight_error: s.machines.postflight_error.clone(),
         },
         resources: ResourcePeaks {
             peak_memory_percent: s.resources.peak_memory_percent,

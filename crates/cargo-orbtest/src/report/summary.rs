@@ -249,6 +249,10 @@ pub struct MachinesSummary {
     #[serde(default)]
     pub leftover_names: Vec<String>,
     pub peak_concurrent_creates: u64,
+    /// Why postflight could not list or delete the run's machines (then the run is an
+    /// infrastructure failure and the next run reaps them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postflight_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -288,6 +292,7 @@ impl Summary {
                 leftover: run.machines.leftover.len() as u64,
                 leftover_names: run.machines.leftover.clone(),
                 peak_concurrent_creates: run.machines.peak_concurrent_creates,
+                postflight_error: run.machines.postflight_error.clone(),
             },
             resources: ResourcesSummary {
                 peak_memory_percent: run.resources.peak_memory_percent,

@@ -79,9 +79,22 @@ snapshot!(
     "[tiers.fast]\n[machines]\nprefixes = [\"\", \"t\", \"test-\"]\n"
 );
 snapshot!(
-    protect_overlaps_prefix,
-    "[tiers.fast]\n[machines]\nprefixes = [\"test-\"]\nprotect = [\"dev\", \"test-keep\"]\n"
+    prefixes_no_machine_name_can_start_with,
+    "[tiers.fast]\n[machines]\nprefixes = [\"test-*\", \"my vm-\", \"---\", \"e2e-\"]\n"
 );
+snapshot!(
+    bad_protect_globs,
+    "[tiers.fast]\n[machines]\nprotect = [\"dev\", \"work-[\", \"my_vm\", \"\"]\n"
+);
+
+/// `protect` is an exception list: it may name machines under a cleanup prefix (that is its
+/// point), and the config is accepted.
+#[test]
+fn protect_entries_under_a_prefix_are_exceptions() {
+    let text = "[tiers.fast]\n[machines]\nprefixes = [\"test-\"]\nprotect = [\"test-fixture-db\", \"test-keep-*\"]\n";
+    let config = parse(Source::new("orchestrator.toml", text)).expect("accepted");
+    assert_eq!(config.machines.protect, ["test-fixture-db", "test-keep-*"]);
+}
 snapshot!(unknown_provider, "[tiers.fast]\n[machines]\nprovider = \"docker\"\n");
 snapshot!(
     baseline_without_image,

@@ -122,6 +122,7 @@ pub fn mixed() -> RunResult {
             retried: 1,
             peak_concurrent_creates: 2,
             leftover: vec!["test-api-7".into()],
+            postflight_error: None,
         },
         resources: ResourcePeaks {
             peak_memory_percent: Some(71.25),
