@@ -133,6 +133,58 @@ pub fn build_and_list(
     list_tiers(ws, &tool_config, &built, &names)
 }
 
+/// Every test binary of the workspace (the packages a run from its root builds) with how many
+/// tests each has, as `cargo nextest list` finds them: what `init` derives tiers from. cargo's
+/// build output goes to the terminal unless `quiet`.
+pub fn list_binaries(ws: &Workspace, quiet: bool) -> Result<Vec<crate::config::ListedBinary>> {
+    let mut list = ListCommand::new();
+    list.cargo_path(ws.cargo.to_string_lossy().as_ref())
+        .current_dir(ws.root.to_string_lossy().as_ref())
+        .add_args(["--manifest-path".to_string(), ws.root.join("Cargo.toml").display().to_string()]);
+    let mut cmd = list.cargo_command();
+    scrub_env(&mut cmd);
+    cmd.stdin(Stdio::null()).stderr(if quiet { Stdio::piped() } else { Stdio::inherit() });
+    let output = cmd
+        .output()
+        .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
+    if !output.status.success() {
+        let detail = match String::from_utf8_lossy(&output.stderr).trim_end() {
+            "" => "its output is above".to_string(),
+            text => crate::report::tail(text, 30),
+        };
+        return Err(match output.status.code() {
+            Some(101) => Error::Build {
+                code: "101".into(),
+                output_tail: detail,
+            },
+            code => Error::Nextest {
+                what: format!(
+                    "`cargo nextest list` failed ({})",
+                    code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"))
+                ),
+                detail,
+            },
+        });
+    }
+    let summary = TestListSummary::parse_json(String::from_utf8_lossy(&output.stdout).as_ref()).map_err(|e| {
+        Error::Nextest {
+            what: "could not read nextest's test list".into(),
+            detail: e.to_string(),
+        }
+    })?;
+    Ok(summary
+        .rust_suites
+        .values()
+        .map(|suite| crate::config::ListedBinary {
+            binary_id: suite.binary.binary_id.to_string(),
+            name: suite.binary.binary_name.clone(),
+            kind: suite.binary.kind.to_string(),
+            tests: suite.test_cases.len(),
+            ignored: suite.test_cases.values().filter(|c| c.ignored).count(),
+        })
+        .collect())
+}
+
 fn list_with(
     ws: &Workspace,
     tool_config: &ToolConfig,
