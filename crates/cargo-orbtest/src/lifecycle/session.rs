@@ -20,6 +20,7 @@ use crate::config::{Config, MachinesConfig, OnPressure};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::results::MachineStats;
+use crate::signals::Interrupts;
 use orbtest_machines::files::write_atomic;
 use orbtest_machines::workers::{ENV_WORKERS, WorkerSet};
 use orbtest_machines::{Client, Journal, JournalView, Record};
@@ -49,6 +50,9 @@ pub struct PreflightContext<'a> {
     pub home: PathBuf,
     /// How many worker machines to provide (`[machines.workers]`), if any.
     pub workers: Option<usize>,
+    /// Forwarded to preflight's orbctl calls (a provision step stops at Ctrl-C), and checked
+    /// before each step.
+    pub interrupts: &'a Interrupts,
 }
 
 pub enum Preflight {
@@ -85,8 +89,13 @@ pub struct Postflight {
 }
 
 /// Runs one preflight step with its spinner/line and duration; a failure names the step.
-fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
-    if let Some(i) = crate::signals::received() {
+fn step<T>(
+    observer: &dyn Observer,
+    interrupts: &Interrupts,
+    name: &str,
+    f: impl FnOnce() -> Result<(T, String)>,
+) -> Result<T> {
+    if let Some(i) = interrupts.received() {
         return Err(Error::preflight(
             name,
             format!("interrupted ({}) before this step", i.name()),
@@ -110,9 +119,11 @@ fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, S
 impl Session {
     pub fn preflight(ctx: &PreflightContext<'_>, observer: &dyn Observer) -> Result<Preflight> {
         let machines = &ctx.config.machines;
-        let resolved = step(observer, "provider", || {
+        let resolved = step(observer, ctx.interrupts, "provider", || {
             let resolved = provider::resolve(machines, &ctx.home)?;
-            let client = Client::new(resolved.provider.clone()).with_policy(policy(machines));
+            let client = Client::new(resolved.provider.clone())
+                .with_policy(policy(machines))
+                .with_interrupts(ctx.interrupts.clone());
             let status = ensure_running(&client, machines, ctx.options.start_orbstack)?;
             let version = check_version(&client, &machines.min_version)?;
             let message = format!("{}, OrbStack {version}, {status}", resolved.description);
@@ -120,7 +131,7 @@ impl Session {
         })?;
 
         if ctx.options.restart_orbstack {
-            step(observer, "restart", || {
+            step(observer, ctx.interrupts, "restart", || {
                 let orbstack = super::remedy::ProviderOrbStack {
                     client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
                     kind: resolved.kind,
@@ -131,7 +142,7 @@ impl Session {
             })?;
         }
 
-        let verdict = step(observer, "pressure", || {
+        let verdict = step(observer, ctx.interrupts, "pressure", || {
             let provider = resolved.provider.clone();
             let verdict = pressure::check(
                 &ctx.config.pressure,
@@ -160,7 +171,7 @@ impl Session {
             return Ok(Preflight::Skip(reason));
         }
 
-        let (lock, run) = step(observer, "run lock", || {
+        let (lock, run) = step(observer, ctx.interrupts, "run lock", || {
             let me = LockHolder {
                 pid: std::process::id(),
                 run_id: ctx.run_id.to_string(),
@@ -218,10 +229,13 @@ impl Session {
         let client = Client::new(resolved.provider.clone())
             .with_policy(policy(machines))
             .with_observer(journal.clone());
+        // Postflight's client does not stop at an interrupt: cleaning up is why we stayed.
+        let preflight_client = client.clone().with_interrupts(ctx.interrupts.clone());
+        let client = &preflight_client;
 
-        let existing = step(observer, "reap", || {
-            let existing = cleanup::list(&client).map_err(|m| Error::preflight("reap", m))?;
-            let report = cleanup::reap(&client, &resolved.state, machines, &existing, false, DELETE_PARALLELISM)
+        let existing = step(observer, ctx.interrupts, "reap", || {
+            let existing = cleanup::list(client).map_err(|m| Error::preflight("reap", m))?;
+            let report = cleanup::reap(client, &resolved.state, machines, &existing, false, DELETE_PARALLELISM)
                 .map_err(|m| Error::preflight("reap", m))?;
             let orphans = report
                 .deleted
@@ -248,16 +262,16 @@ impl Session {
             Ok((existing, message))
         })?;
 
-        let ready = step(observer, "baselines", || {
+        let ready = step(observer, ctx.interrupts, "baselines", || {
             let outcome = baselines::ensure(
-                &client,
+                client,
                 &resolved.state,
                 &machines.baselines,
                 &existing,
                 ctx.options.rebuild_baselines,
                 &ctx.report_dir.join("baselines"),
             )
-            .map_err(|m| Error::preflight("baselines", m))?;
+            .map_err(|e| Error::preflight("baselines", e.to_string()))?;
             let message = match (outcome.built.len(), outcome.reused.len()) {
                 (0, 0) => "none configured".to_string(),
                 _ => format!(
@@ -281,9 +295,9 @@ impl Session {
             Ok((outcome.ready, message))
         })?;
 
-        step(observer, "warm images", || {
+        step(observer, ctx.interrupts, "warm images", || {
             let covered = baselines::images(&ready);
-            let warmed = super::warm::warm(&client, &journal, &resolved.state, &machines.images, &covered)
+            let warmed = super::warm::warm(client, &journal, &resolved.state, &machines.images, &covered)
                 .map_err(|m| Error::preflight("warm images", m))?;
             let message = if warmed.is_empty() {
                 "nothing to warm".to_string()
@@ -297,7 +311,7 @@ impl Session {
             .map_err(|e| Error::preflight("shim", e))?;
 
         let workers = match (ctx.workers, &machines.workers) {
-            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, "workers", || {
+            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, ctx.interrupts, "workers", || {
                 let set = WorkerSet {
                     names: super::workers::names(ctx.run_id, count),
                     source: super::workers::source(wanted, &ready),
@@ -317,7 +331,9 @@ impl Session {
             workers,
             shim_dir,
             resolved,
-            client,
+            client: Client::new(client.provider().clone())
+                .with_policy(client.policy().clone())
+                .with_observer(journal.clone()),
             journal,
             baselines: ready,
             run,

@@ -43,15 +43,16 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
         eprintln!("orbtest: building tests");
     }
     let color = if global.color.enabled() { "always" } else { "never" };
-    let built = nextest::build(
-        &ws,
-        &config,
-        &tool_config,
-        &ForwardedArgs::split(forwarded)?.build,
+    let built = nextest::build(&nextest::BuildRequest {
+        ws: &ws,
+        config: &config,
+        tool_config: &tool_config,
+        build_args: &ForwardedArgs::split(forwarded)?.build,
         color,
-        scratch.path(),
-        global.verbose,
-    )?;
+        out_dir: scratch.path(),
+        echo: global.verbose,
+        interrupts: &crate::signals::Interrupts::none(),
+    })?;
     let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
     let (all, listings) = nextest::list_tiers(&ws, &tool_config, &built, &names)?;
 

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use crate::cli::{GlobalArgs, RunArgs};
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::events::{Observer, Silent, Tee};
 use crate::lifecycle::sampler::ProviderSampler;
 use crate::lifecycle::{LifecycleOptions, provider, state};
@@ -62,6 +62,8 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let monitor = Monitor::new(&config.monitor, live, machine_source, view);
     let observer = Tee(vec![&monitor, view]);
 
+    let interrupts =
+        crate::signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
     let finished = std::thread::scope(|scope| {
         scope.spawn(|| monitor.run());
         // Stops the sampler however the run ends, so the scope can join it.
@@ -72,6 +74,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             plan: &plan,
             options: &options,
             observer: &observer,
+            interrupts,
         }
         .run()
     });
