@@ -280,6 +280,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             log: None,
             junit: None,
             command: None,
+            quarantined: Vec::new(),
             nothing_selected: false,
         });
         offset += duration.as_millis() as u64;
@@ -299,6 +300,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             retried: 9,
             peak_concurrent_creates: 2,
             leftover: Vec::new(),
+            postflight_error: None,
         },
         resources: ResourcePeaks {
             peak_memory_percent: Some(81.0),
@@ -309,6 +311,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             passed: false,
             violations: vec!["100 tests failed (max 0)".into()],
         },
+        shard: None,
     };
     let samples: Vec<Sample> = (0..=(run.duration.as_millis() as u64 / 2000))
         .map(|i| {

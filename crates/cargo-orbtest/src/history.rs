@@ -139,6 +139,7 @@ mod tests {
             machines: Default::default(),
             resources: Default::default(),
             gate: Default::default(),
+            shard: None,
             tiers: vec![tier(
                 "it",
                 &[

@@ -175,6 +175,9 @@ pub struct TestCounts {
     pub timed_out: u64,
     pub skipped: u64,
     pub not_run: u64,
+    /// Failed or timed-out tests a `[[quarantine]]` entry covers: not in `failed`/`timed_out`,
+    /// they do not fail their tier.
+    pub quarantined: u64,
 }
 
 impl TestCounts {
@@ -211,6 +214,7 @@ impl TestCounts {
         self.timed_out += other.timed_out;
         self.skipped += other.skipped;
         self.not_run += other.not_run;
+        self.quarantined += other.quarantined;
     }
 }
 
@@ -248,9 +252,22 @@ pub struct TierResult {
     pub junit: Option<PathBuf>,
     /// A command tier's command line (shell-quoted); `None` for nextest tiers.
     pub command: Option<String>,
+    /// Tests that failed under a `[[quarantine]]` entry (still failed in `tests`).
+    pub quarantined: Vec<QuarantinedTest>,
     /// The tier selected no test (its `no_tests` setting, or this run's filters, decided its
     /// outcome).
     pub nothing_selected: bool,
+}
+
+/// A failing test excused by a `[[quarantine]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantinedTest {
+    pub id: TestId,
+    pub status: TestStatus,
+    pub reason: String,
+    pub owner: String,
+    /// `YYYY-MM-DD`
+    pub expires: String,
 }
 
 impl TierResult {
@@ -267,7 +284,28 @@ impl TierResult {
             log: None,
             junit: None,
             command: None,
+            quarantined: Vec::new(),
             nothing_selected: false,
+        }
+    }
+
+    /// A tier this shard leaves to other shards (`--shard`): passed with nothing selected,
+    /// with why, so the tiers that need it still run.
+    pub fn left_to_other_shards(name: &str, reason: String) -> Self {
+        Self {
+            outcome: TierOutcome::Passed,
+            nothing_selected: true,
+            ..Self::skipped(name, reason)
+        }
+    }
+
+    /// "passed", "passed (2 quarantined failed)", "failed", "skipped".
+    pub fn verdict(&self) -> String {
+        match self.outcome {
+            TierOutcome::Passed if self.counts.quarantined > 0 => {
+                format!("passed ({} quarantined failed)", self.counts.quarantined)
+            }
+            other => other.as_str().to_string(),
         }
     }
 
@@ -283,8 +321,17 @@ impl TierResult {
         }
     }
 
+    /// Failed and timed-out tests, quarantined ones excepted.
     pub fn failures(&self) -> impl Iterator<Item = &TestResult> {
-        self.tests.iter().filter(|t| t.status.is_failure())
+        self.tests
+            .iter()
+            .filter(|t| t.status.is_failure() && !self.is_quarantined(&t.id))
+    }
+
+    pub fn is_quarantined(&self, id: &TestId) -> bool {
+        // By name: a run read back from its reports may split binary ids differently.
+        let name = id.to_string();
+        self.quarantined.iter().any(|q| q.id.to_string() == name)
     }
 
     pub fn flaky(&self) -> impl Iterator<Item = &TestResult> {
@@ -324,6 +371,21 @@ pub struct RunResult {
     pub machines: MachineStats,
     pub resources: ResourcePeaks,
     pub gate: GateVerdict,
+    /// Set when the run was one shard of a partitioned run (`--shard K/N`).
+    pub shard: Option<ShardInfo>,
+}
+
+/// Which shard a run was and how its tests were chosen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// `K/N`
+    pub spec: String,
+    /// The plan's id (`--plan`); `None` for nextest's `slice:` without a plan.
+    pub plan_id: Option<String>,
+    /// The plan's predicted time for this shard.
+    pub predicted_ms: Option<u64>,
+    /// Tests the plan did not know, placed by hash (`tier: id`).
+    pub newer_than_plan: Vec<String>,
 }
 
 /// What the run did with machines (all zero when no tier uses machines).
@@ -337,6 +399,9 @@ pub struct MachineStats {
     pub peak_concurrent_creates: u64,
     /// Prefix-matched machines still present after postflight.
     pub leftover: Vec<String>,
+    /// Postflight could not list or delete machines: an infrastructure failure (the run's
+    /// claims stay, so the next run reaps them).
+    pub postflight_error: Option<String>,
 }
 
 /// What a machine tier's tests did with machines (shown after the tier).

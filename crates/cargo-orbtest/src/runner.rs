@@ -32,6 +32,8 @@ pub struct RunOptions {
     /// `TierOutput` events) instead of the runner copying it to stderr under the view.
     pub live: bool,
     pub lifecycle: LifecycleOptions,
+    /// `--shard K/N [--plan FILE]`.
+    pub shard: Option<crate::shard::runtime::ShardRequest>,
 }
 
 /// Where the run stands with machines: preflight runs before the first machine tier.
@@ -101,10 +103,11 @@ impl Runner<'_> {
             machines: Default::default(),
             resources: Default::default(),
             gate: Default::default(),
+            shard: None,
         };
 
         // The one build, when a tier runs nextest; a failed build ends the run with reports.
-        let nextest = match self.build(&dir, &nextest_tiers)? {
+        let mut nextest = match self.build(&dir, &nextest_tiers)? {
             Ok(built) => built,
             Err(e) => {
                 let reason = match &e {
@@ -124,6 +127,52 @@ impl Runner<'_> {
             }
         };
 
+        // This shard's share of each tier, and what quarantine covers (both need the build).
+        let shares = match &self.options.shard {
+            Some(request) => {
+                let shares = request.prepare(
+                    self.ws,
+                    self.config,
+                    &self.plan.tiers,
+                    &dir,
+                    nextest.as_mut(),
+                    self.options.forwarded.profile.as_deref(),
+                )?;
+                for note in &shares.notes {
+                    self.observer.event(&Event::Note { message: note });
+                }
+                result.shard = Some(shares.info.clone());
+                Some(shares)
+            }
+            None => None,
+        };
+        let quarantined = crate::quarantine::prepare(
+            self.ws,
+            self.config,
+            &self.plan.tiers,
+            nextest.as_ref(),
+            &crate::config::today(),
+        )?;
+
+        // For `new_test_runs`: the tests the flake ledger has seen.
+        let seen = self
+            .plan
+            .tiers
+            .iter()
+            .any(|t| t.new_test_runs > 1 && !t.is_command())
+            .then(|| {
+                crate::ledger::Seen::of(
+                    &crate::ledger::Ledger::of(&self.ws.orbtest_dir())
+                        .read()
+                        .unwrap_or_default(),
+                )
+            });
+        if seen.as_ref().is_some_and(|s| s.runs == 0) {
+            self.observer.event(&Event::Note {
+                message: "new_test_runs is off for this run: the flake ledger has no history yet, so every test would be new",
+            });
+        }
+
         let mut machines = Machines::NotStarted;
         let mut stop: Option<String> = None;
         for tier in &self.plan.tiers {
@@ -134,6 +183,12 @@ impl Runner<'_> {
             };
             if let Some(reason) = skip {
                 self.skip_counted(&mut result, tier, reason, nextest.as_ref());
+                continue;
+            }
+            if let Some(reason) = shares.as_ref().and_then(|s| s.nothing_here(&tier.name)) {
+                let empty = TierResult::left_to_other_shards(&tier.name, reason);
+                self.observer.event(&Event::TierFinished { result: &empty });
+                result.tiers.push(empty);
                 continue;
             }
             let mut env = Vec::new();
@@ -171,7 +226,7 @@ impl Runner<'_> {
                 }
             }
             let tier_start = orbtest_machines::journal::now_ms();
-            let (tier_result, infra_error) = match (&tier.command, &nextest) {
+            let (mut tier_result, infra_error) = match (&tier.command, &nextest) {
                 (Some(command), _) => crate::tiers::command::run_tier(&CommandRun {
                     tier,
                     command,
@@ -181,8 +236,16 @@ impl Runner<'_> {
                     echo: self.options.verbose && !self.options.live,
                     observer: self.observer,
                     interrupts: &self.interrupts,
+                    tests: shares.as_ref().and_then(|s| s.command_tests(&tier.name)),
                 })?,
-                (None, Some((tool_config, built))) => self.run_tier(tier, tool_config, built, &dir, env)?,
+                (None, Some((tool_config, built))) => {
+                    let repeat_env = env.clone();
+                    let (mut ran, infra) = self.run_tier(tier, tool_config, built, &dir, env)?;
+                    if let Some(seen) = seen.as_ref().filter(|s| s.runs > 0 && tier.new_test_runs > 1) {
+                        self.repeat_new_tests(tier, seen, tool_config, built, &dir, repeat_env, &mut ran);
+                    }
+                    (ran, infra)
+                }
                 (None, None) => {
                     return Err(Error::Infrastructure(format!(
                         "tier `{}` has no nextest build",
@@ -190,13 +253,13 @@ impl Runner<'_> {
                     )));
                 }
             };
-            let mut tier_result = tier_result;
             if tier_result.outcome == TierOutcome::Passed && tier_result.counts.total() == 0 {
                 self.nothing_selected(tier, &mut tier_result);
             }
             if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
                 session.blame(&mut tier_result);
             }
+            crate::quarantine::apply(self.config, &quarantined, tier.is_command(), &mut tier_result);
             self.observer.event(&Event::TierFinished { result: &tier_result });
             if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
                 let activity = session.activity_since(tier_start);
@@ -232,6 +295,16 @@ impl Runner<'_> {
                 || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
             let postflight = session.postflight(failed, self.observer);
             result.machines = postflight.stats;
+            if !postflight.errors.is_empty() {
+                let error = postflight.errors.join("; ");
+                result.error.get_or_insert_with(|| {
+                    format!(
+                        "postflight: {error}; the machines this run could not delete stay claimed and the next run's \
+                         preflight reaps them"
+                    )
+                });
+                result.machines.postflight_error = Some(error);
+            }
             if !postflight.kept.is_empty() {
                 let message = format!(
                     "kept the run's machines as asked: {} (delete them with `orbctl delete -f NAME`)",
@@ -317,6 +390,46 @@ impl Runner<'_> {
             }
             NoTests::Pass => result.reason = Some(format!("{what} (no_tests = \"pass\")")),
         }
+    }
+
+    /// `new_test_runs`: the tier's tests the ledger never saw, run again.
+    #[allow(clippy::too_many_arguments)]
+    fn repeat_new_tests(
+        &self,
+        tier: &Tier,
+        seen: &crate::ledger::Seen,
+        tool_config: &ToolConfig,
+        built: &Built,
+        dir: &RunDir,
+        env: Vec<(String, String)>,
+        result: &mut TierResult,
+    ) {
+        let new: Vec<crate::results::TestId> = result
+            .tests
+            .iter()
+            .filter(|t| !seen.contains(&tier.name, &t.id.to_string()))
+            .map(|t| t.id.clone())
+            .collect();
+        let repeat = nextest::repeat::Repeat {
+            ws: self.ws,
+            tier: &tier.name,
+            runs: tier.new_test_runs,
+            tool_config,
+            built,
+            run_args: &self.options.forwarded.run,
+            dir,
+            env,
+            interrupts: &self.interrupts,
+        };
+        let message = match nextest::repeat::repeat_new_tests(&repeat, result, &new) {
+            Ok(Some(note)) => note,
+            Ok(None) => return,
+            Err(e) => format!(
+                "tier `{}`: new tests could not be run again (new_test_runs): {e}",
+                tier.name
+            ),
+        };
+        self.observer.event(&Event::Note { message: &message });
     }
 
     fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {

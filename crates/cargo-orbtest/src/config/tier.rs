@@ -28,12 +28,14 @@ pub(crate) const KEYS: &[&str] = &[
     "rerun",
     "workdir",
     "env",
+    "list",
+    "new_test_runs",
 ];
 
 /// Keys that only mean something for a nextest tier.
-const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast", "slowest_first"];
+const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast", "slowest_first", "new_test_runs"];
 /// Keys that only mean something for a command tier.
-const COMMAND_ONLY: &[&str] = &["rerun", "workdir", "env"];
+const COMMAND_ONLY: &[&str] = &["rerun", "workdir", "env", "list"];
 
 /// A command tier's default timeout: it bounds the whole command, not one test.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -72,6 +74,8 @@ pub struct Tier {
     pub needs: Vec<String>,
     /// Whether the tier's tests create OrbStack machines (preflight, shim, postflight). Default false.
     pub machines: bool,
+    /// Runs of a test the ledger has never seen (early flake detection). Default 1: no extra runs.
+    pub new_test_runs: u32,
     /// Run this command instead of nextest. Default none (a nextest tier).
     pub command: Option<CommandTier>,
     /// Where things are in the file, to point nextest's complaints at the right line.
@@ -89,12 +93,23 @@ pub struct CommandTier {
     pub workdir: Option<PathBuf>,
     /// Added to the environment, in file order.
     pub env: Vec<(String, String)>,
+    /// A command printing the tier's test ids, one per line up to the first empty line
+    /// (pytest: `["pytest", "--collect-only", "-q"]`): with `{tests}` in `command`, it lets
+    /// shards split the tier.
+    pub list: Option<Vec<String>>,
 }
 
 impl CommandTier {
     /// The directory the command runs in, given the config file's directory.
     pub fn workdir(&self, config_dir: &Path) -> PathBuf {
         self.workdir.clone().unwrap_or_else(|| config_dir.to_path_buf())
+    }
+
+    /// Whether the command can be told which tests to run (`{tests}`).
+    pub fn takes_tests(&self) -> bool {
+        let mentions =
+            |s: &String| super::placeholders::check(s).is_ok_and(|names| names.contains(&super::placeholders::TESTS));
+        self.argv.iter().any(mentions) || self.env.iter().any(|(_, v)| mentions(v))
     }
 }
 
@@ -276,6 +291,7 @@ pub(crate) fn read(
         slowest_first: t.bool("slowest_first", diags).unwrap_or(true),
         no_tests: read_no_tests(t, diags),
         machines: t.bool("machines", diags).unwrap_or(false),
+        new_test_runs: t.integer("new_test_runs", 1..=100, diags).map_or(1, |n| n as u32),
         command,
         spans: TierSpans {
             header: name_span,
@@ -338,12 +354,21 @@ fn read_command(t: &Table<'_, '_>, base_dir: &Path, diags: &mut Diagnostics) -> 
         Some(base_dir.join(w.get_ref()))
     });
     let env = read_env(t, diags);
-    Some(CommandTier {
+    let list = t.get("list").and_then(|_| command_list(t, "list", diags));
+    let command = CommandTier {
         argv: argv.unwrap_or_default(),
         rerun,
         workdir,
         env,
-    })
+        list,
+    };
+    if let (Some(list), false) = (t.get("list"), command.takes_tests()) {
+        diags.push(
+            Diagnostic::new(list.span(), "`list` without `{tests}` in `command`")
+                .help("shards can split the tier only if its command is told which tests to run: add \"{tests}\" to `command`"),
+        );
+    }
+    Some(command)
 }
 
 /// A non-empty list of strings whose placeholders are all known.
@@ -532,6 +557,9 @@ impl Tier {
                     }
                 });
             }
+            if let Some(list) = &c.list {
+                w.strings("list", list);
+            }
         } else {
             w.string("filter", &self.filter);
         }
@@ -555,6 +583,7 @@ impl Tier {
             w.integer("flaky_retries", i64::from(self.flaky_retries));
             w.bool("fail_fast", self.fail_fast);
             w.bool("slowest_first", self.slowest_first);
+            w.integer("new_test_runs", i64::from(self.new_test_runs));
         }
         w.string("no_tests", self.no_tests.as_str());
         w.strings("needs", &self.needs);

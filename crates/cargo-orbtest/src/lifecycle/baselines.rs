@@ -2,8 +2,9 @@
 //! created from scratch. A baseline is reused while its recipe (image, user, provision steps)
 //! is unchanged, and rebuilt when the recipe changes or on `--rebuild-baselines`.
 //!
-//! Only machines recorded in orbtest's baseline registry are ever rebuilt: a machine that merely
-//! has a baseline's name is somebody else's, and preflight stops and says so.
+//! A baseline is known by its machine id, recorded when it was created: only that exact machine
+//! is ever stopped, reused or rebuilt. A machine that merely has a baseline's name — one someone
+//! made after deleting the baseline, say — is somebody else's, and preflight stops and says so.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,10 +20,17 @@ use orbtest_machines::{Client, MachineRecord, MachinesError, Op};
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
     #[error(
-        "a machine named `{0}` exists but cargo orbtest did not build it: rename or delete it yourself, \
-         or give the baseline another name (cargo orbtest never deletes machines that are not its own)"
+        "a machine named `{name}` exists (id {id}) but is not the baseline cargo orbtest built{}: rename or \
+         delete it yourself, or give the baseline another name (cargo orbtest never touches machines \
+         that are not its own)",
+        .was.as_ref().map(|id| format!(" (that one was {id})")).unwrap_or_default()
     )]
-    NotOurs(String),
+    NotOurs {
+        name: String,
+        id: String,
+        /// The id of the baseline we built, when known.
+        was: Option<String>,
+    },
     #[error("delete the old baseline: {0}")]
     DeleteOld(String),
     #[error("cannot record baseline `{name}`: {source}")]
@@ -30,6 +38,12 @@ pub enum BaselineError {
         name: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("baseline `{name}`: cannot read its id: {source}")]
+    Id {
+        name: String,
+        #[source]
+        source: MachinesError,
     },
     #[error("cannot create {}: {source}", .path.display())]
     LogDir {
@@ -113,8 +127,7 @@ pub struct ReadyBaseline {
     pub clone_for_create: bool,
 }
 
-/// Marks a registry entry whose build did not finish (we crashed mid-build): ours to rebuild.
-const BUILDING: &str = "building";
+use super::state::BUILDING;
 
 /// What a baseline is built from; any change means a rebuild.
 pub fn recipe_hash(b: &Baseline) -> String {
@@ -140,11 +153,10 @@ pub fn ensure(
     log_dir: &Path,
 ) -> Result<Outcome, BaselineError> {
     let mut registry = state.baselines();
-    let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
     let mut out = Outcome::default();
     for b in baselines {
         let hash = recipe_hash(b);
-        let exists = names.contains(b.name.as_str());
+        let machine = existing.iter().find(|m| m.name == b.name);
         let known = registry.get(&b.name);
         let ready = ReadyBaseline {
             name: b.name.clone(),
@@ -152,62 +164,72 @@ pub fn ensure(
             user: b.user.clone(),
             clone_for_create: b.clone_for_create,
         };
-        if exists && !rebuild && known.is_some_and(|r| r.recipe == hash) {
-            if existing.iter().any(|m| m.name == b.name && m.is_running()) {
-                run(client, &Op::stop(&b.name), "stop")?;
+        if let Some(m) = machine {
+            if !known.is_some_and(|r| r.is_machine(&m.id)) {
+                return Err(BaselineError::NotOurs {
+                    name: b.name.clone(),
+                    id: m.id.clone(),
+                    was: known.and_then(|r| r.id.clone()),
+                });
             }
-            out.reused.push(b.name.clone());
-            out.ready.push(ready);
-            continue;
-        }
-        if exists {
-            if known.is_none() {
-                return Err(BaselineError::NotOurs(b.name.clone()));
+            if !rebuild && known.is_some_and(|r| r.recipe == hash) {
+                if m.is_running() {
+                    run(client, &Op::stop(&b.name), "stop")?;
+                }
+                out.reused.push(b.name.clone());
+                out.ready.push(ready);
+                continue;
             }
-            // Possibly still being created by a run that was killed: wait for it, then delete.
+            // Ours, with another recipe (or a build cut short, or --rebuild-baselines). Possibly
+            // still being created by a run that was killed: wait for it, then delete.
             super::cleanup::delete_one(client, &b.name).map_err(BaselineError::DeleteOld)?;
         }
-        record(state, &mut registry, b, BUILDING.into())?;
-        if let Err(e) = build(client, b, &log_dir.join(&b.name)) {
-            // Leave nothing half-built behind. An interrupted create may still finish in
-            // OrbStack after our delete: then the registry keeps the build unfinished, and the
-            // next run deletes what it finds.
-            let deleted = client.execute(&Op::delete(&b.name)).is_ok_and(|r| r.is_success());
+        let mut record = BaselineRecord {
+            recipe: BUILDING.into(),
+            image: b.image.clone(),
+            built_ms: now_ms(),
+            id: None,
+        };
+        save(state, &mut registry, b, record.clone())?;
+        let built = build(client, b, &log_dir.join(&b.name), |id| {
+            // Known by id from the moment it exists: a crash from here on leaves a build that
+            // only this exact machine can finish.
+            record.id = Some(id.to_string());
+            save(state, &mut registry, b, record.clone())
+        });
+        if let Err(e) = built {
+            // Leave nothing half-built behind (only the machine we made). A create cut short by
+            // an interrupt may still finish in OrbStack, under no id we know: the registry then
+            // keeps the build unfinished, and the next run deletes what it finds.
+            let id = registry.get(&b.name).and_then(|r| r.id.clone());
+            let deleted = id.is_some_and(|id| client.execute(&Op::delete(&id)).is_ok_and(|r| r.is_success()));
             if deleted || !e.is_interrupted() {
                 registry.remove(&b.name);
                 let _ = state.set_baselines(&registry);
             }
             return Err(e);
         }
-        record(state, &mut registry, b, hash)?;
+        let id = registry.get(&b.name).and_then(|r| r.id.clone());
+        let finished = BaselineRecord {
+            recipe: hash,
+            image: b.image.clone(),
+            built_ms: now_ms(),
+            id,
+        };
+        save(state, &mut registry, b, finished)?;
         out.built.push(b.name.clone());
         out.ready.push(ready);
     }
     Ok(out)
 }
 
-/// Records `b` in the registry as built from `recipe` (or [`BUILDING`]).
-fn record(
-    state: &ProviderState,
-    registry: &mut BTreeMap<String, BaselineRecord>,
+/// Creates, provisions and stops baseline `b`; `created` learns its id as soon as it exists.
+fn build(
+    client: &Client,
     b: &Baseline,
-    recipe: String,
+    log_dir: &Path,
+    mut created: impl FnMut(&str) -> Result<(), BaselineError>,
 ) -> Result<(), BaselineError> {
-    registry.insert(
-        b.name.clone(),
-        BaselineRecord {
-            recipe,
-            image: b.image.clone(),
-            built_ms: now_ms(),
-        },
-    );
-    state.set_baselines(registry).map_err(|source| BaselineError::Record {
-        name: b.name.clone(),
-        source,
-    })
-}
-
-fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), BaselineError> {
     run(
         client,
         &Op::Create {
@@ -220,6 +242,11 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), BaselineEr
         },
         "create",
     )?;
+    let info = client.machine_info(&b.name).map_err(|source| BaselineError::Id {
+        name: b.name.clone(),
+        source,
+    })?;
+    created(&info.record.id)?;
     std::fs::create_dir_all(log_dir).map_err(|source| BaselineError::LogDir {
         path: log_dir.to_path_buf(),
         source,
@@ -279,6 +306,20 @@ fn run(client: &Client, op: &Op, what: &'static str) -> Result<(), BaselineError
         .and_then(|r| r.into_result())
         .map(drop)
         .map_err(|source| BaselineError::Call { what, source })
+}
+
+/// Records `record` for baseline `b` in the registry.
+fn save(
+    state: &ProviderState,
+    registry: &mut BTreeMap<String, BaselineRecord>,
+    b: &Baseline,
+    record: BaselineRecord,
+) -> Result<(), BaselineError> {
+    registry.insert(b.name.clone(), record);
+    state.set_baselines(registry).map_err(|source| BaselineError::Record {
+        name: b.name.clone(),
+        source,
+    })
 }
 
 /// Names of every baseline we know: configured or in the registry (never reaped).

@@ -130,6 +130,48 @@ impl Session {
             Ok((resolved, message))
         })?;
 
+        let (lock, run) = step(observer, ctx.interrupts, "run lock", || {
+            let me = LockHolder {
+                pid: std::process::id(),
+                run_id: ctx.run_id.to_string(),
+                workspace: ctx.workspace.display().to_string(),
+                since_ms: now_ms(),
+            };
+            let io = |e: std::io::Error| Error::preflight("run lock", format!("{}: {e}", resolved.state.dir.display()));
+            let lock = if ctx.options.no_wait {
+                match resolved.state.try_lock(&me).map_err(io)? {
+                    Ok(lock) => lock,
+                    Err(holder) => {
+                        return Err(Error::preflight(
+                            "run lock",
+                            format!(
+                                "another cargo orbtest run is using {}: {}; wait for it to finish, or run without \
+                                 --no-wait to queue behind it",
+                                resolved.description,
+                                holder.map_or_else(|| "unknown run".to_string(), |h| h.to_string())
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                resolved
+                    .state
+                    .lock(&me, |holder| {
+                        let message = format!(
+                            "waiting for {} to finish with {} (pass --no-wait to fail instead)",
+                            holder.map_or_else(|| "another cargo orbtest run".to_string(), |h| h.to_string()),
+                            resolved.description
+                        );
+                        observer.event(&Event::Note { message: &message });
+                    })
+                    .map_err(io)?
+            };
+            let run = resolved.state.start_run(ctx.run_id).map_err(io)?;
+            Ok(((lock, run), String::new()))
+        })?;
+
+        // Restarting OrbStack under another run would kill its machines' work: only with the
+        // run lock held (and before the pressure check, since a restart is what relieves it).
         if ctx.options.restart_orbstack {
             step(observer, ctx.interrupts, "restart", || {
                 let orbstack = super::remedy::ProviderOrbStack {
@@ -171,46 +213,6 @@ impl Session {
             return Ok(Preflight::Skip(reason));
         }
 
-        let (lock, run) = step(observer, ctx.interrupts, "run lock", || {
-            let me = LockHolder {
-                pid: std::process::id(),
-                run_id: ctx.run_id.to_string(),
-                workspace: ctx.workspace.display().to_string(),
-                since_ms: now_ms(),
-            };
-            let io = |e: std::io::Error| Error::preflight("run lock", format!("{}: {e}", resolved.state.dir.display()));
-            let lock = if ctx.options.no_wait {
-                match resolved.state.try_lock(&me).map_err(io)? {
-                    Ok(lock) => lock,
-                    Err(holder) => {
-                        return Err(Error::preflight(
-                            "run lock",
-                            format!(
-                                "another cargo orbtest run is using {}: {}; wait for it to finish, or run without \
-                                 --no-wait to queue behind it",
-                                resolved.description,
-                                holder.map_or_else(|| "unknown run".to_string(), |h| h.to_string())
-                            ),
-                        ));
-                    }
-                }
-            } else {
-                resolved
-                    .state
-                    .lock(&me, |holder| {
-                        let message = format!(
-                            "waiting for {} to finish with {} (pass --no-wait to fail instead)",
-                            holder.map_or_else(|| "another cargo orbtest run".to_string(), |h| h.to_string()),
-                            resolved.description
-                        );
-                        observer.event(&Event::Note { message: &message });
-                    })
-                    .map_err(io)?
-            };
-            let run = resolved.state.start_run(ctx.run_id).map_err(io)?;
-            Ok(((lock, run), String::new()))
-        })?;
-
         let journal = Journal::open(&run.journal_path(), ctx.run_id, None)
             .map_err(|e| Error::preflight("run lock", format!("cannot open the run journal: {e}")))?;
         journal
@@ -235,8 +237,15 @@ impl Session {
 
         let existing = step(observer, ctx.interrupts, "reap", || {
             let existing = cleanup::list(client).map_err(|m| Error::preflight("reap", m))?;
-            let report = cleanup::reap(client, &resolved.state, machines, &existing, false, DELETE_PARALLELISM)
-                .map_err(|m| Error::preflight("reap", m))?;
+            let report = cleanup::reap(
+                client,
+                &resolved.state,
+                machines,
+                &existing,
+                cleanup::ReapOptions::default(),
+                DELETE_PARALLELISM,
+            )
+            .map_err(|m| Error::preflight("reap", m))?;
             let orphans = report
                 .deleted
                 .iter()
@@ -402,8 +411,10 @@ impl Session {
         let existing = match cleanup::list(&self.client) {
             Ok(list) => list,
             Err(e) => {
+                // Without a list nothing is known about what exists: every claim stays, so the
+                // next run's preflight reaps what this run made.
                 out.errors.push(e);
-                Vec::new()
+                return self.finish_postflight(out, start, observer);
             }
         };
         let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
@@ -437,7 +448,13 @@ impl Session {
             let _ = self.journal.release(machine, why);
         }
 
-        let after = cleanup::list(&self.client).unwrap_or(existing);
+        let after = match cleanup::list(&self.client) {
+            Ok(after) => after,
+            Err(e) => {
+                out.errors.push(e);
+                existing
+            }
+        };
         let protect = Protect::new(&self.config.protect).ok();
         let baseline_names = baselines::known_names(&self.resolved.state, &self.config.baselines);
         out.stats.leftover = after
@@ -447,6 +464,11 @@ impl Session {
             .filter(|n| protect.as_ref().is_none_or(|p| p.matching(n).is_none()))
             .filter(|n| !baseline_names.contains(n) && !out.kept.contains(n))
             .collect();
+        self.finish_postflight(out, start, observer)
+    }
+
+    /// Ends the journal, figures, prunes old runs and reports the postflight step.
+    fn finish_postflight(self, mut out: Postflight, start: Instant, observer: &dyn Observer) -> Postflight {
         let _ = self.journal.append(
             &Record::End {
                 ts_ms: now_ms(),

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use super::summary::{AttemptSummary, FailureSummary, Summary, TierSummary};
 use crate::errors::{Error, Result};
 use crate::results::{
-    Attempt, GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus,
-    TierOutcome, TierResult,
+    Attempt, GateVerdict, MachineStats, QuarantinedTest, ResourcePeaks, RunResult, ShardInfo, TestCounts, TestId,
+    TestResult, TestStatus, TierOutcome, TierResult,
 };
 use crate::signals::Interrupt;
 
@@ -89,6 +89,7 @@ fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> Ru
             retried: s.machines.retried,
             peak_concurrent_creates: s.machines.peak_concurrent_creates,
             leftover: s.machines.leftover_names.clone(),
+            postflight_error: s.machines.postflight_error.clone(),
         },
         resources: ResourcePeaks {
             peak_memory_percent: s.resources.peak_memory_percent,
@@ -99,6 +100,12 @@ fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> Ru
             passed: s.gate.passed,
             violations: s.gate.violations.clone(),
         },
+        shard: s.shard.as_ref().map(|sh| ShardInfo {
+            spec: sh.spec.clone(),
+            plan_id: sh.plan_id.clone(),
+            predicted_ms: sh.predicted_ms,
+            newer_than_plan: sh.newer_than_plan.clone(),
+        }),
     }
 }
 
@@ -123,12 +130,28 @@ fn to_tier(t: &TierSummary, dir: &Path, tests: Vec<TestResult>) -> TierResult {
             timed_out: c.timed_out,
             skipped: c.skipped,
             not_run: c.not_run,
+            quarantined: c.quarantined,
         },
         nextest_exit: None,
         log: existing(dir.join("tiers").join(&t.name).join("nextest.log"))
             .or_else(|| existing(dir.join("tiers").join(&t.name).join("command.log"))),
         junit: existing(dir.join("tiers").join(&t.name).join("junit.xml")),
         command: t.command.clone(),
+        quarantined: t
+            .quarantined_tests
+            .iter()
+            .map(|q| QuarantinedTest {
+                id: test_id(&q.name),
+                status: if q.status == "timed-out" {
+                    TestStatus::TimedOut
+                } else {
+                    TestStatus::Failed
+                },
+                reason: q.reason.clone(),
+                owner: q.owner.clone(),
+                expires: q.expires.clone(),
+            })
+            .collect(),
         nothing_selected: t.nothing_selected,
     }
 }

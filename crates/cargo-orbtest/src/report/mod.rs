@@ -22,7 +22,7 @@ pub use orbtest_machines::files::{create_private_dir, write_atomic};
 pub use rerun::{rerun_command, rerun_for, rerun_in};
 pub use summary::{
     AttemptSummary, BlameSummary, CountsSummary, FailureSummary, FlakySummary, GateSummary, MachinesSummary,
-    ResourcesSummary, Summary, TierSummary,
+    QuarantineSummary, ResourcesSummary, ShardActual, ShardSummary, Summary, TierSummary,
 };
 pub use text::{failure_excerpt, human_duration, tail};
 pub use write::{ops_in, timeline_for, write_html, write_reports, write_summary};

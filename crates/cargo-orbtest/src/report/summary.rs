@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{Attempt, Blame, RunResult, TestResult, TestStatus, TierResult};
+use crate::results::{Attempt, Blame, RunResult, ShardInfo, TestResult, TestStatus, TierResult};
 
 pub const SCHEMA: u32 = 1;
 
@@ -29,6 +29,53 @@ pub struct Summary {
     /// Run ids of the shard reports `cargo orbtest report merge` combined into this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// The shard this run was (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSummary>,
+    /// A merged report's shards: each one's predicted and actual time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardActual>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSummary {
+    /// `K/N`
+    pub spec: String,
+    pub index: u32,
+    pub count: u32,
+    /// The plan it ran (`--plan`); absent for nextest's `slice:` without a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_ms: Option<u64>,
+    /// Tests the plan did not know, run here because their hash says so (`tier: id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub newer_than_plan: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardActual {
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_ms: Option<u64>,
+    pub actual_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineSummary {
+    pub name: String,
+    /// failed | timed-out
+    pub status: String,
+    pub reason: String,
+    pub owner: String,
+    pub expires: String,
+    /// Every attempt, as for failed tests.
+    #[serde(default)]
+    pub attempts: Vec<AttemptSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +101,9 @@ pub struct TierSummary {
     /// A command tier's command line (absent for nextest tiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// Failing tests a `[[quarantine]]` entry covered: they did not fail the tier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined_tests: Vec<QuarantineSummary>,
     /// The tier selected no test (its `no_tests` decided; a run failing only for this exits 4).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nothing_selected: bool,
@@ -68,6 +118,8 @@ pub struct CountsSummary {
     pub skipped: u64,
     #[serde(default)]
     pub not_run: u64,
+    #[serde(default)]
+    pub quarantined: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +249,10 @@ pub struct MachinesSummary {
     #[serde(default)]
     pub leftover_names: Vec<String>,
     pub peak_concurrent_creates: u64,
+    /// Why postflight could not list or delete the run's machines (then the run is an
+    /// infrastructure failure and the next run reaps them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postflight_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -236,6 +292,7 @@ impl Summary {
                 leftover: run.machines.leftover.len() as u64,
                 leftover_names: run.machines.leftover.clone(),
                 peak_concurrent_creates: run.machines.peak_concurrent_creates,
+                postflight_error: run.machines.postflight_error.clone(),
             },
             resources: ResourcesSummary {
                 peak_memory_percent: run.resources.peak_memory_percent,
@@ -247,6 +304,8 @@ impl Summary {
                 violations: run.gate.violations.clone(),
             },
             merged_from: Vec::new(),
+            shard: run.shard.as_ref().map(shard_summary),
+            shards: Vec::new(),
         }
     }
 
@@ -271,6 +330,7 @@ fn tier(t: &TierResult) -> TierSummary {
             timed_out: t.counts.timed_out,
             skipped: t.counts.skipped,
             not_run: t.counts.not_run,
+            quarantined: t.counts.quarantined,
         },
         failed_tests: t.failures().map(|r| r.id.to_string()).collect(),
         flaky_tests: t.flaky().map(|r| r.id.to_string()).collect(),
@@ -293,6 +353,34 @@ fn tier(t: &TierResult) -> TierSummary {
             })
             .collect(),
         command: t.command.clone(),
+        quarantined_tests: t
+            .quarantined
+            .iter()
+            .map(|q| QuarantineSummary {
+                name: q.id.to_string(),
+                status: q.status.as_str().to_string(),
+                reason: q.reason.clone(),
+                owner: q.owner.clone(),
+                expires: q.expires.clone(),
+                attempts: t.tests.iter().find(|r| r.id == q.id).map(attempts).unwrap_or_default(),
+            })
+            .collect(),
         nothing_selected: t.nothing_selected,
+    }
+}
+
+fn shard_summary(s: &ShardInfo) -> ShardSummary {
+    let (index, count) = s
+        .spec
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+        .unwrap_or((0, 0));
+    ShardSummary {
+        spec: s.spec.clone(),
+        index,
+        count,
+        plan_id: s.plan_id.clone(),
+        predicted_ms: s.predicted_ms,
+        newer_than_plan: s.newer_than_plan.clone(),
     }
 }

@@ -78,6 +78,17 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
         if let Some(reason) = &t.reason {
             let _ = writeln!(out, " {:<name_width$}  {}", "", style.dim(reason));
         }
+        for q in &t.quarantined {
+            let line = format!(
+                "quarantined, {}: {} ({}; owner {}, until {})",
+                q.status.as_str(),
+                q.id,
+                q.reason,
+                q.owner,
+                q.expires
+            );
+            let _ = writeln!(out, " {:<name_width$}  {}", "", style.yellow(&line));
+        }
     }
 
     let mut slowest: Vec<(&str, &TestResult)> = run

@@ -28,6 +28,8 @@ pub struct CommandRun<'a> {
     pub observer: &'a dyn Observer,
     /// The run's interrupts: forwarded to the command, and no retry after one.
     pub interrupts: &'a Interrupts,
+    /// This shard's tests for `{tests}`; `None` runs them all (`{tests}` is empty).
+    pub tests: Option<Vec<String>>,
 }
 
 /// `{threads}`: the tier's `threads` as a number.
@@ -189,12 +191,14 @@ impl TierRunner<'_, '_> {
         let junit_path = attempt_junit(&self.tier_dir, number);
         let _ = std::fs::remove_file(&junit_path);
         let _ = std::fs::remove_dir_all(&junit_path);
+        let tests = self.run.tests.as_deref().unwrap_or_default();
         let value = |name: &str| -> Option<String> {
             Some(match name {
                 "junit" => junit_path.display().to_string(),
                 "threads" => self.threads.to_string(),
                 "tier" => tier.name.clone(),
                 "run_dir" => self.run.dir.path.display().to_string(),
+                "tests" => tests.join(" "),
                 _ => return None,
             })
         };
@@ -202,7 +206,17 @@ impl TierRunner<'_, '_> {
             (Some(rerun), n) if n > 1 => rerun,
             _ => &command.argv,
         };
-        let argv: Vec<String> = template.iter().map(|a| placeholders::expand(a, value)).collect();
+        let argv: Vec<String> = template
+            .iter()
+            .flat_map(|a| {
+                // `{tests}` alone is one argument per test (none without --shard).
+                if a == "{tests}" {
+                    tests.to_vec()
+                } else {
+                    vec![placeholders::expand(a, value)]
+                }
+            })
+            .collect();
         let mut env = self.run.env.clone();
         env.extend([
             (crate::env::TIER.to_string(), tier.name.clone()),

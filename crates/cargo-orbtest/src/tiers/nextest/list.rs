@@ -4,6 +4,7 @@ use nextest_metadata::{ListCommand, TestListSummary};
 
 use super::scrub::scrubbed;
 use super::{Built, ToolConfig, profile_name};
+use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::results::TestId;
 use crate::signals::Interrupts;
@@ -62,6 +63,76 @@ pub fn count_selected(
     interrupts: &Interrupts,
 ) -> Result<usize> {
     list_with(ws, tool_config, built, tier, false, select, interrupts).map(|t| t.len())
+}
+
+/// The tests each of `filtersets` selects among all built tests, whatever the tiers select
+/// (in the context of `tier`'s profile): one listing per filterset, side by side.
+pub fn list_matching(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    filtersets: &[&str],
+) -> Result<Vec<Vec<TestId>>> {
+    let none = Interrupts::none();
+    let none = &none;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = filtersets
+            .iter()
+            .map(|f| {
+                let select = ["-E".to_string(), f.to_string()];
+                scope.spawn(move || list_with(ws, tool_config, built, tier, true, &select, none))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
+            })
+            .collect()
+    })
+}
+
+/// Builds the tests of `tiers` (nextest tiers) in a scratch directory under the workspace's
+/// orbtest directory and lists every test and what each tier selects: for commands that need
+/// the tests as they are now without running them (`list`, `shard plan`). `profile` is a
+/// forwarded `--profile`, the tier profiles' parent.
+pub fn build_and_list(
+    ws: &Workspace,
+    config: &Config,
+    tiers: &[&Tier],
+    build_args: &[String],
+    profile: Option<&str>,
+    color: bool,
+    verbose: bool,
+) -> Result<(Vec<TestId>, Vec<TierListing>)> {
+    let scratch_root = ws.orbtest_dir().join("list");
+    orbtest_machines::files::create_private_dir(&scratch_root)
+        .map_err(|e| Error::io("cannot create", &scratch_root, e))?;
+    let scratch =
+        tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
+    let tool_config = ToolConfig::generate(
+        tiers,
+        |t| scratch.path().join(format!("{t}.xml")),
+        &crate::history::History::default(),
+        &scratch.path().join("nextest-tool-config.toml"),
+        profile,
+    );
+    std::fs::write(&tool_config.path, &tool_config.text)
+        .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
+    let built = super::build(&super::BuildRequest {
+        ws,
+        config,
+        tool_config: &tool_config,
+        build_args,
+        color: if color { "always" } else { "never" },
+        out_dir: scratch.path(),
+        echo: verbose,
+        interrupts: &Interrupts::none(),
+    })?;
+    let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
+    list_tiers(ws, &tool_config, &built, &names)
 }
 
 fn list_with(

@@ -84,8 +84,9 @@ fn a_test_killed_while_holding_a_slot_does_not_block_the_others() {
             "max_concurrent_creates = 1",
             "[tiers.slots]\nfilter = \"binary(slot_holder)\"\nthreads = 2\nmachines = true\n",
         ),
-        // The holder's import would take 100 simulated hours if nobody killed it.
-        Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\nimport = \"100h\"\n"),
+        // The holder's import takes 10 simulated minutes (6 s): it is still in flight when the
+        // holder is killed, and the daemon finishes it for postflight to delete.
+        Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\nimport = \"10m\"\n"),
     );
     let slot_dir = sim.path().join("slots");
     let mut cmd = sim.reporting(&[]);

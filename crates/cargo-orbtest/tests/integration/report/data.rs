@@ -76,6 +76,7 @@ pub fn tier(name: &str, outcome: TierOutcome, offset_ms: u64, ms: u64, tests: Ve
         log: None,
         junit: None,
         command: None,
+        quarantined: Vec::new(),
         nothing_selected: false,
     }
 }
@@ -121,6 +122,7 @@ pub fn mixed() -> RunResult {
             retried: 1,
             peak_concurrent_creates: 2,
             leftover: vec!["test-api-7".into()],
+            postflight_error: None,
         },
         resources: ResourcePeaks {
             peak_memory_percent: Some(71.25),
@@ -135,6 +137,7 @@ pub fn mixed() -> RunResult {
                 "1 leftover machine after the run (max 0): test-api-7".into(),
             ],
         },
+        shard: None,
     }
 }
 
@@ -168,6 +171,7 @@ pub fn green() -> RunResult {
             passed: true,
             violations: Vec::new(),
         },
+        shard: None,
     }
 }
 
