@@ -163,7 +163,8 @@ pub fn for_workspace(binaries: &[ListedBinary]) -> String {
                      needs = [\"{p}\"]\n"
                 );
             }
-            None => out.push_str("# Run only if these tiers passed earlier in the same invocation. Default [].\nneeds = []\n"),
+            None => out
+                .push_str("# Run only if these tiers passed earlier in the same invocation. Default [].\nneeds = []\n"),
         }
         out.push_str(
             "# Whether the tests create OrbStack machines (adds preflight, the orbctl shim and\n\
@@ -232,11 +233,7 @@ pub fn for_commands(runners: &[CommandTierStarter]) -> String {
             None => out.push_str("# What a retry runs. Default: `command` again.\n# rerun = []\n"),
         }
         if !r.env.is_empty() {
-            let pairs: Vec<String> = r
-                .env
-                .iter()
-                .map(|(k, v)| format!("{k} = {}", toml_string(v)))
-                .collect();
+            let pairs: Vec<String> = r.env.iter().map(|(k, v)| format!("{k} = {}", toml_string(v))).collect();
             let _ = writeln!(
                 out,
                 "# Added to the command's environment (placeholders work here too). Default {{}}.\nenv = {{ {} }}",
@@ -332,7 +329,10 @@ mod tests {
         let text = for_workspace(&[bin("calc", "lib", 1)]);
         assert_eq!(tier_names(&text), ["fast"]);
         assert!(text.contains("Found 1 test in 1 binary: calc."), "{text}");
-        assert!(!text.contains("binary("), "no binary() that could match nothing: {text}");
+        assert!(
+            !text.contains("binary("),
+            "no binary() that could match nothing: {text}"
+        );
     }
 
     #[test]

@@ -228,9 +228,18 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     ));
     if !uses_machines {
         // Nothing in a run would touch the provider: what is wrong with it is advice only.
-        advice.extend(problems.drain(..provider_problems).map(|p| format!("provider (not used): {p}")));
+        advice.extend(
+            problems
+                .drain(..provider_problems)
+                .map(|p| format!("provider (not used): {p}")),
+        );
     }
-    problems.extend(checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.what, c.detail)));
+    problems.extend(
+        checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.what, c.detail)),
+    );
     report.ready = checks.iter().all(|c| c.ok) && problems.is_empty();
     report.checks = checks;
     report.problems = problems;
@@ -327,7 +336,10 @@ fn tier_checks(global: &GlobalArgs, ws: &Workspace, config: &Config, chatty: boo
             ) {
                 Ok((_, listings)) => {
                     for (tier, listing) in nextest_tiers.iter().zip(&listings) {
-                        checks.push(Check::new(format!("tier {}", tier.name), selects(tier, listing.tests.len())));
+                        checks.push(Check::new(
+                            format!("tier {}", tier.name),
+                            selects(tier, listing.tests.len()),
+                        ));
                     }
                 }
                 Err(e) => checks.push(Check::new("build", Err(format!("the tests do not build or list: {e}")))),
@@ -341,7 +353,10 @@ fn tier_checks(global: &GlobalArgs, ws: &Workspace, config: &Config, chatty: boo
             match found {
                 Ok(()) => Ok(format!(
                     "runs `{}`",
-                    tier.command.as_ref().map(|c| crate::tiers::command::display(&c.argv)).unwrap_or_default()
+                    tier.command
+                        .as_ref()
+                        .map(|c| crate::tiers::command::display(&c.argv))
+                        .unwrap_or_default()
                 )),
                 Err(e) => Err(e.to_string()),
             },

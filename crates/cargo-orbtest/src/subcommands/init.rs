@@ -37,7 +37,11 @@ pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
                 Some(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
                 None => std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?,
             };
-            let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            };
             let path = global.config.clone().unwrap_or_else(|| dir.join(config::FILE_NAME));
             refuse_overwrite(&path, force)?;
             let runners = detect(&dir);
@@ -165,7 +169,10 @@ fn detect_go(dir: &Path) -> Option<CommandTierStarter> {
         return None;
     }
     let (command, notes) = if on_path("gotestsum") {
-        (strings(&["gotestsum", "--junitfile", "{junit}", "--", "./..."]), Vec::new())
+        (
+            strings(&["gotestsum", "--junitfile", "{junit}", "--", "./..."]),
+            Vec::new(),
+        )
     } else {
         (
             strings(&["go", "test", "./..."]),
@@ -208,8 +215,7 @@ fn detect_npm(dir: &Path) -> Option<CommandTierStarter> {
             strings(&["npm", "test"]),
             Vec::new(),
             vec![
-                "Without a JUnit report the tier is one result (its exit code); with jest, add jest-junit"
-                    .to_string(),
+                "Without a JUnit report the tier is one result (its exit code); with jest, add jest-junit".to_string(),
                 "and pass --reporters=jest-junit with env JEST_JUNIT_OUTPUT_FILE = \"{junit}\".".to_string(),
             ],
         )
@@ -240,9 +246,15 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("pyproject.toml"), "[tool.pytest.ini_options]\n").unwrap();
         let found = detect(dir.path());
-        assert_eq!(found.iter().map(|r| r.name).collect::<Vec<_>>(), ["pytest", "go", "npm"]);
+        assert_eq!(
+            found.iter().map(|r| r.name).collect::<Vec<_>>(),
+            ["pytest", "go", "npm"]
+        );
         assert!(found[0].command.contains(&"--junitxml={junit}".to_string()));
-        assert_eq!(found[2].env, [("JEST_JUNIT_OUTPUT_FILE".to_string(), "{junit}".to_string())]);
+        assert_eq!(
+            found[2].env,
+            [("JEST_JUNIT_OUTPUT_FILE".to_string(), "{junit}".to_string())]
+        );
     }
 
     #[test]

@@ -142,19 +142,36 @@ pub fn list_binaries(ws: &Workspace, quiet: bool) -> Result<Vec<crate::config::L
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
         .current_dir(ws.root.to_string_lossy().as_ref())
-        .add_args(["--manifest-path".to_string(), ws.root.join("Cargo.toml").display().to_string()]);
-    let mut cmd = list.cargo_command();
-    scrub_env(&mut cmd);
-    cmd.stdin(Stdio::null()).stderr(if quiet { Stdio::piped() } else { Stdio::inherit() });
-    let output = cmd
-        .output()
-        .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
-    if !output.status.success() {
+        .add_args([
+            "--manifest-path".to_string(),
+            ws.root.join("Cargo.toml").display().to_string(),
+        ]);
+    let inv = scrubbed((&list.cargo_command()).into());
+    // The list (JSON) to a file, cargo's progress to the terminal as it builds.
+    let mut json = tempfile::tempfile().map_err(|e| Error::io("cannot create a file in", std::env::temp_dir(), e))?;
+    let sink = json
+        .try_clone()
+        .map_err(|e| Error::io("cannot create a file in", std::env::temp_dir(), e))?;
+    let supervision = orbtest_process::Supervision::new().interrupts(crate::signals::current());
+    let output = orbtest_process::run(
+        &inv,
+        &supervision,
+        if quiet {
+            orbtest_process::Output::Capture
+        } else {
+            orbtest_process::Output::Redirect {
+                stdout: orbtest_process::Sink::File(sink),
+                stderr: orbtest_process::Sink::Inherit,
+            }
+        },
+    )
+    .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
+    if !output.success() {
         let detail = match String::from_utf8_lossy(&output.stderr).trim_end() {
             "" => "its output is above".to_string(),
             text => crate::report::tail(text, 30),
         };
-        return Err(match output.status.code() {
+        return Err(match output.code {
             Some(101) => Error::Build {
                 code: "101".into(),
                 output_tail: detail,
@@ -168,12 +185,21 @@ pub fn list_binaries(ws: &Workspace, quiet: bool) -> Result<Vec<crate::config::L
             },
         });
     }
-    let summary = TestListSummary::parse_json(String::from_utf8_lossy(&output.stdout).as_ref()).map_err(|e| {
-        Error::Nextest {
+    let stdout = if quiet {
+        output.stdout
+    } else {
+        use std::io::{Read, Seek};
+        let mut text = Vec::new();
+        json.rewind()
+            .and_then(|_| json.read_to_end(&mut text))
+            .map_err(|e| Error::Infrastructure(format!("could not read nextest's test list: {e}")))?;
+        text
+    };
+    let summary =
+        TestListSummary::parse_json(String::from_utf8_lossy(&stdout).as_ref()).map_err(|e| Error::Nextest {
             what: "could not read nextest's test list".into(),
             detail: e.to_string(),
-        }
-    })?;
+        })?;
     Ok(summary
         .rust_suites
         .values()

@@ -12,7 +12,10 @@ fn doctor(s: &Scenario, extra: &[(&str, &std::path::Path)]) -> (i32, String) {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("doctor");
-    (code(&out), format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out)))
+    (
+        code(&out),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out)),
+    )
 }
 
 const GOOD: &str = "[tiers.fast]\nfilter = \"kind(lib)\"\n[tiers.integration]\nfilter = \"kind(test)\"\n";
@@ -41,7 +44,10 @@ fn doctor_is_not_ready_without_cargo_nextest() {
     std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (code, text) = doctor(&s, &[("CARGO", &cargo)]);
     assert_eq!(code, 3, "{text}");
-    assert!(text.contains("FAIL cargo-nextest: cargo-nextest is not installed"), "{text}");
+    assert!(
+        text.contains("FAIL cargo-nextest: cargo-nextest is not installed"),
+        "{text}"
+    );
     assert!(text.contains("cargo install cargo-nextest --locked"), "{text}");
     assert!(text.contains("verdict: not ready"), "{text}");
     assert!(!text.contains("verdict: ready"), "{text}");
@@ -59,7 +65,10 @@ fn doctor_is_not_ready_when_a_tier_selects_nothing() {
         text.contains("FAIL tier bins: its filter `kind(bin)` selects no test, so a run would fail (exit 4)"),
         "{text}"
     );
-    assert!(text.contains("ok   tier quiet: selects no test (no_tests = \"pass\")"), "{text}");
+    assert!(
+        text.contains("ok   tier quiet: selects no test (no_tests = \"pass\")"),
+        "{text}"
+    );
     assert!(text.contains("verdict: not ready: 1 problem"), "{text}");
 }
 

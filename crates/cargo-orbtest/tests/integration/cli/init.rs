@@ -79,7 +79,11 @@ fn cargo_new(dir: &Path, name: &str, kind: &str) {
         .current_dir(dir)
         .output()
         .expect("cargo new");
-    assert!(out.status.success(), "cargo new: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo new: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn tiers(summary: &serde_json::Value) -> Vec<(String, String, u64)> {
@@ -107,7 +111,10 @@ fn init_in_a_fresh_crate_writes_a_fast_tier_that_runs_green() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let config = std::fs::read_to_string(calc.join("orchestrator.toml")).unwrap();
     assert!(config.contains("[tiers.fast]"), "{config}");
-    assert!(!config.contains("[tiers.integration]"), "nothing under tests/: {config}");
+    assert!(
+        !config.contains("[tiers.integration]"),
+        "nothing under tests/: {config}"
+    );
     assert!(!config.contains("[tiers.e2e]"), "{config}");
     let listed = p.orbtest_in(&calc, &["list"]).output().unwrap();
     assert_eq!(code(&listed), 0, "{}", stderr(&listed));
@@ -140,7 +147,10 @@ fn init_in_a_workspace_with_integration_and_e2e_tests_derives_three_tiers() {
     cargo_new(p.path(), "calc", "--lib");
     cargo_new(p.path(), "app", "--bin");
     workspace(&p, &["calc", "app"]);
-    p.write("calc/tests/api.rs", "#[test] fn adds() { assert_eq!(calc::add(1, 2), 3); }\n");
+    p.write(
+        "calc/tests/api.rs",
+        "#[test] fn adds() { assert_eq!(calc::add(1, 2), 3); }\n",
+    );
     p.write(
         "app/tests/e2e_flow.rs",
         "#[test] fn runs() {}\n#[test] #[ignore] fn needs_a_server() {}\n",
@@ -157,7 +167,10 @@ fn init_in_a_workspace_with_integration_and_e2e_tests_derives_three_tiers() {
         ]
     );
     assert!(listed.contains("adds"), "{listed}");
-    assert!(!listed.contains("selected by no tier"), "every test has a tier: {listed}");
+    assert!(
+        !listed.contains("selected by no tier"),
+        "every test has a tier: {listed}"
+    );
 }
 
 #[test]
@@ -233,6 +246,9 @@ fn init_outside_any_project_says_what_it_looked_for() {
     assert_eq!(code(&out), 64, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("no test runner was found"), "{err}");
-    assert!(err.contains("pytest") && err.contains("go.mod") && err.contains("package.json"), "{err}");
+    assert!(
+        err.contains("pytest") && err.contains("go.mod") && err.contains("package.json"),
+        "{err}"
+    );
     assert!(!p.path().join("orchestrator.toml").exists());
 }
