@@ -1,13 +1,13 @@
 //! Which tests each tier selects, as nextest itself evaluates the tier's filterset.
 
-use std::process::Stdio;
-
 use nextest_metadata::{ListCommand, TestListSummary};
 
-use super::{Built, ToolConfig, profile_name, scrub_env};
+use super::scrub::scrubbed;
+use super::{Built, ToolConfig, profile_name};
 use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::results::TestId;
+use crate::signals::Interrupts;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone)]
@@ -28,12 +28,12 @@ pub fn list_tiers(
     let Some(first) = tiers.first() else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let mut jobs: Vec<Listing<'_>> = vec![Box::new(move || list_one(ws, tool_config, built, first, true))];
-    jobs.extend(
-        tiers
-            .iter()
-            .map(|tier| -> Listing<'_> { Box::new(move || list_one(ws, tool_config, built, tier, false)) }),
-    );
+    let mut jobs: Vec<Listing<'_>> = vec![Box::new(move || {
+        list_with(ws, tool_config, built, first, true, &[], &Interrupts::none())
+    })];
+    jobs.extend(tiers.iter().map(|tier| -> Listing<'_> {
+        Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+    }));
     let mut lists = in_parallel(jobs)?.into_iter();
     let all = lists.next().unwrap_or_default();
     let listings = tiers
@@ -56,7 +56,9 @@ pub fn list_each_tier(
 ) -> Result<Vec<TierListing>> {
     let jobs: Vec<Listing<'_>> = tiers
         .iter()
-        .map(|tier| -> Listing<'_> { Box::new(move || list_one(ws, tool_config, built, tier, false)) })
+        .map(|tier| -> Listing<'_> {
+            Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+        })
         .collect();
     Ok(tiers
         .iter()
@@ -93,12 +95,9 @@ pub fn count_selected(
     built: &Built,
     tier: &str,
     select: &[String],
+    interrupts: &Interrupts,
 ) -> Result<usize> {
-    list_with(ws, tool_config, built, tier, false, select).map(|t| t.len())
-}
-
-fn list_one(ws: &Workspace, tool_config: &ToolConfig, built: &Built, tier: &str, all: bool) -> Result<Vec<TestId>> {
-    list_with(ws, tool_config, built, tier, all, &[])
+    list_with(ws, tool_config, built, tier, false, select, interrupts).map(|t| t.len())
 }
 
 /// The tests each of `filtersets` selects among all built tests, whatever the tiers select
@@ -114,7 +113,7 @@ pub fn list_matching(
         .iter()
         .map(|f| -> Listing<'_> {
             let select = ["-E".to_string(), f.to_string()];
-            Box::new(move || list_with(ws, tool_config, built, tier, true, &select))
+            Box::new(move || list_with(ws, tool_config, built, tier, true, &select, &Interrupts::none()))
         })
         .collect();
     in_parallel(jobs)
@@ -147,15 +146,16 @@ pub fn build_and_list(
     );
     std::fs::write(&tool_config.path, &tool_config.text)
         .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
-    let built = super::build(
+    let built = super::build(&super::BuildRequest {
         ws,
         config,
-        &tool_config,
+        tool_config: &tool_config,
         build_args,
-        if color { "always" } else { "never" },
-        scratch.path(),
-        verbose,
-    )?;
+        color: if color { "always" } else { "never" },
+        out_dir: scratch.path(),
+        echo: verbose,
+        interrupts: &Interrupts::none(),
+    })?;
     let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
     list_tiers(ws, &tool_config, &built, &names)
 }
@@ -167,6 +167,7 @@ fn list_with(
     tier: &str,
     all: bool,
     select: &[String],
+    interrupts: &Interrupts,
 ) -> Result<Vec<TestId>> {
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
@@ -178,13 +179,11 @@ fn list_with(
     if all {
         list.add_arg("--ignore-default-filter");
     }
-    let mut cmd = list.cargo_command();
-    scrub_env(&mut cmd);
-    cmd.stdin(Stdio::null());
-    let output = cmd
-        .output()
+    let inv = scrubbed((&list.cargo_command()).into());
+    let supervision = orbtest_process::Supervision::new().interrupts(interrupts.clone());
+    let output = orbtest_process::run(&inv, &supervision, orbtest_process::Output::Capture)
         .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
-    if !output.status.success() {
+    if !output.success() {
         return Err(Error::Nextest {
             what: format!("`cargo nextest list` for tier `{tier}` failed"),
             detail: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
