@@ -105,7 +105,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
                 out,
                 "   {:>8}  {}  {}",
                 human_duration(r.duration),
-                r.id,
+                r.id.shown(),
                 style.dim(tier)
             );
         }
@@ -122,7 +122,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             let _ = writeln!(
                 out,
                 "   {}  {}",
-                r.id,
+                r.id.shown(),
                 style.dim(&format!("{tier}, passed on attempt {}", r.attempts))
             );
         }
@@ -148,7 +148,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             let _ = writeln!(
                 out,
                 "   {}  {}",
-                style.bold(&r.id.to_string()),
+                style.bold(&r.id.shown()),
                 style.dim(&format!("{tier}, {what}, {attempts}"))
             );
             if i < DETAILED_FAILURES {
