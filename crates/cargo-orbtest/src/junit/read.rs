@@ -561,7 +561,10 @@ mod tests {
 </testsuites>"#;
         let by_suite = parse_by_suite(xml).unwrap();
         let seen: Vec<_> = by_suite.iter().map(|(s, t)| (s.as_str(), t.status)).collect();
-        assert_eq!(seen, [("fast/probe", TestStatus::Failed), ("slow/probe", TestStatus::Passed)]);
+        assert_eq!(
+            seen,
+            [("fast/probe", TestStatus::Failed), ("slow/probe", TestStatus::Passed)]
+        );
         // Without suites, the same test listed twice is one test that failed, then passed.
         assert_eq!(parse(xml).unwrap()[0].status, TestStatus::Flaky);
     }
