@@ -1,7 +1,21 @@
 //! `new_test_runs`: tests the flake ledger has never seen run K times; off (and said so) while
 //! the ledger is empty.
 
+use std::path::Path;
+use std::process::Output;
+
 use crate::support::cli::{Scenario, code, stderr};
+
+/// A run with reports in the scenario and a target dir (so a ledger) of the test's own: the
+/// fixtures' shared target dir is shared with other tests.
+fn run(s: &Scenario, target: &Path, args: &[&str]) -> Output {
+    s.command(["--report-dir".as_ref(), s.reports().as_os_str()])
+        .args(args)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap()
+}
 
 const CONFIG: &str = r#"
 [tiers.unit]
@@ -12,16 +26,8 @@ new_test_runs = 3
 #[test]
 fn tests_new_to_the_ledger_run_again_and_an_empty_ledger_turns_it_off() {
     let s = Scenario::new("basic", CONFIG);
-    // The fixture's target (and so its ledger) is shared with other tests: a private one here.
     let target = s.path().join("target");
-    let run = |args: &[&str]| {
-        s.command(["--report-dir".as_ref(), s.reports().as_os_str()])
-            .args(args)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("GITHUB_ACTIONS")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| run(&s, &target, args);
     let first = run(&["--", "-E", "not test(=tests::slow)"]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     assert!(
@@ -87,14 +93,7 @@ mod tests {
     .unwrap();
     s.fixture = krate.clone();
     let target = s.path().join("target");
-    let run = |args: &[&str]| {
-        s.command(["--report-dir".as_ref(), s.reports().as_os_str()])
-            .args(args)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("GITHUB_ACTIONS")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| run(&s, &target, args);
     let first = run(&["--", "-E", "test(=tests::steady)"]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let second = run(&[]);
