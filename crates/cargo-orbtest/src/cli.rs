@@ -161,7 +161,7 @@ pub struct NextestFlags {
     #[arg(long, value_name = "WHICH", value_parser = ["default", "only", "all"])]
     pub run_ignored: Option<String>,
     /// Show the tests' output as they run (nextest runs them one at a time then).
-    #[arg(long, visible_alias = "nocapture")]
+    #[arg(long)]
     pub no_capture: bool,
     /// Test every package of the workspace, also from a member's directory.
     #[arg(long, visible_alias = "all")]

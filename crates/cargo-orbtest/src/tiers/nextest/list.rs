@@ -47,17 +47,19 @@ pub fn list_tiers(
     Ok((all, listings))
 }
 
-/// Lists each tier's tests, without the listing of all tests.
+/// Lists each tier's tests, without the listing of all tests; `select` are extra selection
+/// arguments for every listing (`--run-ignored only` for the #[ignore]d ones).
 pub fn list_each_tier(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
     tiers: &[&str],
+    select: &[String],
 ) -> Result<Vec<TierListing>> {
     let jobs: Vec<Listing<'_>> = tiers
         .iter()
         .map(|tier| -> Listing<'_> {
-            Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+            Box::new(move || list_with(ws, tool_config, built, tier, false, select, &Interrupts::none()))
         })
         .collect();
     Ok(tiers
