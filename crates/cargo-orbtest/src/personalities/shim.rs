@@ -71,7 +71,7 @@ pub fn main(flavor: Flavor, args: Vec<OsString>) -> i32 {
 }
 
 fn fail(message: &str) -> i32 {
-    eprintln!("orbctl (cargo orbtest shim): {message}");
+    crate::errln!("orbctl (cargo orbtest shim): {message}");
     1
 }
 

@@ -184,7 +184,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     report.problems = problems;
     report.advice = advice;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         print_human(&report);
     }
@@ -196,43 +196,45 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
 }
 
 fn print_human(r: &Report) {
-    println!("provider: {}", r.provider);
-    println!(
+    crate::outln!("provider: {}", r.provider);
+    crate::outln!(
         "OrbStack: {} (version {})",
         r.status.as_deref().unwrap_or("unknown"),
         r.version.as_deref().unwrap_or("unknown")
     );
-    println!(
+    crate::outln!(
         "host: memory {:.0}%, swap {:.0}%, CPU {:.0}%",
-        r.host.memory_percent, r.host.swap_percent, r.host.cpu_percent
+        r.host.memory_percent,
+        r.host.swap_percent,
+        r.host.cpu_percent
     );
     if let (Some(m), Some(s)) = (r.host.provider_memory_percent, r.host.provider_swap_percent) {
-        println!("provider reports: memory {m:.0}%, swap {s:.0}%");
+        crate::outln!("provider reports: memory {m:.0}%, swap {s:.0}%");
     }
     match r.orbstack_helper_mib {
-        Some(mib) => println!("OrbStack helper: {mib} MiB resident"),
-        None => println!("OrbStack helper: not visible on this host"),
+        Some(mib) => crate::outln!("OrbStack helper: {mib} MiB resident"),
+        None => crate::outln!("OrbStack helper: not visible on this host"),
     }
     if r.machines.is_empty() {
-        println!("machines: none");
+        crate::outln!("machines: none");
     } else {
-        println!("machines:");
+        crate::outln!("machines:");
         let width = r.machines.iter().map(|m| m.name.len()).max().unwrap_or(4);
         for m in &r.machines {
-            println!("  {:<width$}  {:<8}  {:<6}  {}", m.name, m.state, m.next_clean, m.owner);
+            crate::outln!("  {:<width$}  {:<8}  {:<6}  {}", m.name, m.state, m.next_clean, m.owner);
         }
     }
     for p in &r.problems {
-        println!("problem: {p}");
+        crate::outln!("problem: {p}");
     }
     for a in &r.advice {
-        println!("advice: {a}");
+        crate::outln!("advice: {a}");
     }
     for f in &r.fixed {
-        println!("fix: {f}");
+        crate::outln!("fix: {f}");
     }
     if r.problems.is_empty() {
-        println!("verdict: ready");
+        crate::outln!("verdict: ready");
     }
 }
 

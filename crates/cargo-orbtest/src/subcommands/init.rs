@@ -17,7 +17,7 @@ pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
         )));
     }
     write_atomic(&path, STARTER.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
-    eprintln!(
+    crate::errln!(
         "wrote {}: edit the tiers, then run `cargo orbtest list` to see what each selects",
         path.display()
     );

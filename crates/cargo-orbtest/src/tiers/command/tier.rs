@@ -102,6 +102,8 @@ struct Attempt {
     exit: process::Exit,
     /// Why the JUnit report could not be used, when one was expected or written.
     junit_problem: Option<String>,
+    /// A report was written but could not be read: the attempt failed, whatever the exit code.
+    unreadable: bool,
 }
 
 /// Runs the tier: attempts until one passes, retries run out, the deadline passes or we are
@@ -320,6 +322,8 @@ impl TierRunner<'_, '_> {
         result.tests = tests;
         if final_ok && result.counts.failures() == 0 && infra_error.is_none() {
             result.outcome = TierOutcome::Passed;
+        } else if last.unreadable {
+            result.reason = last.junit_problem.clone();
         } else if result.counts.failures() == 0 {
             result.reason = Some(match (infra_error, last.exit.interrupted) {
                 (Some(e), _) => e.to_string(),
@@ -338,7 +342,7 @@ impl TierRunner<'_, '_> {
 impl Attempt {
     /// The command succeeded and reported no failing test.
     fn passed(&self) -> bool {
-        self.exit.success() && !self.tests.iter().any(|t| t.status.is_failure())
+        self.exit.success() && !self.unreadable && !self.tests.iter().any(|t| t.status.is_failure())
     }
 }
 
@@ -353,14 +357,23 @@ fn read_attempt(
     pseudo_id: &TestId,
     tier: &Tier,
 ) -> Attempt {
+    let mut unreadable = false;
     let (mut tests, junit_problem, had_junit) = if junit_path.exists() {
         match junit::read_path(junit_path) {
             Ok(tests) => (tests, None, true),
-            Err(e) => (
-                Vec::new(),
-                Some(format!("its JUnit report could not be read: {e}")),
-                false,
-            ),
+            Err(e) => {
+                // A report that exists but cannot be read (truncated, not XML, another schema)
+                // may hide failures: the exit code alone cannot pass the tier.
+                unreadable = true;
+                (
+                    Vec::new(),
+                    Some(format!(
+                        "its JUnit report could not be read: {}",
+                        crate::report::excerpt(&e, 5, 2000)
+                    )),
+                    false,
+                )
+            }
         }
     } else if expects_junit {
         (
@@ -375,9 +388,10 @@ fn read_attempt(
         (Vec::new(), None, false)
     };
     let pseudo = |status: TestStatus, message: String| {
+        let tail = orbtest_machines::redact::global().redact(&exit.tail).into_owned();
         let attempt = crate::results::Attempt {
             message: Some(message),
-            output: (!exit.tail.is_empty() && status.is_failure()).then(|| exit.tail.clone()),
+            output: (!tail.is_empty() && status.is_failure()).then_some(tail),
             ..crate::results::Attempt::new(1, status, duration)
         };
         junit::from_attempts(pseudo_id.clone(), status, vec![attempt])
@@ -391,7 +405,7 @@ fn read_attempt(
             ),
         ));
     } else if !had_junit {
-        let status = if exit.success() {
+        let status = if exit.success() && !unreadable {
             TestStatus::Passed
         } else {
             TestStatus::Failed
@@ -406,6 +420,7 @@ fn read_attempt(
         tests,
         exit,
         junit_problem,
+        unreadable,
     }
 }
 
@@ -445,12 +460,13 @@ fn sleep_unless_interrupted(wait: Duration, deadline: Instant) -> bool {
 }
 
 fn last_line(tail: &str) -> String {
-    tail.lines()
+    let line = tail
+        .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("no output")
-        .trim()
-        .to_string()
+        .trim();
+    crate::report::excerpt(line, 1, 500)
 }
 
 /// Where a tier's attempts write `{junit}`.

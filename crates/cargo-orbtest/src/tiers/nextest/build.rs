@@ -1,13 +1,13 @@
 //! Build once: compile every test binary the selected tiers may need, before the first tier
 //! runs, and record them so each tier reuses the build instead of invoking cargo again.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{ConfigSite, ToolConfig, config_sites, scrub_env};
 use crate::config::{Config, Diagnostic};
 use crate::errors::{Error, Result};
+use crate::report::tail;
 use crate::workspace::Workspace;
 use orbtest_process::supervise;
 
@@ -44,10 +44,13 @@ pub fn build(
     let binaries_metadata = out_dir.join("binaries-metadata.json");
     let cargo_metadata = out_dir.join("cargo-metadata.json");
     let log_path = out_dir.join("build.log");
-    std::fs::write(&cargo_metadata, &ws.metadata_json).map_err(|e| Error::io("cannot write", &cargo_metadata, e))?;
+    orbtest_machines::files::write_atomic(&cargo_metadata, ws.metadata_json.as_bytes())
+        .map_err(|e| Error::io("cannot write", &cargo_metadata, e))?;
 
-    let stdout = File::create(&binaries_metadata).map_err(|e| Error::io("cannot create", &binaries_metadata, e))?;
-    let log = File::create(&log_path).map_err(|e| Error::io("cannot create", &log_path, e))?;
+    let stdout = orbtest_machines::files::create_private_file(&binaries_metadata)
+        .map_err(|e| Error::io("cannot create", &binaries_metadata, e))?;
+    let log = orbtest_machines::files::create_private_file(&log_path)
+        .map_err(|e| Error::io("cannot create", &log_path, e))?;
     let mut cmd = Command::new(&ws.cargo);
     cmd.args([
         "nextest",
@@ -147,10 +150,4 @@ fn indent(text: &str) -> String {
         .map(|l| format!("      {l}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The last `n` lines of `text`.
-pub(crate) fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
