@@ -65,7 +65,8 @@ mod tests {
         assert_eq!(excerpt("a\nb", 5, 100), "a\nb");
         assert_eq!(excerpt("a\nb\nc", 2, 100), "a\nb [...]");
         assert_eq!(excerpt(&"x".repeat(10_000), 5, 11), format!("{} [...]", "x".repeat(10)));
-        assert_eq!(excerpt("éé", 5, 4), "é [...]");
+        assert_eq!(excerpt("éé", 5, 4), "éé");
+        assert_eq!(excerpt("éé", 5, 3), "é [...]");
         assert!(excerpt(&"line\n".repeat(100_000), 1_000, 4_000).len() <= 4_010);
     }
 

@@ -274,11 +274,19 @@ fn test_names_are_escaped_on_the_terminal() {
         !err.lines().any(|l| l.trim_start().starts_with("PASSED:")),
         "a forged verdict line: {err}"
     );
-    assert!(!err.contains('\u{202e}') && !err.contains('\r') && !err.contains('\u{2066}'), "{err:?}");
+    assert!(
+        !err.contains('\u{202e}') && !err.contains('\r') && !err.contains('\u{2066}'),
+        "{err:?}"
+    );
     assert!(
         err.contains("s::evil\\n PASSED: 99 passed of 99 tests\\r\\u{202e}gnp.exe"),
         "{err}"
     );
     // summary.json keeps the name as it is (JSON escapes it).
-    assert!(s.summary()["tiers"][0]["failed_tests"][0].as_str().unwrap().contains('\u{202e}'));
+    assert!(
+        s.summary()["tiers"][0]["failed_tests"][0]
+            .as_str()
+            .unwrap()
+            .contains('\u{202e}')
+    );
 }
