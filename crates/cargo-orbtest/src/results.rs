@@ -483,7 +483,7 @@ impl RunResult {
     pub fn exit_code(&self) -> i32 {
         use crate::exit_code;
         if let Some(i) = self.interrupted {
-            return i.exit_code();
+            return crate::signals::exit_code(i);
         }
         match self.outcome() {
             RunOutcome::Passed => exit_code::PASSED,

@@ -14,7 +14,7 @@ use crate::lifecycle::{LifecycleOptions, Preflight, PreflightContext, Session};
 use crate::plan::Plan;
 use crate::report::RunDir;
 use crate::results::{RunResult, TestCounts, TestStatus, TierOutcome, TierResult};
-use crate::signals;
+use crate::signals::Interrupts;
 use crate::tiers::command::CommandRun;
 use crate::tiers::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
 use crate::workspace::Workspace;
@@ -51,6 +51,9 @@ pub struct Runner<'a> {
     pub plan: &'a Plan,
     pub options: &'a RunOptions,
     pub observer: &'a dyn Observer,
+    /// The process's SIGINT/SIGTERM (`signals::install`): forwarded to every child the run
+    /// supervises, and the reason later tiers are skipped.
+    pub interrupts: Interrupts,
 }
 
 /// A finished run and where its files are.
@@ -64,7 +67,6 @@ impl Runner<'_> {
     /// nextest rejects); a build failure or a broken tier ends in a `RunResult` with `error`
     /// set, so reports still get written.
     pub fn run(&self) -> Result<Finished> {
-        signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
         // Problems that make any run pointless surface before anything starts.
         crate::tiers::command::check_programs(self.config, &self.plan.tiers)?;
         crate::lifecycle::workers::check(self.config, &self.plan.tiers)?;
@@ -119,7 +121,7 @@ impl Runner<'_> {
                     .iter()
                     .map(|t| TierResult::skipped(&t.name, reason.clone()))
                     .collect();
-                result.interrupted = signals::received();
+                result.interrupted = self.interrupts.received();
                 result.duration = clock.elapsed();
                 return Ok(Finished { result, dir });
             }
@@ -174,7 +176,7 @@ impl Runner<'_> {
         let mut machines = Machines::NotStarted;
         let mut stop: Option<String> = None;
         for tier in &self.plan.tiers {
-            let skip = if let Some(i) = signals::received() {
+            let skip = if let Some(i) = self.interrupts.received() {
                 Some(format!("the run was interrupted ({})", i.name()))
             } else {
                 stop.clone().or_else(|| self.plan.skip_reason(tier, &result.tiers))
@@ -233,6 +235,7 @@ impl Runner<'_> {
                     env,
                     echo: self.options.verbose && !self.options.live,
                     observer: self.observer,
+                    interrupts: &self.interrupts,
                     tests: shares.as_ref().and_then(|s| s.command_tests(&tier.name)),
                 })?,
                 (None, Some((tool_config, built))) => {
@@ -288,7 +291,7 @@ impl Runner<'_> {
         }
         if let Machines::Ready(session) = machines {
             let failed = result.error.is_some()
-                || signals::received().is_some()
+                || self.interrupts.received().is_some()
                 || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
             let postflight = session.postflight(failed, self.observer);
             result.machines = postflight.stats;
@@ -310,7 +313,7 @@ impl Runner<'_> {
                 self.observer.event(&Event::Note { message: &message });
             }
         }
-        result.interrupted = signals::received();
+        result.interrupted = self.interrupts.received();
         result.duration = clock.elapsed();
         // Durations for the next run's slowest-first ordering; only a hint, so a failure to
         // save is worth a warning, not an error.
@@ -336,10 +339,17 @@ impl Runner<'_> {
             return;
         };
         // A second Ctrl-C wants out now, not a listing.
-        if signals::count() >= 2 {
+        if self.interrupts.count() >= 2 {
             return;
         }
-        match nextest::count_selected(self.ws, tool_config, built, &tier.name, &self.options.forwarded.select) {
+        match nextest::count_selected(
+            self.ws,
+            tool_config,
+            built,
+            &tier.name,
+            &self.options.forwarded.select,
+            &self.interrupts,
+        ) {
             Ok(n) => {
                 if let Some(t) = result.tiers.last_mut() {
                     t.counts.not_run = n as u64;
@@ -409,6 +419,7 @@ impl Runner<'_> {
             run_args: &self.options.forwarded.run,
             dir,
             env,
+            interrupts: &self.interrupts,
         };
         let message = match nextest::repeat::repeat_new_tests(&repeat, result, &new) {
             Ok(Some(note)) => note,
@@ -430,6 +441,7 @@ impl Runner<'_> {
             options: &self.options.lifecycle,
             home: crate::lifecycle::state::home(),
             workers: crate::lifecycle::workers::count(self.config, &self.plan.tiers),
+            interrupts: &self.interrupts,
         };
         match Session::preflight(&ctx, self.observer) {
             Ok(Preflight::Ready(session)) => Machines::Ready(session),
@@ -450,15 +462,16 @@ impl Runner<'_> {
         let tool_config = self.tool_config(dir, tiers)?;
         self.observer.event(&Event::BuildStarted);
         let build_clock = Instant::now();
-        let built = nextest::build(
-            self.ws,
-            self.config,
-            &tool_config,
-            &self.options.forwarded.build,
-            if self.options.color { "always" } else { "never" },
-            &dir.path,
-            self.options.verbose,
-        );
+        let built = nextest::build(&nextest::BuildRequest {
+            ws: self.ws,
+            config: self.config,
+            tool_config: &tool_config,
+            build_args: &self.options.forwarded.build,
+            color: if self.options.color { "always" } else { "never" },
+            out_dir: &dir.path,
+            echo: self.options.verbose,
+            interrupts: &self.interrupts,
+        });
         let failure = match &built {
             Ok(_) => None,
             Err(Error::Build { .. }) => Some("build failed"),
@@ -533,6 +546,7 @@ impl Runner<'_> {
             env,
             echo: self.options.verbose && !self.options.live,
             on_spawn: Some(&on_spawn),
+            interrupts: self.interrupts.clone(),
         };
         let output = nextest::run_tier(&run, &mut |event, line| {
             match event {

@@ -9,7 +9,7 @@ use crate::config::ProviderKind;
 use crate::monitor::{MachineSample, MachineSource};
 use orbtest_machines::admission::Slots;
 use orbtest_machines::{Client, Op, OrbctlProvider};
-use orbtest_process::capture::{Invocation, StdinMode};
+use orbtest_process::Invocation;
 
 /// Real OrbStack is asked for its machine list at most this often.
 const LIST_EVERY: Duration = Duration::from_secs(10);
@@ -34,12 +34,10 @@ impl ProviderSampler {
     fn orbsim_stats(&self) -> Option<MachineSample> {
         let bin = self.provider.sim_binary()?;
         let inv = Invocation {
-            program: bin.to_path_buf(),
-            args: vec!["stats".into()],
             env: self.provider.env().to_vec(),
-            stdin: StdinMode::Null,
+            ..Invocation::new(bin).arg("stats")
         };
-        let out = orbtest_process::capture::run(&inv, Some(Duration::from_secs(5))).ok()?;
+        let out = orbtest_process::capture(&inv, Some(Duration::from_secs(5))).ok()?;
         #[derive(serde::Deserialize)]
         struct Stats {
             running_machines: u64,

@@ -20,6 +20,7 @@ use crate::config::{Config, MachinesConfig, OnPressure};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::results::MachineStats;
+use crate::signals::Interrupts;
 use orbtest_machines::files::write_atomic;
 use orbtest_machines::workers::{ENV_WORKERS, WorkerSet};
 use orbtest_machines::{Client, Journal, JournalView, Record};
@@ -49,6 +50,9 @@ pub struct PreflightContext<'a> {
     pub home: PathBuf,
     /// How many worker machines to provide (`[machines.workers]`), if any.
     pub workers: Option<usize>,
+    /// Forwarded to preflight's orbctl calls (a provision step stops at Ctrl-C), and checked
+    /// before each step.
+    pub interrupts: &'a Interrupts,
 }
 
 pub enum Preflight {
@@ -85,8 +89,13 @@ pub struct Postflight {
 }
 
 /// Runs one preflight step with its spinner/line and duration; a failure names the step.
-fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
-    if let Some(i) = crate::signals::received() {
+fn step<T>(
+    observer: &dyn Observer,
+    interrupts: &Interrupts,
+    name: &str,
+    f: impl FnOnce() -> Result<(T, String)>,
+) -> Result<T> {
+    if let Some(i) = interrupts.received() {
         return Err(Error::preflight(
             name,
             format!("interrupted ({}) before this step", i.name()),
@@ -110,16 +119,18 @@ fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, S
 impl Session {
     pub fn preflight(ctx: &PreflightContext<'_>, observer: &dyn Observer) -> Result<Preflight> {
         let machines = &ctx.config.machines;
-        let resolved = step(observer, "provider", || {
+        let resolved = step(observer, ctx.interrupts, "provider", || {
             let resolved = provider::resolve(machines, &ctx.home)?;
-            let client = Client::new(resolved.provider.clone()).with_policy(policy(machines));
+            let client = Client::new(resolved.provider.clone())
+                .with_policy(policy(machines))
+                .with_interrupts(ctx.interrupts.clone());
             let status = ensure_running(&client, machines, ctx.options.start_orbstack)?;
             let version = check_version(&client, &machines.min_version)?;
             let message = format!("{}, OrbStack {version}, {status}", resolved.description);
             Ok((resolved, message))
         })?;
 
-        let (lock, run) = step(observer, "run lock", || {
+        let (lock, run) = step(observer, ctx.interrupts, "run lock", || {
             let me = LockHolder {
                 pid: std::process::id(),
                 run_id: ctx.run_id.to_string(),
@@ -162,7 +173,7 @@ impl Session {
         // Restarting OrbStack under another run would kill its machines' work: only with the
         // run lock held (and before the pressure check, since a restart is what relieves it).
         if ctx.options.restart_orbstack {
-            step(observer, "restart", || {
+            step(observer, ctx.interrupts, "restart", || {
                 let orbstack = super::remedy::ProviderOrbStack {
                     client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
                     kind: resolved.kind,
@@ -173,7 +184,7 @@ impl Session {
             })?;
         }
 
-        let verdict = step(observer, "pressure", || {
+        let verdict = step(observer, ctx.interrupts, "pressure", || {
             let provider = resolved.provider.clone();
             let verdict = pressure::check(
                 &ctx.config.pressure,
@@ -220,11 +231,14 @@ impl Session {
         let client = Client::new(resolved.provider.clone())
             .with_policy(policy(machines))
             .with_observer(journal.clone());
+        // Postflight's client does not stop at an interrupt: cleaning up is why we stayed.
+        let preflight_client = client.clone().with_interrupts(ctx.interrupts.clone());
+        let client = &preflight_client;
 
-        let existing = step(observer, "reap", || {
-            let existing = cleanup::list(&client).map_err(|m| Error::preflight("reap", m))?;
+        let existing = step(observer, ctx.interrupts, "reap", || {
+            let existing = cleanup::list(client).map_err(|m| Error::preflight("reap", m))?;
             let report = cleanup::reap(
-                &client,
+                client,
                 &resolved.state,
                 machines,
                 &existing,
@@ -257,16 +271,16 @@ impl Session {
             Ok((existing, message))
         })?;
 
-        let ready = step(observer, "baselines", || {
+        let ready = step(observer, ctx.interrupts, "baselines", || {
             let outcome = baselines::ensure(
-                &client,
+                client,
                 &resolved.state,
                 &machines.baselines,
                 &existing,
                 ctx.options.rebuild_baselines,
                 &ctx.report_dir.join("baselines"),
             )
-            .map_err(|m| Error::preflight("baselines", m))?;
+            .map_err(|e| Error::preflight("baselines", e.to_string()))?;
             let message = match (outcome.built.len(), outcome.reused.len()) {
                 (0, 0) => "none configured".to_string(),
                 _ => format!(
@@ -290,9 +304,9 @@ impl Session {
             Ok((outcome.ready, message))
         })?;
 
-        step(observer, "warm images", || {
+        step(observer, ctx.interrupts, "warm images", || {
             let covered = baselines::images(&ready);
-            let warmed = super::warm::warm(&client, &journal, &resolved.state, &machines.images, &covered)
+            let warmed = super::warm::warm(client, &journal, &resolved.state, &machines.images, &covered)
                 .map_err(|m| Error::preflight("warm images", m))?;
             let message = if warmed.is_empty() {
                 "nothing to warm".to_string()
@@ -306,7 +320,7 @@ impl Session {
             .map_err(|e| Error::preflight("shim", e))?;
 
         let workers = match (ctx.workers, &machines.workers) {
-            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, "workers", || {
+            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, ctx.interrupts, "workers", || {
                 let set = WorkerSet {
                     names: super::workers::names(ctx.run_id, count),
                     source: super::workers::source(wanted, &ready),
@@ -326,7 +340,9 @@ impl Session {
             workers,
             shim_dir,
             resolved,
-            client,
+            client: Client::new(client.provider().clone())
+                .with_policy(client.policy().clone())
+                .with_observer(journal.clone()),
             journal,
             baselines: ready,
             run,

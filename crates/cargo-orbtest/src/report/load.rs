@@ -79,11 +79,7 @@ fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> Ru
                 to_tier(t, dir, tier_tests)
             })
             .collect(),
-        interrupted: match s.interrupted.as_deref() {
-            Some("SIGINT") => Some(Interrupt::Int),
-            Some("SIGTERM") => Some(Interrupt::Term),
-            _ => None,
-        },
+        interrupted: s.interrupted.as_deref().and_then(Interrupt::from_name),
         error: s.error.clone(),
         nextest_version: s.nextest_version.clone(),
         machines: MachineStats {

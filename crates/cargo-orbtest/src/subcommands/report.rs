@@ -2,8 +2,7 @@
 //! `cargo orbtest report merge DIR...`: one report from the reports of partitioned CI jobs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::cli::{GlobalArgs, ReportAction, ReportArgs};
 use crate::errors::{Error, Result};
@@ -105,22 +104,23 @@ fn find_run(global: &GlobalArgs, arg: Option<&str>) -> Result<PathBuf> {
 /// (no browser, no display) is reported; one that keeps running is left to it.
 fn open_in_browser(path: &Path) -> std::result::Result<(), String> {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
-    let mut child = Command::new(opener)
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {opener}: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("{opener} failed ({status})")),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(format!("waiting for {opener}: {e}")),
-        }
+    use orbtest_process::{Invocation, Output, Sink, Stop, Supervision};
+    // It is the user's browser from now on: not in our group, not killed with us.
+    let supervision = Supervision::new()
+        .timeout(Duration::from_secs(5))
+        .stop(Stop::Leave)
+        .in_our_group()
+        .outlives_us();
+    let output = Output::Redirect {
+        stdout: Sink::Null,
+        stderr: Sink::Null,
+    };
+    let exit = orbtest_process::run(&Invocation::new(opener).arg(path), &supervision, output)
+        .map_err(|e| format!("cannot run {opener}: {}", e.io()))?;
+    if exit.timed_out || exit.success() {
+        Ok(())
+    } else {
+        Err(format!("{opener} failed ({})", exit.describe()))
     }
 }
 

@@ -73,6 +73,8 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let monitor = Monitor::new(&config.monitor, live, machine_source, view);
     let observer = Tee(vec![&monitor, view]);
 
+    let interrupts =
+        crate::signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
     let finished = std::thread::scope(|scope| {
         scope.spawn(|| monitor.run());
         // Stops the sampler however the run ends, so the scope can join it.
@@ -83,6 +85,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             plan: &plan,
             options: &options,
             observer: &observer,
+            interrupts,
         }
         .run()
     });

@@ -70,6 +70,7 @@ pub fn list_tests(
             env: &full_env,
             deadline: Instant::now() + LIST_TIMEOUT,
             grace: tier.grace_period,
+            interrupts: crate::signals::current(),
         },
         &mut |_| {},
         &mut |line| {
@@ -85,14 +86,14 @@ pub fn list_tests(
         tier: tier.name.clone(),
         source,
     })?;
-    if !exit.success() {
+    if !exit.status.success() {
         return Err(ListError::Failed {
             tier: tier.name.clone(),
             command: super::display(&argv),
-            how: if exit.timed_out {
+            how: if exit.status.timed_out {
                 format!("took longer than {}", humantime::format_duration(LIST_TIMEOUT))
             } else {
-                exit.describe()
+                exit.status.describe()
             },
             tail: exit.tail,
         });

@@ -12,7 +12,7 @@ use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::report::RunDir;
 use crate::results::{TestCounts, TestId, TestResult, TestStatus, TierOutcome, TierResult};
-use crate::signals;
+use crate::signals::Interrupts;
 use orbtest_machines::files::write_atomic;
 
 /// Everything one command tier needs to run.
@@ -26,6 +26,8 @@ pub struct CommandRun<'a> {
     /// Copy the command's output to our stderr as it comes.
     pub echo: bool,
     pub observer: &'a dyn Observer,
+    /// The run's interrupts: forwarded to the command, and no retry after one.
+    pub interrupts: &'a Interrupts,
     /// This shard's tests for `{tests}`; `None` runs them all (`{tests}` is empty).
     pub tests: Option<Vec<String>>,
 }
@@ -141,12 +143,14 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut infra_error = None;
     for number in 1..=tier.retries.count + 1 {
-        if number > 1 && !sleep_unless_interrupted(delay_before(&tier.retries, number - 1), tr.deadline) {
+        if number > 1 && !sleep_unless_interrupted(delay_before(&tier.retries, number - 1), tr.deadline, run.interrupts)
+        {
             break;
         }
         match tr.attempt(number, &mut log) {
             Ok(attempt) => {
-                let done = attempt.passed() || attempt.exit.timed_out || attempt.exit.interrupted.is_some();
+                let done =
+                    attempt.passed() || attempt.exit.status.timed_out || attempt.exit.status.interrupted.is_some();
                 attempts.push(attempt);
                 if done || Instant::now() >= tr.deadline {
                     break;
@@ -245,6 +249,7 @@ impl TierRunner<'_, '_> {
             env: &env,
             deadline: self.deadline,
             grace: tier.grace_period,
+            interrupts: self.run.interrupts.clone(),
         };
         let attempt_clock = Instant::now();
         let exit = process::run(
@@ -260,7 +265,7 @@ impl TierRunner<'_, '_> {
             },
         )
         .map_err(|e| format!("tier `{}`: command {e}", tier.name))?;
-        if exit.timed_out {
+        if exit.status.timed_out {
             log.line(&format!(
                 "orbtest: the tier's timeout ({}) passed: the command's process group was killed",
                 humantime::format_duration(tier.timeout)
@@ -297,7 +302,7 @@ impl TierRunner<'_, '_> {
             result.reason = Some(infra_error.unwrap_or("the command never ran").to_string());
             return;
         };
-        result.nextest_exit = last.exit.code;
+        result.nextest_exit = last.exit.status.code;
         let final_ok = last.passed();
         let per_attempt: Vec<Vec<TestResult>> = attempts.iter().map(|a| a.tests.clone()).collect();
         let mut tests = attempts::merge(&per_attempt);
@@ -325,13 +330,13 @@ impl TierRunner<'_, '_> {
         } else if last.unreadable {
             result.reason = last.junit_problem.clone();
         } else if result.counts.failures() == 0 {
-            result.reason = Some(match (infra_error, last.exit.interrupted) {
+            result.reason = Some(match (infra_error, last.exit.status.interrupted) {
                 (Some(e), _) => e.to_string(),
                 (None, Some(i)) => format!("interrupted by {}", i.name()),
                 (None, None) => format!(
                     "`{}` {} although its JUnit reports no failure: {}",
                     self.pseudo_id.name,
-                    last.exit.describe(),
+                    last.exit.status.describe(),
                     last_line(&last.exit.tail)
                 ),
             });
@@ -342,7 +347,7 @@ impl TierRunner<'_, '_> {
 impl Attempt {
     /// The command succeeded and reported no failing test.
     fn passed(&self) -> bool {
-        self.exit.success() && !self.unreadable && !self.tests.iter().any(|t| t.status.is_failure())
+        self.exit.status.success() && !self.unreadable && !self.tests.iter().any(|t| t.status.is_failure())
     }
 }
 
@@ -396,7 +401,7 @@ fn read_attempt(
         };
         junit::from_attempts(pseudo_id.clone(), status, vec![attempt])
     };
-    if exit.timed_out {
+    if exit.status.timed_out {
         tests.push(pseudo(
             TestStatus::TimedOut,
             format!(
@@ -405,7 +410,7 @@ fn read_attempt(
             ),
         ));
     } else if !had_junit {
-        let status = if exit.success() && !unreadable {
+        let status = if exit.status.success() && !unreadable {
             TestStatus::Passed
         } else {
             TestStatus::Failed
@@ -413,7 +418,7 @@ fn read_attempt(
         let why = junit_problem.as_deref().unwrap_or("no JUnit report");
         tests.push(pseudo(
             status,
-            format!("`{}` {} ({why})", pseudo_id.name, exit.describe()),
+            format!("`{}` {} ({why})", pseudo_id.name, exit.status.describe()),
         ));
     }
     Attempt {
@@ -447,16 +452,18 @@ fn delay_before(r: &Retries, n: u32) -> Duration {
     d
 }
 
-/// Sleeps `wait` (cut short by the deadline); false when interrupted or out of time.
-fn sleep_unless_interrupted(wait: Duration, deadline: Instant) -> bool {
+/// Sleeps `wait` (cut short by the deadline or an interrupt); false when interrupted or out of
+/// time.
+fn sleep_unless_interrupted(wait: Duration, deadline: Instant, interrupts: &Interrupts) -> bool {
     let until = (Instant::now() + wait).min(deadline);
-    while Instant::now() < until {
-        if signals::received().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(25).min(until.saturating_duration_since(Instant::now())));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _listening = interrupts.listen(move |_, _| {
+        let _ = tx.send(());
+    });
+    if interrupts.received().is_none() {
+        let _ = rx.recv_timeout(until.saturating_duration_since(Instant::now()));
     }
-    signals::received().is_none() && Instant::now() < deadline
+    interrupts.received().is_none() && Instant::now() < deadline
 }
 
 fn last_line(tail: &str) -> String {

@@ -1,13 +1,13 @@
 //! Which tests each tier selects, as nextest itself evaluates the tier's filterset.
 
-use std::process::Stdio;
-
 use nextest_metadata::{ListCommand, TestListSummary};
 
-use super::{Built, ToolConfig, profile_name, scrub_env};
+use super::scrub::scrubbed;
+use super::{Built, ToolConfig, profile_name};
 use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::results::TestId;
+use crate::signals::Interrupts;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone)]
@@ -28,11 +28,13 @@ pub fn list_tiers(
     let Some(first) = tiers.first() else {
         return Ok((Vec::new(), Vec::new()));
     };
+    let none = Interrupts::none();
+    let none = &none;
     std::thread::scope(|scope| {
-        let all = scope.spawn(|| list_one(ws, tool_config, built, first, true));
+        let all = scope.spawn(|| list_with(ws, tool_config, built, first, true, &[], none));
         let per_tier: Vec<_> = tiers
             .iter()
-            .map(|tier| scope.spawn(move || list_one(ws, tool_config, built, tier, false)))
+            .map(|tier| scope.spawn(move || list_with(ws, tool_config, built, tier, false, &[], none)))
             .collect();
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<TestId>>>| {
             h.join()
@@ -58,12 +60,9 @@ pub fn count_selected(
     built: &Built,
     tier: &str,
     select: &[String],
+    interrupts: &Interrupts,
 ) -> Result<usize> {
-    list_with(ws, tool_config, built, tier, false, select).map(|t| t.len())
-}
-
-fn list_one(ws: &Workspace, tool_config: &ToolConfig, built: &Built, tier: &str, all: bool) -> Result<Vec<TestId>> {
-    list_with(ws, tool_config, built, tier, all, &[])
+    list_with(ws, tool_config, built, tier, false, select, interrupts).map(|t| t.len())
 }
 
 /// The tests each of `filtersets` selects among all built tests, whatever the tiers select
@@ -75,12 +74,14 @@ pub fn list_matching(
     tier: &str,
     filtersets: &[&str],
 ) -> Result<Vec<Vec<TestId>>> {
+    let none = Interrupts::none();
+    let none = &none;
     std::thread::scope(|scope| {
         let handles: Vec<_> = filtersets
             .iter()
             .map(|f| {
                 let select = ["-E".to_string(), f.to_string()];
-                scope.spawn(move || list_with(ws, tool_config, built, tier, true, &select))
+                scope.spawn(move || list_with(ws, tool_config, built, tier, true, &select, none))
             })
             .collect();
         handles
@@ -120,15 +121,16 @@ pub fn build_and_list(
     );
     orbtest_machines::files::write_atomic(&tool_config.path, tool_config.text.as_bytes())
         .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
-    let built = super::build(
+    let built = super::build(&super::BuildRequest {
         ws,
         config,
-        &tool_config,
+        tool_config: &tool_config,
         build_args,
-        if color { "always" } else { "never" },
-        scratch.path(),
-        verbose,
-    )?;
+        color: if color { "always" } else { "never" },
+        out_dir: scratch.path(),
+        echo: verbose,
+        interrupts: &Interrupts::none(),
+    })?;
     let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
     list_tiers(ws, &tool_config, &built, &names)
 }
@@ -140,6 +142,7 @@ fn list_with(
     tier: &str,
     all: bool,
     select: &[String],
+    interrupts: &Interrupts,
 ) -> Result<Vec<TestId>> {
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
@@ -151,13 +154,11 @@ fn list_with(
     if all {
         list.add_arg("--ignore-default-filter");
     }
-    let mut cmd = list.cargo_command();
-    scrub_env(&mut cmd);
-    cmd.stdin(Stdio::null());
-    let output = cmd
-        .output()
+    let inv = scrubbed((&list.cargo_command()).into());
+    let supervision = orbtest_process::Supervision::new().interrupts(interrupts.clone());
+    let output = orbtest_process::run(&inv, &supervision, orbtest_process::Output::Capture)
         .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
-    if !output.status.success() {
+    if !output.success() {
         return Err(Error::Nextest {
             what: format!("`cargo nextest list` for tier `{tier}` failed"),
             detail: crate::report::excerpt(String::from_utf8_lossy(&output.stderr).trim_end(), 30, 4_000),

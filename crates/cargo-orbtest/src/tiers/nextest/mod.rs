@@ -15,12 +15,12 @@ mod tool_config;
 mod version;
 
 pub use args::ForwardedArgs;
-pub use build::{Built, build};
+pub use build::{BuildRequest, Built, build};
 pub use junit::{read_junit, read_junit_str, suite_results};
 pub use list::{TierListing, build_and_list, count_selected, list_matching, list_tiers};
 pub use progress::{LineEvent, parse_line};
 pub use run::{TierRun, TierRunOutput, run_tier};
-pub use scrub::{scrub_env, scrub_env_duct};
+pub(crate) use scrub::scrubbed;
 pub use sites::{ConfigSite, config_sites};
 pub use tool_config::{ToolConfig, profile_name, slow_timeout};
 pub use version::{MIN_VERSION, NextestVersion, check_version};

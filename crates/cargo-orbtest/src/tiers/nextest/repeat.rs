@@ -10,7 +10,7 @@ use super::{Built, TierRun, ToolConfig, read_junit, run_tier};
 use crate::errors::{Error, Result};
 use crate::report::RunDir;
 use crate::results::{Attempt, TestId, TestStatus, TierResult};
-use crate::signals;
+use crate::signals::Interrupts;
 use crate::workspace::Workspace;
 
 pub struct Repeat<'a> {
@@ -23,6 +23,7 @@ pub struct Repeat<'a> {
     pub run_args: &'a [String],
     pub dir: &'a RunDir,
     pub env: Vec<(String, String)>,
+    pub interrupts: &'a Interrupts,
 }
 
 /// Runs `new` (tests of `result` the ledger never saw) again; returns what to tell the user.
@@ -61,7 +62,7 @@ pub fn repeat_new_tests(r: &Repeat<'_>, result: &mut TierResult, new: &[TestId])
     let mut failures: HashMap<TestId, Vec<Attempt>> = HashMap::new();
     let mut done = 1;
     for n in 2..=r.runs {
-        if signals::received().is_some() {
+        if r.interrupts.received().is_some() {
             break;
         }
         let run = TierRun {
@@ -74,6 +75,7 @@ pub fn repeat_new_tests(r: &Repeat<'_>, result: &mut TierResult, new: &[TestId])
             env: r.env.clone(),
             echo: false,
             on_spawn: None,
+            interrupts: r.interrupts.clone(),
         };
         run_tier(&run, &mut |_, _| {})?;
         done = n;
