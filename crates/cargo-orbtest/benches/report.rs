@@ -369,6 +369,7 @@ fn html_size_and_render(dir: &Path) -> bool {
             timelines: &timelines,
             ops: &ops,
             merged_from: &[],
+            shards: &[],
         },
     );
     let render_ms = t0.elapsed().as_secs_f64() * 1e3;

@@ -57,7 +57,7 @@ impl ShardRequest {
         match (&self.plan, nextest) {
             (Some(plan), Some((tool_config, built))) if !nextest_tiers.is_empty() => {
                 let names: Vec<&str> = nextest_tiers.iter().map(|t| t.name.as_str()).collect();
-                let (_, listings) = nextest::list_tiers(ws, tool_config, built, &names)?;
+                let listings = nextest::list_each_tier(ws, tool_config, built, &names)?;
                 for listing in listings {
                     let listed: Vec<(String, String)> =
                         listing.tests.into_iter().map(|t| (t.binary_id, t.name)).collect();

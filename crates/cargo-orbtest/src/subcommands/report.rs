@@ -204,6 +204,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
             timelines: &timelines,
             ops: &ops,
             merged_from: &merged_from,
+            shards: &summary.shards,
         },
     );
     write(out, "report.html", &page)?;

@@ -18,7 +18,7 @@ pub struct TierListing {
 }
 
 /// Lists every tier's tests (in parallel: each listing runs every test binary) plus, first,
-/// all tests regardless of tier (`all` is `None` for that one).
+/// all tests regardless of tier.
 pub fn list_tiers(
     ws: &Workspace,
     tool_config: &ToolConfig,
@@ -28,27 +28,62 @@ pub fn list_tiers(
     let Some(first) = tiers.first() else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let none = Interrupts::none();
-    let none = &none;
+    let mut jobs: Vec<Listing<'_>> = vec![Box::new(move || {
+        list_with(ws, tool_config, built, first, true, &[], &Interrupts::none())
+    })];
+    jobs.extend(tiers.iter().map(|tier| -> Listing<'_> {
+        Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+    }));
+    let mut lists = in_parallel(jobs)?.into_iter();
+    let all = lists.next().unwrap_or_default();
+    let listings = tiers
+        .iter()
+        .zip(lists)
+        .map(|(tier, tests)| TierListing {
+            tier: tier.to_string(),
+            tests,
+        })
+        .collect();
+    Ok((all, listings))
+}
+
+/// Lists each tier's tests, without the listing of all tests.
+pub fn list_each_tier(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tiers: &[&str],
+) -> Result<Vec<TierListing>> {
+    let jobs: Vec<Listing<'_>> = tiers
+        .iter()
+        .map(|tier| -> Listing<'_> {
+            Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+        })
+        .collect();
+    Ok(tiers
+        .iter()
+        .zip(in_parallel(jobs)?)
+        .map(|(tier, tests)| TierListing {
+            tier: tier.to_string(),
+            tests,
+        })
+        .collect())
+}
+
+/// One listing to run on its own thread.
+type Listing<'a> = Box<dyn FnOnce() -> Result<Vec<TestId>> + Send + 'a>;
+
+/// Runs listings side by side (each runs every test binary), results in order.
+fn in_parallel(jobs: Vec<Listing<'_>>) -> Result<Vec<Vec<TestId>>> {
     std::thread::scope(|scope| {
-        let all = scope.spawn(|| list_with(ws, tool_config, built, first, true, &[], none));
-        let per_tier: Vec<_> = tiers
-            .iter()
-            .map(|tier| scope.spawn(move || list_with(ws, tool_config, built, tier, false, &[], none)))
-            .collect();
-        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<TestId>>>| {
-            h.join()
-                .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
-        };
-        let all = join(all)?;
-        let mut listings = Vec::with_capacity(tiers.len());
-        for (tier, handle) in tiers.iter().zip(per_tier) {
-            listings.push(TierListing {
-                tier: tier.to_string(),
-                tests: join(handle)?,
-            });
-        }
-        Ok((all, listings))
+        let handles: Vec<_> = jobs.into_iter().map(|job| scope.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
+            })
+            .collect()
     })
 }
 
@@ -74,24 +109,14 @@ pub fn list_matching(
     tier: &str,
     filtersets: &[&str],
 ) -> Result<Vec<Vec<TestId>>> {
-    let none = Interrupts::none();
-    let none = &none;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = filtersets
-            .iter()
-            .map(|f| {
-                let select = ["-E".to_string(), f.to_string()];
-                scope.spawn(move || list_with(ws, tool_config, built, tier, true, &select, none))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
-            })
-            .collect()
-    })
+    let jobs: Vec<Listing<'_>> = filtersets
+        .iter()
+        .map(|f| -> Listing<'_> {
+            let select = ["-E".to_string(), f.to_string()];
+            Box::new(move || list_with(ws, tool_config, built, tier, true, &select, &Interrupts::none()))
+        })
+        .collect();
+    in_parallel(jobs)
 }
 
 /// Builds the tests of `tiers` (nextest tiers) in a scratch directory under the workspace's

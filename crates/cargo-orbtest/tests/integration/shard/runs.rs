@@ -194,6 +194,11 @@ fn merged_shards_equal_one_unsharded_run() {
             "{s}"
         );
     }
+    let page = std::fs::read_to_string(merged_dir.join("report.html")).unwrap();
+    assert!(
+        page.contains("<table class=\"shards\">"),
+        "report.html shows predicted against actual"
+    );
     // The merged history holds every shard's tests.
     let ledger = std::fs::read_to_string(merged_dir.join("ledger.jsonl")).expect("merged ledger");
     assert_eq!(
