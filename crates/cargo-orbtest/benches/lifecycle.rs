@@ -134,6 +134,7 @@ fn shim_overhead(dir: &Path) -> bool {
         real_orb: direct.with_file_name("orb"),
         env: env.clone(),
         sim_binary: None,
+        host_arch: None,
         policy: Policy::default(),
         max_concurrent_creates: 2,
         slots_dir: dir.join("slots"),

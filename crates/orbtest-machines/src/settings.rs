@@ -35,6 +35,10 @@ pub struct RunSettings {
     pub env: Vec<(String, String)>,
     /// orbsim's binary, for its pressure figures.
     pub sim_binary: Option<PathBuf>,
+    /// The Mac's architecture as orbctl sees it (`arm64`, `amd64`; orbsim's scenario says),
+    /// for answering `create --arch` at once; `None` when unknown.
+    #[serde(default)]
+    pub host_arch: Option<String>,
     pub policy: Policy,
     pub max_concurrent_creates: usize,
     pub slots_dir: PathBuf,

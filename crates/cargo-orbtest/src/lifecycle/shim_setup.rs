@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::baselines::ReadyBaseline;
 use super::provider::{ResolvedProvider, policy};
-use crate::config::{MachinesConfig, OnPressure, PressureConfig};
+use crate::config::{MachinesConfig, OnPressure, PressureConfig, ProviderKind};
 use orbtest_machines::admission::PressureLimits;
 use orbtest_machines::settings::{BaselineRef, RunSettings};
 use orbtest_machines::{Journal, Provider};
@@ -34,6 +34,7 @@ pub(crate) fn install_shim(
         real_orb: resolved.orb.clone(),
         env: resolved.env.clone(),
         sim_binary: resolved.provider.sim_binary().map(Path::to_path_buf),
+        host_arch: host_arch(resolved),
         policy: policy(config),
         max_concurrent_creates: config.max_concurrent_creates as usize,
         slots_dir: resolved.state.slots_dir(),
@@ -61,4 +62,28 @@ pub(crate) fn install_shim(
         .write(run_dir)
         .map_err(|e| format!("cannot write the shim's settings: {e}"))?;
     Ok(bin)
+}
+
+/// The architecture orbctl takes for the host's: orbsim's scenario says; for OrbStack it is
+/// this Mac's.
+fn host_arch(resolved: &ResolvedProvider) -> Option<String> {
+    match resolved.kind {
+        ProviderKind::Sim => {
+            let scenario = resolved
+                .env
+                .iter()
+                .find(|(k, _)| k == "ORBSIM_SCENARIO")
+                .map(|(_, v)| orbsim::scenario::Scenario::load(Path::new(v)));
+            match scenario {
+                Some(Ok(s)) => Some(s.host_arch),
+                Some(Err(_)) => None,
+                None => Some(orbsim::scenario::Scenario::default().host_arch),
+            }
+        }
+        ProviderKind::Orbstack => match std::env::consts::ARCH {
+            "aarch64" => Some("arm64".into()),
+            "x86_64" => Some("amd64".into()),
+            _ => None,
+        },
+    }
 }

@@ -1,12 +1,13 @@
 //! The `orbctl` (and `orb`) tests see during a machine tier: this same binary, reached through
 //! links in the run directory that come first on the tier's PATH.
 //!
-//! Each call is read as orbctl reads it. Operations the machines layer manages (create, clone,
-//! import, delete, start, stop, list, info, ...) go through the run's policy, admission and
-//! journal, and their output and exit code are passed through byte for byte. `run` streams
-//! straight through (it is bounded only by the test's own timeout). Anything else, including
-//! argv orbctl would reject, is handed to the real orbctl unchanged, so the caller gets
-//! orbctl's own answer.
+//! Each call is read as orbctl reads it. What orbctl refuses by itself (argv its grammar
+//! rejects; a create with a bad name, distro or arch) is answered here at once, in orbctl's own
+//! words (the `orbctl` crate), never queued for a create slot. Operations the machines layer
+//! manages (create, clone, import, delete, start, stop, list, info, ...) go through the run's
+//! policy, admission and journal, and their output and exit code are passed through byte for
+//! byte. `run` streams straight through (it is bounded only by the test's own timeout). Help
+//! and commands we do not model are handed to the real orbctl unchanged.
 //!
 //! The shim only ever executes the real orbctl named in the run's settings, never one found
 //! on a PATH (which begins with the shim itself).
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use orbctl::{Flavor, Op, OpClass, argv};
+use orbctl::{Flavor, Op, OpClass, argv, checks};
 use orbtest_machines::journal::{OpRecord, Record, now_ms};
 use orbtest_machines::tracked::Tracked;
 
@@ -46,9 +47,12 @@ pub fn main(flavor: Flavor, args: Vec<OsString>) -> i32 {
     };
     let op = match argv::parse(flavor, &text_args) {
         Ok(op) => op,
-        // orbctl would reject this: let it say so, in its own words.
-        Err(_) => return pass_through(&tracked, &real, &args),
+        // orbctl would reject this before doing anything: say so at once, in its words.
+        Err(exit) => return answer(&exit),
     };
+    if let Some(exit) = checks::create_refusal(flavor, &op, tracked.settings().host_arch.as_deref()) {
+        return answer(&exit);
+    }
     match &op {
         Op::Other { .. } | Op::Help { .. } => pass_through(&tracked, &real, &args),
         _ if op.class() == OpClass::Run => stream(&tracked, &real, &op, &args),
@@ -68,6 +72,13 @@ pub fn main(flavor: Flavor, args: Vec<OsString>) -> i32 {
             }
         }
     }
+}
+
+/// Prints what orbctl would print and returns its exit code.
+fn answer(exit: &argv::Exit) -> i32 {
+    let _ = std::io::stdout().write_all(exit.stdout.as_bytes());
+    let _ = std::io::stderr().write_all(exit.stderr.as_bytes());
+    exit.code
 }
 
 fn fail(message: &str) -> i32 {

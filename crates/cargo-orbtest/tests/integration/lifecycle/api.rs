@@ -27,6 +27,7 @@ fn machines_from_the_run_environment_follow_the_runs_rules() {
         real_orb: crate::support::orb_beside(&real),
         env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
         sim_binary: None,
+        host_arch: None,
         policy: Policy::default(),
         max_concurrent_creates: 2,
         slots_dir: root.join("slots"),

@@ -97,6 +97,7 @@ fn the_shim_answers_exactly_as_orbctl() {
         real_orb: crate::support::orb_beside(&direct),
         env: vec![("ORBSIM_STATE".into(), through.display().to_string())],
         sim_binary: Some(crate::support::orbsim()),
+        host_arch: None,
         policy: Policy::default(),
         max_concurrent_creates: 2,
         slots_dir: root.join("slots"),

@@ -82,7 +82,7 @@ fn a_test_killed_while_holding_a_slot_does_not_block_the_others() {
     let sim = Sim::new(
         &config(
             "max_concurrent_creates = 1",
-            "[tiers.slots]\nfilter = \"binary(slot_holder)\"\nthreads = 2\nmachines = true\n",
+            "[tiers.slots]\nfilter = \"binary(slot_holder) - test(answered_at_once)\"\nthreads = 2\nmachines = true\n",
         ),
         // The holder's import would take 100 simulated hours if nobody killed it.
         Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\nimport = \"100h\"\n"),
@@ -102,4 +102,44 @@ fn a_test_killed_while_holding_a_slot_does_not_block_the_others() {
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", sim.output_of("run"));
     assert_eq!(sim.summary()["tiers"][0]["tests"]["passed"], 2);
+}
+
+/// orbctl refuses some creates at once (a bad name, distro, arch or flag; a taken name): the
+/// shim must answer those at once too, in orbctl's exact bytes, even while the only create slot
+/// is held for as long as anyone cares to wait. Queued, they would outlive a test's timeout.
+#[test]
+fn creates_orbctl_refuses_are_answered_at_once_while_the_queue_is_full() {
+    let sim = Sim::new(
+        &config(
+            "max_concurrent_creates = 1",
+            "[tiers.slots]\nfilter = \"binary(slot_holder)\"\nthreads = 3\nmachines = true\n",
+        ),
+        Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\nimport = \"100h\"\n"),
+    );
+    let slot_dir = sim.path().join("slots");
+    let mut cmd = sim.reporting(&[]);
+    cmd.env("FIXTURE_SLOT_DIR", &slot_dir).env("FIXTURE_AT_ONCE", "1");
+    let mut run = sim.spawn("run", cmd);
+    let pid_file = slot_dir.join("holder.pid");
+    wait_until("the holder to start its import", || pid_file.exists());
+    wait_until("the holder's import to reach orbsim", || {
+        sim.stats()["creates_in_flight"] == 1
+    });
+    std::fs::write(slot_dir.join("holder.holding"), "").unwrap();
+    let results = slot_dir.join("at-once.json");
+    let answered = crate::support::lifecycle::wait_for(std::time::Duration::from_secs(60), || results.exists());
+    // Free the slot whatever happened, so the run ends.
+    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    crate::support::lifecycle::signal(pid, libc::SIGKILL);
+    std::fs::write(slot_dir.join("holder.killed"), "").unwrap();
+    let status = run.wait().unwrap();
+    assert!(answered, "the refused creates were queued behind the held slot");
+    assert_eq!(status.code(), Some(0), "{}", sim.output_of("run"));
+    let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(results.as_array().unwrap().len(), 5, "{results}");
+    for r in results.as_array().unwrap() {
+        assert_eq!(r["same"], true, "not orbctl's answer: {r}");
+        assert_eq!(r["code"], 1, "{r}");
+        assert!(r["seconds"].as_f64().unwrap() < 5.0, "not answered at once: {r}");
+    }
 }

@@ -159,6 +159,7 @@ fn shim_argv_orbctl_rejects_gets_orbctls_own_message() {
         real_orbctl: real.clone(),
         env: vec![("ORBSIM_STATE".into(), root.join("state").display().to_string())],
         sim_binary: Some(crate::support::orbsim()),
+        host_arch: None,
         policy: Policy::default(),
         max_concurrent_creates: 2,
         slots_dir: root.join("slots"),

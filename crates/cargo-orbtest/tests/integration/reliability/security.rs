@@ -81,6 +81,7 @@ fn shim(root: &Path, real: PathBuf, state: &Path) -> (PathBuf, PathBuf) {
         real_orbctl: real,
         env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
         sim_binary: Some(crate::support::orbsim()),
+        host_arch: None,
         policy: Policy::default(),
         max_concurrent_creates: 2,
         slots_dir: root.join("slots"),
