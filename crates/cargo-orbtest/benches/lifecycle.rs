@@ -115,7 +115,6 @@ fn reap(dir: &Path) -> bool {
 }
 
 fn shim_overhead(dir: &Path) -> bool {
-    std::fs::create_dir_all(dir.join("slots")).unwrap();
     let scenario = dir.join("scenario.toml");
     std::fs::write(&scenario, "time_scale = 1.0\n").unwrap();
     let direct = link_orbctl(Path::new(ORBSIM.as_path()), &dir.join("real")).unwrap();
@@ -127,23 +126,27 @@ fn shim_overhead(dir: &Path) -> bool {
     ];
     let run_dir = dir.join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
-    RunSettings {
-        run_id: "bench".into(),
-        provider: "orbsim".into(),
-        real_orbctl: direct.clone(),
-        real_orb: direct.with_file_name("orb"),
-        env: env.clone(),
-        sim_binary: None,
-        host_arch: None,
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: dir.join("slots"),
-        pressure: None,
-        clone_from: Vec::new(),
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .unwrap();
+    let _broker = orbtest_machines::broker::Broker::start(
+        &run_dir,
+        RunSettings {
+            run_id: "bench".into(),
+            provider: "orbsim".into(),
+            real_orbctl: direct.clone(),
+            real_orb: direct.with_file_name("orb"),
+            env: env.clone(),
+            sim_binary: None,
+            host_arch: None,
+            policy: Policy::default(),
+            max_concurrent_creates: None,
+            pressure: None,
+            clone_from: Vec::new(),
+            journal: run_dir.join("journal.jsonl"),
+            baselines: Vec::new(),
+            broker: None,
+        },
+        orbtest_machines::broker::Hooks::default(),
+    )
+    .expect("start the broker");
     for i in 0..20 {
         orbsim(
             &state,

@@ -503,7 +503,11 @@ impl Ctx<'_> {
                 cmd
             }
         };
-        let policy = if runner == Runner::OrbtestPolicyFree { "none" } else { "real" };
+        let policy = if runner == Runner::OrbtestPolicyFree {
+            "none"
+        } else {
+            "real"
+        };
         cmd.env("ORBSIM_STATE", &state)
             .env("ORBSIM_SCENARIO", &scenario)
             .env("SEED_TIME_SCALE", self.scale.to_string())

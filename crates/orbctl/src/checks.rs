@@ -132,7 +132,11 @@ mod tests {
     #[test]
     fn arch_then_distro_are_usage_errors() {
         let e = create_refusal(Flavor::Orbctl, &op(&["create", "nosuch", "x", "--arch", "sparc"]), None).unwrap();
-        assert!(e.stderr.starts_with("Error: invalid architecture: sparc\n"), "{}", e.stderr);
+        assert!(
+            e.stderr.starts_with("Error: invalid architecture: sparc\n"),
+            "{}",
+            e.stderr
+        );
         let e = create_refusal(Flavor::Orbctl, &op(&["create", "nosuch:1", "web"]), None).unwrap();
         assert!(e.stderr.starts_with("Error: invalid distro: nosuch\n"), "{}", e.stderr);
         // i386 is only an amd64 Mac's: refused on arm64, left to orbctl when the host is unknown.

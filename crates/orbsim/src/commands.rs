@@ -7,8 +7,8 @@ use crate::ctx::{Ctx, Reply, go_io_error, isatty};
 use crate::daemon::{Ended, NewMachine, OrbStatus, Plan};
 use crate::state::MState;
 use orbctl::images;
-use orbctl::{Op, checks};
 use orbctl::output::{ImageSpec, MachineRecord, to_orbctl_json};
+use orbctl::{Op, checks};
 
 /// The simulated OrbStack release (the spec's source is about 2.0.0).
 pub const VERSION: &str = "2.0.0";

@@ -38,6 +38,9 @@ pub struct Memory {
     pub memory_percent: f64,
     pub swap_percent: f64,
     pub slowdown: f64,
+    /// Used memory and swap in MiB (what the percentages are of the scenario's sizes).
+    pub memory_used_mib: u64,
+    pub swap_used_mib: u64,
 }
 
 /// A create-class operation the daemon accepted.
@@ -240,6 +243,8 @@ impl Txn<'_> {
             memory_percent,
             swap_percent,
             slowdown,
+            memory_used_mib: used.min(h.memory_mib),
+            swap_used_mib: used.saturating_sub(h.memory_mib).min(h.swap_mib),
         }
     }
 
@@ -420,8 +425,8 @@ impl Txn<'_> {
     pub fn begin_clone(&mut self, src: usize, dst: &str) -> Result<Plan, String> {
         self.check_hold(src, "clone")?;
         match self.check_new_name(dst) {
-            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(&dst)),
-            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(&dst)),
+            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(dst)),
+            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(dst)),
             Ok(()) => {}
         }
         let latency = self.latency("clone");
@@ -649,7 +654,7 @@ impl Txn<'_> {
             return Ok(());
         }
         match self.check_new_name(new) {
-            Err(NameError::Invalid) => Err(orbctl::checks::invalid_name(&new)),
+            Err(NameError::Invalid) => Err(orbctl::checks::invalid_name(new)),
             Err(NameError::Taken) => Err(format!("machine '\"{new}\"' already exists")),
             Ok(()) => {
                 self.state.machines[i].name = new.to_string();

@@ -120,6 +120,9 @@ pub enum MachinesError {
         #[source]
         source: orbctl::output::ParseError,
     },
+    /// The run's broker could not be reached, or could not carry the call out.
+    #[error("{0}")]
+    Broker(String),
 }
 
 impl MachinesError {
@@ -220,6 +223,8 @@ pub struct Client {
     policy: Policy,
     observer: Option<Arc<dyn Observer>>,
     admission: Option<Arc<dyn Admission>>,
+    /// Where calls run (a test's directory, for the relative paths in its calls).
+    cwd: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Client {
@@ -254,6 +259,7 @@ impl Client {
             policy: Policy::default(),
             observer: None,
             admission: None,
+            cwd: None,
         }
     }
 
@@ -269,6 +275,12 @@ impl Client {
 
     pub fn with_admission(mut self, admission: Arc<dyn Admission>) -> Self {
         self.admission = Some(admission);
+        self
+    }
+
+    /// Runs calls in `dir` (relative paths in them are the caller's).
+    pub fn with_cwd(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.cwd = dir;
         self
     }
 
@@ -291,6 +303,7 @@ impl Client {
         let class = op.class();
         let timeout = self.policy.timeout(class);
         let mut inv = self.provider.invocation(argv);
+        inv.cwd = self.cwd.clone();
         if class == OpClass::Run {
             inv.stdin = StdinMode::Inherit;
         }

@@ -1,17 +1,15 @@
 //! What a run tells the processes that call orbctl on its behalf (the shim in every test, the
-//! Rust helper API): written once by preflight as `$ORBTEST_RUN_DIR/settings.json`.
+//! Rust helper API) and the broker that serves them: written once by preflight as
+//! `$ORBTEST_RUN_DIR/settings.json`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::admission::{CreateAdmission, PressureLimits, Slots};
-use crate::client::Client;
-use crate::journal::Journal;
+use crate::admission::PressureLimits;
 use crate::policy::Policy;
-use crate::provider::{OrbctlProvider, Provider};
+use crate::provider::OrbctlProvider;
 
 pub const FILE_NAME: &str = "settings.json";
 
@@ -40,12 +38,19 @@ pub struct RunSettings {
     #[serde(default)]
     pub host_arch: Option<String>,
     pub policy: Policy,
-    pub max_concurrent_creates: usize,
-    pub slots_dir: PathBuf,
+    /// `max_concurrent_creates` when the config sets it; `None`: the host's headroom decides.
+    #[serde(default)]
+    pub max_concurrent_creates: Option<usize>,
     pub pressure: Option<PressureLimits>,
     /// Baselines matching creates are cloned from (`clone_for_create`).
     pub clone_from: Vec<BaselineRef>,
+    /// Every baseline's name: tests may not delete them.
+    #[serde(default)]
+    pub baselines: Vec<String>,
     pub journal: PathBuf,
+    /// The broker's socket; set when the broker listens.
+    #[serde(default)]
+    pub broker: Option<PathBuf>,
 }
 
 impl RunSettings {
@@ -70,26 +75,5 @@ impl RunSettings {
                 .collect(),
             self.sim_binary.clone(),
         )
-    }
-
-    /// The client a process of this run uses: the run's policy, every attempt journaled (with
-    /// `test` as the caller), creates admitted through the shared slots and pressure limits.
-    pub fn client(&self, journal: Arc<Journal>) -> Client {
-        let provider: Arc<dyn Provider> = Arc::new(self.provider());
-        let admission = CreateAdmission {
-            slots: Slots::new(&self.slots_dir, self.max_concurrent_creates),
-            pressure: self.pressure.clone().map(|limits| (limits, provider.clone())),
-            sample: |p| p.pressure().unwrap_or_else(crate::provider::host_pressure),
-        };
-        // Tests wait on these creates, and a create slot is held while they run: a client
-        // hanging after success is stopped as soon as its machine is seen finished.
-        let policy = Policy {
-            watch_hangs: true,
-            ..self.policy.clone()
-        };
-        Client::new(provider)
-            .with_policy(policy)
-            .with_observer(journal)
-            .with_admission(Arc::new(admission))
     }
 }

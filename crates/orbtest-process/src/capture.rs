@@ -15,6 +15,8 @@ pub struct Invocation {
     /// Added to (or overriding) the inherited environment.
     pub env: Vec<(OsString, OsString)>,
     pub stdin: StdinMode,
+    /// Where it runs (the caller's directory, for relative paths); `None`: ours.
+    pub cwd: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,9 @@ pub fn run_watched(inv: &Invocation, timeout: Option<Duration>, watch: Option<Wa
     }
     if inv.stdin == StdinMode::Null {
         expr = expr.stdin_null();
+    }
+    if let Some(dir) = &inv.cwd {
+        expr = expr.dir(dir);
     }
     if timeout.is_some() || watch.is_some() {
         expr = expr.before_spawn(|cmd| {
@@ -131,6 +136,7 @@ mod tests {
             args: vec!["-c".into(), script.into()],
             env: vec![("ORBTEST_PROBE".into(), "42".into())],
             stdin: StdinMode::Null,
+            cwd: None,
         }
     }
 
@@ -191,6 +197,7 @@ mod tests {
             args: vec![],
             env: vec![],
             stdin: StdinMode::Null,
+            cwd: None,
         };
         let e = run(&inv, None).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/orbctl"), "{e}");

@@ -45,7 +45,7 @@ needs = ["integration"]
 # provider = "orbstack"            # or "sim" for the bundled orbsim simulator
 # prefixes = ["test-"]             # machines cleanup may delete (at least 3 characters)
 # protect = ["dev", "work-*"]      # never deleted
-# max_concurrent_creates = 2
+# max_concurrent_creates = 4      # default: as many as the host has memory headroom for
 # images = ["ubuntu:22.04"]        # warmed in preflight
 #
 # [[machines.baseline]]            # a provisioned machine that tests' creates are cloned from

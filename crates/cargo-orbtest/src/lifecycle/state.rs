@@ -100,12 +100,7 @@ impl ProviderState {
         // Private even if it already existed with looser permissions: locks and journals live here.
         create_private_dir(&dir)?;
         create_private_dir(&dir.join("runs"))?;
-        create_private_dir(&dir.join("slots"))?;
         Ok(Self { dir })
-    }
-
-    pub fn slots_dir(&self) -> PathBuf {
-        self.dir.join("slots")
     }
 
     /// Takes the run lock at once, or says who holds it.

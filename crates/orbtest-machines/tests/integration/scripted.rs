@@ -62,6 +62,7 @@ impl Provider for Scripted {
             args: vec!["-c".into(), script],
             env: Vec::new(),
             stdin: StdinMode::Null,
+            cwd: None,
         }
     }
 

@@ -11,7 +11,6 @@ fn machines_from_the_run_environment_follow_the_runs_rules() {
     let real = crate::support::sim_links(&root.join("real")).orbctl;
     let state = root.join("sim");
     let run_dir = root.join("run");
-    std::fs::create_dir_all(root.join("slots")).unwrap();
     std::fs::create_dir_all(&run_dir).unwrap();
     let base = std::process::Command::new(&real)
         .args(["create", "ubuntu:jammy", "base"])
@@ -20,27 +19,31 @@ fn machines_from_the_run_environment_follow_the_runs_rules() {
         .status()
         .unwrap();
     assert!(base.success());
-    RunSettings {
-        run_id: "api".into(),
-        provider: "orbsim".into(),
-        real_orbctl: real.clone(),
-        real_orb: crate::support::orb_beside(&real),
-        env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
-        sim_binary: None,
-        host_arch: None,
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: root.join("slots"),
-        pressure: None,
-        clone_from: vec![BaselineRef {
-            name: "base".into(),
-            image: "ubuntu:22.04".into(),
-            user: None,
-        }],
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .unwrap();
+    let _broker = orbtest_machines::broker::Broker::start(
+        &run_dir,
+        RunSettings {
+            run_id: "api".into(),
+            provider: "orbsim".into(),
+            real_orbctl: real.clone(),
+            real_orb: crate::support::orb_beside(&real),
+            env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
+            sim_binary: None,
+            host_arch: None,
+            policy: Policy::default(),
+            max_concurrent_creates: None,
+            pressure: None,
+            clone_from: vec![BaselineRef {
+                name: "base".into(),
+                image: "ubuntu:22.04".into(),
+                user: None,
+            }],
+            journal: run_dir.join("journal.jsonl"),
+            baselines: Vec::new(),
+            broker: None,
+        },
+        orbtest_machines::broker::Hooks::default(),
+    )
+    .expect("start the broker");
 
     // SAFETY: this test runs in its own process (nextest), nothing else reads the environment.
     unsafe {

@@ -87,26 +87,29 @@ fn the_shim_answers_exactly_as_orbctl() {
     // The shim: cargo-orbtest behind a link named orbctl, with a run's settings.
     let shim = link_orbctl(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &root.join("shim")).unwrap();
     let run_dir = root.join("run");
-    std::fs::create_dir_all(root.join("slots")).unwrap();
     std::fs::create_dir_all(&run_dir).unwrap();
     let through = root.join("state-shim");
-    RunSettings {
-        run_id: "fidelity".into(),
-        provider: "orbsim".into(),
-        real_orbctl: direct.clone(),
-        real_orb: crate::support::orb_beside(&direct),
-        env: vec![("ORBSIM_STATE".into(), through.display().to_string())],
-        sim_binary: Some(crate::support::orbsim()),
-        host_arch: None,
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: root.join("slots"),
-        pressure: None,
-        clone_from: Vec::new(),
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .unwrap();
+    let _broker = orbtest_machines::broker::Broker::start(
+        &run_dir,
+        RunSettings {
+            run_id: "fidelity".into(),
+            provider: "orbsim".into(),
+            real_orbctl: direct.clone(),
+            real_orb: crate::support::orb_beside(&direct),
+            env: vec![("ORBSIM_STATE".into(), through.display().to_string())],
+            sim_binary: Some(crate::support::orbsim()),
+            host_arch: None,
+            policy: Policy::default(),
+            max_concurrent_creates: None,
+            pressure: None,
+            clone_from: Vec::new(),
+            journal: run_dir.join("journal.jsonl"),
+            baselines: Vec::new(),
+            broker: None,
+        },
+        orbtest_machines::broker::Hooks::default(),
+    )
+    .expect("start the broker");
 
     let state_direct = root.join("state-direct");
     for args in SHAPES {

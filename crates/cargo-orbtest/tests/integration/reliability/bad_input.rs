@@ -152,23 +152,27 @@ fn shim_argv_orbctl_rejects_gets_orbctls_own_message() {
     let shim = link_orbctl(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &root.join("shim")).expect("link");
     let run_dir = root.join("run");
     std::fs::create_dir_all(&run_dir).expect("run dir");
-    RunSettings {
-        run_id: "bad-input".into(),
-        provider: "orbsim".into(),
-        real_orb: crate::support::orb_beside(&real),
-        real_orbctl: real.clone(),
-        env: vec![("ORBSIM_STATE".into(), root.join("state").display().to_string())],
-        sim_binary: Some(crate::support::orbsim()),
-        host_arch: None,
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: root.join("slots"),
-        pressure: None,
-        clone_from: Vec::new(),
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .expect("settings");
+    let _broker = orbtest_machines::broker::Broker::start(
+        &run_dir,
+        RunSettings {
+            run_id: "bad-input".into(),
+            provider: "orbsim".into(),
+            real_orb: crate::support::orb_beside(&real),
+            real_orbctl: real.clone(),
+            env: vec![("ORBSIM_STATE".into(), root.join("state").display().to_string())],
+            sim_binary: Some(crate::support::orbsim()),
+            host_arch: None,
+            policy: Policy::default(),
+            max_concurrent_creates: None,
+            pressure: None,
+            clone_from: Vec::new(),
+            journal: run_dir.join("journal.jsonl"),
+            baselines: Vec::new(),
+            broker: None,
+        },
+        orbtest_machines::broker::Hooks::default(),
+    )
+    .expect("start the broker");
     let mut shown = String::new();
     for args in [
         &["create"][..],
