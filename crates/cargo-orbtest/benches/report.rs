@@ -262,6 +262,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
                     attempts: if status == TestStatus::Passed { 1 } else { 2 },
                     message: (status != TestStatus::Passed).then(|| "thread panicked at tests/api.rs:41:9".into()),
                     output: (status == TestStatus::Failed).then(|| output.clone()),
+                    attempt_log: Vec::new(),
                 }
             })
             .collect();
@@ -279,6 +280,8 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             log: None,
             junit: None,
             command: None,
+            quarantined: Vec::new(),
+            nothing_selected: false,
         });
         offset += duration.as_millis() as u64;
     }
@@ -297,6 +300,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             retried: 9,
             peak_concurrent_creates: 2,
             leftover: Vec::new(),
+            postflight_error: None,
         },
         resources: ResourcePeaks {
             peak_memory_percent: Some(81.0),
@@ -307,6 +311,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
             passed: false,
             violations: vec!["100 tests failed (max 0)".into()],
         },
+        shard: None,
     };
     let samples: Vec<Sample> = (0..=(run.duration.as_millis() as u64 / 2000))
         .map(|i| {
@@ -364,6 +369,7 @@ fn html_size_and_render(dir: &Path) -> bool {
             timelines: &timelines,
             ops: &ops,
             merged_from: &[],
+            shards: &[],
         },
     );
     let render_ms = t0.elapsed().as_secs_f64() * 1e3;

@@ -17,6 +17,11 @@ Examples:
   cargo orbtest --gate                   run, then check the release gate ([gate])
   cargo orbtest report --open            the newest run's summary; open its report.html
   cargo orbtest report merge shard-*/    merge the reports of partitioned CI jobs
+  cargo orbtest shard plan --shards 4 --out plan.json
+                                         spread the tests over 4 CI jobs by their durations
+  cargo orbtest --shard 2/4 --plan plan.json
+                                         run shard 2 of that plan
+  cargo orbtest flaky --suggest          flake rates from the ledger; quarantine entries to add
 
 Exit codes: 0 passed, 1 tests failed, 2 gate failed, 3 infrastructure failure,
 64 usage or config error, 130/143 interrupted.";
@@ -112,6 +117,13 @@ pub struct RunArgs {
     /// gate failed.
     #[arg(long)]
     pub gate: bool,
+    /// Run only shard K of N (1-based, like nextest's hash:K/N): the tests `--plan` gives it,
+    /// or without a plan nextest's slice:K/N.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::ShardSpec>,
+    /// The plan `cargo orbtest shard plan` wrote (needs --shard).
+    #[arg(long, value_name = "FILE", requires = "shard")]
+    pub plan: Option<PathBuf>,
     /// Arguments for each `cargo nextest run` (build options go to the one build).
     #[arg(last = true, value_name = "NEXTEST_ARGS")]
     pub nextest_args: Vec<String>,
@@ -134,11 +146,14 @@ pub enum Command {
         force: bool,
     },
     /// Delete leftover test machines: those earlier runs left behind, and those matching
-    /// [machines] prefixes (never protected machines or baselines).
+    /// [machines] prefixes (never protected machines, baselines, or machines runs kept).
     Clean {
         /// Only show what would be deleted, and why.
         #[arg(long)]
         dry_run: bool,
+        /// Also delete the machines runs kept on purpose (--keep-machines, keep_on_failure).
+        #[arg(long)]
+        kept: bool,
         /// Fail at once if a cargo orbtest run is using the provider, instead of waiting.
         #[arg(long)]
         no_wait: bool,
@@ -155,6 +170,85 @@ pub enum Command {
     },
     /// Show a past run (default: the newest), or merge the reports of partitioned CI jobs.
     Report(ReportArgs),
+    /// Plan shards for CI: spread the tests over N jobs by their durations and machine cost.
+    Shard(ShardArgs),
+    /// Flaky tests from the ledger: flake rate over the last runs, first and last seen, and
+    /// whether each failing attempt was the test or the machine layer.
+    Flaky(FlakyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShardArgs {
+    #[command(subcommand)]
+    pub action: ShardAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ShardAction {
+    /// Assign the tests to N shards so each shard's predicted time is as even as possible.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// How many shards (CI jobs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub shards: u32,
+    /// Write the plan here (JSON) instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// What to print: the plan (json), a matrix for GitHub Actions' `strategy.matrix` via
+    /// fromJSON (github), or each shard's predicted time (table).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
+    pub format: PlanFormat,
+    /// Where history is: ledger or report directories, CI artifacts [default: this
+    /// workspace's ledger under <target-dir>/orbtest/runs].
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub history: Vec<PathBuf>,
+    /// CPUs of the machines that run the shards, for `threads = "num-cpus"` [default: this
+    /// machine's].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub cpus: Option<u32>,
+    /// Plan from history alone, without building and listing the tests (tests added since
+    /// go to a shard by hash when the shards run).
+    #[arg(long)]
+    pub no_build: bool,
+    /// Tiers to plan (comma-separated) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "NAME[,NAME]")]
+    pub tier: Option<Vec<String>>,
+    /// Cargo build options for listing the tests (e.g. `--workspace`).
+    #[arg(last = true, value_name = "CARGO_ARGS")]
+    pub build_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Json,
+    Github,
+    Table,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FlakyArgs {
+    /// Print `[[quarantine]]` entries for tests over the flake-rate threshold.
+    #[arg(long)]
+    pub suggest: bool,
+    /// Runs each test's flake rate looks back over [default: [gate] flake_window, 20].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub window: Option<u32>,
+    /// Flake rate (0-1) from which --suggest proposes a quarantine [default: [gate]
+    /// max_flake_rate, else 0.1].
+    #[arg(long, value_name = "RATE")]
+    pub threshold: Option<f64>,
+    /// Add runs from CI artifacts (ledger or report directories) to the ledger first.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub import: Vec<PathBuf>,
+    /// Show every test, not only those with a failing attempt.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -186,6 +280,10 @@ pub enum ReportAction {
         /// combining the shards' verdicts.
         #[arg(long)]
         gate: bool,
+        /// Do not add the shards' runs to this workspace's flake ledger (the merged
+        /// ledger.jsonl is written either way).
+        #[arg(long)]
+        no_history: bool,
     },
 }
 

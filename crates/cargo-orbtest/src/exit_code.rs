@@ -9,6 +9,9 @@ pub const GATE_FAILED: i32 = 2;
 /// Preflight or infrastructure failure: build failed, nextest or OrbStack unusable, reports
 /// could not be written.
 pub const INFRASTRUCTURE: i32 = 3;
+/// The only failure: tiers selected no test (`no_tests = "fail"`, the default), as nextest's
+/// "no tests to run".
+pub const NO_TESTS: i32 = 4;
 /// Bad command line or config.
 pub const USAGE: i32 = 64;
 /// Interrupted by SIGINT (Ctrl-C).

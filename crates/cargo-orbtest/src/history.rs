@@ -115,6 +115,7 @@ mod tests {
                 attempts: 1,
                 message: None,
                 output: None,
+                attempt_log: Vec::new(),
             })
             .collect();
         TierResult {
@@ -138,6 +139,7 @@ mod tests {
             machines: Default::default(),
             resources: Default::default(),
             gate: Default::default(),
+            shard: None,
             tiers: vec![tier(
                 "it",
                 &[

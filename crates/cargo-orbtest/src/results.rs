@@ -43,6 +43,18 @@ impl TestStatus {
         }
     }
 
+    /// The inverse of `as_str`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "passed" => TestStatus::Passed,
+            "flaky" => TestStatus::Flaky,
+            "failed" => TestStatus::Failed,
+            "timed-out" => TestStatus::TimedOut,
+            "skipped" => TestStatus::Skipped,
+            _ => return None,
+        })
+    }
+
     pub fn is_failure(self) -> bool {
         matches!(self, TestStatus::Failed | TestStatus::TimedOut)
     }
@@ -59,12 +71,102 @@ pub struct TestResult {
     pub message: Option<String>,
     /// Captured output of the final failing attempt.
     pub output: Option<String>,
+    /// Every attempt, oldest first, for tests that failed at least once (failed, timed out,
+    /// flaky); empty for a test that passed at once or was skipped. `message` and `output`
+    /// above are the final attempt's.
+    pub attempt_log: Vec<Attempt>,
+}
+
+/// One attempt of a test: its first run or a retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// 1 for the first run.
+    pub n: u32,
+    /// Passed, Failed or TimedOut.
+    pub status: TestStatus,
+    pub duration: Duration,
+    /// When the attempt started, where the runner says (nextest does); machine-layer blame
+    /// looks for machine calls inside this window.
+    pub started_at: Option<SystemTime>,
+    pub message: Option<String>,
+    /// What the attempt printed (its last lines).
+    pub output: Option<String>,
+    pub blame: Blame,
+}
+
+/// Who an attempt's failure is put on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Blame {
+    /// The test itself (also: it passed).
+    #[default]
+    Test,
+    /// The machine layer, and why (a create that timed out, a call its caller gave up on, ...).
+    Machines(String),
+}
+
+impl Attempt {
+    /// An attempt that started at an unknown time, blamed on the test.
+    pub fn new(n: u32, status: TestStatus, duration: Duration) -> Self {
+        Self {
+            n,
+            status,
+            duration,
+            started_at: None,
+            message: None,
+            output: None,
+            blame: Blame::Test,
+        }
+    }
+}
+
+/// A timed-out attempt's message: `timed out after 3s` (whole seconds from one second up, as
+/// a timeout is configured; milliseconds below).
+pub fn timed_out_after(limit: Duration) -> String {
+    let shown = if limit >= Duration::from_secs(1) {
+        Duration::from_secs(limit.as_secs())
+    } else {
+        Duration::from_millis(limit.as_millis() as u64)
+    };
+    format!("timed out after {}", humantime::format_duration(shown))
+}
+
+impl TestResult {
+    /// Gives every timed-out attempt without a message of its own the limit it ran into (the
+    /// tier's timeout), rather than the time the runner measured.
+    pub fn label_timeouts(&mut self, limit: Duration) {
+        let label = timed_out_after(limit);
+        for a in self.attempt_log.iter_mut().filter(|a| a.status == TestStatus::TimedOut) {
+            if a.message.as_deref().is_none_or(|m| m.starts_with("timed out after")) {
+                a.message = Some(label.clone());
+            }
+        }
+        if self.status == TestStatus::TimedOut {
+            self.message = self
+                .final_attempt()
+                .and_then(|a| a.message.clone())
+                .or(self.message.take());
+        }
+    }
+
+    /// The final attempt: the one whose outcome the test has.
+    pub fn final_attempt(&self) -> Option<&Attempt> {
+        self.attempt_log.last()
+    }
+
+    /// Whether any attempt failed because of the machine layer.
+    pub fn machine_blame(&self) -> Option<&str> {
+        self.attempt_log.iter().rev().find_map(|a| match &a.blame {
+            Blame::Machines(reason) => Some(reason.as_str()),
+            Blame::Test => None,
+        })
+    }
 }
 
 /// Counts in summary.json. `passed` includes `flaky` (they passed, on a retry); `failed` does
-/// not include `timed_out`; `skipped` are tests the tier selected that never ran (cancelled,
-/// also counted in `not_run`) or that a runner reported as skipped. `#[ignore]`d tests are not
-/// selected and not counted.
+/// not include `timed_out`; `skipped` are tests not run by design (a runner's own skip);
+/// `not_run` are tests the tier selected that should have run and did not (the tier was skipped
+/// because a need failed, an interrupt, fail-fast). `#[ignore]`d tests are not selected and
+/// not counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TestCounts {
     pub passed: u64,
@@ -73,6 +175,9 @@ pub struct TestCounts {
     pub timed_out: u64,
     pub skipped: u64,
     pub not_run: u64,
+    /// Failed or timed-out tests a `[[quarantine]]` entry covers: not in `failed`/`timed_out`,
+    /// they do not fail their tier.
+    pub quarantined: u64,
 }
 
 impl TestCounts {
@@ -93,8 +198,9 @@ impl TestCounts {
         c
     }
 
+    /// Every selected test: run, skipped or not run.
     pub fn total(&self) -> u64 {
-        self.passed + self.failed + self.timed_out + self.skipped
+        self.passed + self.failed + self.timed_out + self.skipped + self.not_run
     }
 
     pub fn failures(&self) -> u64 {
@@ -108,6 +214,7 @@ impl TestCounts {
         self.timed_out += other.timed_out;
         self.skipped += other.skipped;
         self.not_run += other.not_run;
+        self.quarantined += other.quarantined;
     }
 }
 
@@ -145,6 +252,22 @@ pub struct TierResult {
     pub junit: Option<PathBuf>,
     /// A command tier's command line (shell-quoted); `None` for nextest tiers.
     pub command: Option<String>,
+    /// Tests that failed under a `[[quarantine]]` entry (still failed in `tests`).
+    pub quarantined: Vec<QuarantinedTest>,
+    /// The tier selected no test (its `no_tests` setting, or this run's filters, decided its
+    /// outcome).
+    pub nothing_selected: bool,
+}
+
+/// A failing test excused by a `[[quarantine]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantinedTest {
+    pub id: TestId,
+    pub status: TestStatus,
+    pub reason: String,
+    pub owner: String,
+    /// `YYYY-MM-DD`
+    pub expires: String,
 }
 
 impl TierResult {
@@ -161,6 +284,28 @@ impl TierResult {
             log: None,
             junit: None,
             command: None,
+            quarantined: Vec::new(),
+            nothing_selected: false,
+        }
+    }
+
+    /// A tier this shard leaves to other shards (`--shard`): passed with nothing selected,
+    /// with why, so the tiers that need it still run.
+    pub fn left_to_other_shards(name: &str, reason: String) -> Self {
+        Self {
+            outcome: TierOutcome::Passed,
+            nothing_selected: true,
+            ..Self::skipped(name, reason)
+        }
+    }
+
+    /// "passed", "passed (2 quarantined failed)", "failed", "skipped".
+    pub fn verdict(&self) -> String {
+        match self.outcome {
+            TierOutcome::Passed if self.counts.quarantined > 0 => {
+                format!("passed ({} quarantined failed)", self.counts.quarantined)
+            }
+            other => other.as_str().to_string(),
         }
     }
 
@@ -176,8 +321,17 @@ impl TierResult {
         }
     }
 
+    /// Failed and timed-out tests, quarantined ones excepted.
     pub fn failures(&self) -> impl Iterator<Item = &TestResult> {
-        self.tests.iter().filter(|t| t.status.is_failure())
+        self.tests
+            .iter()
+            .filter(|t| t.status.is_failure() && !self.is_quarantined(&t.id))
+    }
+
+    pub fn is_quarantined(&self, id: &TestId) -> bool {
+        // By name: a run read back from its reports may split binary ids differently.
+        let name = id.to_string();
+        self.quarantined.iter().any(|q| q.id.to_string() == name)
     }
 
     pub fn flaky(&self) -> impl Iterator<Item = &TestResult> {
@@ -217,6 +371,21 @@ pub struct RunResult {
     pub machines: MachineStats,
     pub resources: ResourcePeaks,
     pub gate: GateVerdict,
+    /// Set when the run was one shard of a partitioned run (`--shard K/N`).
+    pub shard: Option<ShardInfo>,
+}
+
+/// Which shard a run was and how its tests were chosen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// `K/N`
+    pub spec: String,
+    /// The plan's id (`--plan`); `None` for nextest's `slice:` without a plan.
+    pub plan_id: Option<String>,
+    /// The plan's predicted time for this shard.
+    pub predicted_ms: Option<u64>,
+    /// Tests the plan did not know, placed by hash (`tier: id`).
+    pub newer_than_plan: Vec<String>,
 }
 
 /// What the run did with machines (all zero when no tier uses machines).
@@ -230,6 +399,9 @@ pub struct MachineStats {
     pub peak_concurrent_creates: u64,
     /// Prefix-matched machines still present after postflight.
     pub leftover: Vec<String>,
+    /// Postflight could not list or delete machines: an infrastructure failure (the run's
+    /// claims stay, so the next run reaps them).
+    pub postflight_error: Option<String>,
 }
 
 /// What a machine tier's tests did with machines (shown after the tier).
@@ -277,6 +449,16 @@ impl RunResult {
             }
             for test in &mut tier.tests {
                 test.message.iter_mut().chain(test.output.iter_mut()).for_each(mask);
+                for attempt in &mut test.attempt_log {
+                    attempt
+                        .message
+                        .iter_mut()
+                        .chain(attempt.output.iter_mut())
+                        .for_each(mask);
+                    if let Blame::Machines(reason) = &mut attempt.blame {
+                        mask(reason);
+                    }
+                }
             }
         }
     }
@@ -301,10 +483,20 @@ impl RunResult {
     pub fn exit_code(&self) -> i32 {
         use crate::exit_code;
         if let Some(i) = self.interrupted {
-            return i.exit_code();
+            return crate::signals::exit_code(i);
         }
         match self.outcome() {
             RunOutcome::Passed => exit_code::PASSED,
+            // Failed only because tiers selected nothing: nextest's "no tests to run".
+            RunOutcome::Failed
+                if self
+                    .tiers
+                    .iter()
+                    .filter(|t| t.outcome == TierOutcome::Failed)
+                    .all(|t| t.nothing_selected) =>
+            {
+                exit_code::NO_TESTS
+            }
             RunOutcome::Failed => exit_code::TESTS_FAILED,
             RunOutcome::GateFailed => exit_code::GATE_FAILED,
             RunOutcome::Error => exit_code::INFRASTRUCTURE,

@@ -14,7 +14,7 @@ use crate::lifecycle::{LifecycleOptions, Preflight, PreflightContext, Session};
 use crate::plan::Plan;
 use crate::report::RunDir;
 use crate::results::{RunResult, TestCounts, TestStatus, TierOutcome, TierResult};
-use crate::signals;
+use crate::signals::Interrupts;
 use crate::tiers::command::CommandRun;
 use crate::tiers::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
 use crate::workspace::Workspace;
@@ -32,6 +32,8 @@ pub struct RunOptions {
     /// `TierOutput` events) instead of the runner copying it to stderr under the view.
     pub live: bool,
     pub lifecycle: LifecycleOptions,
+    /// `--shard K/N [--plan FILE]`.
+    pub shard: Option<crate::shard::runtime::ShardRequest>,
 }
 
 /// Where the run stands with machines: preflight runs before the first machine tier.
@@ -49,6 +51,9 @@ pub struct Runner<'a> {
     pub plan: &'a Plan,
     pub options: &'a RunOptions,
     pub observer: &'a dyn Observer,
+    /// The process's SIGINT/SIGTERM (`signals::install`): forwarded to every child the run
+    /// supervises, and the reason later tiers are skipped.
+    pub interrupts: Interrupts,
 }
 
 /// A finished run and where its files are.
@@ -62,7 +67,6 @@ impl Runner<'_> {
     /// nextest rejects); a build failure or a broken tier ends in a `RunResult` with `error`
     /// set, so reports still get written.
     pub fn run(&self) -> Result<Finished> {
-        signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
         // Problems that make any run pointless surface before anything starts.
         crate::tiers::command::check_programs(self.config, &self.plan.tiers)?;
         crate::lifecycle::workers::check(self.config, &self.plan.tiers)?;
@@ -99,10 +103,11 @@ impl Runner<'_> {
             machines: Default::default(),
             resources: Default::default(),
             gate: Default::default(),
+            shard: None,
         };
 
         // The one build, when a tier runs nextest; a failed build ends the run with reports.
-        let nextest = match self.build(&dir, &nextest_tiers)? {
+        let mut nextest = match self.build(&dir, &nextest_tiers)? {
             Ok(built) => built,
             Err(e) => {
                 let reason = match &e {
@@ -116,22 +121,74 @@ impl Runner<'_> {
                     .iter()
                     .map(|t| TierResult::skipped(&t.name, reason.clone()))
                     .collect();
-                result.interrupted = signals::received();
+                result.interrupted = self.interrupts.received();
                 result.duration = clock.elapsed();
                 return Ok(Finished { result, dir });
             }
         };
 
+        // This shard's share of each tier, and what quarantine covers (both need the build).
+        let shares = match &self.options.shard {
+            Some(request) => {
+                let shares = request.prepare(
+                    self.ws,
+                    self.config,
+                    &self.plan.tiers,
+                    &dir,
+                    nextest.as_mut(),
+                    self.options.forwarded.profile.as_deref(),
+                )?;
+                for note in &shares.notes {
+                    self.observer.event(&Event::Note { message: note });
+                }
+                result.shard = Some(shares.info.clone());
+                Some(shares)
+            }
+            None => None,
+        };
+        let quarantined = crate::quarantine::prepare(
+            self.ws,
+            self.config,
+            &self.plan.tiers,
+            nextest.as_ref(),
+            &crate::config::today(),
+        )?;
+
+        // For `new_test_runs`: the tests the flake ledger has seen.
+        let seen = self
+            .plan
+            .tiers
+            .iter()
+            .any(|t| t.new_test_runs > 1 && !t.is_command())
+            .then(|| {
+                crate::ledger::Seen::of(
+                    &crate::ledger::Ledger::of(&self.ws.orbtest_dir())
+                        .read()
+                        .unwrap_or_default(),
+                )
+            });
+        if seen.as_ref().is_some_and(|s| s.runs == 0) {
+            self.observer.event(&Event::Note {
+                message: "new_test_runs is off for this run: the flake ledger has no history yet, so every test would be new",
+            });
+        }
+
         let mut machines = Machines::NotStarted;
         let mut stop: Option<String> = None;
         for tier in &self.plan.tiers {
-            let skip = if let Some(i) = signals::received() {
+            let skip = if let Some(i) = self.interrupts.received() {
                 Some(format!("the run was interrupted ({})", i.name()))
             } else {
                 stop.clone().or_else(|| self.plan.skip_reason(tier, &result.tiers))
             };
             if let Some(reason) = skip {
-                self.skip(&mut result, tier, reason);
+                self.skip_counted(&mut result, tier, reason, nextest.as_ref());
+                continue;
+            }
+            if let Some(reason) = shares.as_ref().and_then(|s| s.nothing_here(&tier.name)) {
+                let empty = TierResult::left_to_other_shards(&tier.name, reason);
+                self.observer.event(&Event::TierFinished { result: &empty });
+                result.tiers.push(empty);
                 continue;
             }
             let mut env = Vec::new();
@@ -157,19 +214,19 @@ impl Runner<'_> {
                         }
                     }
                     Machines::Skipped(reason) => {
-                        self.skip(&mut result, tier, reason.clone());
+                        self.skip_counted(&mut result, tier, reason.clone(), nextest.as_ref());
                         continue;
                     }
                     Machines::Failed | Machines::NotStarted => {
                         let reason = "preflight failed".to_string();
                         stop = Some(reason.clone());
-                        self.skip(&mut result, tier, reason);
+                        self.skip_counted(&mut result, tier, reason, nextest.as_ref());
                         continue;
                     }
                 }
             }
             let tier_start = orbtest_machines::journal::now_ms();
-            let (tier_result, infra_error) = match (&tier.command, &nextest) {
+            let (mut tier_result, infra_error) = match (&tier.command, &nextest) {
                 (Some(command), _) => crate::tiers::command::run_tier(&CommandRun {
                     tier,
                     command,
@@ -178,8 +235,17 @@ impl Runner<'_> {
                     env,
                     echo: self.options.verbose && !self.options.live,
                     observer: self.observer,
+                    interrupts: &self.interrupts,
+                    tests: shares.as_ref().and_then(|s| s.command_tests(&tier.name)),
                 })?,
-                (None, Some((tool_config, built))) => self.run_tier(tier, tool_config, built, &dir, env)?,
+                (None, Some((tool_config, built))) => {
+                    let repeat_env = env.clone();
+                    let (mut ran, infra) = self.run_tier(tier, tool_config, built, &dir, env)?;
+                    if let Some(seen) = seen.as_ref().filter(|s| s.runs > 0 && tier.new_test_runs > 1) {
+                        self.repeat_new_tests(tier, seen, tool_config, built, &dir, repeat_env, &mut ran);
+                    }
+                    (ran, infra)
+                }
                 (None, None) => {
                     return Err(Error::Infrastructure(format!(
                         "tier `{}` has no nextest build",
@@ -187,6 +253,13 @@ impl Runner<'_> {
                     )));
                 }
             };
+            if tier_result.outcome == TierOutcome::Passed && tier_result.counts.total() == 0 {
+                self.nothing_selected(tier, &mut tier_result);
+            }
+            if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
+                session.blame(&mut tier_result);
+            }
+            crate::quarantine::apply(self.config, &quarantined, tier.is_command(), &mut tier_result);
             self.observer.event(&Event::TierFinished { result: &tier_result });
             if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
                 let activity = session.activity_since(tier_start);
@@ -200,12 +273,38 @@ impl Runner<'_> {
                 result.error.get_or_insert(e);
             }
         }
+        // A narrowed run whose filters leave every tier empty ran nothing: that fails (exit 4).
+        let ran: Vec<&mut TierResult> = result
+            .tiers
+            .iter_mut()
+            .filter(|t| t.outcome != TierOutcome::Skipped)
+            .collect();
+        if self.options.forwarded.narrowed
+            && self.options.forwarded.no_tests.is_none()
+            && !ran.is_empty()
+            && ran.iter().all(|t| t.nothing_selected)
+        {
+            for t in ran {
+                t.outcome = TierOutcome::Failed;
+                t.reason = Some("this run's filters select no test in any tier".into());
+            }
+        }
         if let Machines::Ready(session) = machines {
             let failed = result.error.is_some()
-                || signals::received().is_some()
+                || self.interrupts.received().is_some()
                 || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
             let postflight = session.postflight(failed, self.observer);
             result.machines = postflight.stats;
+            if !postflight.errors.is_empty() {
+                let error = postflight.errors.join("; ");
+                result.error.get_or_insert_with(|| {
+                    format!(
+                        "postflight: {error}; the machines this run could not delete stay claimed and the next run's \
+                         preflight reaps them"
+                    )
+                });
+                result.machines.postflight_error = Some(error);
+            }
             if !postflight.kept.is_empty() {
                 let message = format!(
                     "kept the run's machines as asked: {} (delete them with `orbctl delete -f NAME`)",
@@ -214,7 +313,7 @@ impl Runner<'_> {
                 self.observer.event(&Event::Note { message: &message });
             }
         }
-        result.interrupted = signals::received();
+        result.interrupted = self.interrupts.received();
         result.duration = clock.elapsed();
         // Durations for the next run's slowest-first ordering; only a hint, so a failure to
         // save is worth a warning, not an error.
@@ -232,6 +331,107 @@ impl Runner<'_> {
         result.tiers.push(TierResult::skipped(&tier.name, reason));
     }
 
+    /// A tier whose tests never ran: they count as not run, when nextest can say which they
+    /// were (a command tier's are known only to its runner).
+    fn skip_counted(&self, result: &mut RunResult, tier: &Tier, reason: String, built: Option<&(ToolConfig, Built)>) {
+        self.skip(result, tier, reason);
+        let (Some((tool_config, built)), false) = (built, tier.is_command()) else {
+            return;
+        };
+        // A second Ctrl-C wants out now, not a listing.
+        if self.interrupts.count() >= 2 {
+            return;
+        }
+        match nextest::count_selected(
+            self.ws,
+            tool_config,
+            built,
+            &tier.name,
+            &self.options.forwarded.select,
+            &self.interrupts,
+        ) {
+            Ok(n) => {
+                if let Some(t) = result.tiers.last_mut() {
+                    t.counts.not_run = n as u64;
+                }
+            }
+            Err(e) => tracing::warn!("cannot count the tests of skipped tier `{}`: {e}", tier.name),
+        }
+    }
+
+    /// A tier that ran and selected no test: its `no_tests` (or a forwarded `--no-tests`)
+    /// decides, unless this run's own filters emptied it.
+    fn nothing_selected(&self, tier: &Tier, result: &mut TierResult) {
+        use crate::config::NoTests;
+        result.nothing_selected = true;
+        let forwarded = &self.options.forwarded;
+        if forwarded.narrowed && forwarded.no_tests.is_none() {
+            result.reason = Some("nothing selected: this run's filters leave the tier no test".into());
+            return;
+        }
+        let policy = forwarded.no_tests.unwrap_or(tier.no_tests);
+        let what = if tier.is_command() {
+            "its command reported no test"
+        } else {
+            "its filter selects no test"
+        };
+        match policy {
+            NoTests::Fail => {
+                result.outcome = TierOutcome::Failed;
+                result.reason = Some(format!(
+                    "{what} (no_tests = \"fail\"; set no_tests = \"warn\" or \"pass\" in [tiers.{}] if that is expected)",
+                    tier.name
+                ));
+            }
+            NoTests::Warn => {
+                let message = format!("tier `{}`: {what}", tier.name);
+                self.observer.event(&Event::Note { message: &message });
+                result.reason = Some(format!("{what} (no_tests = \"warn\")"));
+            }
+            NoTests::Pass => result.reason = Some(format!("{what} (no_tests = \"pass\")")),
+        }
+    }
+
+    /// `new_test_runs`: the tier's tests the ledger never saw, run again.
+    #[allow(clippy::too_many_arguments)]
+    fn repeat_new_tests(
+        &self,
+        tier: &Tier,
+        seen: &crate::ledger::Seen,
+        tool_config: &ToolConfig,
+        built: &Built,
+        dir: &RunDir,
+        env: Vec<(String, String)>,
+        result: &mut TierResult,
+    ) {
+        let new: Vec<crate::results::TestId> = result
+            .tests
+            .iter()
+            .filter(|t| !seen.contains(&tier.name, &t.id.to_string()))
+            .map(|t| t.id.clone())
+            .collect();
+        let repeat = nextest::repeat::Repeat {
+            ws: self.ws,
+            tier: &tier.name,
+            runs: tier.new_test_runs,
+            tool_config,
+            built,
+            run_args: &self.options.forwarded.run,
+            dir,
+            env,
+            interrupts: &self.interrupts,
+        };
+        let message = match nextest::repeat::repeat_new_tests(&repeat, result, &new) {
+            Ok(Some(note)) => note,
+            Ok(None) => return,
+            Err(e) => format!(
+                "tier `{}`: new tests could not be run again (new_test_runs): {e}",
+                tier.name
+            ),
+        };
+        self.observer.event(&Event::Note { message: &message });
+    }
+
     fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {
         let ctx = PreflightContext {
             config: self.config,
@@ -241,6 +441,7 @@ impl Runner<'_> {
             options: &self.options.lifecycle,
             home: crate::lifecycle::state::home(),
             workers: crate::lifecycle::workers::count(self.config, &self.plan.tiers),
+            interrupts: &self.interrupts,
         };
         match Session::preflight(&ctx, self.observer) {
             Ok(Preflight::Ready(session)) => Machines::Ready(session),
@@ -261,15 +462,16 @@ impl Runner<'_> {
         let tool_config = self.tool_config(dir, tiers)?;
         self.observer.event(&Event::BuildStarted);
         let build_clock = Instant::now();
-        let built = nextest::build(
-            self.ws,
-            self.config,
-            &tool_config,
-            &self.options.forwarded.build,
-            if self.options.color { "always" } else { "never" },
-            &dir.path,
-            self.options.verbose,
-        );
+        let built = nextest::build(&nextest::BuildRequest {
+            ws: self.ws,
+            config: self.config,
+            tool_config: &tool_config,
+            build_args: &self.options.forwarded.build,
+            color: if self.options.color { "always" } else { "never" },
+            out_dir: &dir.path,
+            echo: self.options.verbose,
+            interrupts: &self.interrupts,
+        });
         let failure = match &built {
             Ok(_) => None,
             Err(Error::Build { .. }) => Some("build failed"),
@@ -300,7 +502,13 @@ impl Runner<'_> {
     fn tool_config(&self, dir: &RunDir, tiers: &[&Tier]) -> Result<ToolConfig> {
         let path = dir.file("nextest-tool-config.toml");
         let history = History::load(&self.ws.orbtest_dir());
-        let config = ToolConfig::generate(tiers, |t| dir.junit_path(t), &history, &path);
+        let config = ToolConfig::generate(
+            tiers,
+            |t| dir.junit_path(t),
+            &history,
+            &path,
+            self.options.forwarded.profile.as_deref(),
+        );
         write_atomic(&path, config.text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
         Ok(config)
     }
@@ -338,6 +546,7 @@ impl Runner<'_> {
             env,
             echo: self.options.verbose && !self.options.live,
             on_spawn: Some(&on_spawn),
+            interrupts: self.interrupts.clone(),
         };
         let output = nextest::run_tier(&run, &mut |event, line| {
             match event {
@@ -373,7 +582,10 @@ impl Runner<'_> {
         let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
         let mut infra_error = None;
         match (output.exit_code, junit) {
-            (Some(code @ (0 | 4 | 100)), Some(Ok(tests))) => {
+            (Some(code @ (0 | 4 | 100)), Some(Ok(mut tests))) => {
+                for t in &mut tests {
+                    t.label_timeouts(tier.timeout);
+                }
                 result.tests = tests;
                 result.junit = Some(junit_path);
                 result.counts = TestCounts::of(&result.tests);
@@ -382,7 +594,6 @@ impl Runner<'_> {
                     let ran = result.tests.iter().filter(|t| t.status != TestStatus::Skipped).count();
                     let missing = total.saturating_sub(ran);
                     result.counts.not_run = missing as u64;
-                    result.counts.skipped += missing as u64;
                 }
                 let clean = code != 100 && result.counts.failures() == 0 && result.counts.not_run == 0;
                 if clean {

@@ -1,76 +1,54 @@
-//! SIGINT/SIGTERM: recorded, never fatal by themselves, so the run can stop nextest, clean up
-//! machines and still write its reports before exiting 130/143.
+//! SIGINT/SIGTERM: recorded, never fatal by themselves, so the run can stop its children, clean
+//! up machines and still write its reports before exiting 130/143.
+//!
+//! The process's signals become one [`Interrupts`] value, handed to whatever supervises a child
+//! (tiers, preflight's machine calls) so it can forward them; code that only needs to know
+//! whether the run was interrupted asks the same value.
 
-use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::exit_code;
+pub use orbtest_process::{Interrupt, Interrupts};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interrupt {
-    Int,
-    Term,
+static INTERRUPTS: OnceLock<Interrupts> = OnceLock::new();
+
+/// Starts recording SIGINT and SIGTERM for the rest of the process (idempotent), and returns
+/// the value that hears them.
+pub fn install() -> std::io::Result<Interrupts> {
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(interrupts) = INTERRUPTS.get() {
+        return Ok(interrupts.clone());
+    }
+    let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])?;
+    let interrupts = INTERRUPTS.get_or_init(Interrupts::new).clone();
+    let raised = interrupts.clone();
+    std::thread::Builder::new()
+        .name("orbtest-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if let Some(interrupt) = Interrupt::from_signal(signal) {
+                    raised.raise(interrupt);
+                }
+            }
+        })?;
+    Ok(interrupts)
 }
 
-impl Interrupt {
-    pub fn signal(self) -> i32 {
-        match self {
-            Interrupt::Int => libc::SIGINT,
-            Interrupt::Term => libc::SIGTERM,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Interrupt::Int => "SIGINT",
-            Interrupt::Term => "SIGTERM",
-        }
-    }
-
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Interrupt::Int => exit_code::INTERRUPTED,
-            Interrupt::Term => exit_code::TERMINATED,
-        }
-    }
-}
-
-static LAST: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
-static COUNT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
-
-/// Starts recording SIGINT and SIGTERM for the rest of the process. Idempotent.
-pub fn install() -> std::io::Result<()> {
-    if LAST.get().is_some() {
-        return Ok(());
-    }
-    let last = Arc::new(AtomicUsize::new(0));
-    let count = Arc::new(AtomicUsize::new(0));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        let (l, c) = (last.clone(), count.clone());
-        // SAFETY: the handler only performs atomic stores, which are async-signal-safe.
-        unsafe {
-            signal_hook::low_level::register(sig, move || {
-                l.store(sig as usize, Ordering::SeqCst);
-                c.fetch_add(1, Ordering::SeqCst);
-            })?;
-        }
-    }
-    let _ = LAST.set(last);
-    let _ = COUNT.set(count);
-    Ok(())
+/// The process's interrupts once [`install`]ed; never interrupted before that.
+pub fn current() -> Interrupts {
+    INTERRUPTS.get().cloned().unwrap_or_default()
 }
 
 /// The most recent interrupt received, if any.
 pub fn received() -> Option<Interrupt> {
-    match LAST.get()?.load(Ordering::SeqCst) as i32 {
-        libc::SIGINT => Some(Interrupt::Int),
-        libc::SIGTERM => Some(Interrupt::Term),
-        _ => None,
-    }
+    current().received()
 }
 
-/// How many interrupts arrived: a second Ctrl-C means "stop waiting, kill now".
-pub fn count() -> usize {
-    COUNT.get().map_or(0, |c| c.load(Ordering::SeqCst))
+/// The exit code of a run that ended because of `interrupt`.
+pub fn exit_code(interrupt: Interrupt) -> i32 {
+    match interrupt {
+        Interrupt::Int => exit_code::INTERRUPTED,
+        Interrupt::Term => exit_code::TERMINATED,
+    }
 }

@@ -1,7 +1,7 @@
 //! The cargo workspace being tested: its root, target dir and package graph (cargo_metadata).
 
+use orbtest_process::Invocation;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::errors::{Error, Result};
 
@@ -29,13 +29,12 @@ impl Workspace {
     /// Reads the workspace containing `manifest_path` (or the current directory).
     pub fn discover(manifest_path: Option<&Path>) -> Result<Self> {
         let cargo = cargo_program();
-        let mut cmd = Command::new(&cargo);
         // The same graph nextest asks cargo for, so filtersets see the same packages.
-        cmd.args(["metadata", "--format-version", "1", "--all-features"]);
+        let mut inv = Invocation::new(&cargo).args(["metadata", "--format-version", "1", "--all-features"]);
         if let Some(m) = manifest_path {
-            cmd.arg("--manifest-path").arg(m);
+            inv = inv.arg("--manifest-path").arg(m);
         }
-        crate::tiers::nextest::scrub_env(&mut cmd);
+        let inv = crate::tiers::nextest::scrubbed(inv);
         let shown = manifest_path.map_or_else(
             || {
                 std::env::current_dir()
@@ -44,11 +43,11 @@ impl Workspace {
             },
             |m| m.display().to_string(),
         );
-        let output = cmd.output().map_err(|e| Error::Workspace {
+        let output = orbtest_process::capture(&inv, None).map_err(|e| Error::Workspace {
             manifest: shown.clone(),
-            stderr: format!("could not run {}: {e}", cargo.display()),
+            stderr: format!("could not run {}: {}", cargo.display(), e.io()),
         })?;
-        if !output.status.success() {
+        if !output.success() {
             return Err(Error::Workspace {
                 manifest: shown,
                 stderr: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),

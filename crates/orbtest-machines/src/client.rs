@@ -22,7 +22,7 @@ use crate::provider::Provider;
 use orbctl::errors::{ErrorKind, classify};
 use orbctl::op::{Op, OpClass};
 use orbctl::output::{MachineInfo, parse_info};
-use orbtest_process::capture::{self as process, Captured, StdinMode};
+use orbtest_process::{Exit as Captured, Interrupt, Interrupts, Invocation, Output, StdinMode, Supervision, Watch};
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +104,11 @@ impl OpResult {
 pub enum MachinesError {
     #[error("{0}")]
     Spawn(#[source] std::io::Error),
+    #[error("{0}")]
+    Process(#[from] orbtest_process::Error),
+    /// An interrupt reached the orbctl child; the call stopped at once, without retries.
+    #[error("`{op}` was interrupted ({})", .interrupt.name())]
+    Interrupted { op: String, interrupt: Interrupt },
     #[error("admission for `{op}` failed: {source}")]
     Admission {
         op: String,
@@ -225,7 +230,11 @@ pub struct Client {
     admission: Option<Arc<dyn Admission>>,
     /// Where calls run (a test's directory, for the relative paths in its calls).
     cwd: Option<std::path::PathBuf>,
+    interrupts: Interrupts,
 }
+
+/// How long an orbctl child may go on after an interrupt was forwarded to it.
+const INTERRUPT_GRACE: Duration = Duration::from_millis(500);
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -260,7 +269,16 @@ impl Client {
             observer: None,
             admission: None,
             cwd: None,
+            interrupts: Interrupts::none(),
         }
+    }
+
+    /// Forwards these interrupts to the orbctl child of a call: it stops within
+    /// [`INTERRUPT_GRACE`] and the call fails with [`MachinesError::Interrupted`], without
+    /// retries or recovery (a provision step must not hold a Ctrl-C up).
+    pub fn with_interrupts(mut self, interrupts: Interrupts) -> Self {
+        self.interrupts = interrupts;
+        self
     }
 
     pub fn with_policy(mut self, policy: Policy) -> Self {
@@ -303,7 +321,7 @@ impl Client {
         let class = op.class();
         let timeout = self.policy.timeout(class);
         let mut inv = self.provider.invocation(argv);
-        inv.cwd = self.cwd.clone();
+        inv.dir = self.cwd.clone();
         if class == OpClass::Run {
             inv.stdin = StdinMode::Inherit;
         }
@@ -328,6 +346,12 @@ impl Client {
             );
             let cap = self.run_attempt(op, &inv, timeout)?;
             durations.push(cap.duration);
+            if let Some(interrupt) = cap.interrupted {
+                return Err(MachinesError::Interrupted {
+                    op: op.to_string(),
+                    interrupt,
+                });
+            }
             let report = |outcome: AttemptOutcome, recovery_wait: Duration| {
                 if let Some(obs) = &self.observer {
                     obs.on_attempt(&Attempt {
@@ -340,7 +364,7 @@ impl Client {
                         recovery_wait,
                         admission_wait,
                         outcome,
-                        exit_code: cap.exit_code,
+                        exit_code: cap.code,
                     });
                 }
             };
@@ -376,7 +400,7 @@ impl Client {
                         }
                     }
                 }
-            } else if cap.exit_code.is_none() {
+            } else if cap.code.is_none() {
                 // Killed by a signal (the OOM killer, a crash): like a timeout, its effect is
                 // unknown, and the daemon may still carry it out. Look before asking again.
                 killed_before = true;
@@ -396,7 +420,7 @@ impl Client {
                         }
                     }
                 }
-            } else if cap.exit_code == Some(0) {
+            } else if cap.code == Some(0) {
                 report(AttemptOutcome::Succeeded, Duration::ZERO);
                 Decision::Finish(Outcome::Succeeded)
             } else {
@@ -461,7 +485,7 @@ impl Client {
             outcome,
             stdout: cap.stdout,
             stderr: cap.stderr,
-            exit_code: cap.exit_code,
+            exit_code: cap.code,
             attempts,
             retries: attempts - 1,
             recovered: outcome == Outcome::Recovered,
@@ -476,28 +500,32 @@ impl Client {
     /// `poll_interval`: once `info` shows the machine it makes finished, and created after the
     /// attempt began (so not someone else's), a client still running is hanging after success
     /// and is stopped; it no longer holds a create slot or its test.
-    fn run_attempt(
-        &self,
-        op: &Op,
-        inv: &process::Invocation,
-        timeout: Option<Duration>,
-    ) -> Result<Captured, MachinesError> {
+    fn run_attempt(&self, op: &Op, inv: &Invocation, timeout: Option<Duration>) -> Result<Captured, MachinesError> {
         let name = op
             .created_machine()
             .filter(|_| self.policy.watch_hangs && op.class() == OpClass::Create);
-        let Some(name) = name else {
-            return process::run(inv, timeout).map_err(MachinesError::Spawn);
-        };
         let since_ms = crate::journal::now_ms();
-        let settled = || match self.info(name) {
-            InfoAnswer::Found(info) => finished(op, &info.record.state) && created_since(&info.record.id, since_ms),
-            _ => false,
+        let settled = || {
+            name.is_some_and(|name| match self.info(name) {
+                InfoAnswer::Found(info) => finished(op, &info.record.state) && created_since(&info.record.id, since_ms),
+                _ => false,
+            })
         };
-        let watch = process::Watch {
-            every: self.policy.poll_interval,
-            settled: &settled,
-        };
-        process::run_watched(inv, timeout, Some(watch)).map_err(MachinesError::Spawn)
+        let mut supervision = Supervision::new()
+            .deadline(timeout.and_then(|t| Instant::now().checked_add(t)))
+            .interrupts(self.interrupts.clone())
+            .interrupt_grace(INTERRUPT_GRACE);
+        if name.is_some() {
+            supervision = supervision.watch(Watch {
+                every: self.policy.poll_interval,
+                settled: &settled,
+            });
+        } else if timeout.is_none() {
+            // Unbounded (`run`): it stays in our group, so an interactive command keeps the
+            // terminal.
+            supervision = supervision.in_our_group();
+        }
+        Ok(orbtest_process::run(inv, &supervision, Output::Capture)?)
     }
 
     fn admit(&self, op: &Op, class: OpClass) -> Result<(Option<Permit>, Duration), MachinesError> {
@@ -517,7 +545,7 @@ impl Client {
     /// Runs a helper query (status/info) once, without retries or observer reports.
     fn quick(&self, op: &Op, timeout: Duration) -> Option<Captured> {
         let inv = self.provider.invocation(&op.to_argv());
-        match process::run(&inv, Some(timeout)) {
+        match orbtest_process::capture(&inv, Some(timeout)) {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(op = %op, error = %e, "helper query could not run");
@@ -529,10 +557,10 @@ impl Client {
     fn probe(&self) -> Health {
         match self.quick(&Op::Status, self.policy.probe_timeout) {
             // Running (0) or Starting (2): up, just slow.
-            Some(c) if !c.timed_out && matches!(c.exit_code, Some(0) | Some(2)) => Health::Up,
+            Some(c) if !c.timed_out && matches!(c.code, Some(0) | Some(2)) => Health::Up,
             Some(c) => {
                 tracing::warn!(
-                    exit_code = ?c.exit_code,
+                    exit_code = ?c.code,
                     timed_out = c.timed_out,
                     "`orbctl status` says OrbStack is down"
                 );
@@ -605,7 +633,7 @@ impl Client {
         if c.timed_out {
             return InfoAnswer::Unknown;
         }
-        if c.exit_code == Some(0) {
+        if c.code == Some(0) {
             return match parse_info(&c.stdout) {
                 Ok(info) => InfoAnswer::Found(Box::new(info)),
                 Err(e) => {

@@ -361,6 +361,9 @@ pub struct JournalView {
     /// Machines owned and not released.
     pub owned: BTreeMap<String, Owned>,
     pub ended: bool,
+    /// Machines the run kept on purpose at its end (`--keep-machines`, `keep_on_failure`):
+    /// owned still, but never reaped by a later run.
+    pub kept: std::collections::BTreeSet<String>,
     pub ops: Vec<OpRecord>,
     /// Whether a broker served the run's tests (so caller departures were watched).
     pub broker: bool,
@@ -422,10 +425,14 @@ impl JournalView {
                 }
             }
             Record::Release { machine, .. } => {
+                self.kept.remove(&machine);
                 self.owned.remove(&machine);
             }
             Record::Op(op) => self.ops.push(op),
-            Record::End { .. } => self.ended = true,
+            Record::End { kept, .. } => {
+                self.ended = true;
+                self.kept.extend(kept);
+            }
             Record::Broker { .. } => self.broker = true,
             record @ (Record::CallerGone { .. }
             | Record::Joined { .. }

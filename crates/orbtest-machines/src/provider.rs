@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use orbtest_process::capture::{Invocation, StdinMode};
+use orbtest_process::Invocation;
 
 /// Host memory pressure as a provider (or the orchestrator's sampler) sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -143,24 +143,18 @@ impl Provider for OrbctlProvider {
 
     fn invocation(&self, argv: &[String]) -> Invocation {
         Invocation {
-            program: self.program.clone(),
-            args: argv.to_vec(),
             env: self.env.clone(),
-            stdin: StdinMode::Null,
-            cwd: None,
+            ..Invocation::new(&self.program).args(argv)
         }
     }
 
     fn pressure(&self) -> Option<Pressure> {
         let bin = self.sim_binary.as_ref()?;
         let inv = Invocation {
-            program: bin.clone(),
-            args: vec!["stats".into()],
             env: self.env.clone(),
-            stdin: StdinMode::Null,
-            cwd: None,
+            ..Invocation::new(bin).arg("stats")
         };
-        let out = orbtest_process::capture::run(&inv, Some(std::time::Duration::from_secs(10))).ok()?;
+        let out = orbtest_process::capture(&inv, Some(std::time::Duration::from_secs(10))).ok()?;
         #[derive(serde::Deserialize)]
         struct Stats {
             memory_percent: f64,

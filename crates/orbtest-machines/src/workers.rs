@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{MachinesError, OpResult};
 use crate::provider::Provider;
 use orbctl::op::Op;
-use orbtest_process::capture::StdinMode;
+use orbtest_process::StdinMode;
 
 pub const ENV_WORKERS: &str = crate::env::WORKERS;
 pub const ENV_WORKER: &str = crate::env::WORKER;
@@ -198,22 +198,21 @@ pub fn check(provider: &dyn Provider, name: &str) -> Result<(), String> {
     let mut inv = provider.invocation(&health_op(name).to_argv());
     inv.stdin = StdinMode::Null;
     let shown = format!("`orbctl run -m {name} true`");
-    let c =
-        orbtest_process::capture::run(&inv, Some(HEALTH_TIMEOUT)).map_err(|e| format!("{shown} could not run: {e}"))?;
+    let c = orbtest_process::capture(&inv, Some(HEALTH_TIMEOUT)).map_err(|e| format!("{shown} could not run: {e}"))?;
     if c.timed_out {
         return Err(format!(
             "{shown} did not finish within {}",
             humantime::format_duration(HEALTH_TIMEOUT)
         ));
     }
-    if c.exit_code == Some(0) {
+    if c.code == Some(0) {
         return Ok(());
     }
     let said = String::from_utf8_lossy(&c.stderr);
     let said = said.lines().next().unwrap_or("").trim();
     Err(format!(
         "{shown} exited with {}{}",
-        c.exit_code.map_or("no code".to_string(), |c| c.to_string()),
+        c.code.map_or("no code".to_string(), |c| c.to_string()),
         if said.is_empty() {
             String::new()
         } else {

@@ -1,12 +1,26 @@
-//! The one way cargo-orbtest runs child processes: each in its own process group (so it and
-//! everything it spawned can be signalled at once), killed with us on Linux, with timeouts that
-//! end the whole group.
+//! The one child-process supervisor of cargo-orbtest. cargo-nextest, command tiers' test
+//! runners, provisioning steps and every orbctl call run through [`run`], so timeouts,
+//! interrupts and orphans behave the same for all of them:
 //!
-//! * [`group`]: preparing a child to live in its own group, and signalling that group.
-//! * [`capture`]: running a child to completion with captured output and an optional timeout.
+//! * each child leads its own process group (so it and everything it spawned can be
+//!   signalled at once) and, on Linux, dies with us;
+//! * output is captured, streamed line by line, or redirected ([`Output`]);
+//! * a deadline sends SIGTERM to the group and SIGKILL after a grace, or SIGKILL at once
+//!   ([`Stop`]);
+//! * interrupts are a value the caller passes in ([`Interrupts`]): the first is forwarded to
+//!   the group, a second kills it;
+//! * processes that escaped the group but carry the child's [`Mark`] are killed after a forced
+//!   end.
+//!
+//! Used by `orbtest-machines` (orbctl calls) and `cargo-orbtest` (tiers, lifecycle).
 
-pub mod capture;
-pub mod group;
+mod group;
+mod interrupts;
+mod invocation;
+mod orphans;
+mod supervise;
 
-pub use capture::{Captured, Invocation, StdinMode, run};
-pub use group::{signal_group, supervise, supervise_duct};
+pub use interrupts::{Interrupt, Interrupts, Listening};
+pub use invocation::{Invocation, StdinMode};
+pub use orphans::{Mark, kill_marked};
+pub use supervise::{Error, Exit, Output, Sink, Stop, Supervision, Watch, capture, run};

@@ -14,8 +14,14 @@ const KEYS: &[&str] = &[
     "max_duration",
     "max_peak_swap_percent",
     "max_leftover_machines",
+    "max_flake_rate",
+    "flake_window",
+    "max_quarantined",
     "tiers",
 ];
+/// Runs a flake rate looks back over, by default.
+pub const DEFAULT_FLAKE_WINDOW: u32 = 20;
+
 const TIER_KEYS: &[&str] = &["max_failed", "max_timed_out", "max_flaky", "max_duration"];
 
 /// Each criterion is optional: unset means not checked.
@@ -32,6 +38,13 @@ pub struct GateConfig {
     pub max_peak_swap_percent: Option<f64>,
     /// Default 0.
     pub max_leftover_machines: Option<u64>,
+    /// Highest flake rate (0–1) any test of the run may have over its last `flake_window`
+    /// runs in the ledger. Not checked by default.
+    pub max_flake_rate: Option<f64>,
+    /// Runs a flake rate is computed over. Default 20.
+    pub flake_window: u32,
+    /// Most failing tests a run may excuse by quarantine. Not checked by default.
+    pub max_quarantined: Option<u64>,
     /// Per-tier criteria, by tier name, in file order.
     pub tiers: Vec<(String, TierGate)>,
 }
@@ -54,6 +67,9 @@ impl Default for GateConfig {
             max_duration: None,
             max_peak_swap_percent: None,
             max_leftover_machines: Some(0),
+            max_flake_rate: None,
+            flake_window: DEFAULT_FLAKE_WINDOW,
+            max_quarantined: None,
             tiers: Vec::new(),
         }
     }
@@ -104,6 +120,11 @@ pub(crate) fn read(t: &Table<'_, '_>, tier_names: &[&str], diags: &mut Diagnosti
         max_duration: t.duration("max_duration", diags),
         max_peak_swap_percent: t.percent("max_peak_swap_percent", diags),
         max_leftover_machines: count(t, "max_leftover_machines", d.max_leftover_machines, diags),
+        max_flake_rate: t.fraction("max_flake_rate", diags),
+        flake_window: t
+            .integer("flake_window", 1..=10_000, diags)
+            .map_or(d.flake_window, |n| n as u32),
+        max_quarantined: count(t, "max_quarantined", None, diags),
         tiers,
     }
 }
@@ -116,6 +137,7 @@ impl GateConfig {
             ("max_timed_out", self.max_timed_out),
             ("max_flaky", self.max_flaky),
             ("max_leftover_machines", self.max_leftover_machines),
+            ("max_quarantined", self.max_quarantined),
         ];
         for (key, value) in counts {
             if let Some(v) = value {
@@ -128,6 +150,10 @@ impl GateConfig {
         if let Some(p) = self.max_peak_swap_percent {
             w.float("max_peak_swap_percent", p);
         }
+        if let Some(r) = self.max_flake_rate {
+            w.float("max_flake_rate", r);
+        }
+        w.integer("flake_window", i64::from(self.flake_window));
         if !self.tiers.is_empty() {
             w.inline_table("tiers", |tw| {
                 for (name, g) in &self.tiers {

@@ -12,7 +12,7 @@ use super::*;
 /// The file name looked for at the workspace root.
 pub const FILE_NAME: &str = "orchestrator.toml";
 
-const TOP_KEYS: &[&str] = &["tiers", "machines", "pressure", "gate", "monitor"];
+const TOP_KEYS: &[&str] = &["tiers", "machines", "pressure", "gate", "monitor", "quarantine"];
 
 /// A validated `orchestrator.toml`.
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct Config {
     pub pressure: PressureConfig,
     pub gate: GateConfig,
     pub monitor: MonitorConfig,
+    /// `[[quarantine]]` entries, in file order.
+    pub quarantine: Vec<QuarantineEntry>,
 }
 
 impl Config {
@@ -75,6 +77,10 @@ impl Config {
         root.inline_table("pressure", |w| self.pressure.write(w));
         root.inline_table("gate", |w| self.gate.write(w));
         root.inline_table("monitor", |w| self.monitor.write(w));
+        if !self.quarantine.is_empty() {
+            root.table
+                .insert("quarantine".into(), quarantine::write(&self.quarantine));
+        }
         toml::to_string(&root.table).unwrap_or_default()
     }
 }
@@ -144,6 +150,7 @@ pub fn parse(source: Arc<Source>) -> Result<Config, ConfigError> {
     let monitor = section("monitor", &mut diags)
         .map(|t| monitor::read(&t, &mut diags))
         .unwrap_or_default();
+    let quarantine = quarantine::read(&top, &mut diags);
 
     if !diags.0.is_empty() {
         diags.0.sort_by_key(|d| d.span.start);
@@ -159,6 +166,7 @@ pub fn parse(source: Arc<Source>) -> Result<Config, ConfigError> {
         pressure,
         gate,
         monitor,
+        quarantine,
     })
 }
 

@@ -230,21 +230,24 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
                         "{what} would let cleanup delete machines that are not test machines; use at least {MIN_PREFIX_LEN} characters, like \"test-\""
                     )),
             );
+        } else if let Some(why) = prefix_never_matches(p.get_ref()) {
+            diags.push(
+                Diagnostic::new(p.span(), format!("cleanup prefix `{}` can never match a machine name", p.get_ref()))
+                    .help(format!(
+                        "{why}; machine names start with a letter or digit and hold only letters, digits, `-` and `.` (a prefix is not a glob: write \"test-\", not \"test-*\")"
+                    )),
+            );
         }
     }
+    // Protect entries are exceptions: they win over the prefixes (prefix "test-" with protect
+    // "test-fixture-db" keeps the fixture).
     let protect = t.string_list("protect", diags).unwrap_or_default();
     for entry in &protect {
-        if let Some(prefix) = prefixes
-            .iter()
-            .find(|p| glob_overlaps_prefix(entry.get_ref(), p.get_ref()))
-        {
+        if let Some(why) = bad_protect_glob(entry.get_ref()) {
             diags.push(
-                Diagnostic::new(entry.span(), format!(
-                    "protected name `{}` overlaps cleanup prefix `{}`",
-                    entry.get_ref(),
-                    prefix.get_ref()
-                ))
-                .help("machines under a cleanup prefix are test machines by definition; rename the machine you want to keep, or narrow the prefix"),
+                Diagnostic::new(entry.span(), format!("bad protect pattern `{}`", entry.get_ref())).help(format!(
+                    "{why}; write a machine name or a glob of one, like \"dev\" or \"work-*\""
+                )),
             );
         }
     }
@@ -430,15 +433,39 @@ fn read_baseline(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Baseline>
     })
 }
 
-/// Whether some machine name could both start with `prefix` and match the glob `pattern`
-/// (`*` and `?` wildcards). Conservative: when unsure, it says yes.
-pub fn glob_overlaps_prefix(pattern: &str, prefix: &str) -> bool {
-    let literal_len = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
-    let literal = &pattern[..literal_len];
-    if literal.len() == pattern.len() {
-        return literal.starts_with(prefix);
+/// Why no machine name can start with `prefix`, if none can.
+pub fn prefix_never_matches(prefix: &str) -> Option<String> {
+    let mut chars = prefix.chars();
+    let first = chars.next()?;
+    if !first.is_ascii_alphanumeric() {
+        return Some(format!("it starts with `{first}`"));
     }
-    literal.starts_with(prefix) || prefix.starts_with(literal)
+    chars
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+        .map(|c| format!("`{}` never appears in a machine name", c.escape_default()))
+}
+
+/// Why `pattern` is not a usable protect glob (a name, or a glob with `*`, `?`, `[...]`,
+/// `{a,b}`), if it is not: globset rejects it, or it needs a character no machine name has.
+pub fn bad_protect_glob(pattern: &str) -> Option<String> {
+    if pattern.trim().is_empty() {
+        return Some("it is empty".into());
+    }
+    if let Err(e) = globset::Glob::new(pattern) {
+        return Some(e.kind().to_string());
+    }
+    let mut in_class = false;
+    for c in pattern.chars() {
+        match c {
+            '[' => in_class = true,
+            ']' => in_class = false,
+            _ if in_class => {}
+            '*' | '?' | '{' | '}' | ',' => {}
+            c if c.is_ascii_alphanumeric() || c == '-' || c == '.' => {}
+            c => return Some(format!("`{}` never appears in a machine name", c.escape_default())),
+        }
+    }
+    None
 }
 
 impl MachinesConfig {
@@ -515,15 +542,33 @@ impl MachinesConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_overlaps_prefix;
+    use super::{bad_protect_glob, prefix_never_matches};
 
     #[test]
-    fn overlap_of_protect_globs_and_prefixes() {
-        assert!(glob_overlaps_prefix("test-keep", "test-"));
-        assert!(glob_overlaps_prefix("te*", "test-"));
-        assert!(glob_overlaps_prefix("test-*", "test-"));
-        assert!(!glob_overlaps_prefix("dev", "test-"));
-        assert!(!glob_overlaps_prefix("work-*", "test-"));
-        assert!(!glob_overlaps_prefix("tes", "test-"));
+    fn prefixes_that_no_machine_name_can_start_with() {
+        for ok in ["test-", "e2e.", "Dev9", "a-"] {
+            assert_eq!(prefix_never_matches(ok), None, "{ok}");
+        }
+        for bad in ["test-*", "-test", ".x", "te st", "t_e", "---", "tést", "x/"] {
+            assert!(prefix_never_matches(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn protect_globs_must_parse_and_be_able_to_match_a_name() {
+        for ok in [
+            "dev",
+            "work-*",
+            "test-fixture-db",
+            "db-[0-9]",
+            "{dev,prod}-box",
+            "a?c",
+            "x[_ ]y",
+        ] {
+            assert_eq!(bad_protect_glob(ok), None, "{ok}");
+        }
+        for bad in ["", "  ", "work-[", "dev box", "my_vm", "a/b", "{a,b"] {
+            assert!(bad_protect_glob(bad).is_some(), "{bad}");
+        }
     }
 }

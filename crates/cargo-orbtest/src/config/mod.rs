@@ -11,6 +11,7 @@ mod machines;
 mod monitor;
 pub mod placeholders;
 mod pressure;
+mod quarantine;
 mod reader;
 mod starter;
 mod tier;
@@ -20,12 +21,13 @@ pub use diagnostic::{ConfigError, Diagnostic, Source, did_you_mean};
 pub use gate::{GateConfig, TierGate};
 pub use machines::{
     Baseline, MIN_PREFIX_LEN, MachinesConfig, OpRetry, OpTimeouts, ProviderKind, RestartConfig, SimConfig, WorkerCount,
-    WorkerSource, WorkersConfig, glob_overlaps_prefix,
+    WorkerSource, WorkersConfig, bad_protect_glob, prefix_never_matches,
 };
 pub use monitor::MonitorConfig;
 pub use pressure::{OnPressure, PressureConfig};
+pub use quarantine::{QuarantineEntry, today};
 pub use starter::{STARTER, missing_config_message};
-pub use tier::{Backoff, COMMAND_TIMEOUT, CommandTier, Retries, Threads, Tier, TierSpans, default_timeout};
+pub use tier::{Backoff, COMMAND_TIMEOUT, CommandTier, NoTests, Retries, Threads, Tier, TierSpans, default_timeout};
 pub use write::duration_string;
 
 pub use load::{Config, FILE_NAME, LoadError, load, parse};

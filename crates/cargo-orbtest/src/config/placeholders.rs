@@ -3,7 +3,13 @@
 //! `{{` and `}}` stand for literal braces.
 
 /// Every placeholder a command tier may use.
-pub const NAMES: &[&str] = &["junit", "threads", "tier", "run_dir"];
+pub const NAMES: &[&str] = &["junit", "threads", "tier", "run_dir", "tests"];
+
+/// The placeholder that tells a command which tests to run (a shard's share of the tier): an
+/// argument that is exactly `{tests}` becomes one argument per test id; inside a longer string
+/// the ids are joined by spaces. Without `--shard` it is empty (an argument that is exactly
+/// `{tests}` is dropped), so the command runs all its tests.
+pub const TESTS: &str = "tests";
 
 /// A problem with one string: what, and the byte offset in it where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]

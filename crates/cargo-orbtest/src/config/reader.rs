@@ -109,12 +109,7 @@ impl<'a, 'i> Table<'a, 'i> {
 
     pub(crate) fn percent(&self, key: &str, diags: &mut Diagnostics) -> Option<f64> {
         let value = self.get(key)?;
-        let number = match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|v| v as f64),
-            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-            _ => None,
-        };
-        match number {
+        match number(value) {
             Some(n) if (0.0..=100.0).contains(&n) => Some(n),
             Some(n) => {
                 diags.push(Diagnostic::new(
@@ -125,6 +120,29 @@ impl<'a, 'i> Table<'a, 'i> {
             }
             None => {
                 diags.type_error(value, key, "a number from 0 to 100");
+                None
+            }
+        }
+    }
+
+    /// A fraction from 0 to 1 (a rate); a percentage-looking value gets a hint.
+    pub(crate) fn fraction(&self, key: &str, diags: &mut Diagnostics) -> Option<f64> {
+        let value = self.get(key)?;
+        match number(value) {
+            Some(n) if (0.0..=1.0).contains(&n) => Some(n),
+            Some(n) => {
+                let mut d = Diagnostic::new(
+                    value.span(),
+                    format!("`{key}` must be a fraction from 0 to 1, found {n}"),
+                );
+                if (1.0..=100.0).contains(&n) {
+                    d = d.help(format!("for {n}% write {key} = {}", n / 100.0));
+                }
+                diags.push(d);
+                None
+            }
+            None => {
+                diags.type_error(value, key, "a number from 0 to 1");
                 None
             }
         }
@@ -179,6 +197,15 @@ impl<'a, 'i> Table<'a, 'i> {
             }
         }
         out
+    }
+}
+
+/// An integer or float value as a number.
+fn number(value: &Value<'_>) -> Option<f64> {
+    match value.get_ref() {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|v| v as f64),
+        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+        _ => None,
     }
 }
 

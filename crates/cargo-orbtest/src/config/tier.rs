@@ -21,18 +21,21 @@ pub(crate) const KEYS: &[&str] = &[
     "flaky_retries",
     "fail_fast",
     "slowest_first",
+    "no_tests",
     "needs",
     "machines",
     "command",
     "rerun",
     "workdir",
     "env",
+    "list",
+    "new_test_runs",
 ];
 
 /// Keys that only mean something for a nextest tier.
-const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast", "slowest_first"];
+const NEXTEST_ONLY: &[&str] = &["flaky", "flaky_retries", "fail_fast", "slowest_first", "new_test_runs"];
 /// Keys that only mean something for a command tier.
-const COMMAND_ONLY: &[&str] = &["rerun", "workdir", "env"];
+const COMMAND_ONLY: &[&str] = &["rerun", "workdir", "env", "list"];
 
 /// A command tier's default timeout: it bounds the whole command, not one test.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -64,10 +67,15 @@ pub struct Tier {
     /// Start the tests that took longest in earlier runs first (nextest priorities), so the
     /// tier does not end with one long test running alone. Default true.
     pub slowest_first: bool,
+    /// What a tier whose filter selects no test is. Default `Fail`: a gate never passes on
+    /// nothing.
+    pub no_tests: NoTests,
     /// Tiers that must pass earlier in the same invocation. Default none.
     pub needs: Vec<String>,
     /// Whether the tier's tests create OrbStack machines (preflight, shim, postflight). Default false.
     pub machines: bool,
+    /// Runs of a test the ledger has never seen (early flake detection). Default 1: no extra runs.
+    pub new_test_runs: u32,
     /// Run this command instead of nextest. Default none (a nextest tier).
     pub command: Option<CommandTier>,
     /// Where things are in the file, to point nextest's complaints at the right line.
@@ -85,12 +93,23 @@ pub struct CommandTier {
     pub workdir: Option<PathBuf>,
     /// Added to the environment, in file order.
     pub env: Vec<(String, String)>,
+    /// A command printing the tier's test ids, one per line up to the first empty line
+    /// (pytest: `["pytest", "--collect-only", "-q"]`): with `{tests}` in `command`, it lets
+    /// shards split the tier.
+    pub list: Option<Vec<String>>,
 }
 
 impl CommandTier {
     /// The directory the command runs in, given the config file's directory.
     pub fn workdir(&self, config_dir: &Path) -> PathBuf {
         self.workdir.clone().unwrap_or_else(|| config_dir.to_path_buf())
+    }
+
+    /// Whether the command can be told which tests to run (`{tests}`).
+    pub fn takes_tests(&self) -> bool {
+        let mentions =
+            |s: &String| super::placeholders::check(s).is_ok_and(|names| names.contains(&super::placeholders::TESTS));
+        self.argv.iter().any(mentions) || self.env.iter().any(|(_, v)| mentions(v))
     }
 }
 
@@ -118,6 +137,37 @@ impl std::fmt::Display for Threads {
             Threads::NumCpus => f.write_str("num-cpus"),
             Threads::Count(n) => write!(f, "{n}"),
         }
+    }
+}
+
+/// What a tier that selects no test is (nextest's `--no-tests`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NoTests {
+    /// The tier fails (a run failing only for this exits 4).
+    #[default]
+    Fail,
+    /// The tier passes with a warning.
+    Warn,
+    /// The tier passes.
+    Pass,
+}
+
+impl NoTests {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoTests::Fail => "fail",
+            NoTests::Warn => "warn",
+            NoTests::Pass => "pass",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "fail" => NoTests::Fail,
+            "warn" => NoTests::Warn,
+            "pass" => NoTests::Pass,
+            _ => return None,
+        })
     }
 }
 
@@ -239,7 +289,9 @@ pub(crate) fn read(
         flaky_retries: t.integer("flaky_retries", 0..=100, diags).map_or(2, |n| n as u32),
         fail_fast: t.bool("fail_fast", diags).unwrap_or(false),
         slowest_first: t.bool("slowest_first", diags).unwrap_or(true),
+        no_tests: read_no_tests(t, diags),
         machines: t.bool("machines", diags).unwrap_or(false),
+        new_test_runs: t.integer("new_test_runs", 1..=100, diags).map_or(1, |n| n as u32),
         command,
         spans: TierSpans {
             header: name_span,
@@ -302,12 +354,21 @@ fn read_command(t: &Table<'_, '_>, base_dir: &Path, diags: &mut Diagnostics) -> 
         Some(base_dir.join(w.get_ref()))
     });
     let env = read_env(t, diags);
-    Some(CommandTier {
+    let list = t.get("list").and_then(|_| command_list(t, "list", diags));
+    let command = CommandTier {
         argv: argv.unwrap_or_default(),
         rerun,
         workdir,
         env,
-    })
+        list,
+    };
+    if let (Some(list), false) = (t.get("list"), command.takes_tests()) {
+        diags.push(
+            Diagnostic::new(list.span(), "`list` without `{tests}` in `command`")
+                .help("shards can split the tier only if its command is told which tests to run: add \"{tests}\" to `command`"),
+        );
+    }
+    Some(command)
 }
 
 /// A non-empty list of strings whose placeholders are all known.
@@ -369,6 +430,19 @@ fn read_env(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Vec<(String, String)>
         }
     }
     env
+}
+
+fn read_no_tests(t: &Table<'_, '_>, diags: &mut Diagnostics) -> NoTests {
+    let Some(v) = t.string("no_tests", diags) else {
+        return NoTests::default();
+    };
+    NoTests::parse(v.get_ref()).unwrap_or_else(|| {
+        diags.push(
+            Diagnostic::new(v.span(), format!("unknown `no_tests` value `{}`", v.get_ref()))
+                .help("use \"fail\" (the default), \"warn\" or \"pass\""),
+        );
+        NoTests::default()
+    })
 }
 
 fn positive(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostics) -> Option<Duration> {
@@ -483,6 +557,9 @@ impl Tier {
                     }
                 });
             }
+            if let Some(list) = &c.list {
+                w.strings("list", list);
+            }
         } else {
             w.string("filter", &self.filter);
         }
@@ -506,7 +583,9 @@ impl Tier {
             w.integer("flaky_retries", i64::from(self.flaky_retries));
             w.bool("fail_fast", self.fail_fast);
             w.bool("slowest_first", self.slowest_first);
+            w.integer("new_test_runs", i64::from(self.new_test_runs));
         }
+        w.string("no_tests", self.no_tests.as_str());
         w.strings("needs", &self.needs);
         w.bool("machines", self.machines);
     }

@@ -2,18 +2,121 @@
 //! created from scratch. A baseline is reused while its recipe (image, user, provision steps)
 //! is unchanged, and rebuilt when the recipe changes or on `--rebuild-baselines`.
 //!
-//! Only machines recorded in orbtest's baseline registry are ever rebuilt: a machine that merely
-//! has a baseline's name is somebody else's, and preflight stops and says so.
+//! A baseline is known by its machine id, recorded when it was created: only that exact machine
+//! is ever stopped, reused or rebuilt. A machine that merely has a baseline's name — one someone
+//! made after deleting the baseline, say — is somebody else's, and preflight stops and says so.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::state::{BaselineRecord, ProviderState, now_ms};
 use crate::config::Baseline;
 use orbtest_machines::files::write_atomic;
-use orbtest_machines::{Client, MachineRecord, Op};
+use orbtest_machines::{Client, MachineRecord, MachinesError, Op};
+
+/// Why a baseline could not be made ready. Messages that quote provision steps are redacted.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error(
+        "a machine named `{name}` exists (id {id}) but is not the baseline cargo orbtest built{}: rename or \
+         delete it yourself, or give the baseline another name (cargo orbtest never touches machines \
+         that are not its own)",
+        .was.as_ref().map(|id| format!(" (that one was {id})")).unwrap_or_default()
+    )]
+    NotOurs {
+        name: String,
+        id: String,
+        /// The id of the baseline we built, when known.
+        was: Option<String>,
+    },
+    #[error("delete the old baseline: {0}")]
+    DeleteOld(String),
+    #[error("cannot record baseline `{name}`: {source}")]
+    Record {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("baseline `{name}`: cannot read its id: {source}")]
+    Id {
+        name: String,
+        #[source]
+        source: MachinesError,
+    },
+    #[error("cannot create {}: {source}", .path.display())]
+    LogDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `create` or `stop` of the baseline failed.
+    #[error("{what}: {source}")]
+    Call {
+        what: &'static str,
+        #[source]
+        source: MachinesError,
+    },
+    #[error("{}", redacted(&format!("baseline `{baseline}`: provision step {number} (`{step}`): {source}")))]
+    ProvisionCall {
+        baseline: String,
+        number: usize,
+        step: String,
+        #[source]
+        source: MachinesError,
+    },
+    #[error("{0}")]
+    ProvisionFailed(Box<ProvisionFailure>),
+}
+
+/// A provision step that ran and failed.
+#[derive(Debug)]
+pub struct ProvisionFailure {
+    pub baseline: String,
+    pub number: usize,
+    pub step: String,
+    /// `timed out after 10m`, `exited with 2`.
+    pub why: String,
+    pub log: PathBuf,
+    /// The step's last lines of output.
+    pub tail: String,
+}
+
+impl std::fmt::Display for ProvisionFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = format!(
+            "baseline `{}`: provision step {} (`{}`) {}; output in {}:\n{}",
+            self.baseline,
+            self.number,
+            self.step,
+            self.why,
+            self.log.display(),
+            self.tail
+        );
+        f.write_str(&redacted(&message))
+    }
+}
+
+impl BaselineError {
+    /// An interrupt stopped an orbctl call: the machine may still be on its way.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            BaselineError::Call {
+                source: MachinesError::Interrupted { .. },
+                ..
+            } | BaselineError::ProvisionCall {
+                source: MachinesError::Interrupted { .. },
+                ..
+            }
+        )
+    }
+}
+
+fn redacted(message: &str) -> String {
+    orbtest_machines::redact::global().redact(message).into_owned()
+}
 
 /// A ready baseline, as the shim needs it to turn creates into clones.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,8 +127,7 @@ pub struct ReadyBaseline {
     pub clone_for_create: bool,
 }
 
-/// Marks a registry entry whose build did not finish (we crashed mid-build): ours to rebuild.
-const BUILDING: &str = "building";
+use super::state::BUILDING;
 
 /// What a baseline is built from; any change means a rebuild.
 pub fn recipe_hash(b: &Baseline) -> String {
@@ -49,13 +151,12 @@ pub fn ensure(
     existing: &[MachineRecord],
     rebuild: bool,
     log_dir: &Path,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, BaselineError> {
     let mut registry = state.baselines();
-    let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
     let mut out = Outcome::default();
     for b in baselines {
         let hash = recipe_hash(b);
-        let exists = names.contains(b.name.as_str());
+        let machine = existing.iter().find(|m| m.name == b.name);
         let known = registry.get(&b.name);
         let ready = ReadyBaseline {
             name: b.name.clone(),
@@ -63,61 +164,72 @@ pub fn ensure(
             user: b.user.clone(),
             clone_for_create: b.clone_for_create,
         };
-        if exists && !rebuild && known.is_some_and(|r| r.recipe == hash) {
-            if existing.iter().any(|m| m.name == b.name && m.is_running()) {
-                run(client, &Op::stop(&b.name), "stop")?;
+        if let Some(m) = machine {
+            if !known.is_some_and(|r| r.is_machine(&m.id)) {
+                return Err(BaselineError::NotOurs {
+                    name: b.name.clone(),
+                    id: m.id.clone(),
+                    was: known.and_then(|r| r.id.clone()),
+                });
             }
-            out.reused.push(b.name.clone());
-            out.ready.push(ready);
-            continue;
-        }
-        if exists {
-            if known.is_none() {
-                return Err(format!(
-                    "a machine named `{}` exists but cargo orbtest did not build it: rename or delete it yourself, \
-                     or give the baseline another name (cargo orbtest never deletes machines that are not its own)",
-                    b.name
-                ));
+            if !rebuild && known.is_some_and(|r| r.recipe == hash) {
+                if m.is_running() {
+                    run(client, &Op::stop(&b.name), "stop")?;
+                }
+                out.reused.push(b.name.clone());
+                out.ready.push(ready);
+                continue;
             }
-            // Possibly still being created by a run that was killed: wait for it, then delete.
-            super::cleanup::delete_one(client, &b.name).map_err(|e| format!("delete the old baseline: {e}"))?;
+            // Ours, with another recipe (or a build cut short, or --rebuild-baselines). Possibly
+            // still being created by a run that was killed: wait for it, then delete.
+            super::cleanup::delete_one(client, &b.name).map_err(BaselineError::DeleteOld)?;
         }
-        registry.insert(
-            b.name.clone(),
-            BaselineRecord {
-                recipe: BUILDING.into(),
-                image: b.image.clone(),
-                built_ms: now_ms(),
-            },
-        );
-        state
-            .set_baselines(&registry)
-            .map_err(|e| format!("cannot record baseline `{}`: {e}", b.name))?;
-        if let Err(e) = build(client, b, &log_dir.join(&b.name)) {
-            // Leave nothing half-built behind.
-            let _ = client.execute(&Op::delete(&b.name));
-            registry.remove(&b.name);
-            let _ = state.set_baselines(&registry);
+        let mut record = BaselineRecord {
+            recipe: BUILDING.into(),
+            image: b.image.clone(),
+            built_ms: now_ms(),
+            id: None,
+        };
+        save(state, &mut registry, b, record.clone())?;
+        let built = build(client, b, &log_dir.join(&b.name), |id| {
+            // Known by id from the moment it exists: a crash from here on leaves a build that
+            // only this exact machine can finish.
+            record.id = Some(id.to_string());
+            save(state, &mut registry, b, record.clone())
+        });
+        if let Err(e) = built {
+            // Leave nothing half-built behind (only the machine we made). A create cut short by
+            // an interrupt may still finish in OrbStack, under no id we know: the registry then
+            // keeps the build unfinished, and the next run deletes what it finds.
+            let id = registry.get(&b.name).and_then(|r| r.id.clone());
+            let deleted = id.is_some_and(|id| client.execute(&Op::delete(&id)).is_ok_and(|r| r.is_success()));
+            if deleted || !e.is_interrupted() {
+                registry.remove(&b.name);
+                let _ = state.set_baselines(&registry);
+            }
             return Err(e);
         }
-        registry.insert(
-            b.name.clone(),
-            BaselineRecord {
-                recipe: hash,
-                image: b.image.clone(),
-                built_ms: now_ms(),
-            },
-        );
-        state
-            .set_baselines(&registry)
-            .map_err(|e| format!("cannot record baseline `{}`: {e}", b.name))?;
+        let id = registry.get(&b.name).and_then(|r| r.id.clone());
+        let finished = BaselineRecord {
+            recipe: hash,
+            image: b.image.clone(),
+            built_ms: now_ms(),
+            id,
+        };
+        save(state, &mut registry, b, finished)?;
         out.built.push(b.name.clone());
         out.ready.push(ready);
     }
     Ok(out)
 }
 
-fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
+/// Creates, provisions and stops baseline `b`; `created` learns its id as soon as it exists.
+fn build(
+    client: &Client,
+    b: &Baseline,
+    log_dir: &Path,
+    mut created: impl FnMut(&str) -> Result<(), BaselineError>,
+) -> Result<(), BaselineError> {
     run(
         client,
         &Op::Create {
@@ -130,7 +242,15 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
         },
         "create",
     )?;
-    std::fs::create_dir_all(log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+    let info = client.machine_info(&b.name).map_err(|source| BaselineError::Id {
+        name: b.name.clone(),
+        source,
+    })?;
+    created(&info.record.id)?;
+    std::fs::create_dir_all(log_dir).map_err(|source| BaselineError::LogDir {
+        path: log_dir.to_path_buf(),
+        source,
+    })?;
     let mut policy = client.policy().clone();
     policy.timeouts.run = Some(b.provision_timeout);
     let provisioner = client.clone().with_policy(policy);
@@ -143,10 +263,14 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
             path: false,
             command: vec!["sh".into(), "-c".into(), step.clone()],
         };
-        let result = provisioner.execute(&op).map_err(|e| {
-            let message = format!("baseline `{}`: provision step {} (`{step}`): {e}", b.name, i + 1);
-            orbtest_machines::redact::global().redact(&message).into_owned()
-        })?;
+        let result = provisioner
+            .execute(&op)
+            .map_err(|source| BaselineError::ProvisionCall {
+                baseline: b.name.clone(),
+                number: i + 1,
+                step: step.clone(),
+                source,
+            })?;
         let log = log_dir.join(format!("provision-{}.log", i + 1));
         let mut text = format!("$ {step}\n").into_bytes();
         text.extend_from_slice(&result.stdout);
@@ -163,25 +287,39 @@ fn build(client: &Client, b: &Baseline, log_dir: &Path) -> Result<(), String> {
                     result.exit_code.map_or("a signal".into(), |c| c.to_string())
                 )
             };
-            let tail = crate::report::tail(&String::from_utf8_lossy(&text), 10);
-            let message = format!(
-                "baseline `{}`: provision step {} (`{step}`) {why}; output in {}:\n{tail}",
-                b.name,
-                i + 1,
-                log.display()
-            );
-            return Err(orbtest_machines::redact::global().redact(&message).into_owned());
+            return Err(BaselineError::ProvisionFailed(Box::new(ProvisionFailure {
+                baseline: b.name.clone(),
+                number: i + 1,
+                step: step.clone(),
+                why,
+                log,
+                tail: crate::report::tail(&String::from_utf8_lossy(&text), 10),
+            })));
         }
     }
     run(client, &Op::stop(&b.name), "stop")
 }
 
-fn run(client: &Client, op: &Op, what: &str) -> Result<(), String> {
+fn run(client: &Client, op: &Op, what: &'static str) -> Result<(), BaselineError> {
     client
         .execute(op)
         .and_then(|r| r.into_result())
         .map(drop)
-        .map_err(|e| format!("{what}: {e}"))
+        .map_err(|source| BaselineError::Call { what, source })
+}
+
+/// Records `record` for baseline `b` in the registry.
+fn save(
+    state: &ProviderState,
+    registry: &mut BTreeMap<String, BaselineRecord>,
+    b: &Baseline,
+    record: BaselineRecord,
+) -> Result<(), BaselineError> {
+    registry.insert(b.name.clone(), record);
+    state.set_baselines(registry).map_err(|source| BaselineError::Record {
+        name: b.name.clone(),
+        source,
+    })
 }
 
 /// Names of every baseline we know: configured or in the registry (never reaped).

@@ -35,6 +35,9 @@ pub struct Ownership {
     pub orphans: BTreeMap<String, String>,
     /// machine → run id, for runs that are alive (ours included).
     pub live: BTreeMap<String, String>,
+    /// machine → run id, for machines a finished run kept on purpose (`--keep-machines`,
+    /// `keep_on_failure`): never reaped, deleted by `cargo orbtest clean --kept`.
+    pub kept: BTreeMap<String, String>,
     /// Journals of dead runs that still own machines: (run id, journal path).
     pub dead_journals: Vec<(String, PathBuf)>,
 }
@@ -51,11 +54,18 @@ pub fn ownership(state: &ProviderState, existing: &[MachineRecord]) -> Ownership
         if view.owned.is_empty() {
             continue;
         }
-        let map = if alive { &mut out.live } else { &mut out.orphans };
         for (machine, owned) in &view.owned {
-            if ids.get(machine.as_str()).is_some_and(|id| owned.matches_id(id)) {
-                map.insert(machine.clone(), run_id.clone());
+            if !ids.get(machine.as_str()).is_some_and(|id| owned.matches_id(id)) {
+                continue;
             }
+            let map = if alive {
+                &mut out.live
+            } else if view.kept.contains(machine) {
+                &mut out.kept
+            } else {
+                &mut out.orphans
+            };
+            map.insert(machine.clone(), run_id.clone());
         }
         if !alive {
             out.dead_journals.push((run_id, path));
@@ -71,26 +81,51 @@ pub struct ReapReport {
     pub failed: Vec<(String, String)>,
 }
 
+/// What `cargo orbtest clean` (and preflight) may do beyond reaping leftovers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReapOptions {
+    /// Only say what would go.
+    pub dry_run: bool,
+    /// Also delete the machines finished runs kept on purpose (`clean --kept`).
+    pub kept: bool,
+}
+
+/// The reap decision's input: what exists, who owns it, and the config's rules.
+pub fn reap_input(
+    state: &ProviderState,
+    config: &MachinesConfig,
+    existing: &[MachineRecord],
+) -> (ReapInput, Ownership) {
+    let owners = ownership(state, existing);
+    let input = ReapInput {
+        existing: existing.iter().map(|m| m.name.clone()).collect(),
+        orphans: owners.orphans.clone(),
+        live: owners.live.clone(),
+        kept: owners.kept.clone(),
+        prefixes: config.prefixes.clone(),
+        protect: config.protect.clone(),
+        baselines: super::baselines::known_names(state, &config.baselines),
+    };
+    (input, owners)
+}
+
 /// Preflight's reap step, and `cargo orbtest clean`.
 pub fn reap(
     client: &Client,
     state: &ProviderState,
     config: &MachinesConfig,
     existing: &[MachineRecord],
-    dry_run: bool,
+    options: ReapOptions,
     parallelism: usize,
 ) -> Result<ReapReport, String> {
-    let owners = ownership(state, existing);
     let protect = Protect::new(&config.protect).map_err(|e| format!("[machines] protect: {e}"))?;
-    let input = ReapInput {
-        existing: existing.iter().map(|m| m.name.clone()).collect(),
-        orphans: owners.orphans.clone(),
-        live: owners.live.clone(),
-        prefixes: config.prefixes.clone(),
-        protect: config.protect.clone(),
-        baselines: super::baselines::known_names(state, &config.baselines),
-    };
+    let (mut input, owners) = reap_input(state, config, existing);
+    if options.kept {
+        // Asked for: what finished runs kept is theirs to delete now, like an orphan's.
+        input.orphans.extend(std::mem::take(&mut input.kept));
+    }
     let plan = reap::plan(&input, &protect);
+    let dry_run = options.dry_run;
     let mut report = ReapReport {
         plan: plan.clone(),
         ..Default::default()
@@ -100,7 +135,7 @@ pub fn reap(
     }
     let names: Vec<String> = plan.delete.iter().map(|(n, _)| n.clone()).collect();
     // Machines of dead runs may still be in the making (their daemon goes on): wait for those.
-    let results = delete_all_with(client, &names, parallelism, true);
+    let results = delete_all(client, &names, parallelism);
     for ((name, reason), (_, result)) in plan.delete.into_iter().zip(results) {
         match result {
             Ok(()) => report.deleted.push((name, reason)),
@@ -124,23 +159,10 @@ pub fn reap(
 }
 
 /// Deletes `names`, `parallelism` at a time. A machine that is already gone counts as deleted;
-/// one still being made is not waited for (postflight: the next run's preflight reaps it).
+/// one still being made (its creator was killed, the daemon goes on) is waited for, up to a
+/// create timeout, rather than left behind.
 pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<(String, Result<(), String>)> {
-    delete_all_with(client, names, parallelism, false)
-}
-
-fn delete_all_with(
-    client: &Client,
-    names: &[String],
-    parallelism: usize,
-    settle: bool,
-) -> Vec<(String, Result<(), String>)> {
-    let results = super::parallel::map_bounded(
-        names,
-        parallelism,
-        || false,
-        |name| delete_one_with(client, name, settle),
-    );
+    let results = super::parallel::map_bounded(names, parallelism, || false, |name| delete_one(client, name));
     names
         .iter()
         .cloned()
@@ -156,10 +178,6 @@ fn delete_all_with(
 /// client that died (the daemon goes on) cannot be deleted yet (`operations are in progress`):
 /// we wait for it to settle, up to a create timeout, instead of leaving it behind.
 pub fn delete_one(client: &Client, name: &str) -> Result<(), String> {
-    delete_one_with(client, name, true)
-}
-
-fn delete_one_with(client: &Client, name: &str, settle: bool) -> Result<(), String> {
     let op = Op::delete(name);
     let policy = client.policy();
     let deadline = Instant::now() + policy.timeout(OpClass::Create).unwrap_or(Duration::from_secs(180));
@@ -167,7 +185,7 @@ fn delete_one_with(client: &Client, name: &str, settle: bool) -> Result<(), Stri
         match client.execute(&op) {
             Ok(r) if r.is_success() => return Ok(()),
             Ok(r) if r.error_kind() == Some(ErrorKind::NotFound) => return Ok(()),
-            Ok(r) if settle && r.stderr_text().contains("operations are in progress") && Instant::now() < deadline => {
+            Ok(r) if r.stderr_text().contains("operations are in progress") && Instant::now() < deadline => {
                 std::thread::sleep(policy.poll_interval);
             }
             Ok(r) => return Err(orbtest_machines::MachinesError::Failed(Box::new(r)).to_string()),

@@ -2,6 +2,7 @@
 //! baselines, worker machines) and postflight (cleanup, leak check).
 
 pub mod baselines;
+pub mod blame;
 pub mod cleanup;
 pub mod health;
 pub mod parallel;

@@ -1,6 +1,7 @@
 //! Which orbctl a run uses: the real one (`provider = "orbstack"`) or orbsim
 //! (`provider = "sim"`), with the state directory named by `ORBSIM_STATE` when set, else one
-//! under orbtest's cache directory.
+//! under orbtest's cache directory; and where orbtest's state about that provider lives (with
+//! the provider: see `state`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +43,7 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
                     ),
                 )
             })?;
-            let state = open_state(home, "orbstack")?;
+            let state = open_state(&super::state::orbstack_state_dir())?;
             Ok(ResolvedProvider {
                 kind: ProviderKind::Orbstack,
                 provider: Arc::new(OrbctlProvider::new(&orbctl)),
@@ -74,9 +75,12 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
                     ),
                 ));
             }
-            let key = format!("sim-{}", short_hash(&state_dir.to_string_lossy()));
-            let state = open_state(home, &key)?;
-            let bin = state.dir.join("bin");
+            // Every run against this simulated OrbStack shares its state, whatever its home.
+            let state = open_state(&state_dir.join("orbtest"))?;
+            // The links point at this executable: one directory per executable, so two builds
+            // sharing a home never swap each other's simulator mid-run.
+            let exe = std::env::current_exe().unwrap_or_default();
+            let bin = home.join("bin").join(short_hash(&exe.to_string_lossy()));
             let [orbctl, orb, orbsim] = link_embedded_sim(&bin)
                 .map_err(|e| Error::preflight("provider", format!("cannot link orbsim into {}: {e}", bin.display())))?;
             let provider_env: Vec<(std::ffi::OsString, std::ffi::OsString)> =
@@ -159,11 +163,11 @@ pub fn link_sim_names(exe: &Path, dir: &Path) -> std::io::Result<[PathBuf; 3]> {
     Ok(names.map(|n| dir.join(n)))
 }
 
-fn open_state(home: &Path, key: &str) -> Result<ProviderState> {
-    ProviderState::open(home, key).map_err(|e| {
+fn open_state(dir: &Path) -> Result<ProviderState> {
+    ProviderState::open(dir).map_err(|e| {
         Error::preflight(
             "provider",
-            format!("cannot create orbtest's state under {}: {e}", home.display()),
+            format!("cannot create orbtest's state in {}: {e}", dir.display()),
         )
     })
 }

@@ -26,9 +26,17 @@ impl std::fmt::Display for ReapReason {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KeepReason {
-    Protected { pattern: String },
+    Protected {
+        pattern: String,
+    },
     Baseline,
-    LiveRun { run_id: String },
+    LiveRun {
+        run_id: String,
+    },
+    /// Kept on purpose by a finished run (`--keep-machines`, `keep_on_failure`).
+    Kept {
+        run_id: String,
+    },
 }
 
 impl std::fmt::Display for KeepReason {
@@ -37,6 +45,10 @@ impl std::fmt::Display for KeepReason {
             KeepReason::Protected { pattern } => write!(f, "protected by `{pattern}`"),
             KeepReason::Baseline => f.write_str("a baseline"),
             KeepReason::LiveRun { run_id } => write!(f, "owned by run {run_id}, which is still running"),
+            KeepReason::Kept { run_id } => write!(
+                f,
+                "kept by run {run_id} on purpose (`cargo orbtest clean --kept` deletes it)"
+            ),
         }
     }
 }
@@ -50,6 +62,8 @@ pub struct ReapInput {
     pub orphans: BTreeMap<String, String>,
     /// Machines owned by runs that are alive (by machine: run id).
     pub live: BTreeMap<String, String>,
+    /// Machines finished runs kept on purpose (by machine: run id).
+    pub kept: BTreeMap<String, String>,
     pub prefixes: Vec<String>,
     pub protect: Vec<String>,
     pub baselines: BTreeSet<String>,
@@ -90,6 +104,10 @@ pub fn plan(input: &ReapInput, protect: &Protect) -> ReapPlan {
     for name in &input.existing {
         let reason = if let Some(run_id) = input.orphans.get(name) {
             ReapReason::Orphan { run_id: run_id.clone() }
+        } else if let Some(run_id) = input.kept.get(name) {
+            out.keep
+                .push((name.clone(), KeepReason::Kept { run_id: run_id.clone() }));
+            continue;
         } else if let Some(prefix) = input
             .prefixes
             .iter()
@@ -170,6 +188,7 @@ mod tests {
             existing in prop::collection::vec(name(), 0..20),
             orphans in prop::collection::vec(name(), 0..5),
             live in prop::collection::vec(name(), 0..5),
+            kept in prop::collection::vec(name(), 0..3),
             baselines in prop::collection::vec(name(), 0..3),
             prefixes in prop::collection::vec("(test-|e2e-|dev-|t)", 0..3),
             protect in prop::collection::vec("(dev-\\*|work-[a-c]|test-a\\*|[a-c]+)", 0..3),
@@ -178,6 +197,7 @@ mod tests {
                 existing: existing.clone(),
                 orphans: orphans.iter().map(|n| (n.clone(), "dead".to_string())).collect(),
                 live: live.iter().map(|n| (n.clone(), "live".to_string())).collect(),
+                kept: kept.iter().map(|n| (n.clone(), "kept".to_string())).collect(),
                 prefixes: prefixes.clone(),
                 protect: protect.clone(),
                 baselines: baselines.iter().cloned().collect(),
@@ -190,6 +210,7 @@ mod tests {
                 prop_assert!(guard.matching(m).is_none(), "{m} is protected");
                 prop_assert!(!baselines.contains(m), "{m} is a baseline");
                 prop_assert!(!input.live.contains_key(m), "{m} belongs to a live run");
+                prop_assert!(orphans.contains(m) || !kept.contains(m), "{m} was kept on purpose");
             }
         }
     }

@@ -143,11 +143,10 @@ impl OrbStack for ProviderOrbStack {
         })?;
         if cfg!(target_os = "macos") && self.kind == ProviderKind::Orbstack {
             // The app outlives a stopped VM; quitting it releases the rest. Best effort.
-            let quit = std::process::Command::new("osascript")
-                .args(["-e", "quit app \"OrbStack\""])
-                .output();
+            let osascript = orbtest_process::Invocation::new("osascript").args(["-e", "quit app \"OrbStack\""]);
+            let quit = orbtest_process::capture(&osascript, Some(Duration::from_secs(30)));
             if let Ok(out) = quit
-                && !out.status.success()
+                && !out.success()
             {
                 tracing::warn!(
                     "osascript could not quit OrbStack: {}",

@@ -8,7 +8,7 @@ use super::provider::ResolvedProvider;
 use crate::config::ProviderKind;
 use crate::monitor::{MachineSample, MachineSource};
 use orbtest_machines::{Client, Op, OrbctlProvider};
-use orbtest_process::capture::{Invocation, StdinMode};
+use orbtest_process::Invocation;
 
 /// Real OrbStack is asked for its machine list at most this often.
 const LIST_EVERY: Duration = Duration::from_secs(10);
@@ -31,13 +31,10 @@ impl ProviderSampler {
     fn orbsim_stats(&self) -> Option<MachineSample> {
         let bin = self.provider.sim_binary()?;
         let inv = Invocation {
-            program: bin.to_path_buf(),
-            args: vec!["stats".into()],
             env: self.provider.env().to_vec(),
-            stdin: StdinMode::Null,
-            cwd: None,
+            ..Invocation::new(bin).arg("stats")
         };
-        let out = orbtest_process::capture::run(&inv, Some(Duration::from_secs(5))).ok()?;
+        let out = orbtest_process::capture(&inv, Some(Duration::from_secs(5))).ok()?;
         #[derive(serde::Deserialize)]
         struct Stats {
             running_machines: u64,

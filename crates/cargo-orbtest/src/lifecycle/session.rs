@@ -20,6 +20,7 @@ use crate::config::{Config, MachinesConfig, OnPressure};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::results::MachineStats;
+use crate::signals::Interrupts;
 use orbtest_machines::broker::Broker;
 use orbtest_machines::files::write_atomic;
 use orbtest_machines::workers::{ENV_WORKERS, WorkerSet};
@@ -50,6 +51,9 @@ pub struct PreflightContext<'a> {
     pub home: PathBuf,
     /// How many worker machines to provide (`[machines.workers]`), if any.
     pub workers: Option<usize>,
+    /// Forwarded to preflight's orbctl calls (a provision step stops at Ctrl-C), and checked
+    /// before each step.
+    pub interrupts: &'a Interrupts,
 }
 
 pub enum Preflight {
@@ -88,8 +92,13 @@ pub struct Postflight {
 }
 
 /// Runs one preflight step with its spinner/line and duration; a failure names the step.
-fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
-    if let Some(i) = crate::signals::received() {
+fn step<T>(
+    observer: &dyn Observer,
+    interrupts: &Interrupts,
+    name: &str,
+    f: impl FnOnce() -> Result<(T, String)>,
+) -> Result<T> {
+    if let Some(i) = interrupts.received() {
         return Err(Error::preflight(
             name,
             format!("interrupted ({}) before this step", i.name()),
@@ -113,57 +122,18 @@ fn step<T>(observer: &dyn Observer, name: &str, f: impl FnOnce() -> Result<(T, S
 impl Session {
     pub fn preflight(ctx: &PreflightContext<'_>, observer: &dyn Observer) -> Result<Preflight> {
         let machines = &ctx.config.machines;
-        let resolved = step(observer, "provider", || {
+        let resolved = step(observer, ctx.interrupts, "provider", || {
             let resolved = provider::resolve(machines, &ctx.home)?;
-            let client = Client::new(resolved.provider.clone()).with_policy(policy(machines));
+            let client = Client::new(resolved.provider.clone())
+                .with_policy(policy(machines))
+                .with_interrupts(ctx.interrupts.clone());
             let status = ensure_running(&client, machines, ctx.options.start_orbstack)?;
             let version = check_version(&client, &machines.min_version)?;
             let message = format!("{}, OrbStack {version}, {status}", resolved.description);
             Ok((resolved, message))
         })?;
 
-        if ctx.options.restart_orbstack {
-            step(observer, "restart", || {
-                let orbstack = super::remedy::ProviderOrbStack {
-                    client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
-                    kind: resolved.kind,
-                };
-                let done = super::remedy::remedy(&orbstack, &machines.restart, Duration::from_millis(250))
-                    .map_err(|e| Error::preflight("restart", e))?;
-                Ok(((), done.to_string()))
-            })?;
-        }
-
-        let verdict = step(observer, "pressure", || {
-            let provider = resolved.provider.clone();
-            let verdict = pressure::check(
-                &ctx.config.pressure,
-                || pressure::sample(provider.as_ref()),
-                Duration::from_secs(1),
-                Duration::from_secs(10),
-                |reason, waited| {
-                    let message = format!(
-                        "host under pressure: {reason}; waiting for it to drop ({} of at most {})",
-                        humantime::format_duration(Duration::from_secs(waited.as_secs())),
-                        humantime::format_duration(ctx.config.pressure.max_wait)
-                    );
-                    observer.event(&Event::Note { message: &message });
-                },
-            )
-            .map_err(|m| Error::preflight("pressure", m))?;
-            let message = match &verdict {
-                Verdict::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
-                Verdict::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
-                Verdict::Skip(reason) => reason.clone(),
-            };
-            Ok((verdict, message))
-        })?;
-        if let Verdict::Skip(reason) = verdict {
-            debug_assert_eq!(ctx.config.pressure.on_pressure, OnPressure::Skip);
-            return Ok(Preflight::Skip(reason));
-        }
-
-        let (lock, run) = step(observer, "run lock", || {
+        let (lock, run) = step(observer, ctx.interrupts, "run lock", || {
             let me = LockHolder {
                 pid: std::process::id(),
                 run_id: ctx.run_id.to_string(),
@@ -203,6 +173,49 @@ impl Session {
             Ok(((lock, run), String::new()))
         })?;
 
+        // Restarting OrbStack under another run would kill its machines' work: only with the
+        // run lock held (and before the pressure check, since a restart is what relieves it).
+        if ctx.options.restart_orbstack {
+            step(observer, ctx.interrupts, "restart", || {
+                let orbstack = super::remedy::ProviderOrbStack {
+                    client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
+                    kind: resolved.kind,
+                };
+                let done = super::remedy::remedy(&orbstack, &machines.restart, Duration::from_millis(250))
+                    .map_err(|e| Error::preflight("restart", e))?;
+                Ok(((), done.to_string()))
+            })?;
+        }
+
+        let verdict = step(observer, ctx.interrupts, "pressure", || {
+            let provider = resolved.provider.clone();
+            let verdict = pressure::check(
+                &ctx.config.pressure,
+                || pressure::sample(provider.as_ref()),
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                |reason, waited| {
+                    let message = format!(
+                        "host under pressure: {reason}; waiting for it to drop ({} of at most {})",
+                        humantime::format_duration(Duration::from_secs(waited.as_secs())),
+                        humantime::format_duration(ctx.config.pressure.max_wait)
+                    );
+                    observer.event(&Event::Note { message: &message });
+                },
+            )
+            .map_err(|m| Error::preflight("pressure", m))?;
+            let message = match &verdict {
+                Verdict::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
+                Verdict::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
+                Verdict::Skip(reason) => reason.clone(),
+            };
+            Ok((verdict, message))
+        })?;
+        if let Verdict::Skip(reason) = verdict {
+            debug_assert_eq!(ctx.config.pressure.on_pressure, OnPressure::Skip);
+            return Ok(Preflight::Skip(reason));
+        }
+
         let journal = Journal::open(&run.journal_path(), ctx.run_id, None)
             .map_err(|e| Error::preflight("run lock", format!("cannot open the run journal: {e}")))?;
         journal
@@ -221,11 +234,21 @@ impl Session {
         let client = Client::new(resolved.provider.clone())
             .with_policy(policy(machines))
             .with_observer(journal.clone());
+        // Postflight's client does not stop at an interrupt: cleaning up is why we stayed.
+        let preflight_client = client.clone().with_interrupts(ctx.interrupts.clone());
+        let client = &preflight_client;
 
-        let existing = step(observer, "reap", || {
-            let existing = cleanup::list(&client).map_err(|m| Error::preflight("reap", m))?;
-            let report = cleanup::reap(&client, &resolved.state, machines, &existing, false, DELETE_PARALLELISM)
-                .map_err(|m| Error::preflight("reap", m))?;
+        let existing = step(observer, ctx.interrupts, "reap", || {
+            let existing = cleanup::list(client).map_err(|m| Error::preflight("reap", m))?;
+            let report = cleanup::reap(
+                client,
+                &resolved.state,
+                machines,
+                &existing,
+                cleanup::ReapOptions::default(),
+                DELETE_PARALLELISM,
+            )
+            .map_err(|m| Error::preflight("reap", m))?;
             let orphans = report
                 .deleted
                 .iter()
@@ -251,16 +274,16 @@ impl Session {
             Ok((existing, message))
         })?;
 
-        let ready = step(observer, "baselines", || {
+        let ready = step(observer, ctx.interrupts, "baselines", || {
             let outcome = baselines::ensure(
-                &client,
+                client,
                 &resolved.state,
                 &machines.baselines,
                 &existing,
                 ctx.options.rebuild_baselines,
                 &ctx.report_dir.join("baselines"),
             )
-            .map_err(|m| Error::preflight("baselines", m))?;
+            .map_err(|e| Error::preflight("baselines", e.to_string()))?;
             let message = match (outcome.built.len(), outcome.reused.len()) {
                 (0, 0) => "none configured".to_string(),
                 _ => format!(
@@ -284,9 +307,9 @@ impl Session {
             Ok((outcome.ready, message))
         })?;
 
-        step(observer, "warm images", || {
+        step(observer, ctx.interrupts, "warm images", || {
             let covered = baselines::images(&ready);
-            let warmed = super::warm::warm(&client, &journal, &resolved.state, &machines.images, &covered)
+            let warmed = super::warm::warm(client, &journal, &resolved.state, &machines.images, &covered)
                 .map_err(|m| Error::preflight("warm images", m))?;
             let message = if warmed.is_empty() {
                 "nothing to warm".to_string()
@@ -300,7 +323,7 @@ impl Session {
             .map_err(|e| Error::preflight("shim", e))?;
 
         let workers = match (ctx.workers, &machines.workers) {
-            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, "workers", || {
+            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, ctx.interrupts, "workers", || {
                 let set = WorkerSet {
                     names: super::workers::names(ctx.run_id, count),
                     source: super::workers::source(wanted, &ready),
@@ -320,7 +343,9 @@ impl Session {
             broker: Some(broker),
             shim_dir,
             resolved,
-            client,
+            client: Client::new(client.provider().clone())
+                .with_policy(client.policy().clone())
+                .with_observer(journal.clone()),
             journal,
             baselines: ready,
             run,
@@ -335,6 +360,13 @@ impl Session {
     pub fn activity_since(&self, from_ms: u64) -> crate::results::MachineActivity {
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
         activity(&view, from_ms, now_ms())
+    }
+
+    /// Puts the failed attempts of a tier's tests on the machine layer where the journal says
+    /// it failed them (see `blame`).
+    pub fn blame(&self, tier: &mut crate::results::TierResult) {
+        let view = JournalView::read(self.journal.path()).unwrap_or_default();
+        super::blame::apply(tier, &view.ops);
     }
 
     /// The run's own state directory (`ORBTEST_RUN_DIR`).
@@ -388,8 +420,10 @@ impl Session {
         let existing = match cleanup::list(&self.client) {
             Ok(list) => list,
             Err(e) => {
+                // Without a list nothing is known about what exists: every claim stays, so the
+                // next run's preflight reaps what this run made.
                 out.errors.push(e);
-                Vec::new()
+                return self.finish_postflight(out, start, observer);
             }
         };
         let names: BTreeSet<&str> = existing.iter().map(|m| m.name.as_str()).collect();
@@ -423,7 +457,13 @@ impl Session {
             let _ = self.journal.release(machine, why);
         }
 
-        let after = cleanup::list(&self.client).unwrap_or(existing);
+        let after = match cleanup::list(&self.client) {
+            Ok(after) => after,
+            Err(e) => {
+                out.errors.push(e);
+                existing
+            }
+        };
         let protect = Protect::new(&self.config.protect).ok();
         let baseline_names = baselines::known_names(&self.resolved.state, &self.config.baselines);
         out.stats.leftover = after
@@ -433,6 +473,11 @@ impl Session {
             .filter(|n| protect.as_ref().is_none_or(|p| p.matching(n).is_none()))
             .filter(|n| !baseline_names.contains(n) && !out.kept.contains(n))
             .collect();
+        self.finish_postflight(out, start, observer)
+    }
+
+    /// Ends the journal, figures, prunes old runs and reports the postflight step.
+    fn finish_postflight(self, mut out: Postflight, start: Instant, observer: &dyn Observer) -> Postflight {
         let _ = self.journal.append(
             &Record::End {
                 ts_ms: now_ms(),

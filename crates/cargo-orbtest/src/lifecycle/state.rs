@@ -1,27 +1,36 @@
-//! orbtest's own state for one provider, shared by every run against it (whatever the
-//! workspace): `$ORBTEST_HOME` or `<user cache dir>/orbtest`, then `providers/<key>/`:
+//! What orbtest keeps about a provider's machines across runs — the run lock, which runs are
+//! alive, their journals, the baselines it built and the images it warmed —
+//! lives with the provider, not in orbtest's cache directory: every run against one provider
+//! sees the same state whatever its `ORBTEST_HOME`, workspace or CI job. For orbsim it is under
+//! the simulator's state directory (`<ORBSIM_STATE>/orbtest/`); for OrbStack, a fixed per-user
+//! directory (`<data dir>/orbtest/orbstack`, e.g. `~/.local/share/orbtest/orbstack`).
 //!
 //! ```text
 //! run.lock             held by the run using the provider (one at a time by default)
 //! run.lock.json        who holds it: pid, run id, workspace, since
 //! runs/<run-id>/       one per run, private (0700): journal.jsonl, owner.lock (held while the
-//!                      run is alive), the shim's bin/ and settings
-//! slots/<n>.lock       cross-process create slots (the shim)
-//! baselines.json       baselines we built: name → recipe hash
+//!                      run is alive), the shim's bin/ and settings, the broker's socket
+//! baselines.json       baselines we built: name → recipe hash, machine id
 //! warmed.json          images already warmed
 //! ```
+//!
+//! How the lock and liveness are kept is the provider's choice ([`Liveness`]): file locks here,
+//! which the kernel releases when a run dies; a provider whose machines live elsewhere (a
+//! remote Docker engine) can keep them as labelled sentinels next to its machines.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use orbtest_machines::files::{create_private_dir, write_atomic};
 
-/// The root of orbtest's per-user state.
+/// The root of orbtest's per-user cache (`$ORBTEST_HOME`, else the user's cache directory): the
+/// simulator's default state and the links to it. Nothing about machines is kept here.
 pub fn home() -> PathBuf {
     if let Some(dir) = std::env::var_os(crate::env::HOME).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
@@ -29,9 +38,81 @@ pub fn home() -> PathBuf {
     dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("orbtest")
 }
 
+/// Where orbtest keeps its state about the real OrbStack: one fixed place per user.
+pub fn orbstack_state_dir() -> PathBuf {
+    dirs::data_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("orbtest")
+        .join("orbstack")
+}
+
+/// Something held for as long as it lives: the run lock, or a run's liveness.
+pub struct Hold(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hold")
+    }
+}
+
+/// How a provider keeps its run lock and knows which runs are alive. Both must end with the
+/// process that holds them, however it ends (a SIGKILLed run must read as dead).
+pub trait Liveness: Send + Sync + std::fmt::Debug {
+    /// The provider's run lock, at once; `None` when another run holds it.
+    fn try_lock(&self) -> std::io::Result<Option<Hold>>;
+    /// Marks run `run_id` (its directory: `run_dir`) alive for as long as the hold lives.
+    fn hold_run(&self, run_id: &str, run_dir: &Path) -> std::io::Result<Hold>;
+    /// Whether run `run_id` is alive.
+    fn is_alive(&self, run_id: &str, run_dir: &Path) -> bool;
+}
+
+/// File locks in the provider's state directory.
+#[derive(Debug)]
+pub struct FileLocks {
+    dir: PathBuf,
+}
+
+impl Liveness for FileLocks {
+    fn try_lock(&self) -> std::io::Result<Option<Hold>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("run.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Hold(Box::new(file)))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn hold_run(&self, _run_id: &str, run_dir: &Path) -> std::io::Result<Hold> {
+        let owner = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(run_dir.join("owner.lock"))?;
+        owner.lock()?;
+        Ok(Hold(Box::new(owner)))
+    }
+
+    fn is_alive(&self, _run_id: &str, run_dir: &Path) -> bool {
+        let Ok(file) = OpenOptions::new().write(true).open(run_dir.join("owner.lock")) else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ProviderState {
     pub dir: PathBuf,
+    liveness: Arc<dyn Liveness>,
 }
 
 /// Who holds the run lock, for the message a waiting run prints.
@@ -56,7 +137,7 @@ impl std::fmt::Display for LockHolder {
 /// The provider's run lock, released on drop (and by the OS if we die).
 #[derive(Debug)]
 pub struct RunLock {
-    _file: File,
+    _hold: Hold,
     info: PathBuf,
 }
 
@@ -71,7 +152,7 @@ impl Drop for RunLock {
 pub struct RunState {
     pub run_id: String,
     pub dir: PathBuf,
-    _owner: File,
+    _alive: Hold,
 }
 
 impl RunState {
@@ -80,11 +161,39 @@ impl RunState {
     }
 }
 
+/// A baseline record's `recipe` while its build has not finished (a crash mid-build leaves it).
+pub const BUILDING: &str = "building";
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BaselineRecord {
     pub recipe: String,
     pub image: String,
+    /// When the build started (while `recipe` says it is building) or finished.
     pub built_ms: u64,
+    /// The machine's id once it was created: only that exact machine is the baseline (a
+    /// machine someone makes under its name later is theirs). Records written before ids were
+    /// kept have none: then a machine created after `built_ms` is not ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl BaselineRecord {
+    /// Whether the machine with this id is the one this record describes. Without a recorded
+    /// id: a build cut short made its machine after the build started; a finished one before it
+    /// finished. An id that is not a ULID is never ours.
+    pub fn is_machine(&self, id: &str) -> bool {
+        let slack = orbtest_machines::journal::CLOCK_SLACK_MS;
+        match &self.id {
+            Some(known) => known == id,
+            None => ulid::Ulid::from_string(id).is_ok_and(|u| {
+                if self.recipe == BUILDING {
+                    u.timestamp_ms() + slack >= self.built_ms
+                } else {
+                    u.timestamp_ms() <= self.built_ms + slack
+                }
+            }),
+        }
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -94,31 +203,32 @@ pub fn now_ms() -> u64 {
 }
 
 impl ProviderState {
-    /// The state of provider `key` (e.g. `orbstack`, or `sim-<hash of its state dir>`).
-    pub fn open(home: &Path, key: &str) -> std::io::Result<Self> {
-        let dir = home.join("providers").join(key);
-        // Private even if it already existed with looser permissions: locks and journals live here.
-        create_private_dir(&dir)?;
+    /// The state kept in `dir` (created private, also when it existed with looser
+    /// permissions: locks and journals live here), with file locks.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        let liveness = Arc::new(FileLocks { dir: dir.to_path_buf() });
+        Self::with_liveness(dir, liveness)
+    }
+
+    /// The state kept in `dir`, with the provider's own lock and liveness.
+    pub fn with_liveness(dir: &Path, liveness: Arc<dyn Liveness>) -> std::io::Result<Self> {
+        create_private_dir(dir)?;
         create_private_dir(&dir.join("runs"))?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            liveness,
+        })
     }
 
     /// Takes the run lock at once, or says who holds it.
     pub fn try_lock(&self, me: &LockHolder) -> std::io::Result<Result<RunLock, Option<LockHolder>>> {
-        let path = self.dir.join("run.lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
-        match file.try_lock() {
-            Ok(()) => {
+        match self.liveness.try_lock()? {
+            Some(hold) => {
                 let info = self.dir.join("run.lock.json");
                 write_atomic(&info, &serde_json::to_vec(me).unwrap_or_default())?;
-                Ok(Ok(RunLock { _file: file, info }))
+                Ok(Ok(RunLock { _hold: hold, info }))
             }
-            Err(std::fs::TryLockError::WouldBlock) => Ok(Err(self.holder())),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
+            None => Ok(Err(self.holder())),
         }
     }
 
@@ -147,20 +257,15 @@ impl ProviderState {
         serde_json::from_slice(&text).ok()
     }
 
-    /// Creates this run's directory and holds its owner lock.
+    /// Creates this run's directory and marks the run alive.
     pub fn start_run(&self, run_id: &str) -> std::io::Result<RunState> {
         let dir = self.dir.join("runs").join(run_id);
         create_private_dir(&dir)?;
-        let owner = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("owner.lock"))?;
-        owner.lock()?;
+        let alive = self.liveness.hold_run(run_id, &dir)?;
         Ok(RunState {
             run_id: run_id.to_string(),
             dir,
-            _owner: owner,
+            _alive: alive,
         })
     }
 
@@ -173,7 +278,7 @@ impl ProviderState {
                 continue;
             }
             let id = entry.file_name().to_string_lossy().into_owned();
-            let alive = is_alive(&entry.path());
+            let alive = self.liveness.is_alive(&id, &entry.path());
             out.push((id, entry.path(), alive));
         }
         out.sort();
@@ -212,18 +317,6 @@ impl ProviderState {
     }
 }
 
-/// A run is alive while something holds its owner lock.
-fn is_alive(run_dir: &Path) -> bool {
-    let Ok(file) = OpenOptions::new().write(true).open(run_dir.join("owner.lock")) else {
-        return false;
-    };
-    match file.try_lock() {
-        Ok(()) => false,
-        Err(std::fs::TryLockError::WouldBlock) => true,
-        Err(std::fs::TryLockError::Error(_)) => false,
-    }
-}
-
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     let mut text = String::new();
     File::open(path).ok()?.read_to_string(&mut text).ok()?;
@@ -252,7 +345,7 @@ mod tests {
     #[test]
     fn one_run_holds_the_provider_at_a_time() {
         let home = tempfile::tempdir().unwrap();
-        let state = ProviderState::open(home.path(), "sim-x").unwrap();
+        let state = ProviderState::open(&home.path().join("sim-x")).unwrap();
         let first = state.try_lock(&me("a")).unwrap().expect("free");
         let holder = state.try_lock(&me("b")).unwrap().expect_err("taken");
         assert_eq!(holder.map(|h| h.run_id), Some("a".to_string()));
@@ -263,7 +356,7 @@ mod tests {
     #[test]
     fn runs_are_alive_while_their_owner_lock_is_held() {
         let home = tempfile::tempdir().unwrap();
-        let state = ProviderState::open(home.path(), "sim-x").unwrap();
+        let state = ProviderState::open(&home.path().join("sim-x")).unwrap();
         let run = state.start_run("20260101-000000-aaaaaa").unwrap();
         state.start_run("20250101-000000-bbbbbb").map(drop).unwrap();
         let runs = state.runs().unwrap();
@@ -277,7 +370,7 @@ mod tests {
     #[test]
     fn pruning_keeps_live_and_unfinished_runs() {
         let home = tempfile::tempdir().unwrap();
-        let state = ProviderState::open(home.path(), "sim-x").unwrap();
+        let state = ProviderState::open(&home.path().join("sim-x")).unwrap();
         for i in 0..5 {
             state.start_run(&format!("2025010{i}-000000-000000")).map(drop).unwrap();
         }

@@ -57,6 +57,7 @@ pub fn stats(view: &JournalView) -> MachineStats {
         retried: view.ops.iter().filter(|o| o.attempt > 1).count() as u64,
         peak_concurrent_creates: peak_overlap(&creates),
         leftover: Vec::new(),
+        postflight_error: None,
     }
 }
 

@@ -24,6 +24,17 @@ pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {
     if let Some(max) = config.max_duration {
         check_duration(&mut violations, "the run", run.duration, max);
     }
+    // A release gate never passes on nothing, whatever `no_tests` let the tiers do.
+    if counts.passed + counts.failed + counts.timed_out == 0 {
+        violations.push("no test ran".to_string());
+    }
+    if counts.not_run > 0 {
+        violations.push(format!(
+            "{} selected {} did not run",
+            counts.not_run,
+            plural(counts.not_run, "test", "tests")
+        ));
+    }
     if let Some(max) = config.max_peak_swap_percent {
         match run.resources.peak_swap_percent {
             Some(peak) if peak > max => {
@@ -43,6 +54,18 @@ pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {
                 left.len(),
                 plural(left.len() as u64, "machine", "machines"),
                 left.join(", ")
+            ));
+        }
+    }
+    if let Some(e) = &run.machines.postflight_error {
+        violations.push(format!("postflight could not clean up: {e}"));
+    }
+    if let Some(max) = config.max_quarantined {
+        let n = counts.quarantined;
+        if n > max {
+            violations.push(format!(
+                "{n} failing {} excused by quarantine (max {max})",
+                plural(n, "test", "tests")
             ));
         }
     }
@@ -69,6 +92,39 @@ pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {
         passed: violations.is_empty(),
         violations,
     }
+}
+
+/// Adds `max_flake_rate` violations: each test of `run` whose flake rate over its last
+/// `flake_window` runs in `ledger` (this run's lines included) is over the limit.
+pub fn add_flake_rates(
+    verdict: &mut GateVerdict,
+    config: &GateConfig,
+    run: &RunResult,
+    ledger: &[crate::ledger::Line],
+) {
+    let Some(max) = config.max_flake_rate else { return };
+    let in_run: std::collections::HashSet<(String, String)> = run
+        .tiers
+        .iter()
+        .flat_map(|t| t.tests.iter().map(move |r| (t.name.clone(), r.id.to_string())))
+        .collect();
+    let stats = crate::ledger::flake_stats(ledger, config.flake_window as usize);
+    let over: Vec<_> = stats
+        .iter()
+        .filter(|s| s.rate > max && in_run.contains(&(s.tier.clone(), s.id.clone())))
+        .collect();
+    for s in over.iter().take(20) {
+        verdict.violations.push(format!(
+            "{} (tier `{}`) was flaky in {} of its last {} runs: flake rate {:.2} (max {max})",
+            s.id, s.tier, s.flaky, s.runs, s.rate
+        ));
+    }
+    if over.len() > 20 {
+        verdict
+            .violations
+            .push(format!("{} more tests over the flake rate limit", over.len() - 20));
+    }
+    verdict.passed = verdict.violations.is_empty();
 }
 
 fn check_counts(out: &mut Vec<String>, scope: &str, c: &TestCounts, gate: &TierGate) {
@@ -136,6 +192,7 @@ mod tests {
                 peak_swap_percent: swap,
             },
             gate: Default::default(),
+            shard: None,
         }
     }
 
@@ -177,6 +234,18 @@ mod tests {
                 "tier `e2e`: has gate criteria but was not part of this run",
             ]
         );
+    }
+
+    #[test]
+    fn a_gate_never_passes_on_nothing_or_on_tests_that_did_not_run() {
+        let mut nothing = run(0, 0, None);
+        nothing.tiers[0].counts = TestCounts::default();
+        let v = evaluate(&GateConfig::default(), &nothing);
+        assert_eq!(v.violations, ["no test ran"]);
+        let mut skipped = run(0, 0, None);
+        skipped.tiers[0].counts.not_run = 7;
+        let v = evaluate(&GateConfig::default(), &skipped);
+        assert_eq!(v.violations, ["7 selected tests did not run"]);
     }
 
     #[test]

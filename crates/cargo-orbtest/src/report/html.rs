@@ -42,6 +42,8 @@ pub struct Extras<'a> {
     pub ops: &'a [OpRecord],
     /// Run ids of merged shard reports.
     pub merged_from: &'a [String],
+    /// A merged report's shards: predicted against actual time.
+    pub shards: &'a [super::ShardActual],
 }
 
 /// Tier spans from the tier results (their start times relative to the run's).
@@ -181,7 +183,28 @@ fn header(h: &mut String, run: &RunResult, extras: &Extras<'_>, (label, class): 
             ids.join(", ")
         );
     }
+    shard_times(h, extras.shards);
     h.push_str("</header>\n");
+}
+
+/// Each shard's predicted time (its plan's) against the time it took.
+fn shard_times(h: &mut String, shards: &[super::ShardActual]) {
+    if shards.iter().all(|s| s.shard.is_none()) {
+        return;
+    }
+    let ms = |v: u64| human_duration(std::time::Duration::from_millis(v));
+    h.push_str("<table class=\"shards\"><tr><th>shard</th><th>predicted</th><th>actual</th><th>run</th></tr>\n");
+    for s in shards {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(s.shard.as_deref().unwrap_or("-")),
+            s.predicted_ms.map_or_else(|| "-".to_string(), ms),
+            ms(s.actual_ms),
+            esc(&s.run_id)
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 fn gate(h: &mut String, run: &RunResult) {

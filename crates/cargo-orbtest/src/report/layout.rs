@@ -17,6 +17,7 @@ pub const REPORT_FILES: &[&str] = &[
     "report.html",
     "journal.jsonl",
     "timeline.jsonl",
+    "ledger.jsonl",
 ];
 
 #[derive(Debug, Clone)]

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::summary::{FailureSummary, Summary, TierSummary};
+use super::summary::{AttemptSummary, FailureSummary, Summary, TierSummary};
 use crate::errors::{Error, Result};
 use crate::results::{
-    GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome,
-    TierResult,
+    Attempt, GateVerdict, MachineStats, QuarantinedTest, ResourcePeaks, RunResult, ShardInfo, TestCounts, TestId,
+    TestResult, TestStatus, TierOutcome, TierResult,
 };
 use crate::signals::Interrupt;
 
@@ -72,18 +72,14 @@ fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> Ru
                     Some(all) => all
                         .iter()
                         .filter(|(tier, _)| tier == &t.name)
-                        .map(|(_, r)| r.clone())
+                        .map(|(_, r)| with_blame(r.clone(), t))
                         .collect(),
                     None => tests_from_summary(t),
                 };
                 to_tier(t, dir, tier_tests)
             })
             .collect(),
-        interrupted: match s.interrupted.as_deref() {
-            Some("SIGINT") => Some(Interrupt::Int),
-            Some("SIGTERM") => Some(Interrupt::Term),
-            _ => None,
-        },
+        interrupted: s.interrupted.as_deref().and_then(Interrupt::from_name),
         error: s.error.clone(),
         nextest_version: s.nextest_version.clone(),
         machines: MachineStats {
@@ -93,6 +89,7 @@ fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> Ru
             retried: s.machines.retried,
             peak_concurrent_creates: s.machines.peak_concurrent_creates,
             leftover: s.machines.leftover_names.clone(),
+            postflight_error: s.machines.postflight_error.clone(),
         },
         resources: ResourcePeaks {
             peak_memory_percent: s.resources.peak_memory_percent,
@@ -103,6 +100,12 @@ fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> Ru
             passed: s.gate.passed,
             violations: s.gate.violations.clone(),
         },
+        shard: s.shard.as_ref().map(|sh| ShardInfo {
+            spec: sh.spec.clone(),
+            plan_id: sh.plan_id.clone(),
+            predicted_ms: sh.predicted_ms,
+            newer_than_plan: sh.newer_than_plan.clone(),
+        }),
     }
 }
 
@@ -127,38 +130,88 @@ fn to_tier(t: &TierSummary, dir: &Path, tests: Vec<TestResult>) -> TierResult {
             timed_out: c.timed_out,
             skipped: c.skipped,
             not_run: c.not_run,
+            quarantined: c.quarantined,
         },
         nextest_exit: None,
         log: existing(dir.join("tiers").join(&t.name).join("nextest.log"))
             .or_else(|| existing(dir.join("tiers").join(&t.name).join("command.log"))),
         junit: existing(dir.join("tiers").join(&t.name).join("junit.xml")),
         command: t.command.clone(),
+        quarantined: t
+            .quarantined_tests
+            .iter()
+            .map(|q| QuarantinedTest {
+                id: test_id(&q.name),
+                status: if q.status == "timed-out" {
+                    TestStatus::TimedOut
+                } else {
+                    TestStatus::Failed
+                },
+                reason: q.reason.clone(),
+                owner: q.owner.clone(),
+                expires: q.expires.clone(),
+            })
+            .collect(),
+        nothing_selected: t.nothing_selected,
     }
 }
 
 /// Without JUnit: the failed and flaky tests the summary names.
 fn tests_from_summary(t: &TierSummary) -> Vec<TestResult> {
-    let failed = t.failures.iter().map(|f: &FailureSummary| TestResult {
-        id: test_id(&f.name),
-        status: if f.status == "timed-out" {
-            TestStatus::TimedOut
-        } else {
-            TestStatus::Failed
-        },
-        duration: Duration::ZERO,
-        attempts: f.attempts,
-        message: f.message.clone(),
-        output: f.output_tail.clone(),
+    let failed = t.failures.iter().map(|f: &FailureSummary| {
+        let log: Vec<Attempt> = f.attempts.iter().map(AttemptSummary::to_attempt).collect();
+        TestResult {
+            id: test_id(&f.name),
+            status: if f.status == "timed-out" {
+                TestStatus::TimedOut
+            } else {
+                TestStatus::Failed
+            },
+            duration: log.last().map_or(Duration::ZERO, |a| a.duration),
+            attempts: log.len().max(1) as u32,
+            message: f.message.clone(),
+            output: f.output_tail.clone(),
+            attempt_log: log,
+        }
     });
-    let flaky = t.flaky_tests.iter().map(|name| TestResult {
-        id: test_id(name),
-        status: TestStatus::Flaky,
-        duration: Duration::ZERO,
-        attempts: 2,
-        message: None,
-        output: None,
+    let flaky = t.flaky_tests.iter().map(|name| {
+        let log: Vec<Attempt> = t
+            .flaky
+            .iter()
+            .find(|f| &f.name == name)
+            .map(|f| f.attempts.iter().map(AttemptSummary::to_attempt).collect())
+            .unwrap_or_default();
+        TestResult {
+            id: test_id(name),
+            status: TestStatus::Flaky,
+            duration: log.last().map_or(Duration::ZERO, |a| a.duration),
+            attempts: log.len().max(2) as u32,
+            message: log.iter().rev().find_map(|a| a.message.clone()),
+            output: None,
+            attempt_log: log,
+        }
     });
     failed.chain(flaky).collect()
+}
+
+/// What only summary.json knows about a test read from junit.xml: who each attempt's failure
+/// is blamed on.
+fn with_blame(mut test: TestResult, t: &TierSummary) -> TestResult {
+    let name = test.id.to_string();
+    let listed = t
+        .failures
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| &f.attempts)
+        .or_else(|| t.flaky.iter().find(|f| f.name == name).map(|f| &f.attempts));
+    if let Some(listed) = listed {
+        for a in &mut test.attempt_log {
+            if let Some(s) = listed.iter().find(|s| s.n == a.n) {
+                a.blame = s.to_attempt().blame;
+            }
+        }
+    }
+    test
 }
 
 /// `binary-id::test-name` split at the first `::`. Binary ids may contain `::` too, so this can

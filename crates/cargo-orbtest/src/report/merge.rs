@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use quick_junit::{Report, TestSuite};
 
 use super::load::LoadedRun;
+use super::summary::ShardActual;
 use crate::results::{GateVerdict, MachineStats, ResourcePeaks, RunResult, TierOutcome, TierResult};
 
 pub fn merge_runs(run_id: String, shards: &[LoadedRun]) -> RunResult {
@@ -78,6 +79,7 @@ pub fn merge_runs(run_id: String, shards: &[LoadedRun]) -> RunResult {
             peak_swap_percent: max(|p| p.peak_swap_percent),
         },
         gate: combined_gate(&runs),
+        shard: None,
     }
 }
 
@@ -103,6 +105,7 @@ fn merge_tier(into: &mut TierResult, t: &TierResult) {
     into.duration = into.duration.max(t.duration);
     into.tests.extend(t.tests.iter().cloned());
     into.counts.add(&t.counts);
+    into.quarantined.extend(t.quarantined.iter().cloned());
 }
 
 /// Without re-evaluation (`report merge --gate`), the shards' verdicts: evaluated if any shard
@@ -168,4 +171,62 @@ pub fn merge_junit(dirs: &[&Path], duration: Duration) -> (String, Vec<String>) 
         String::new()
     });
     (xml, problems)
+}
+
+/// Each shard's predicted time (from its plan) against the time it took.
+pub fn shard_times(shards: &[LoadedRun]) -> Vec<ShardActual> {
+    let mut out: Vec<ShardActual> = shards
+        .iter()
+        .map(|s| ShardActual {
+            run_id: s.run.run_id.clone(),
+            shard: s.run.shard.as_ref().map(|i| i.spec.clone()),
+            plan_id: s.run.shard.as_ref().and_then(|i| i.plan_id.clone()),
+            predicted_ms: s.run.shard.as_ref().and_then(|i| i.predicted_ms),
+            actual_ms: s.run.duration.as_millis() as u64,
+        })
+        .collect();
+    // In shard order where known (`K/N` compares by K), else as given.
+    out.sort_by_key(|s| {
+        s.shard
+            .as_deref()
+            .and_then(|k| k.split('/').next()?.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    });
+    out
+}
+
+/// The merged report's per-shard table: predicted against actual, and the spread.
+pub fn shard_table(shards: &[ShardActual]) -> String {
+    use std::fmt::Write as _;
+    if shards.iter().all(|s| s.shard.is_none()) {
+        return String::new();
+    }
+    let ms = |v: u64| super::human_duration(Duration::from_millis(v));
+    let mut out = format!(
+        "\n {:<7} {:>10} {:>10} {:>7}  run\n",
+        "shard", "predicted", "actual", "diff"
+    );
+    for s in shards {
+        let diff = s
+            .predicted_ms
+            .filter(|p| *p > 0)
+            .map(|p| format!("{:+.0}%", (s.actual_ms as f64 / p as f64 - 1.0) * 100.0))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            " {:<7} {:>10} {:>10} {:>7}  {}",
+            s.shard.as_deref().unwrap_or("-"),
+            s.predicted_ms.map_or_else(|| "-".to_string(), ms),
+            ms(s.actual_ms),
+            diff,
+            s.run_id
+        );
+    }
+    let actual: Vec<f64> = shards.iter().map(|s| s.actual_ms as f64).collect();
+    let mean = actual.iter().sum::<f64>() / actual.len().max(1) as f64;
+    let max = actual.iter().copied().fold(0.0, f64::max);
+    if mean > 0.0 {
+        let _ = writeln!(out, " slowest shard / mean: {:.2}", max / mean);
+    }
+    out
 }

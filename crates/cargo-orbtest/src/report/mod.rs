@@ -21,7 +21,8 @@ pub use load::{LoadedRun, load_run};
 pub use orbtest_machines::files::{create_private_dir, write_atomic};
 pub use rerun::{rerun_command, rerun_for, rerun_in};
 pub use summary::{
-    CountsSummary, FailureSummary, GateSummary, MachinesSummary, ResourcesSummary, Summary, TierSummary,
+    AttemptSummary, BlameSummary, CountsSummary, FailureSummary, FlakySummary, GateSummary, MachinesSummary,
+    QuarantineSummary, ResourcesSummary, ShardActual, ShardSummary, Summary, TierSummary,
 };
 pub use text::{failure_excerpt, human_duration, tail};
 pub use write::{ops_in, timeline_for, write_html, write_reports, write_summary};

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{RunResult, TierResult};
+use crate::results::{Attempt, Blame, RunResult, ShardInfo, TestResult, TestStatus, TierResult};
 
 pub const SCHEMA: u32 = 1;
 
@@ -29,6 +29,53 @@ pub struct Summary {
     /// Run ids of the shard reports `cargo orbtest report merge` combined into this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// The shard this run was (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSummary>,
+    /// A merged report's shards: each one's predicted and actual time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardActual>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSummary {
+    /// `K/N`
+    pub spec: String,
+    pub index: u32,
+    pub count: u32,
+    /// The plan it ran (`--plan`); absent for nextest's `slice:` without a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_ms: Option<u64>,
+    /// Tests the plan did not know, run here because their hash says so (`tier: id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub newer_than_plan: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardActual {
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_ms: Option<u64>,
+    pub actual_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineSummary {
+    pub name: String,
+    /// failed | timed-out
+    pub status: String,
+    pub reason: String,
+    pub owner: String,
+    pub expires: String,
+    /// Every attempt, as for failed tests.
+    #[serde(default)]
+    pub attempts: Vec<AttemptSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,9 +95,18 @@ pub struct TierSummary {
     /// Failed and timed-out tests with what they printed and how to rerun them.
     #[serde(default)]
     pub failures: Vec<FailureSummary>,
+    /// Flaky tests with every attempt.
+    #[serde(default)]
+    pub flaky: Vec<FlakySummary>,
     /// A command tier's command line (absent for nextest tiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// Failing tests a `[[quarantine]]` entry covered: they did not fail the tier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined_tests: Vec<QuarantineSummary>,
+    /// The tier selected no test (its `no_tests` decided; a run failing only for this exits 4).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nothing_selected: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +118,8 @@ pub struct CountsSummary {
     pub skipped: u64,
     #[serde(default)]
     pub not_run: u64,
+    #[serde(default)]
+    pub quarantined: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,12 +127,114 @@ pub struct FailureSummary {
     pub name: String,
     /// failed | timed-out
     pub status: String,
-    pub attempts: u32,
+    /// Every attempt, oldest first; the last is the one the test's outcome comes from.
+    #[serde(deserialize_with = "attempts_or_count")]
+    pub attempts: Vec<AttemptSummary>,
+    /// The final attempt's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The final attempt's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tail: Option<String>,
     pub rerun: String,
+}
+
+/// A test that failed, then passed on a retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlakySummary {
+    pub name: String,
+    pub attempts: Vec<AttemptSummary>,
+}
+
+/// One attempt of a failed or flaky test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptSummary {
+    /// 1 for the first run.
+    pub n: u32,
+    /// passed | failed | timed-out
+    pub status: String,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub output_tail: Option<String>,
+    #[serde(default)]
+    pub blame: BlameSummary,
+}
+
+/// `"test"`, or `{"machines": "<reason>"}` when the machine layer failed the attempt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlameSummary {
+    #[default]
+    Test,
+    Machines(String),
+}
+
+/// Summaries before attempts were kept had their number only.
+fn attempts_or_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<AttemptSummary>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<AttemptSummary>),
+        Count(u32),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(list) => list,
+        Either::Count(n) => (1..=n)
+            .map(|n| AttemptSummary {
+                n,
+                status: "failed".into(),
+                duration_ms: 0,
+                message: None,
+                output_tail: None,
+                blame: BlameSummary::Test,
+            })
+            .collect(),
+    })
+}
+
+impl AttemptSummary {
+    pub fn of(a: &Attempt) -> Self {
+        Self {
+            n: a.n,
+            status: a.status.as_str().to_string(),
+            duration_ms: a.duration.as_millis() as u64,
+            message: a.message.clone(),
+            output_tail: a.output.as_deref().map(|o| super::tail(o, TAIL_LINES)),
+            blame: match &a.blame {
+                Blame::Test => BlameSummary::Test,
+                Blame::Machines(reason) => BlameSummary::Machines(reason.clone()),
+            },
+        }
+    }
+
+    pub fn to_attempt(&self) -> Attempt {
+        Attempt {
+            message: self.message.clone(),
+            output: self.output_tail.clone(),
+            blame: match &self.blame {
+                BlameSummary::Test => Blame::Test,
+                BlameSummary::Machines(reason) => Blame::Machines(reason.clone()),
+            },
+            ..Attempt::new(
+                self.n,
+                TestStatus::parse(&self.status).unwrap_or(TestStatus::Failed),
+                std::time::Duration::from_millis(self.duration_ms),
+            )
+        }
+    }
+}
+
+/// A test's attempts as summary.json lists them (one for a test that kept none).
+fn attempts(r: &TestResult) -> Vec<AttemptSummary> {
+    if r.attempt_log.is_empty() {
+        let mut a = Attempt::new(1, r.status, r.duration);
+        a.message.clone_from(&r.message);
+        a.output.clone_from(&r.output);
+        return vec![AttemptSummary::of(&a)];
+    }
+    r.attempt_log.iter().map(AttemptSummary::of).collect()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +249,10 @@ pub struct MachinesSummary {
     #[serde(default)]
     pub leftover_names: Vec<String>,
     pub peak_concurrent_creates: u64,
+    /// Why postflight could not list or delete the run's machines (then the run is an
+    /// infrastructure failure and the next run reaps them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postflight_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -128,6 +292,7 @@ impl Summary {
                 leftover: run.machines.leftover.len() as u64,
                 leftover_names: run.machines.leftover.clone(),
                 peak_concurrent_creates: run.machines.peak_concurrent_creates,
+                postflight_error: run.machines.postflight_error.clone(),
             },
             resources: ResourcesSummary {
                 peak_memory_percent: run.resources.peak_memory_percent,
@@ -139,6 +304,8 @@ impl Summary {
                 violations: run.gate.violations.clone(),
             },
             merged_from: Vec::new(),
+            shard: run.shard.as_ref().map(shard_summary),
+            shards: Vec::new(),
         }
     }
 
@@ -163,6 +330,7 @@ fn tier(t: &TierResult) -> TierSummary {
             timed_out: t.counts.timed_out,
             skipped: t.counts.skipped,
             not_run: t.counts.not_run,
+            quarantined: t.counts.quarantined,
         },
         failed_tests: t.failures().map(|r| r.id.to_string()).collect(),
         flaky_tests: t.flaky().map(|r| r.id.to_string()).collect(),
@@ -171,12 +339,48 @@ fn tier(t: &TierResult) -> TierSummary {
             .map(|r| FailureSummary {
                 name: r.id.to_string(),
                 status: r.status.as_str().to_string(),
-                attempts: r.attempts,
+                attempts: attempts(r),
                 message: r.message.clone(),
                 output_tail: r.output.as_deref().map(|o| super::tail(o, TAIL_LINES)),
                 rerun: super::rerun_for(t, &r.id),
             })
             .collect(),
+        flaky: t
+            .flaky()
+            .map(|r| FlakySummary {
+                name: r.id.to_string(),
+                attempts: attempts(r),
+            })
+            .collect(),
         command: t.command.clone(),
+        quarantined_tests: t
+            .quarantined
+            .iter()
+            .map(|q| QuarantineSummary {
+                name: q.id.to_string(),
+                status: q.status.as_str().to_string(),
+                reason: q.reason.clone(),
+                owner: q.owner.clone(),
+                expires: q.expires.clone(),
+                attempts: t.tests.iter().find(|r| r.id == q.id).map(attempts).unwrap_or_default(),
+            })
+            .collect(),
+        nothing_selected: t.nothing_selected,
+    }
+}
+
+fn shard_summary(s: &ShardInfo) -> ShardSummary {
+    let (index, count) = s
+        .spec
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+        .unwrap_or((0, 0));
+    ShardSummary {
+        spec: s.spec.clone(),
+        index,
+        count,
+        plan_id: s.plan_id.clone(),
+        predicted_ms: s.predicted_ms,
+        newer_than_plan: s.newer_than_plan.clone(),
     }
 }

@@ -37,6 +37,7 @@ pub fn write_html(run: &RunResult, dir: &Path, merged_from: &[String]) -> Result
             timelines: &timelines,
             ops: &ops,
             merged_from,
+            shards: &[],
         },
     );
     let path = dir.join("report.html");

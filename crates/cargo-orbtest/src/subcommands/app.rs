@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use super::{clean, doctor, init, list, report, run};
+use super::{clean, doctor, flaky, init, list, report, run, shard};
 use crate::cli::{self, Command};
 use crate::config::LoadError;
 use crate::errors::Error;
@@ -29,9 +29,15 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Some(Command::Run(ref args)) => run::execute(&cli.global, args),
         Some(Command::List { ref build_args }) => list::execute(&cli.global, build_args),
         Some(Command::Init { force }) => init::execute(&cli.global, force),
-        Some(Command::Clean { dry_run, no_wait }) => clean::execute(&cli.global, dry_run, no_wait),
+        Some(Command::Clean { dry_run, kept, no_wait }) => clean::execute(
+            &cli.global,
+            crate::lifecycle::cleanup::ReapOptions { dry_run, kept },
+            no_wait,
+        ),
         Some(Command::Doctor { json, fix }) => doctor::execute(&cli.global, json, fix),
         Some(Command::Report(ref args)) => report::execute(&cli.global, args),
+        Some(Command::Shard(ref args)) => shard::execute(&cli.global, args),
+        Some(Command::Flaky(ref args)) => flaky::execute(&cli.global, args),
     };
     let code = match result {
         Ok(code) => code,

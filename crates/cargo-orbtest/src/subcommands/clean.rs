@@ -1,15 +1,17 @@
-//! `cargo orbtest clean [--dry-run]`: preflight's reap step on its own.
+//! `cargo orbtest clean [--dry-run] [--kept]`: preflight's reap step on its own; `--kept` also
+//! deletes the machines runs kept on purpose.
 
 use crate::cli::GlobalArgs;
 use crate::errors::{Error, Result};
 use crate::exit_code;
-use crate::lifecycle::cleanup::{self, DELETE_PARALLELISM};
+use crate::lifecycle::cleanup::{self, DELETE_PARALLELISM, ReapOptions};
 use crate::lifecycle::provider::policy;
 use crate::lifecycle::state::{LockHolder, now_ms};
 use crate::lifecycle::{provider, state};
 use orbtest_machines::Client;
 
-pub fn execute(global: &GlobalArgs, dry_run: bool, no_wait: bool) -> Result<i32> {
+pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Result<i32> {
+    let dry_run = options.dry_run;
     let (ws, config) = super::project::load(global)?;
     let resolved = provider::resolve(&config.machines, &state::home())?;
     let client = Client::new(resolved.provider.clone()).with_policy(policy(&config.machines));
@@ -47,7 +49,7 @@ pub fn execute(global: &GlobalArgs, dry_run: bool, no_wait: bool) -> Result<i32>
         &resolved.state,
         &config.machines,
         &existing,
-        dry_run,
+        options,
         DELETE_PARALLELISM,
     )
     .map_err(Error::Infrastructure)?;

@@ -11,8 +11,8 @@ use crate::errors::Result;
 use crate::exit_code;
 use crate::lifecycle::cleanup;
 use crate::lifecycle::provider::policy;
-use crate::lifecycle::reap::{self, Protect, ReapInput};
-use crate::lifecycle::{baselines, provider, remedy, state};
+use crate::lifecycle::reap::{self, Protect};
+use crate::lifecycle::{provider, remedy, state};
 use orbtest_machines::{Client, Op, Provider};
 
 #[derive(Debug, Serialize)]
@@ -51,7 +51,7 @@ struct MachineOwner {
 }
 
 pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
-    let (_ws, config) = super::project::load(global)?;
+    let (ws, config) = super::project::load(global)?;
     let mut problems = Vec::new();
     let mut advice = Vec::new();
     let (host, helper) = host();
@@ -72,17 +72,38 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
             report.provider = resolved.description.clone();
             let client = Client::new(resolved.provider.clone()).with_policy(policy(&config.machines));
             if fix {
-                let orbstack = remedy::ProviderOrbStack {
-                    client: client.clone(),
-                    kind: resolved.kind,
+                // A restart under a live run would break its machines: only with the run lock.
+                let me = state::LockHolder {
+                    pid: std::process::id(),
+                    run_id: "doctor --fix".into(),
+                    workspace: ws.root.display().to_string(),
+                    since_ms: state::now_ms(),
                 };
-                match remedy::remedy(
-                    &orbstack,
-                    &config.machines.restart,
-                    std::time::Duration::from_millis(250),
-                ) {
-                    Ok(done) => report.fixed.push(done.to_string()),
-                    Err(e) => problems.push(e),
+                match resolved.state.try_lock(&me) {
+                    Err(e) => problems.push(format!(
+                        "cannot take the run lock in {}: {e}; not restarting OrbStack",
+                        resolved.state.dir.display()
+                    )),
+                    Ok(Err(holder)) => problems.push(format!(
+                        "{} is using {}: not restarting OrbStack under it; run `cargo orbtest doctor --fix` again \
+                         when it ends",
+                        holder.map_or_else(|| "another cargo orbtest run".to_string(), |h| h.to_string()),
+                        resolved.description
+                    )),
+                    Ok(Ok(_lock)) => {
+                        let orbstack = remedy::ProviderOrbStack {
+                            client: client.clone(),
+                            kind: resolved.kind,
+                        };
+                        match remedy::remedy(
+                            &orbstack,
+                            &config.machines.restart,
+                            std::time::Duration::from_millis(250),
+                        ) {
+                            Ok(done) => report.fixed.push(done.to_string()),
+                            Err(e) => problems.push(e),
+                        }
+                    }
                 }
             }
             report.status = client
@@ -107,16 +128,8 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
             match cleanup::list(&client) {
                 Err(e) => problems.push(e),
                 Ok(existing) => {
-                    let owners = cleanup::ownership(&resolved.state, &existing);
-                    let known = baselines::known_names(&resolved.state, &config.machines.baselines);
-                    let input = ReapInput {
-                        existing: existing.iter().map(|m| m.name.clone()).collect(),
-                        orphans: owners.orphans.clone(),
-                        live: owners.live.clone(),
-                        prefixes: config.machines.prefixes.clone(),
-                        protect: config.machines.protect.clone(),
-                        baselines: known.clone(),
-                    };
+                    let (input, owners) = cleanup::reap_input(&resolved.state, &config.machines, &existing);
+                    let known = input.baselines.clone();
                     let protect = Protect::new(&config.machines.protect).ok();
                     let plan = protect.as_ref().map(|p| reap::plan(&input, p)).unwrap_or_default();
                     let deleting: BTreeMap<&str, String> =
@@ -126,6 +139,8 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
                             "baseline".to_string()
                         } else if let Some(run) = owners.live.get(&m.name) {
                             format!("run {run} (running)")
+                        } else if let Some(run) = owners.kept.get(&m.name) {
+                            format!("kept by run {run} (`cargo orbtest clean --kept` deletes it)")
                         } else if let Some(reason) = deleting.get(m.name.as_str()) {
                             reason.clone()
                         } else if protect.as_ref().is_some_and(|p| p.matching(&m.name).is_some()) {

@@ -7,11 +7,10 @@ use std::fmt::Write as _;
 
 use crate::cli::GlobalArgs;
 use crate::config::{Tier, duration_string};
-use crate::errors::{Error, Result};
+use crate::errors::Result;
 use crate::exit_code;
 use crate::results::TestId;
-use crate::tiers::nextest::{self, ForwardedArgs, ToolConfig};
-use orbtest_machines::files::create_private_dir;
+use crate::tiers::nextest::{self, ForwardedArgs};
 
 pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
@@ -25,34 +24,20 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
         return Ok(exit_code::PASSED);
     }
     nextest::check_version(&ws.cargo)?;
-    let scratch_root = ws.orbtest_dir().join("list");
-    create_private_dir(&scratch_root).map_err(|e| Error::io("cannot create", &scratch_root, e))?;
-    let scratch =
-        tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
     let tiers: Vec<&Tier> = config.tiers.iter().filter(|t| !t.is_command()).collect();
-    let tool_config = ToolConfig::generate(
-        &tiers,
-        |t| scratch.path().join(format!("{t}.xml")),
-        &crate::history::History::default(),
-        &scratch.path().join("nextest-tool-config.toml"),
-    );
-    std::fs::write(&tool_config.path, &tool_config.text)
-        .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
+    let forwarded = ForwardedArgs::split(forwarded)?;
     if !global.quiet {
         eprintln!("orbtest: building tests");
     }
-    let color = if global.color.enabled() { "always" } else { "never" };
-    let built = nextest::build(
+    let (all, listings) = nextest::build_and_list(
         &ws,
         &config,
-        &tool_config,
-        &ForwardedArgs::split(forwarded).build,
-        color,
-        scratch.path(),
+        &tiers,
+        &forwarded.build,
+        forwarded.profile.as_deref(),
+        global.color.enabled(),
         global.verbose,
     )?;
-    let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
-    let (all, listings) = nextest::list_tiers(&ws, &tool_config, &built, &names)?;
 
     let mut owners: BTreeMap<&TestId, Vec<&str>> = all.iter().map(|t| (t, Vec::new())).collect();
     let mut out = String::new();

@@ -5,10 +5,12 @@
 mod app;
 mod clean;
 mod doctor;
+mod flaky;
 mod init;
 mod list;
 mod project;
 mod report;
 mod run;
+mod shard;
 
 pub use app::main;

@@ -2,11 +2,11 @@
 //! `cargo orbtest report merge DIR...`: one report from the reports of partitioned CI jobs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::cli::{GlobalArgs, ReportAction, ReportArgs};
 use crate::errors::{Error, Result};
+use crate::ledger::{self, Ledger};
 use crate::report::{
     self, LoadedRun, Summary, create_private_dir, gate, github, html, load_run, merge, new_run_id, write_atomic,
 };
@@ -15,7 +15,12 @@ use crate::workspace::Workspace;
 
 pub fn execute(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
     match &args.action {
-        Some(ReportAction::Merge { dirs, out, gate }) => merge_shards(global, dirs, out, *gate),
+        Some(ReportAction::Merge {
+            dirs,
+            out,
+            gate,
+            no_history,
+        }) => merge_shards(global, dirs, out, *gate, !*no_history),
         None => show(global, args),
     }
 }
@@ -99,32 +104,48 @@ fn find_run(global: &GlobalArgs, arg: Option<&str>) -> Result<PathBuf> {
 /// (no browser, no display) is reported; one that keeps running is left to it.
 fn open_in_browser(path: &Path) -> std::result::Result<(), String> {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
-    let mut child = Command::new(opener)
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {opener}: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("{opener} failed ({status})")),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(format!("waiting for {opener}: {e}")),
-        }
+    use orbtest_process::{Invocation, Output, Sink, Stop, Supervision};
+    // It is the user's browser from now on: not in our group, not killed with us.
+    let supervision = Supervision::new()
+        .timeout(Duration::from_secs(5))
+        .stop(Stop::Leave)
+        .in_our_group()
+        .outlives_us();
+    let output = Output::Redirect {
+        stdout: Sink::Null,
+        stderr: Sink::Null,
+    };
+    let exit = orbtest_process::run(&Invocation::new(opener).arg(path), &supervision, output)
+        .map_err(|e| format!("cannot run {opener}: {}", e.io()))?;
+    if exit.timed_out || exit.success() {
+        Ok(())
+    } else {
+        Err(format!("{opener} failed ({})", exit.describe()))
     }
 }
 
-fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool) -> Result<i32> {
+fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool, history: bool) -> Result<i32> {
     let color = global.color.enabled();
     let shards: Vec<LoadedRun> = dirs.iter().map(|d| load_run(d)).collect::<Result<_>>()?;
     let mut run = merge::merge_runs(new_run_id(SystemTime::now()), &shards);
+    // Every shard's ledger lines: the merged history, so the next plan learns from all of them.
+    let mut lines = Vec::new();
+    for dir in dirs {
+        match ledger::read_source(dir) {
+            Ok(found) => lines.extend(found),
+            Err(e) => eprintln!("warning: {e}: that shard's history is missing from the merged ledger"),
+        }
+    }
     if regate {
-        let (_, config) = super::project::load(global)?;
+        let (ws, config) = super::project::load(global)?;
         run.gate = gate::evaluate(&config.gate, &run);
+        if config.gate.max_flake_rate.is_some() {
+            let mut all = Ledger::of(&ws.orbtest_dir()).read().unwrap_or_default();
+            all.extend(lines.iter().cloned());
+            let mut verdict = std::mem::take(&mut run.gate);
+            gate::add_flake_rates(&mut verdict, &config.gate, &run, &all);
+            run.gate = verdict;
+        }
     }
     create_private_dir(out)
         .or_else(|e| if out.is_dir() { Ok(()) } else { Err(e) })
@@ -133,7 +154,12 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool)
     let merged_from: Vec<String> = shards.iter().map(|s| s.run.run_id.clone()).collect();
     let mut summary = Summary::from_run(&run);
     summary.merged_from = merged_from.clone();
+    summary.shards = merge::shard_times(&shards);
     write(out, "summary.json", &summary.to_json())?;
+    write(out, ledger::RUN_FILE, &ledger::to_jsonl(&lines))?;
+    if history && !lines.is_empty() {
+        add_to_ledger(global, out);
+    }
 
     let shard_dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     let (junit, problems) = merge::merge_junit(&shard_dirs, run.duration);
@@ -158,12 +184,14 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool)
             timelines: &timelines,
             ops: &ops,
             merged_from: &merged_from,
+            shards: &summary.shards,
         },
     );
     write(out, "report.html", &page)?;
 
     if !global.quiet {
         eprint!("{}", crate::view::render_summary(&run, Style { color }, Some(out)));
+        eprint!("{}", merge::shard_table(&summary.shards));
     }
     eprintln!(" merged {} shard reports into {}", shards.len(), out.display());
     if github::in_actions()
@@ -172,6 +200,28 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool)
         eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
     }
     Ok(run.exit_code())
+}
+
+/// The merged shards' runs into this workspace's ledger, when there is a workspace.
+fn add_to_ledger(global: &GlobalArgs, merged: &Path) {
+    let Ok((ws, _)) = super::project::load(global) else {
+        eprintln!(
+            "note: no workspace here: the shards' history stays in {} (import it with `cargo orbtest flaky --import`)",
+            merged.join(ledger::RUN_FILE).display()
+        );
+        return;
+    };
+    let ledger = Ledger::of(&ws.orbtest_dir());
+    match ledger.import(&[merged.join(ledger::RUN_FILE)]) {
+        Ok(added) if !global.quiet => eprintln!(
+            " history: {} shard runs added to {} ({} already there)",
+            added.runs_added,
+            ledger.dir.display(),
+            added.runs_known
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: the shards' history was not added to the ledger: {e}"),
+    }
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<()> {

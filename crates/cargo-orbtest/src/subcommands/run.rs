@@ -5,14 +5,17 @@
 use std::io::IsTerminal;
 
 use crate::cli::{GlobalArgs, RunArgs};
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::events::{Observer, Silent, Tee};
+use crate::ledger::{self, Ledger};
 use crate::lifecycle::sampler::ProviderSampler;
 use crate::lifecycle::{LifecycleOptions, provider, state};
 use crate::monitor::{MachineSource, Monitor};
 use crate::plan::{Plan, Selection};
-use crate::report::{self, gate, github};
+use crate::report::{self, gate, github, write_atomic};
 use crate::runner::{RunOptions, Runner};
+use crate::shard::PlanFile;
+use crate::shard::runtime::ShardRequest;
 use crate::tiers::nextest::ForwardedArgs;
 use crate::view::{LiveView, PlainProgress, Style};
 
@@ -29,8 +32,15 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let color = global.color.enabled();
     let live = !global.quiet && stderr_is_terminal();
     let in_actions = github::in_actions();
+    let mut forwarded = ForwardedArgs::split(&args.nextest_args)?;
+    let shard = shard_request(args, &mut forwarded)?;
+    if !global.quiet {
+        for warning in crate::quarantine::expiry_warnings(&config, &crate::config::today()) {
+            eprintln!("warning: {warning}");
+        }
+    }
     let options = RunOptions {
-        forwarded: ForwardedArgs::split(&args.nextest_args),
+        forwarded,
         report_dir: args.report_dir.clone(),
         color,
         verbose: global.verbose,
@@ -42,6 +52,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             rebuild_baselines: args.rebuild_baselines,
             restart_orbstack: args.restart_orbstack,
         },
+        shard,
     };
     let live_view = live.then(|| LiveView::new(color, global.verbose));
     let plain = (!live && !global.quiet).then(|| PlainProgress::new(std::io::stderr()).github_groups(in_actions));
@@ -62,6 +73,8 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let monitor = Monitor::new(&config.monitor, live, machine_source, view);
     let observer = Tee(vec![&monitor, view]);
 
+    let interrupts =
+        crate::signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
     let finished = std::thread::scope(|scope| {
         scope.spawn(|| monitor.run());
         // Stops the sampler however the run ends, so the scope can join it.
@@ -72,6 +85,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             plan: &plan,
             options: &options,
             observer: &observer,
+            interrupts,
         }
         .run()
     });
@@ -86,8 +100,31 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     if let Some(problem) = &sampled.error {
         eprintln!("warning: the resource timeline is incomplete: {problem}");
     }
+    // The run's lines for the flake ledger: the gate's flake rates count this run too.
+    let ops = orbtest_machines::journal::JournalView::read(&finished.dir.file("journal.jsonl"))
+        .map(|v| v.ops)
+        .unwrap_or_default();
+    let lines = ledger::lines_for_run(run, &ops, &ledger::RunContext::default());
+    let ledger = Ledger::of(&ws.orbtest_dir());
     if args.gate || config.gate.enforce {
         run.gate = gate::evaluate(&config.gate, run);
+        if config.gate.max_flake_rate.is_some() {
+            let mut history = ledger.read().unwrap_or_else(|e| {
+                eprintln!("warning: {e}: flake rates count this run only");
+                Vec::new()
+            });
+            history.extend(lines.iter().cloned());
+            let mut verdict = std::mem::take(&mut run.gate);
+            gate::add_flake_rates(&mut verdict, &config.gate, run, &history);
+            run.gate = verdict;
+        }
+    }
+    let ledger_file = finished.dir.file(ledger::RUN_FILE);
+    if let Err(e) = write_atomic(&ledger_file, ledger::to_jsonl(&lines).as_bytes()) {
+        eprintln!("warning: cannot write {}: {e}", ledger_file.display());
+    }
+    if let Err(e) = ledger.add_run(&lines) {
+        eprintln!("warning: the flake ledger misses this run: {e}");
     }
 
     let written = report::write_reports(run, &finished.dir);
@@ -116,6 +153,52 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         super::app::print_error(&e, color);
     }
     Ok(run.exit_code())
+}
+
+/// `--shard K/N [--plan FILE]`: the plan, read and checked against N; without a plan, nextest
+/// tiers run nextest's `--partition slice:K/N`.
+fn shard_request(args: &RunArgs, forwarded: &mut ForwardedArgs) -> Result<Option<ShardRequest>> {
+    let Some(spec) = args.shard else {
+        return Ok(None);
+    };
+    // A shard narrows the run: tiers it leaves empty are "nothing selected", not failures.
+    forwarded.narrowed = true;
+    if forwarded
+        .run
+        .iter()
+        .any(|a| a == "--partition" || a.starts_with("--partition="))
+    {
+        return Err(Error::Usage(
+            "--shard and a forwarded --partition both split the tests: use one of them".into(),
+        ));
+    }
+    let plan = match &args.plan {
+        Some(path) => {
+            let plan = PlanFile::read(path).map_err(|e| match e {
+                crate::shard::PlanError::Read { .. } => Error::Usage(e.to_string()),
+                other => Error::Usage(other.to_string()),
+            })?;
+            if plan.count != spec.count {
+                return Err(Error::Usage(
+                    crate::shard::PlanError::CountMismatch {
+                        path: path.clone(),
+                        plan: plan.count,
+                        spec: spec.to_string(),
+                        asked: spec.count,
+                    }
+                    .to_string(),
+                ));
+            }
+            Some(plan)
+        }
+        None => {
+            let partition = format!("--partition=slice:{spec}");
+            forwarded.run.push(partition.clone());
+            forwarded.select.push(partition);
+            None
+        }
+    };
+    Ok(Some(ShardRequest { spec, plan }))
 }
 
 struct StopOnDrop<'a, 'b>(&'a Monitor<'b>);

@@ -64,14 +64,21 @@ impl<W> State<W> {
 
 /// `tier fast: passed in 3.2s (50 passed, ...)`, when a tier ends.
 pub(crate) fn tier_line(result: &TierResult) -> String {
+    // Left empty on purpose (another shard runs it): say why instead of counting nothing.
+    if let (TierOutcome::Passed, None, Some(reason)) = (result.outcome, result.started_at, &result.reason) {
+        return format!("tier {}: {reason}", result.name);
+    }
     let c = &result.counts;
     let verdict = match result.outcome {
-        TierOutcome::Passed => "passed",
-        TierOutcome::Failed => "FAILED",
-        TierOutcome::Skipped => "skipped",
+        TierOutcome::Failed => "FAILED".to_string(),
+        _ => result.verdict(),
+    };
+    let not_run = match c.not_run {
+        0 => String::new(),
+        n => format!(", {n} not run"),
     };
     format!(
-        "tier {}: {verdict} in {} ({} passed, {} failed, {} timed out, {} flaky, {} skipped)",
+        "tier {}: {verdict} in {} ({} passed, {} failed, {} timed out, {} flaky, {} skipped{not_run})",
         result.name,
         human_duration(result.duration),
         c.passed,

@@ -55,7 +55,11 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
         };
         if t.outcome == TierOutcome::Skipped {
             let reason = t.reason.as_deref().unwrap_or("");
-            let _ = writeln!(out, " {:<name_width$}  {result} {}", t.name, style.dim(reason));
+            let reason = match t.counts.not_run {
+                0 => reason.to_string(),
+                n => format!("{reason} ({n} tests not run)"),
+            };
+            let _ = writeln!(out, " {:<name_width$}  {result} {}", t.name, style.dim(&reason));
             continue;
         }
         let c = &t.counts;
@@ -73,6 +77,17 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
         );
         if let Some(reason) = &t.reason {
             let _ = writeln!(out, " {:<name_width$}  {}", "", style.dim(reason));
+        }
+        for q in &t.quarantined {
+            let line = format!(
+                "quarantined, {}: {} ({}; owner {}, until {})",
+                q.status.as_str(),
+                q.id,
+                q.reason,
+                q.owner,
+                q.expires
+            );
+            let _ = writeln!(out, " {:<name_width$}  {}", "", style.yellow(&line));
         }
     }
 
@@ -202,6 +217,9 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
     parts.push(format!("{} passed", c.passed));
     if c.skipped > 0 {
         parts.push(format!("{} skipped", c.skipped));
+    }
+    if c.not_run > 0 {
+        parts.push(format!("{} not run", c.not_run));
     }
     let verdict = match (run.interrupted, run.outcome()) {
         (Some(i), _) => style.red(&format!("INTERRUPTED ({})", i.name())),

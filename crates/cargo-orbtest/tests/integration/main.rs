@@ -8,6 +8,7 @@
 //! * `machines`: the machines client against orbsim faults, and the Rust test API.
 //! * `reliability`: faults, bad input, parser properties, security.
 //! * `report`: reports, views, the gate, merging.
+//! * `shard`: shard plans and runs, the flake ledger, quarantine, the CI workflow.
 
 mod support;
 
@@ -18,3 +19,4 @@ mod lifecycle;
 mod machines;
 mod reliability;
 mod report;
+mod shard;

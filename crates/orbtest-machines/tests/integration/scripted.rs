@@ -8,7 +8,7 @@ use std::time::Duration;
 use orbtest_machines::{
     Attempt, AttemptOutcome, Client, ErrorKind, Observer, Op, Outcome, Policy, Pressure, Provider, Retry,
 };
-use orbtest_process::capture::{Invocation, StdinMode};
+use orbtest_process::Invocation;
 
 /// One scripted answer: a shell snippet (it may sleep, print, exit).
 type Answer = &'static str;
@@ -57,13 +57,7 @@ impl Provider for Scripted {
             script.push_str(&format!("{pattern}) {a} ;;\n"));
         }
         script.push_str("esac\n");
-        Invocation {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), script],
-            env: Vec::new(),
-            stdin: StdinMode::Null,
-            cwd: None,
-        }
+        Invocation::new("/bin/sh").args(["-c", &script])
     }
 
     fn pressure(&self) -> Option<Pressure> {

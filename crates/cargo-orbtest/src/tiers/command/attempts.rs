@@ -6,14 +6,16 @@
 
 use std::collections::HashMap;
 
+use super::junit::{attempts_of, from_attempts};
 use crate::results::{TestId, TestResult, TestStatus};
 
-/// Merges attempts (oldest first) into one result per test, in first-seen order.
+/// Merges attempts (oldest first) into one result per test, in first-seen order. Every attempt
+/// of a test that failed at least once is kept, in order.
 pub fn merge(attempts: &[Vec<TestResult>]) -> Vec<TestResult> {
     struct Entry {
         result: TestResult,
-        first_failure: Option<Option<String>>,
-        runs: u32,
+        /// Every run of the test so far, each of the command's attempts contributing its own.
+        log: Vec<crate::results::Attempt>,
     }
     let mut order: Vec<TestId> = Vec::new();
     let mut entries: HashMap<TestId, Entry> = HashMap::new();
@@ -25,21 +27,20 @@ pub fn merge(attempts: &[Vec<TestResult>]) -> Vec<TestResult> {
                     entries.insert(
                         r.id.clone(),
                         Entry {
-                            first_failure: r.status.is_failure().then(|| r.message.clone()),
-                            runs: r.attempts,
+                            log: attempts_of(r.clone()),
                             result: r.clone(),
                         },
                     );
                 }
                 Some(e) => {
-                    if r.status == TestStatus::Skipped && e.result.status != TestStatus::Skipped {
+                    if r.status == TestStatus::Skipped {
+                        // A later "skipped" never hides an earlier result.
+                        if e.result.status == TestStatus::Skipped {
+                            e.result = r.clone();
+                        }
                         continue;
                     }
-                    if e.first_failure.is_none() && (e.result.status.is_failure() || r.status.is_failure()) {
-                        let failing = if e.result.status.is_failure() { &e.result } else { r };
-                        e.first_failure = Some(failing.message.clone());
-                    }
-                    e.runs += r.attempts;
+                    e.log.extend(attempts_of(r.clone()));
                     e.result = r.clone();
                 }
             }
@@ -49,19 +50,15 @@ pub fn merge(attempts: &[Vec<TestResult>]) -> Vec<TestResult> {
         .into_iter()
         .filter_map(|id| entries.remove(&id))
         .map(|e| {
-            let mut r = e.result;
-            match (r.status, e.first_failure) {
-                (TestStatus::Passed | TestStatus::Flaky, Some(message)) => {
-                    r.status = TestStatus::Flaky;
-                    r.attempts = e.runs.max(2);
-                    if r.message.is_none() {
-                        r.message = message;
-                    }
+            let ever_failed = e.log.iter().any(|a| a.status.is_failure());
+            match e.result.status {
+                TestStatus::Skipped => e.result,
+                TestStatus::Passed | TestStatus::Flaky if ever_failed => {
+                    from_attempts(e.result.id, TestStatus::Flaky, e.log)
                 }
-                (status, _) if status.is_failure() => r.attempts = e.runs.max(1),
-                _ => {}
+                status if status.is_failure() => from_attempts(e.result.id, status, e.log),
+                _ => e.result,
             }
-            r
         })
         .collect()
 }
@@ -83,6 +80,7 @@ mod tests {
             attempts: if status == TestStatus::Skipped { 0 } else { 1 },
             message: status.is_failure().then(|| format!("{name} failed")),
             output: None,
+            attempt_log: Vec::new(),
         }
     }
 
@@ -138,7 +136,10 @@ mod tests {
     fn one_attempt_is_taken_as_it_is() {
         use TestStatus::*;
         let only = vec![t("a", Passed), t("b", Failed)];
-        assert_eq!(merge(std::slice::from_ref(&only)), only);
+        let merged = merge(std::slice::from_ref(&only));
+        assert_eq!(outcome(&merged), outcome(&only));
+        assert_eq!(merged[1].message, only[1].message);
+        assert_eq!(merged[1].attempt_log.len(), 1, "a failure keeps its one attempt");
         assert!(merge(&[]).is_empty());
     }
 }

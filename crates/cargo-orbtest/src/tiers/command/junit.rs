@@ -18,7 +18,7 @@ use std::time::Duration;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 
-use crate::results::{TestId, TestResult, TestStatus};
+use crate::results::{Attempt, TestId, TestResult, TestStatus};
 
 /// Lines of a failure's text kept per test.
 const OUTPUT_LINES: usize = 200;
@@ -62,10 +62,20 @@ struct Case {
     failed: bool,
     timed_out: bool,
     skipped: bool,
-    /// Earlier attempts that failed (`flakyFailure`/`flakyError`: the test then passed;
-    /// `rerunFailure`/`rerunError`: it failed again).
-    flaky_runs: u32,
-    rerun_failures: u32,
+    /// Other attempts, in the order written: `flakyFailure`/`flakyError` (the test then
+    /// passed) or `rerunFailure`/`rerunError` (retries that failed again).
+    reruns: Vec<Rerun>,
+    message: Option<String>,
+    text: String,
+    system_out: String,
+    system_err: String,
+}
+
+/// One `flaky*`/`rerun*` element: an attempt that failed.
+#[derive(Debug, Default)]
+struct Rerun {
+    timed_out: bool,
+    time: Option<Duration>,
     message: Option<String>,
     text: String,
     system_out: String,
@@ -78,6 +88,8 @@ enum Child {
     Status,
     Out,
     Err,
+    /// The last of `Case::reruns`.
+    Rerun,
     Ignored,
 }
 
@@ -126,8 +138,8 @@ struct Parser {
     /// Names of the open `<testsuite>` elements.
     suites: Vec<Option<String>>,
     case: Option<Case>,
-    /// The open child of the test case, and how many elements are open inside it.
-    child: Option<(Child, usize)>,
+    /// The open elements inside the test case, outermost first.
+    open: Vec<Child>,
     done: Vec<TestResult>,
 }
 
@@ -144,48 +156,45 @@ impl Parser {
             }
             self.root_seen = true;
         }
-        if let Some((_, inner)) = self.child.as_mut() {
-            if !empty {
-                *inner += 1;
-            }
-            return Ok(());
-        }
         if let Some(case) = self.case.as_mut() {
-            let kind = match name {
-                b"failure" | b"error" => {
+            let kind = match (self.open.as_slice(), name) {
+                ([], b"failure" | b"error") => {
                     case.failed = true;
                     let ty = attr(e, b"type");
                     let message = attr(e, b"message").filter(|m| !m.trim().is_empty());
-                    case.timed_out |= ty.as_deref() == Some("test timeout")
-                        || message.as_deref().is_some_and(|m| m.starts_with("Failed: Timeout"));
+                    case.timed_out |= is_timeout(ty.as_deref(), message.as_deref());
                     if case.message.is_none() || case.skipped {
                         case.message = message.or(ty.filter(|t| !t.trim().is_empty()));
                     }
                     case.skipped = false;
                     Child::Status
                 }
-                b"skipped" if !case.failed => {
+                ([], b"skipped") if !case.failed => {
                     case.skipped = true;
                     case.message = attr(e, b"message");
                     Child::Ignored
                 }
-                b"flakyFailure" | b"flakyError" => {
-                    case.flaky_runs += 1;
-                    if case.message.is_none() {
-                        case.message = attr(e, b"message");
-                    }
-                    Child::Ignored
+                ([], b"flakyFailure" | b"flakyError" | b"rerunFailure" | b"rerunError") => {
+                    let ty = attr(e, b"type");
+                    let message = attr(e, b"message").filter(|m| !m.trim().is_empty());
+                    case.reruns.push(Rerun {
+                        timed_out: is_timeout(ty.as_deref(), message.as_deref()),
+                        time: attr(e, b"time").map(|t| seconds(&t)),
+                        message: message.or(ty.filter(|t| !t.trim().is_empty() && t != "test timeout")),
+                        ..Rerun::default()
+                    });
+                    Child::Rerun
                 }
-                b"rerunFailure" | b"rerunError" => {
-                    case.rerun_failures += 1;
-                    Child::Ignored
-                }
-                b"system-out" => Child::Out,
-                b"system-err" => Child::Err,
+                ([], b"system-out") => Child::Out,
+                ([], b"system-err") => Child::Err,
+                // A retry's own output (surefire, nextest).
+                ([Child::Rerun], b"system-out") => Child::Out,
+                ([Child::Rerun], b"system-err") => Child::Err,
+                ([Child::Rerun], b"stackTrace") => Child::Status,
                 _ => Child::Ignored,
             };
             if !empty {
-                self.child = Some((kind, 0));
+                self.open.push(kind);
             }
             return Ok(());
         }
@@ -208,12 +217,7 @@ impl Parser {
     }
 
     fn close(&mut self, name: &[u8]) {
-        if let Some((_, inner)) = self.child.as_mut() {
-            if *inner == 0 {
-                self.child = None;
-            } else {
-                *inner -= 1;
-            }
+        if self.case.is_some() && self.open.pop().is_some() {
             return;
         }
         match name {
@@ -226,15 +230,19 @@ impl Parser {
     }
 
     fn text(&mut self, text: &str) {
-        let (Some(case), Some((kind, _))) = (self.case.as_mut(), self.child) else {
+        let Some(case) = self.case.as_mut() else {
             return;
         };
-        match kind {
-            Child::Status => case.text.push_str(text),
-            Child::Out => case.system_out.push_str(text),
-            Child::Err => case.system_err.push_str(text),
-            Child::Ignored => {}
-        }
+        let target = match (self.open.as_slice(), case.reruns.last_mut()) {
+            ([Child::Status], _) => &mut case.text,
+            ([Child::Out], _) => &mut case.system_out,
+            ([Child::Err], _) => &mut case.system_err,
+            ([Child::Rerun] | [Child::Rerun, Child::Status], Some(r)) => &mut r.text,
+            ([Child::Rerun, Child::Out], Some(r)) => &mut r.system_out,
+            ([Child::Rerun, Child::Err], Some(r)) => &mut r.system_err,
+            _ => return,
+        };
+        target.push_str(text);
     }
 
     fn finish_case(&mut self) {
@@ -253,45 +261,113 @@ impl Case {
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| "(unnamed)".into()),
         };
-        let (status, attempts) = if self.failed {
-            let status = if self.timed_out {
-                TestStatus::TimedOut
-            } else {
-                TestStatus::Failed
+        if self.skipped && !self.failed {
+            return TestResult {
+                id,
+                status: TestStatus::Skipped,
+                duration: self.time,
+                attempts: 0,
+                message: self.message,
+                output: None,
+                attempt_log: Vec::new(),
             };
-            (status, 1 + self.rerun_failures)
-        } else if self.skipped {
-            (TestStatus::Skipped, 0)
-        } else if self.flaky_runs > 0 {
-            (TestStatus::Flaky, 1 + self.flaky_runs)
+        }
+        let case_time = self.time;
+        let reruns = self.reruns.into_iter().map(|r| r.into_attempt(case_time));
+        // As nextest and surefire write them: a flaky test's failed attempts come before the
+        // pass (the case itself); a failed test's first attempt is the case's failure and its
+        // retries follow.
+        let mut log: Vec<Attempt> = Vec::new();
+        let status = if self.failed {
+            // jest-junit puts the whole message in the element's text, without a `message`.
+            let message = self.message.or_else(|| first_line(&self.text));
+            log.push(Attempt {
+                message,
+                output: output(&[&self.text, &self.system_out, &self.system_err]),
+                ..Attempt::new(
+                    0,
+                    if self.timed_out {
+                        TestStatus::TimedOut
+                    } else {
+                        TestStatus::Failed
+                    },
+                    self.time,
+                )
+            });
+            log.extend(reruns);
+            log.last().map_or(TestStatus::Failed, |a| a.status)
         } else {
-            (TestStatus::Passed, 1)
+            log.extend(reruns);
+            if log.is_empty() {
+                return TestResult {
+                    id,
+                    status: TestStatus::Passed,
+                    duration: self.time,
+                    attempts: 1,
+                    message: None,
+                    output: None,
+                    attempt_log: Vec::new(),
+                };
+            }
+            log.push(Attempt::new(0, TestStatus::Passed, self.time));
+            TestStatus::Flaky
         };
-        let failed = status.is_failure();
-        // jest-junit puts the whole message in the element's text, without a `message`.
-        let message = self.message.or_else(|| {
-            failed
-                .then(|| {
-                    self.text
-                        .lines()
-                        .map(str::trim)
-                        .find(|l| !l.is_empty())
-                        .map(str::to_string)
-                })
-                .flatten()
-        });
-        let output = failed
-            .then(|| output(&[&self.text, &self.system_out, &self.system_err]))
-            .flatten();
-        TestResult {
-            id,
-            status,
-            duration: self.time,
-            attempts,
-            message,
-            output,
+        from_attempts(id, status, log)
+    }
+}
+
+impl Rerun {
+    /// Surefire gives a retry no time of its own: then it is taken to be the case's.
+    fn into_attempt(self, case_time: Duration) -> Attempt {
+        let status = if self.timed_out {
+            TestStatus::TimedOut
+        } else {
+            TestStatus::Failed
+        };
+        Attempt {
+            message: self.message.or_else(|| first_line(&self.text)),
+            output: output(&[&self.text, &self.system_out, &self.system_err]),
+            ..Attempt::new(0, status, self.time.unwrap_or(case_time))
         }
     }
+}
+
+/// A test's result from its attempts (oldest first; empty for a test that passed at once):
+/// numbered, timed-out ones labelled, message and output from the final attempt (a flaky
+/// test's: from its last failure).
+pub fn from_attempts(id: TestId, status: TestStatus, mut log: Vec<Attempt>) -> TestResult {
+    for (i, a) in log.iter_mut().enumerate() {
+        a.n = i as u32 + 1;
+        if a.status == TestStatus::TimedOut && a.message.is_none() {
+            a.message = Some(crate::results::timed_out_after(a.duration));
+        }
+    }
+    let last = log.last();
+    let failing = log.iter().rev().find(|a| a.status.is_failure());
+    let (message, output) = match status {
+        TestStatus::Flaky => (failing.and_then(|a| a.message.clone()), None),
+        _ => (
+            last.and_then(|a| a.message.clone()),
+            last.and_then(|a| a.output.clone()),
+        ),
+    };
+    TestResult {
+        id,
+        status,
+        duration: last.map_or(Duration::ZERO, |a| a.duration),
+        attempts: log.len().max(1) as u32,
+        message,
+        output,
+        attempt_log: if status == TestStatus::Passed { Vec::new() } else { log },
+    }
+}
+
+fn first_line(text: &str) -> Option<String> {
+    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}
+
+fn is_timeout(ty: Option<&str>, message: Option<&str>) -> bool {
+    ty == Some("test timeout") || message.is_some_and(|m| m.starts_with("Failed: Timeout"))
 }
 
 /// The non-empty parts, one after the other, at most `OUTPUT_LINES` lines (the last ones).
@@ -327,8 +403,9 @@ fn seconds(text: &str) -> Duration {
 }
 
 /// Entries of the same test, in order, become one: flaky when an earlier entry failed and the
-/// last passed (gotestsum's reruns); failed when the last failed, with every failing entry's
-/// message and output (pytest lists a failure and a teardown error separately).
+/// last passed (gotestsum's reruns, each entry an attempt); failed when the last failed, as one
+/// attempt with every failing entry's message and output (pytest lists a failure and a
+/// teardown error of the same run separately).
 pub fn merge_duplicates(results: Vec<TestResult>) -> Vec<TestResult> {
     let mut order: Vec<TestId> = Vec::new();
     let mut groups: std::collections::HashMap<TestId, Vec<TestResult>> = std::collections::HashMap::new();
@@ -345,27 +422,50 @@ pub fn merge_duplicates(results: Vec<TestResult>) -> Vec<TestResult> {
             let mut entries = groups.remove(&id)?;
             let mut last = entries.pop()?;
             let earlier_failures: Vec<TestResult> = entries.into_iter().filter(|e| e.status.is_failure()).collect();
-            let Some(first) = earlier_failures.first() else {
+            if earlier_failures.is_empty() {
                 return Some(last);
-            };
+            }
             if last.status.is_failure() {
                 let mut outputs: Vec<String> = earlier_failures.iter().filter_map(|e| e.output.clone()).collect();
                 outputs.extend(last.output.take());
-                last.output = (!outputs.is_empty()).then(|| crate::report::tail(&outputs.join("\n"), OUTPUT_LINES));
+                let output = (!outputs.is_empty()).then(|| crate::report::tail(&outputs.join("\n"), OUTPUT_LINES));
                 let messages: Vec<String> = earlier_failures
                     .iter()
                     .chain(std::iter::once(&last))
                     .filter_map(|e| e.message.clone())
                     .collect();
-                last.message = (!messages.is_empty()).then(|| messages.join("; "));
+                let message = (!messages.is_empty()).then(|| messages.join("; "));
+                if let Some(a) = last.attempt_log.last_mut() {
+                    a.message.clone_from(&message);
+                    a.output.clone_from(&output);
+                }
+                last.message = message;
+                last.output = output;
+                Some(last)
             } else if matches!(last.status, TestStatus::Passed | TestStatus::Flaky) {
-                last.status = TestStatus::Flaky;
-                last.attempts = last.attempts.max(earlier_failures.len() as u32 + 1);
-                last.message = first.message.clone();
+                let log = earlier_failures
+                    .into_iter()
+                    .chain(std::iter::once(last))
+                    .flat_map(attempts_of)
+                    .collect();
+                Some(from_attempts(id, TestStatus::Flaky, log))
+            } else {
+                Some(last)
             }
-            Some(last)
         })
         .collect()
+}
+
+/// A result's attempts; one that passed at once (and so keeps no log) is one passed attempt.
+pub fn attempts_of(r: TestResult) -> Vec<Attempt> {
+    if r.attempt_log.is_empty() && r.status != TestStatus::Skipped {
+        let mut a = Attempt::new(1, r.status, r.duration);
+        a.message = r.message;
+        a.output = r.output;
+        vec![a]
+    } else {
+        r.attempt_log
+    }
 }
 
 /// The tier's results as JUnit in nextest's own shape (suites by classname, flaky and rerun
@@ -373,35 +473,63 @@ pub fn merge_duplicates(results: Vec<TestResult>) -> Vec<TestResult> {
 /// report` read back.
 pub fn normalized(tier: &str, results: &[TestResult]) -> Result<String, String> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+    let log_of = |r: &TestResult| -> Vec<Attempt> {
+        let mut log = attempts_of(r.clone());
+        if r.status == TestStatus::Flaky && log.len() < 2 {
+            // A flaky test known only by its count: its failures before the pass.
+            let mut failed = Attempt::new(1, TestStatus::Failed, Duration::ZERO);
+            failed.message.clone_from(&r.message);
+            log = std::iter::repeat_n(failed, r.attempts.max(2) as usize - 1)
+                .chain(std::iter::once(Attempt::new(0, TestStatus::Passed, r.duration)))
+                .collect();
+        }
+        log
+    };
+    let rerun_of = |a: &Attempt| {
+        let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+        rerun.set_time(a.duration);
+        if a.status == TestStatus::TimedOut {
+            rerun.set_type("test timeout");
+        }
+        if let Some(m) = &a.message {
+            rerun.set_message(m.as_str());
+        }
+        if let Some(o) = &a.output {
+            rerun.set_description(o.as_str());
+        }
+        rerun
+    };
     let mut suites: Vec<TestSuite> = Vec::new();
     for r in results {
+        let log = log_of(r);
+        // nextest's shape: the case's time is the final attempt's for a pass, the first
+        // attempt's for a failure (whose retries follow as `rerunFailure`).
+        let mut time = r.duration;
         let status = match r.status {
             TestStatus::Passed => TestCaseStatus::success(),
             TestStatus::Flaky => {
                 let mut s = TestCaseStatus::success();
-                for _ in 1..r.attempts.max(2) {
-                    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
-                    if let Some(m) = &r.message {
-                        rerun.set_message(m.as_str());
-                    }
-                    s.add_rerun(rerun);
+                for a in log.iter().filter(|a| a.status.is_failure()) {
+                    s.add_rerun(rerun_of(a));
                 }
                 s
             }
             TestStatus::Failed | TestStatus::TimedOut => {
+                let first = log.first();
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                if r.status == TestStatus::TimedOut {
+                if first.is_some_and(|a| a.status == TestStatus::TimedOut) {
                     s.set_type("test timeout");
                 }
-                if let Some(m) = &r.message {
+                if let Some(m) = first.and_then(|a| a.message.as_ref()) {
                     s.set_message(m.as_str());
                 }
-                if let Some(o) = &r.output {
+                if let Some(o) = first.and_then(|a| a.output.as_ref()) {
                     s.set_description(o.as_str());
                 }
-                for _ in 1..r.attempts {
-                    s.add_rerun(TestRerun::new(NonSuccessKind::Failure));
+                for a in log.iter().skip(1) {
+                    s.add_rerun(rerun_of(a));
                 }
+                time = first.map_or(r.duration, |a| a.duration);
                 s
             }
             TestStatus::Skipped => {
@@ -414,7 +542,7 @@ pub fn normalized(tier: &str, results: &[TestResult]) -> Result<String, String> 
         };
         let mut case = TestCase::new(r.id.name.as_str(), status);
         case.set_classname(r.id.binary_id.as_str());
-        case.set_time(r.duration);
+        case.set_time(time);
         match suites.iter_mut().find(|s| s.name.as_str() == r.id.binary_id) {
             Some(suite) => {
                 suite.add_test_case(case);

@@ -11,6 +11,7 @@
 
 pub mod attempts;
 pub mod junit;
+pub mod list;
 pub mod process;
 mod tier;
 

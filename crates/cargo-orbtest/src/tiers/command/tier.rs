@@ -12,7 +12,7 @@ use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::report::RunDir;
 use crate::results::{TestCounts, TestId, TestResult, TestStatus, TierOutcome, TierResult};
-use crate::signals;
+use crate::signals::Interrupts;
 use orbtest_machines::files::write_atomic;
 
 /// Everything one command tier needs to run.
@@ -26,6 +26,10 @@ pub struct CommandRun<'a> {
     /// Copy the command's output to our stderr as it comes.
     pub echo: bool,
     pub observer: &'a dyn Observer,
+    /// The run's interrupts: forwarded to the command, and no retry after one.
+    pub interrupts: &'a Interrupts,
+    /// This shard's tests for `{tests}`; `None` runs them all (`{tests}` is empty).
+    pub tests: Option<Vec<String>>,
 }
 
 /// `{threads}`: the tier's `threads` as a number.
@@ -137,12 +141,14 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut infra_error = None;
     for number in 1..=tier.retries.count + 1 {
-        if number > 1 && !sleep_unless_interrupted(delay_before(&tier.retries, number - 1), tr.deadline) {
+        if number > 1 && !sleep_unless_interrupted(delay_before(&tier.retries, number - 1), tr.deadline, run.interrupts)
+        {
             break;
         }
         match tr.attempt(number, &mut log) {
             Ok(attempt) => {
-                let done = attempt.passed() || attempt.exit.timed_out || attempt.exit.interrupted.is_some();
+                let done =
+                    attempt.passed() || attempt.exit.status.timed_out || attempt.exit.status.interrupted.is_some();
                 attempts.push(attempt);
                 if done || Instant::now() >= tr.deadline {
                     break;
@@ -185,12 +191,14 @@ impl TierRunner<'_, '_> {
         let junit_path = attempt_junit(&self.tier_dir, number);
         let _ = std::fs::remove_file(&junit_path);
         let _ = std::fs::remove_dir_all(&junit_path);
+        let tests = self.run.tests.as_deref().unwrap_or_default();
         let value = |name: &str| -> Option<String> {
             Some(match name {
                 "junit" => junit_path.display().to_string(),
                 "threads" => self.threads.to_string(),
                 "tier" => tier.name.clone(),
                 "run_dir" => self.run.dir.path.display().to_string(),
+                "tests" => tests.join(" "),
                 _ => return None,
             })
         };
@@ -198,7 +206,17 @@ impl TierRunner<'_, '_> {
             (Some(rerun), n) if n > 1 => rerun,
             _ => &command.argv,
         };
-        let argv: Vec<String> = template.iter().map(|a| placeholders::expand(a, value)).collect();
+        let argv: Vec<String> = template
+            .iter()
+            .flat_map(|a| {
+                // `{tests}` alone is one argument per test (none without --shard).
+                if a == "{tests}" {
+                    tests.to_vec()
+                } else {
+                    vec![placeholders::expand(a, value)]
+                }
+            })
+            .collect();
         let mut env = self.run.env.clone();
         env.extend([
             (crate::env::TIER.to_string(), tier.name.clone()),
@@ -229,7 +247,9 @@ impl TierRunner<'_, '_> {
             env: &env,
             deadline: self.deadline,
             grace: tier.grace_period,
+            interrupts: self.run.interrupts.clone(),
         };
+        let attempt_clock = Instant::now();
         let exit = process::run(
             &spawn,
             &mut |pid| observer.event(&Event::TierProcess { tier: &tier.name, pid }),
@@ -243,13 +263,20 @@ impl TierRunner<'_, '_> {
             },
         )
         .map_err(|e| format!("tier `{}`: command {e}", tier.name))?;
-        if exit.timed_out {
+        if exit.status.timed_out {
             log.line(&format!(
                 "orbtest: the tier's timeout ({}) passed: the command's process group was killed",
                 humantime::format_duration(tier.timeout)
             ));
         }
-        let attempt = read_attempt(&junit_path, self.expects_junit, exit, &self.pseudo_id, tier);
+        let attempt = read_attempt(
+            &junit_path,
+            self.expects_junit,
+            exit,
+            attempt_clock.elapsed(),
+            &self.pseudo_id,
+            tier,
+        );
         if let Some(problem) = &attempt.junit_problem {
             log.line(&format!("orbtest: {problem}"));
             if self.expects_junit {
@@ -273,7 +300,7 @@ impl TierRunner<'_, '_> {
             result.reason = Some(infra_error.unwrap_or("the command never ran").to_string());
             return;
         };
-        result.nextest_exit = last.exit.code;
+        result.nextest_exit = last.exit.status.code;
         let final_ok = last.passed();
         let per_attempt: Vec<Vec<TestResult>> = attempts.iter().map(|a| a.tests.clone()).collect();
         let mut tests = attempts::merge(&per_attempt);
@@ -299,13 +326,13 @@ impl TierRunner<'_, '_> {
         if final_ok && result.counts.failures() == 0 && infra_error.is_none() {
             result.outcome = TierOutcome::Passed;
         } else if result.counts.failures() == 0 {
-            result.reason = Some(match (infra_error, last.exit.interrupted) {
+            result.reason = Some(match (infra_error, last.exit.status.interrupted) {
                 (Some(e), _) => e.to_string(),
                 (None, Some(i)) => format!("interrupted by {}", i.name()),
                 (None, None) => format!(
                     "`{}` {} although its JUnit reports no failure: {}",
                     self.pseudo_id.name,
-                    last.exit.describe(),
+                    last.exit.status.describe(),
                     last_line(&last.exit.tail)
                 ),
             });
@@ -316,7 +343,7 @@ impl TierRunner<'_, '_> {
 impl Attempt {
     /// The command succeeded and reported no failing test.
     fn passed(&self) -> bool {
-        self.exit.success() && !self.tests.iter().any(|t| t.status.is_failure())
+        self.exit.status.success() && !self.tests.iter().any(|t| t.status.is_failure())
     }
 }
 
@@ -327,6 +354,7 @@ fn read_attempt(
     junit_path: &Path,
     expects_junit: bool,
     exit: process::Exit,
+    duration: Duration,
     pseudo_id: &TestId,
     tier: &Tier,
 ) -> Attempt {
@@ -351,15 +379,15 @@ fn read_attempt(
     } else {
         (Vec::new(), None, false)
     };
-    let pseudo = |status: TestStatus, message: String| TestResult {
-        id: pseudo_id.clone(),
-        status,
-        duration: Duration::ZERO,
-        attempts: 1,
-        message: Some(message),
-        output: (!exit.tail.is_empty() && status.is_failure()).then(|| exit.tail.clone()),
+    let pseudo = |status: TestStatus, message: String| {
+        let attempt = crate::results::Attempt {
+            message: Some(message),
+            output: (!exit.tail.is_empty() && status.is_failure()).then(|| exit.tail.clone()),
+            ..crate::results::Attempt::new(1, status, duration)
+        };
+        junit::from_attempts(pseudo_id.clone(), status, vec![attempt])
     };
-    if exit.timed_out {
+    if exit.status.timed_out {
         tests.push(pseudo(
             TestStatus::TimedOut,
             format!(
@@ -368,7 +396,7 @@ fn read_attempt(
             ),
         ));
     } else if !had_junit {
-        let status = if exit.success() {
+        let status = if exit.status.success() {
             TestStatus::Passed
         } else {
             TestStatus::Failed
@@ -376,7 +404,7 @@ fn read_attempt(
         let why = junit_problem.as_deref().unwrap_or("no JUnit report");
         tests.push(pseudo(
             status,
-            format!("`{}` {} ({why})", pseudo_id.name, exit.describe()),
+            format!("`{}` {} ({why})", pseudo_id.name, exit.status.describe()),
         ));
     }
     Attempt {
@@ -409,16 +437,18 @@ fn delay_before(r: &Retries, n: u32) -> Duration {
     d
 }
 
-/// Sleeps `wait` (cut short by the deadline); false when interrupted or out of time.
-fn sleep_unless_interrupted(wait: Duration, deadline: Instant) -> bool {
+/// Sleeps `wait` (cut short by the deadline or an interrupt); false when interrupted or out of
+/// time.
+fn sleep_unless_interrupted(wait: Duration, deadline: Instant, interrupts: &Interrupts) -> bool {
     let until = (Instant::now() + wait).min(deadline);
-    while Instant::now() < until {
-        if signals::received().is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(25).min(until.saturating_duration_since(Instant::now())));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _listening = interrupts.listen(move |_, _| {
+        let _ = tx.send(());
+    });
+    if interrupts.received().is_none() {
+        let _ = rx.recv_timeout(until.saturating_duration_since(Instant::now()));
     }
-    signals::received().is_none() && Instant::now() < deadline
+    interrupts.received().is_none() && Instant::now() < deadline
 }
 
 fn last_line(tail: &str) -> String {

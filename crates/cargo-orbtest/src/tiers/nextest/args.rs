@@ -1,5 +1,9 @@
 //! Arguments after `--`, split between the one build and the per-tier runs: cargo's build
-//! options shape what gets compiled; everything else is nextest's and goes to each tier.
+//! options shape what gets compiled; everything else is nextest's and goes to each tier, except
+//! `--no-tests` and `--profile`, which orbtest passes itself and so applies its own way.
+
+use crate::config::NoTests;
+use crate::errors::Error;
 
 /// Cargo options that take a value (as `--opt value`, `--opt=value` or `-Xvalue`).
 const BUILD_WITH_VALUE: &[&str] = &[
@@ -46,16 +50,80 @@ const BUILD_FLAGS: &[&str] = &[
     "--future-incompat-report",
 ];
 
+/// nextest run options that take a value: their value is not a test-name filter.
+const RUN_WITH_VALUE: &[&str] = &[
+    "-E",
+    "--filterset",
+    "--filter-expr",
+    "--partition",
+    "--run-ignored",
+    "-j",
+    "--test-threads",
+    "--retries",
+    "--max-fail",
+    "--status-level",
+    "--final-status-level",
+    "--failure-output",
+    "--success-output",
+    "--show-progress",
+    "--max-progress-running",
+    "--message-format",
+    "--message-format-version",
+    "--color",
+    "--test-group",
+    "--stress-count",
+    "--stress-duration",
+    "--debugger",
+    "--tracer",
+    "--archive-file",
+    "--archive-format",
+    "--workspace-remap",
+    "--extract-to",
+    "--target-dir-remap",
+];
+
+/// Run options that narrow what a tier selects: a tier they leave empty selected nothing of
+/// this run, which is not the tier's own fault. They (and `--run-ignored`) also go to the
+/// listing that counts a skipped tier's tests.
+const NARROWING: &[&str] = &["-E", "--filterset", "--filter-expr", "--partition"];
+const SELECTING: &[&str] = &["-E", "--filterset", "--filter-expr", "--partition", "--run-ignored"];
+/// Build options that leave tests out of the build: a package, a target.
+const NARROWING_BUILD: &[&str] = &[
+    "-p",
+    "--package",
+    "--exclude",
+    "--bin",
+    "--example",
+    "--test",
+    "--bench",
+    "--lib",
+    "--bins",
+    "--examples",
+    "--tests",
+    "--benches",
+];
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ForwardedArgs {
     /// For the build step (`cargo nextest list --list-type binaries-only`).
     pub build: Vec<String>,
     /// For every tier's `cargo nextest run`.
     pub run: Vec<String>,
+    /// `--no-tests X`: wins over every tier's `no_tests` for this run (orbtest passes its own
+    /// `--no-tests` to nextest, so the forwarded one is taken out).
+    pub no_tests: Option<NoTests>,
+    /// `--profile X` (`-P X`): every tier's profile inherits from it (orbtest passes its own
+    /// `--profile orbtest-<tier>`).
+    pub profile: Option<String>,
+    /// A filterset, a partition, test-name filters or a package narrow this run's tiers.
+    pub narrowed: bool,
+    /// The run arguments that decide which tests a tier selects (filtersets, partition,
+    /// test-name filters), for listing a tier that did not run.
+    pub select: Vec<String>,
 }
 
 impl ForwardedArgs {
-    pub fn split(args: &[String]) -> Self {
+    pub fn split(args: &[String]) -> Result<Self, Error> {
         let mut out = Self::default();
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
@@ -65,7 +133,32 @@ impl ForwardedArgs {
                 out.run.extend(iter.by_ref().cloned());
                 break;
             }
-            let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
+            let (name, attached) = match arg.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+                _ => (arg.as_str(), None),
+            };
+            // Ours to pass: taken out and applied by orbtest.
+            let own = match name {
+                "--no-tests" | "--profile" | "-P" => Some((name, attached)),
+                _ if arg.starts_with("-P") => Some(("-P", Some(arg[2..].trim_start_matches('=').to_string()))),
+                _ => None,
+            };
+            if let Some((name, attached)) = own {
+                let Some(value) = attached.or_else(|| iter.next().cloned()) else {
+                    return Err(Error::Usage(format!("`-- {name}` needs a value")));
+                };
+                if name == "--no-tests" {
+                    out.no_tests = Some(NoTests::parse(&value).ok_or_else(|| {
+                        Error::Usage(format!("`-- --no-tests {value}`: expected `fail`, `warn` or `pass`"))
+                    })?);
+                } else {
+                    out.profile = Some(value);
+                }
+                continue;
+            }
+            if NARROWING_BUILD.contains(&name) || is_joined_short(arg) && arg.starts_with("-p") {
+                out.narrowed = true;
+            }
             if BUILD_FLAGS.contains(&name) {
                 out.build.push(arg.clone());
             } else if BUILD_WITH_VALUE.contains(&name) {
@@ -79,10 +172,25 @@ impl ForwardedArgs {
                 // `-pfoo`, `-Zflag`.
                 out.build.push(arg.clone());
             } else {
+                let positional = !arg.starts_with('-');
+                out.narrowed |= NARROWING.contains(&name) || positional;
+                let selecting = SELECTING.contains(&name) || positional;
                 out.run.push(arg.clone());
+                if selecting {
+                    out.select.push(arg.clone());
+                }
+                if RUN_WITH_VALUE.contains(&name)
+                    && !arg.contains('=')
+                    && let Some(value) = iter.next()
+                {
+                    out.run.push(value.clone());
+                    if selecting {
+                        out.select.push(value.clone());
+                    }
+                }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -96,7 +204,7 @@ mod tests {
     use super::*;
 
     fn split(args: &[&str]) -> ForwardedArgs {
-        ForwardedArgs::split(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        ForwardedArgs::split(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
@@ -119,6 +227,44 @@ mod tests {
         assert_eq!(
             a.run,
             ["--partition", "hash:1/3", "-E", "test(foo)", "--", "--exact", "-p"]
+        );
+        assert!(a.narrowed);
+    }
+
+    #[test]
+    fn no_tests_and_profile_are_taken_out_for_orbtest_to_apply() {
+        for args in [
+            &["--no-tests", "pass", "--profile", "ci", "--retries", "2"][..],
+            &["--no-tests=pass", "-P", "ci", "--retries", "2"],
+            &["--no-tests=pass", "-Pci", "--retries=2"],
+            &["--no-tests=pass", "--profile=ci", "--retries=2"],
+        ] {
+            let a = split(args);
+            assert_eq!(a.no_tests, Some(NoTests::Pass), "{args:?}");
+            assert_eq!(a.profile.as_deref(), Some("ci"), "{args:?}");
+            assert!(
+                a.run.iter().all(|r| !r.contains("no-tests") && !r.contains("ci")),
+                "{args:?}"
+            );
+            assert!(!a.narrowed, "{args:?}: a retry count narrows nothing");
+        }
+        let bad = ForwardedArgs::split(&["--no-tests".to_string(), "maybe".to_string()]);
+        assert!(matches!(bad, Err(Error::Usage(m)) if m.contains("fail")));
+        assert!(matches!(
+            ForwardedArgs::split(&["--profile".to_string()]),
+            Err(Error::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn test_name_filters_narrow_the_run_but_option_values_do_not() {
+        assert!(split(&["my_test"]).narrowed);
+        assert!(!split(&["--test-threads", "4", "--no-capture"]).narrowed);
+        assert!(split(&["-p", "core"]).narrowed, "a package leaves other tests out");
+        assert!(!split(&["--workspace", "--release"]).narrowed);
+        assert_eq!(
+            split(&["-E", "test(x)", "--retries", "2", "name", "--run-ignored", "all"]).select,
+            ["-E", "test(x)", "name", "--run-ignored", "all"]
         );
     }
 }

@@ -3,13 +3,16 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use super::{ConfigSite, ToolConfig, config_sites, scrub_env};
+use nextest_metadata::NextestExitCode;
+
+use super::scrub::scrubbed;
+use super::{ConfigSite, ToolConfig, config_sites};
 use crate::config::{Config, Diagnostic};
 use crate::errors::{Error, Result};
+use crate::signals::Interrupts;
 use crate::workspace::Workspace;
-use orbtest_process::supervise;
+use orbtest_process::{Invocation, Output, Sink, Supervision};
 
 /// The reuse-build inputs each tier's `cargo nextest run` gets.
 #[derive(Debug, Clone)]
@@ -29,18 +32,35 @@ impl Built {
     }
 }
 
+/// What to build, and how.
+pub struct BuildRequest<'a> {
+    pub ws: &'a Workspace,
+    pub config: &'a Config,
+    pub tool_config: &'a ToolConfig,
+    /// Forwarded cargo build arguments (features, profile, packages, ...).
+    pub build_args: &'a [String],
+    /// `always` or `never`.
+    pub color: &'a str,
+    /// Where the build's metadata and log go.
+    pub out_dir: &'a Path,
+    /// cargo's output to the terminal instead of `build.log`.
+    pub echo: bool,
+    pub interrupts: &'a Interrupts,
+}
+
 /// Compiles the workspace's tests through nextest (which also validates every tier's
 /// filtersets: a bad one is reported as a config error at its line in orchestrator.toml).
-/// `log` receives cargo's output; with `echo` it goes to the terminal instead.
-pub fn build(
-    ws: &Workspace,
-    config: &Config,
-    tool_config: &ToolConfig,
-    build_args: &[String],
-    color: &str,
-    out_dir: &Path,
-    echo: bool,
-) -> Result<Built> {
+pub fn build(request: &BuildRequest<'_>) -> Result<Built> {
+    let BuildRequest {
+        ws,
+        config,
+        tool_config,
+        build_args,
+        color,
+        out_dir,
+        echo,
+        interrupts,
+    } = *request;
     let binaries_metadata = out_dir.join("binaries-metadata.json");
     let cargo_metadata = out_dir.join("cargo-metadata.json");
     let log_path = out_dir.join("build.log");
@@ -48,34 +68,32 @@ pub fn build(
 
     let stdout = File::create(&binaries_metadata).map_err(|e| Error::io("cannot create", &binaries_metadata, e))?;
     let log = File::create(&log_path).map_err(|e| Error::io("cannot create", &log_path, e))?;
-    let mut cmd = Command::new(&ws.cargo);
-    cmd.args([
-        "nextest",
-        "list",
-        "--list-type",
-        "binaries-only",
-        "--message-format",
-        "json",
-    ])
-    .arg("--tool-config-file")
-    .arg(tool_config.arg())
-    .args(["--color", color])
-    .arg("--manifest-path")
-    .arg(ws.root.join("Cargo.toml"))
-    .args(build_args)
-    .current_dir(&ws.root)
-    .stdin(Stdio::null())
-    .stdout(stdout);
-    if echo {
-        cmd.stderr(Stdio::inherit());
-    } else {
-        cmd.stderr(log);
-    }
-    scrub_env(&mut cmd);
-    supervise(&mut cmd);
-    let status = cmd
-        .status()
-        .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
+    let inv = Invocation::new(&ws.cargo)
+        .args([
+            "nextest",
+            "list",
+            "--list-type",
+            "binaries-only",
+            "--message-format",
+            "json",
+        ])
+        .arg("--tool-config-file")
+        .arg(tool_config.arg())
+        .args(["--color", color])
+        .arg("--manifest-path")
+        .arg(ws.root.join("Cargo.toml"))
+        .args(build_args)
+        .dir(&ws.root);
+    let output = Output::Redirect {
+        stdout: Sink::File(stdout),
+        stderr: if echo { Sink::Inherit } else { Sink::File(log) },
+    };
+    let status = orbtest_process::run(
+        &scrubbed(inv),
+        &Supervision::new().interrupts(interrupts.clone()),
+        output,
+    )
+    .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
     if status.success() {
         return Ok(Built {
             binaries_metadata,
@@ -86,17 +104,18 @@ pub fn build(
         tracing::warn!("cannot redact {}: {e}", log_path.display());
     }
     let output = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let code = status.code();
+    let code = status.code;
     match code {
-        Some(101) => Err(Error::Build {
+        Some(NextestExitCode::BUILD_FAILED) => Err(Error::Build {
             code: "101".into(),
             output_tail: tail(&output, 60),
         }),
-        Some(94 | 96) => Err(config_error(config, &output).unwrap_or_else(|| Error::Nextest {
-            what: "cargo-nextest rejected the generated configuration".into(),
-            detail: tail(&output, 30),
-        })),
-        _ if crate::signals::received().is_some() => Err(Error::Infrastructure("build interrupted".into())),
+        Some(NextestExitCode::INVALID_FILTERSET | NextestExitCode::SETUP_ERROR) => Err(config_error(config, &output)
+            .unwrap_or_else(|| Error::Nextest {
+                what: "cargo-nextest rejected the generated configuration".into(),
+                detail: tail(&output, 30),
+            })),
+        _ if interrupts.received().is_some() => Err(Error::Infrastructure("build interrupted".into())),
         _ => Err(Error::Nextest {
             what: format!(
                 "`cargo nextest list` failed ({})",

@@ -1,11 +1,11 @@
 //! Per-test results of record, from the JUnit file nextest writes for each tier.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use crate::results::{TestId, TestResult, TestStatus};
+use crate::results::{Attempt, TestId, TestResult, TestStatus};
 
 /// Lines of captured output kept per failed test.
 const OUTPUT_LINES: usize = 200;
@@ -42,21 +42,26 @@ pub fn suite_results(suite: &TestSuite) -> Vec<TestResult> {
 }
 
 fn result(binary_id: String, case: &TestCase) -> TestResult {
-    let duration = case.time.unwrap_or(Duration::ZERO);
     let id = TestId {
         binary_id,
         name: case.name.to_string(),
     };
-    let (status, attempts, message, output) = match &case.status {
-        TestCaseStatus::Success { flaky_runs } if flaky_runs.is_empty() => (TestStatus::Passed, 1, None, None),
+    let this = |status: TestStatus| Attempt {
+        started_at: case.timestamp.map(SystemTime::from),
+        message: None,
+        output: None,
+        ..Attempt::new(0, status, case.time.unwrap_or(Duration::ZERO))
+    };
+    // nextest writes a test's attempts in the order they ran: for a flaky test the earlier
+    // (failed) ones as `flakyFailure` and the final pass as the case itself; for a failed test
+    // the *first* attempt as the case's `failure` (with the case's time and output) and every
+    // retry as a `rerunFailure`, the last of them being the final attempt.
+    let (status, log) = match &case.status {
+        TestCaseStatus::Success { flaky_runs } if flaky_runs.is_empty() => (TestStatus::Passed, Vec::new()),
         TestCaseStatus::Success { flaky_runs } => {
-            let first = flaky_runs.first();
-            (
-                TestStatus::Flaky,
-                flaky_runs.len() as u32 + 1,
-                first.and_then(|r| r.message.as_ref()).map(|m| m.to_string()),
-                None,
-            )
+            let mut log: Vec<Attempt> = flaky_runs.iter().map(rerun).collect();
+            log.push(this(TestStatus::Passed));
+            (TestStatus::Flaky, log)
         }
         TestCaseStatus::NonSuccess {
             kind,
@@ -65,43 +70,91 @@ fn result(binary_id: String, case: &TestCase) -> TestResult {
             description,
             reruns,
         } => {
-            let timed_out = ty.as_ref().is_some_and(|t| t.as_str() == "test timeout");
-            let status = if timed_out {
-                TestStatus::TimedOut
-            } else {
-                TestStatus::Failed
+            let first = Attempt {
+                status: failure_status(ty.as_ref().map(|t| t.as_str())),
+                message: failure_message(*kind, message.as_deref(), ty.as_deref()),
+                output: captured_output(
+                    case.system_out.as_ref().map(|o| o.as_str()),
+                    case.system_err.as_ref().map(|o| o.as_str()),
+                    description.as_ref().map(|d| d.as_str()),
+                ),
+                ..this(TestStatus::Failed)
             };
-            let message = message
-                .as_ref()
-                .map(|m| m.to_string())
-                .or_else(|| ty.as_ref().map(|t| t.to_string()))
-                .or_else(|| (*kind == NonSuccessKind::Error).then(|| "error".to_string()));
-            let output = captured_output(case, description.as_ref().map(|d| d.as_str()));
-            (status, reruns.runs.len() as u32 + 1, message, output)
+            let mut log = vec![first];
+            log.extend(reruns.runs.iter().map(rerun));
+            let status = log.last().map_or(TestStatus::Failed, |a| a.status);
+            (status, log)
         }
         TestCaseStatus::Skipped { message, .. } => {
-            (TestStatus::Skipped, 0, message.as_ref().map(|m| m.to_string()), None)
+            return TestResult {
+                id,
+                status: TestStatus::Skipped,
+                duration: Duration::ZERO,
+                attempts: 0,
+                message: message.as_ref().map(|m| m.to_string()),
+                output: None,
+                attempt_log: Vec::new(),
+            };
         }
     };
+    let mut log = log;
+    for (i, a) in log.iter_mut().enumerate() {
+        a.n = i as u32 + 1;
+        if a.status == TestStatus::TimedOut && a.message.is_none() {
+            a.message = Some(crate::results::timed_out_after(a.duration));
+        }
+    }
+    let final_attempt = log.last();
     TestResult {
         id,
         status,
-        duration,
-        attempts,
-        message,
-        output,
+        duration: final_attempt.map_or(case.time.unwrap_or(Duration::ZERO), |a| a.duration),
+        attempts: log.len().max(1) as u32,
+        // A flaky test's message is why it failed before it passed.
+        message: match status {
+            TestStatus::Flaky => log.iter().rev().find_map(|a| a.message.clone()),
+            _ => final_attempt.and_then(|a| a.message.clone()),
+        },
+        output: final_attempt.and_then(|a| a.output.clone()),
+        attempt_log: log,
     }
 }
 
-/// What the final failing attempt printed: its stderr and stdout (libtest puts panics in
-/// stderr), else the failure description.
-fn captured_output(case: &TestCase, description: Option<&str>) -> Option<String> {
+/// An earlier attempt of a flaky test, or a retry of a failed one.
+fn rerun(r: &TestRerun) -> Attempt {
+    Attempt {
+        started_at: r.timestamp.map(SystemTime::from),
+        message: failure_message(r.kind, r.message.as_deref(), r.ty.as_deref()),
+        output: captured_output(
+            r.system_out.as_ref().map(|o| o.as_str()),
+            r.system_err.as_ref().map(|o| o.as_str()),
+            r.description.as_ref().map(|d| d.as_str()),
+        ),
+        ..Attempt::new(0, failure_status(r.ty.as_deref()), r.time.unwrap_or(Duration::ZERO))
+    }
+}
+
+fn failure_status(ty: Option<&str>) -> TestStatus {
+    if ty == Some("test timeout") {
+        TestStatus::TimedOut
+    } else {
+        TestStatus::Failed
+    }
+}
+
+fn failure_message(kind: NonSuccessKind, message: Option<&str>, ty: Option<&str>) -> Option<String> {
+    message
+        .or(ty.filter(|t| *t != "test timeout"))
+        .map(str::to_string)
+        .or_else(|| (kind == NonSuccessKind::Error).then(|| "error".to_string()))
+}
+
+/// What an attempt printed: its stderr and stdout (libtest puts panics in stderr), else the
+/// failure description. The last `OUTPUT_LINES` lines.
+fn captured_output(out: Option<&str>, err: Option<&str>, description: Option<&str>) -> Option<String> {
     let mut text = String::new();
-    for part in [case.system_out.as_ref(), case.system_err.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        let part = part.as_str().trim();
+    for part in [out, err].into_iter().flatten() {
+        let part = part.trim();
         if !part.is_empty() {
             if !text.is_empty() {
                 text.push('\n');
@@ -115,8 +168,7 @@ fn captured_output(case: &TestCase, description: Option<&str>) -> Option<String>
     if text.is_empty() {
         return None;
     }
-    let lines: Vec<&str> = text.lines().collect();
-    Some(lines[lines.len().saturating_sub(OUTPUT_LINES)..].join("\n"))
+    Some(crate::report::tail(&text, OUTPUT_LINES))
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! Which tests each tier selects, as nextest itself evaluates the tier's filterset.
 
-use std::process::Stdio;
-
 use nextest_metadata::{ListCommand, TestListSummary};
 
-use super::{Built, ToolConfig, profile_name, scrub_env};
+use super::scrub::scrubbed;
+use super::{Built, ToolConfig, profile_name};
+use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::results::TestId;
+use crate::signals::Interrupts;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone)]
@@ -17,7 +18,7 @@ pub struct TierListing {
 }
 
 /// Lists every tier's tests (in parallel: each listing runs every test binary) plus, first,
-/// all tests regardless of tier (`all` is `None` for that one).
+/// all tests regardless of tier.
 pub fn list_tiers(
     ws: &Workspace,
     tool_config: &ToolConfig,
@@ -27,45 +28,162 @@ pub fn list_tiers(
     let Some(first) = tiers.first() else {
         return Ok((Vec::new(), Vec::new()));
     };
+    let mut jobs: Vec<Listing<'_>> = vec![Box::new(move || {
+        list_with(ws, tool_config, built, first, true, &[], &Interrupts::none())
+    })];
+    jobs.extend(tiers.iter().map(|tier| -> Listing<'_> {
+        Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+    }));
+    let mut lists = in_parallel(jobs)?.into_iter();
+    let all = lists.next().unwrap_or_default();
+    let listings = tiers
+        .iter()
+        .zip(lists)
+        .map(|(tier, tests)| TierListing {
+            tier: tier.to_string(),
+            tests,
+        })
+        .collect();
+    Ok((all, listings))
+}
+
+/// Lists each tier's tests, without the listing of all tests.
+pub fn list_each_tier(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tiers: &[&str],
+) -> Result<Vec<TierListing>> {
+    let jobs: Vec<Listing<'_>> = tiers
+        .iter()
+        .map(|tier| -> Listing<'_> {
+            Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+        })
+        .collect();
+    Ok(tiers
+        .iter()
+        .zip(in_parallel(jobs)?)
+        .map(|(tier, tests)| TierListing {
+            tier: tier.to_string(),
+            tests,
+        })
+        .collect())
+}
+
+/// One listing to run on its own thread.
+type Listing<'a> = Box<dyn FnOnce() -> Result<Vec<TestId>> + Send + 'a>;
+
+/// Runs listings side by side (each runs every test binary), results in order.
+fn in_parallel(jobs: Vec<Listing<'_>>) -> Result<Vec<Vec<TestId>>> {
     std::thread::scope(|scope| {
-        let all = scope.spawn(|| list_one(ws, tool_config, built, first, true));
-        let per_tier: Vec<_> = tiers
-            .iter()
-            .map(|tier| scope.spawn(move || list_one(ws, tool_config, built, tier, false)))
-            .collect();
-        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<TestId>>>| {
-            h.join()
-                .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
-        };
-        let all = join(all)?;
-        let mut listings = Vec::with_capacity(tiers.len());
-        for (tier, handle) in tiers.iter().zip(per_tier) {
-            listings.push(TierListing {
-                tier: tier.to_string(),
-                tests: join(handle)?,
-            });
-        }
-        Ok((all, listings))
+        let handles: Vec<_> = jobs.into_iter().map(|job| scope.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())))
+            })
+            .collect()
     })
 }
 
-fn list_one(ws: &Workspace, tool_config: &ToolConfig, built: &Built, tier: &str, all: bool) -> Result<Vec<TestId>> {
+/// How many tests `tier` selects in this build, with the run's own selection arguments
+/// (filtersets, partition, test-name filters): the tests of a tier that did not run.
+pub fn count_selected(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    select: &[String],
+    interrupts: &Interrupts,
+) -> Result<usize> {
+    list_with(ws, tool_config, built, tier, false, select, interrupts).map(|t| t.len())
+}
+
+/// The tests each of `filtersets` selects among all built tests, whatever the tiers select
+/// (in the context of `tier`'s profile): one listing per filterset, side by side.
+pub fn list_matching(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    filtersets: &[&str],
+) -> Result<Vec<Vec<TestId>>> {
+    let jobs: Vec<Listing<'_>> = filtersets
+        .iter()
+        .map(|f| -> Listing<'_> {
+            let select = ["-E".to_string(), f.to_string()];
+            Box::new(move || list_with(ws, tool_config, built, tier, true, &select, &Interrupts::none()))
+        })
+        .collect();
+    in_parallel(jobs)
+}
+
+/// Builds the tests of `tiers` (nextest tiers) in a scratch directory under the workspace's
+/// orbtest directory and lists every test and what each tier selects: for commands that need
+/// the tests as they are now without running them (`list`, `shard plan`). `profile` is a
+/// forwarded `--profile`, the tier profiles' parent.
+pub fn build_and_list(
+    ws: &Workspace,
+    config: &Config,
+    tiers: &[&Tier],
+    build_args: &[String],
+    profile: Option<&str>,
+    color: bool,
+    verbose: bool,
+) -> Result<(Vec<TestId>, Vec<TierListing>)> {
+    let scratch_root = ws.orbtest_dir().join("list");
+    orbtest_machines::files::create_private_dir(&scratch_root)
+        .map_err(|e| Error::io("cannot create", &scratch_root, e))?;
+    let scratch =
+        tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
+    let tool_config = ToolConfig::generate(
+        tiers,
+        |t| scratch.path().join(format!("{t}.xml")),
+        &crate::history::History::default(),
+        &scratch.path().join("nextest-tool-config.toml"),
+        profile,
+    );
+    std::fs::write(&tool_config.path, &tool_config.text)
+        .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
+    let built = super::build(&super::BuildRequest {
+        ws,
+        config,
+        tool_config: &tool_config,
+        build_args,
+        color: if color { "always" } else { "never" },
+        out_dir: scratch.path(),
+        echo: verbose,
+        interrupts: &Interrupts::none(),
+    })?;
+    let names: Vec<&str> = tiers.iter().map(|t| t.name.as_str()).collect();
+    list_tiers(ws, &tool_config, &built, &names)
+}
+
+fn list_with(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    all: bool,
+    select: &[String],
+    interrupts: &Interrupts,
+) -> Result<Vec<TestId>> {
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
         .current_dir(ws.root.to_string_lossy().as_ref())
         .add_args(built.args())
         .add_args(["--tool-config-file".to_string(), tool_config.arg()])
-        .add_args(["--profile".to_string(), profile_name(tier)]);
+        .add_args(["--profile".to_string(), profile_name(tier)])
+        .add_args(select.iter().cloned());
     if all {
         list.add_arg("--ignore-default-filter");
     }
-    let mut cmd = list.cargo_command();
-    scrub_env(&mut cmd);
-    cmd.stdin(Stdio::null());
-    let output = cmd
-        .output()
+    let inv = scrubbed((&list.cargo_command()).into());
+    let supervision = orbtest_process::Supervision::new().interrupts(interrupts.clone());
+    let output = orbtest_process::run(&inv, &supervision, orbtest_process::Output::Capture)
         .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
-    if !output.status.success() {
+    if !output.success() {
         return Err(Error::Nextest {
             what: format!("`cargo nextest list` for tier `{tier}` failed"),
             detail: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),

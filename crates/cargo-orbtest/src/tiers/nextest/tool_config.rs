@@ -35,11 +35,22 @@ pub struct ToolConfig {
 }
 
 impl ToolConfig {
-    /// The config for `tiers`, with JUnit reports at `junit_path(tier)`.
-    pub fn generate(tiers: &[&Tier], junit_path: impl Fn(&str) -> PathBuf, history: &History, path: &Path) -> Self {
+    /// The config for `tiers`, with JUnit reports at `junit_path(tier)`. With `inherits` (a
+    /// forwarded `--profile`), each tier's profile inherits that profile's settings, and the
+    /// tier's own settings win over them.
+    pub fn generate(
+        tiers: &[&Tier],
+        junit_path: impl Fn(&str) -> PathBuf,
+        history: &History,
+        path: &Path,
+        inherits: Option<&str>,
+    ) -> Self {
         let mut profiles = Table::new();
         for tier in tiers {
             let mut p = profile(tier, &junit_path(&tier.name));
+            if let Some(parent) = inherits {
+                p.insert("inherits".into(), Value::String(parent.to_string()));
+            }
             if tier.slowest_first {
                 add_priorities(&mut p, &history.slowest_first(&tier.name));
             }

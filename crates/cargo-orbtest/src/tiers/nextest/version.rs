@@ -1,6 +1,6 @@
 //! Which cargo-nextest is installed, and whether it is new enough.
 
-use std::process::Command;
+use orbtest_process::Invocation;
 
 use crate::errors::{Error, Result};
 
@@ -29,14 +29,12 @@ impl NextestVersion {
 
 /// Runs `cargo nextest --version`; errors say how to install or upgrade.
 pub fn check_version(cargo: &std::path::Path) -> Result<NextestVersion> {
-    let mut cmd = Command::new(cargo);
-    cmd.args(["nextest", "--version"]);
-    super::scrub_env(&mut cmd);
-    let output = cmd.output().map_err(|e| Error::NextestMissing {
-        detail: format!("could not run {}: {e}", cargo.display()),
+    let inv = super::scrubbed(Invocation::new(cargo).args(["nextest", "--version"]));
+    let output = orbtest_process::capture(&inv, None).map_err(|e| Error::NextestMissing {
+        detail: format!("could not run {}: {}", cargo.display(), e.io()),
     })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
+    if !output.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(Error::NextestMissing {
             detail: stderr.lines().next().unwrap_or("no output").trim().to_string(),

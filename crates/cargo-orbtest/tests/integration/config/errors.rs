@@ -32,6 +32,30 @@ snapshot!(
     "[tiers.integration]\nneeds = [\"fast\"]\n[tiers.fast]\n"
 );
 snapshot!(needs_itself, "[tiers.fast]\nneeds = [\"fast\"]\n");
+snapshot!(
+    quarantine_without_expires,
+    "[tiers.fast]\n\n[[quarantine]]\ntest = \"test(=flips)\"\nreason = \"flips\"\nowner = \"ci\"\n"
+);
+snapshot!(
+    quarantine_with_a_bad_date,
+    "[tiers.fast]\n\n[[quarantine]]\ntest = \"test(=flips)\"\nreason = \"flips\"\nowner = \"ci\"\nexpires = \"2027-02-30\"\n"
+);
+snapshot!(
+    quarantine_unknown_key,
+    "[tiers.fast]\n\n[[quarantine]]\ntest = \"test(=flips)\"\nreason = \"flips\"\nowners = \"ci\"\nexpires = 2027-01-31\n"
+);
+snapshot!(
+    flake_rate_as_a_percentage,
+    "[tiers.fast]\n\n[gate]\nmax_flake_rate = 5\n"
+);
+snapshot!(
+    list_without_tests_placeholder,
+    "[tiers.py]\ncommand = [\"pytest\", \"--junitxml={junit}\"]\nlist = [\"pytest\", \"--collect-only\", \"-q\"]\n"
+);
+snapshot!(
+    new_test_runs_on_a_command_tier,
+    "[tiers.py]\ncommand = [\"pytest\"]\nnew_test_runs = 5\n"
+);
 snapshot!(no_tiers, "# nothing here yet\n");
 snapshot!(empty_tiers_table, "[tiers]\n");
 snapshot!(tiers_not_a_table, "tiers = [\"fast\"]\n");
@@ -55,9 +79,22 @@ snapshot!(
     "[tiers.fast]\n[machines]\nprefixes = [\"\", \"t\", \"test-\"]\n"
 );
 snapshot!(
-    protect_overlaps_prefix,
-    "[tiers.fast]\n[machines]\nprefixes = [\"test-\"]\nprotect = [\"dev\", \"test-keep\"]\n"
+    prefixes_no_machine_name_can_start_with,
+    "[tiers.fast]\n[machines]\nprefixes = [\"test-*\", \"my vm-\", \"---\", \"e2e-\"]\n"
 );
+snapshot!(
+    bad_protect_globs,
+    "[tiers.fast]\n[machines]\nprotect = [\"dev\", \"work-[\", \"my_vm\", \"\"]\n"
+);
+
+/// `protect` is an exception list: it may name machines under a cleanup prefix (that is its
+/// point), and the config is accepted.
+#[test]
+fn protect_entries_under_a_prefix_are_exceptions() {
+    let text = "[tiers.fast]\n[machines]\nprefixes = [\"test-\"]\nprotect = [\"test-fixture-db\", \"test-keep-*\"]\n";
+    let config = parse(Source::new("orchestrator.toml", text)).expect("accepted");
+    assert_eq!(config.machines.protect, ["test-fixture-db", "test-keep-*"]);
+}
 snapshot!(unknown_provider, "[tiers.fast]\n[machines]\nprovider = \"docker\"\n");
 snapshot!(
     baseline_without_image,

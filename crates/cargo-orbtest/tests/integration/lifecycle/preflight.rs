@@ -142,7 +142,8 @@ fn a_machine_that_merely_has_a_baselines_name_is_never_rebuilt() {
     let out = sim.run(&[]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("a machine named `my-box` exists but cargo orbtest did not build it"),
+        stderr(&out).contains("a machine named `my-box` exists (id ")
+            && stderr(&out).contains("but is not the baseline cargo orbtest built"),
         "{}",
         stderr(&out)
     );

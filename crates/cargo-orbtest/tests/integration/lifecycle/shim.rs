@@ -87,6 +87,8 @@ fn a_create_whose_caller_is_killed_goes_on_and_then_frees_its_slot() {
             "max_concurrent_creates = 1",
             "[tiers.slots]\nfilter = \"binary(slot_holder) - test(at_once) - test(hog)\"\nthreads = 2\nmachines = true\n",
         ),
+        // The holder's import takes 5 simulated minutes (3 s): it is still in flight when the
+        // holder is killed, and goes on in the broker until it is done.
         Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\nimport = \"300s\"\n"),
     );
     let slot_dir = sim.path().join("slots");

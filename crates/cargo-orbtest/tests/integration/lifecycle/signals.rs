@@ -78,3 +78,52 @@ fn sigkill_mid_tier_then_the_next_run_reaps_exactly_its_orphans() {
     );
     assert_eq!(scratch(&sim), ["scratch-foreign", "scratch-later"]);
 }
+
+#[test]
+fn sigint_during_a_provision_step_stops_it_at_once() {
+    // A provision step that would hold the run for ten minutes; its shell's pid tells whether
+    // it is gone.
+    let sim = Sim::new("", None);
+    let pid_file = sim.path().join("provision.pid");
+    let baseline = format!(
+        "[[machines.baseline]]\nname = \"orbtest-base\"\nimage = \"ubuntu:22.04\"\n\
+         provision = [\"echo $$ > '{}'; exec sleep 600\"]\nprovision_timeout = \"15m\"\n",
+        pid_file.display()
+    );
+    let config = CONFIG.replace("[tiers.", &format!("{baseline}[tiers."));
+    std::fs::write(sim.path().join("orchestrator.toml"), config).unwrap();
+    let mut run = sim.spawn("run", sim.reporting(&[]));
+    let provision = || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    };
+    crate::support::lifecycle::wait_until("the provision step to start", || {
+        let ended = run.try_wait().unwrap();
+        assert!(ended.is_none(), "the run ended first: {}", sim.output_of("run"));
+        provision().is_some()
+    });
+    let step = provision().unwrap();
+    let sent = std::time::Instant::now();
+    signal(run.id(), libc::SIGINT);
+    let status = run.wait().unwrap();
+    let took = sent.elapsed();
+    // The promise is a second; the margin is for a loaded machine.
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "the run took {took:?} to stop: {}",
+        sim.output_of("run")
+    );
+    assert_eq!(status.code(), Some(130), "{}", sim.output_of("run"));
+    // SAFETY: signal 0 only probes.
+    assert!(
+        unsafe { libc::kill(step, 0) } != 0,
+        "the provision step outlived the run"
+    );
+    assert_eq!(sim.summary()["interrupted"], "SIGINT");
+    assert!(
+        !sim.machines().contains(&"orbtest-base".to_string()),
+        "the half-built baseline is gone: {:?}",
+        sim.machines()
+    );
+}

@@ -179,13 +179,7 @@ fn a_killed_runs_torn_journal_still_gets_its_machines_reaped() {
     let orphan = format!("scratch-waiting-{test_pid}");
     assert!(sim.machines().contains(&orphan));
     // Its journal's last line was torn by the kill.
-    let runs = std::fs::read_dir(sim.path().join("home/providers"))
-        .expect("providers")
-        .flatten()
-        .next()
-        .expect("one provider")
-        .path()
-        .join("runs");
+    let runs = sim.provider_state().join("runs");
     let journal = std::fs::read_dir(&runs)
         .expect("runs")
         .flatten()

@@ -138,19 +138,14 @@ pub fn go(sim: &Sim) {
     std::fs::write(faults_dir(sim).join("go"), "").expect("go");
 }
 
-/// Every run journal under the scenario's orbtest home, read whole.
+/// Every run journal of the scenario's provider, read whole.
 pub fn journals(sim: &Sim) -> String {
     let mut text = String::new();
-    let Ok(providers) = std::fs::read_dir(sim.path().join("home/providers")) else {
+    let Ok(runs) = std::fs::read_dir(sim.provider_state().join("runs")) else {
         return text;
     };
-    for provider in providers.flatten() {
-        let Ok(runs) = std::fs::read_dir(provider.path().join("runs")) else {
-            continue;
-        };
-        for run in runs.flatten() {
-            text.push_str(&std::fs::read_to_string(run.path().join("journal.jsonl")).unwrap_or_default());
-        }
+    for run in runs.flatten() {
+        text.push_str(&std::fs::read_to_string(run.path().join("journal.jsonl")).unwrap_or_default());
     }
     text
 }

@@ -8,6 +8,8 @@ mod bad_input;
 mod files;
 mod harness;
 mod orbsim_faults;
+mod ownership;
 mod parsers;
 mod processes;
+mod results;
 mod security;

@@ -27,30 +27,16 @@ fn dirs_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn provider_dir(sim: &Sim) -> PathBuf {
-    std::fs::read_dir(sim.path().join("home/providers"))
-        .expect("providers")
-        .flatten()
-        .next()
-        .expect("one provider")
-        .path()
-}
-
 #[test]
 fn run_directories_and_locks_are_private_to_the_user() {
     let sim = Sim::new(
         &config("binary(faults) & test(=faulty_0)", "", 1),
         Some("time_scale = 0.01\n"),
     );
-    // An existing orbtest home that others may read, as a cache directory often is.
-    for d in ["home", "home/providers"] {
-        std::fs::create_dir_all(sim.path().join(d)).expect("mkdir");
-        std::fs::set_permissions(sim.path().join(d), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
     let out = main_run(&sim, &[]).output().expect("run");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     // A provider directory left readable (by an older version, or by hand) is made private again.
-    let provider = provider_dir(&sim);
+    let provider = sim.provider_state();
     std::fs::set_permissions(&provider, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let out = main_run(&sim, &[]).output().expect("run");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -217,6 +203,7 @@ fn secrets_never_reach_logs_journals_or_reports() {
     let mut files = files_below(&run_dir);
     files.extend(files_below(&sim.reports()));
     files.extend(files_below(&sim.path().join("home")));
+    files.extend(files_below(&sim.provider_state()));
     for (path, bytes) in &files {
         for secret in SECRETS {
             assert!(!contains(bytes, secret), "{secret} in {}", path.display());

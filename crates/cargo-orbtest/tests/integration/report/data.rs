@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use orbtest::monitor::Sample;
 use orbtest::results::{
-    GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome,
-    TierResult,
+    Attempt, GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus,
+    TierOutcome, TierResult,
 };
 
 pub fn start() -> SystemTime {
@@ -13,6 +13,26 @@ pub fn start() -> SystemTime {
 }
 
 pub fn test(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult {
+    let failed = status.is_failure();
+    let mut t = bare(binary, name, status, ms);
+    // Every attempt of a test that failed at least once: the final one as the test says.
+    let attempt = |n: u32, status: TestStatus| {
+        let mut a = Attempt::new(n, status, Duration::from_millis(ms));
+        if status.is_failure() {
+            a.message.clone_from(&t.message);
+            a.output.clone_from(&t.output);
+        }
+        a
+    };
+    t.attempt_log = match status {
+        TestStatus::Flaky => vec![attempt(1, TestStatus::Failed), attempt(2, TestStatus::Passed)],
+        _ if failed => (1..=t.attempts).map(|n| attempt(n, status)).collect(),
+        _ => Vec::new(),
+    };
+    t
+}
+
+fn bare(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult {
     let failed = status.is_failure();
     TestResult {
         id: TestId {
@@ -38,6 +58,7 @@ pub fn test(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult
                 "running 1 test\ntest {name} ... FAILED\nthread '{name}' panicked at tests/api.rs:41:9:\nassertion `left == right` failed\n  left: 3\n right: 4\nstack backtrace:\n   0: frame"
             ),
         }),
+        attempt_log: Vec::new(),
     }
 }
 
@@ -55,6 +76,8 @@ pub fn tier(name: &str, outcome: TierOutcome, offset_ms: u64, ms: u64, tests: Ve
         log: None,
         junit: None,
         command: None,
+        quarantined: Vec::new(),
+        nothing_selected: false,
     }
 }
 
@@ -99,6 +122,7 @@ pub fn mixed() -> RunResult {
             retried: 1,
             peak_concurrent_creates: 2,
             leftover: vec!["test-api-7".into()],
+            postflight_error: None,
         },
         resources: ResourcePeaks {
             peak_memory_percent: Some(71.25),
@@ -113,6 +137,7 @@ pub fn mixed() -> RunResult {
                 "1 leftover machine after the run (max 0): test-api-7".into(),
             ],
         },
+        shard: None,
     }
 }
 
@@ -146,6 +171,7 @@ pub fn green() -> RunResult {
             passed: true,
             violations: Vec::new(),
         },
+        shard: None,
     }
 }
 

@@ -39,6 +39,12 @@ impl Sim {
         self.path().join("reports")
     }
 
+    /// orbtest's state about this simulated OrbStack (run lock, runs and their journals,
+    /// slots, baselines): kept with the provider, in orbsim's state directory.
+    pub fn provider_state(&self) -> PathBuf {
+        self.state().join("orbtest")
+    }
+
     fn scenario_env(&self, cmd: &mut Command) {
         let scenario = self.path().join("scenario.toml");
         if scenario.exists() {
