@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
 use orbtest_machines::settings::RunSettings;
 
@@ -129,20 +128,14 @@ fn shim_overhead(dir: &Path) -> bool {
     let _broker = orbtest_machines::broker::Broker::start(
         &run_dir,
         RunSettings {
-            run_id: "bench".into(),
-            provider: "orbsim".into(),
-            real_orbctl: direct.clone(),
-            real_orb: direct.with_file_name("orb"),
             env: env.clone(),
-            sim_binary: None,
-            host_arch: None,
-            policy: Policy::default(),
-            max_concurrent_creates: None,
-            pressure: None,
-            clone_from: Vec::new(),
-            journal: run_dir.join("journal.jsonl"),
-            baselines: Vec::new(),
-            broker: None,
+            ..RunSettings::new(
+                "bench",
+                "orbsim",
+                direct.clone(),
+                direct.with_file_name("orb"),
+                run_dir.join("journal.jsonl"),
+            )
         },
         orbtest_machines::broker::Hooks::default(),
     )

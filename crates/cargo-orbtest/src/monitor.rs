@@ -109,13 +109,6 @@ pub fn host_pressure() -> Pressure {
         return Pressure::percent(0.0, 0.0);
     };
     sys.refresh_memory();
-    let percent = |used: u64, total: u64| {
-        if total == 0 {
-            0.0
-        } else {
-            used as f64 * 100.0 / total as f64
-        }
-    };
     const MIB: u64 = 1024 * 1024;
     Pressure {
         memory_percent: percent(sys.used_memory(), sys.total_memory()),
@@ -127,6 +120,15 @@ pub fn host_pressure() -> Pressure {
             swap_used: sys.used_swap() / MIB,
             per_machine: MACHINE_MIB,
         }),
+    }
+}
+
+/// `used` as a percentage of `total` (0 when the total is unknown).
+fn percent(used: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        used as f64 * 100.0 / total as f64
     }
 }
 
@@ -157,13 +159,6 @@ impl Probe {
         };
         sys.refresh_memory();
         sys.refresh_cpu_usage();
-        let percent = |used: u64, total: u64| {
-            if total == 0 {
-                0.0
-            } else {
-                used as f64 * 100.0 / total as f64
-            }
-        };
         (
             percent(sys.used_memory(), sys.total_memory()),
             percent(sys.used_swap(), sys.total_swap()),

@@ -54,6 +54,27 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
+    /// A run of `provider` through `real_orbctl` (and its `orb`), journaling to `journal`, with
+    /// the default policy and nothing else: no environment, pressure limits, cap or baselines.
+    pub fn new(run_id: &str, provider: &str, real_orbctl: PathBuf, real_orb: PathBuf, journal: PathBuf) -> Self {
+        RunSettings {
+            run_id: run_id.to_string(),
+            provider: provider.to_string(),
+            real_orbctl,
+            real_orb,
+            env: Vec::new(),
+            sim_binary: None,
+            host_arch: None,
+            policy: Policy::default(),
+            max_concurrent_creates: None,
+            pressure: None,
+            clone_from: Vec::new(),
+            baselines: Vec::new(),
+            journal,
+            broker: None,
+        }
+    }
+
     pub fn write(&self, run_dir: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         crate::files::write_atomic(&run_dir.join(FILE_NAME), &bytes)

@@ -1,8 +1,8 @@
 //! The Rust helper API inside a run behaves as the shim does: ownership journaled, creates
 //! carried out as clones of a matching baseline, the machine deleted on drop.
 
-use orbtest_machines::settings::{BaselineRef, RunSettings};
-use orbtest_machines::{JournalView, Machine, Machines, Policy};
+use orbtest_machines::settings::BaselineRef;
+use orbtest_machines::{JournalView, Machine, Machines};
 
 #[test]
 fn machines_from_the_run_environment_follow_the_runs_rules() {
@@ -19,31 +19,14 @@ fn machines_from_the_run_environment_follow_the_runs_rules() {
         .status()
         .unwrap();
     assert!(base.success());
-    let _broker = orbtest_machines::broker::Broker::start(
-        &run_dir,
-        RunSettings {
-            run_id: "api".into(),
-            provider: "orbsim".into(),
-            real_orbctl: real.clone(),
-            real_orb: crate::support::orb_beside(&real),
-            env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
-            sim_binary: None,
-            host_arch: None,
-            policy: Policy::default(),
-            max_concurrent_creates: None,
-            pressure: None,
-            clone_from: vec![BaselineRef {
-                name: "base".into(),
-                image: "ubuntu:22.04".into(),
-                user: None,
-            }],
-            journal: run_dir.join("journal.jsonl"),
-            baselines: Vec::new(),
-            broker: None,
-        },
-        orbtest_machines::broker::Hooks::default(),
-    )
-    .expect("start the broker");
+    let _broker = crate::support::served(&run_dir, "api", &real, &state, |s| {
+        s.clone_from = vec![BaselineRef {
+            name: "base".into(),
+            image: "ubuntu:22.04".into(),
+            user: None,
+        }];
+        s.sim_binary = None;
+    });
 
     // SAFETY: this test runs in its own process (nextest), nothing else reads the environment.
     unsafe {

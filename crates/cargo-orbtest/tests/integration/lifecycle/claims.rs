@@ -5,10 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use orbtest_machines::broker::{Broker, Hooks};
-use orbtest_machines::settings::RunSettings;
+use orbtest_machines::broker::Broker;
 use orbtest_machines::tracked::Tracked;
-use orbtest_machines::{ErrorKind, JournalView, Outcome, Policy};
+use orbtest_machines::{ErrorKind, JournalView, Outcome};
 
 /// Fields drop in order: the broker before its directory.
 struct Run {
@@ -23,24 +22,7 @@ impl Run {
         let root = dir.path();
         let real = crate::support::sim_links(&root.join("real")).orbctl;
         let run_dir = root.join("run");
-        std::fs::create_dir_all(&run_dir).unwrap();
-        let settings = RunSettings {
-            run_id: "claims".into(),
-            provider: "orbsim".into(),
-            real_orb: crate::support::orb_beside(&real),
-            real_orbctl: real,
-            env: vec![("ORBSIM_STATE".into(), root.join("sim").display().to_string())],
-            sim_binary: None,
-            host_arch: None,
-            policy: Policy::default(),
-            max_concurrent_creates: None,
-            pressure: None,
-            clone_from: Vec::new(),
-            baselines: Vec::new(),
-            journal: run_dir.join("journal.jsonl"),
-            broker: None,
-        };
-        let broker = Broker::start(&run_dir, settings, Hooks::default()).unwrap();
+        let broker = crate::support::served(&run_dir, "claims", &real, &root.join("sim"), |_| {});
         Run {
             broker,
             run_dir,

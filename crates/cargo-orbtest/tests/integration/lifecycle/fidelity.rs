@@ -5,9 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
-use orbtest_machines::settings::RunSettings;
 
 const SHAPES: &[&[&str]] = &[
     &["version"],
@@ -89,27 +87,7 @@ fn the_shim_answers_exactly_as_orbctl() {
     let run_dir = root.join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
     let through = root.join("state-shim");
-    let _broker = orbtest_machines::broker::Broker::start(
-        &run_dir,
-        RunSettings {
-            run_id: "fidelity".into(),
-            provider: "orbsim".into(),
-            real_orbctl: direct.clone(),
-            real_orb: crate::support::orb_beside(&direct),
-            env: vec![("ORBSIM_STATE".into(), through.display().to_string())],
-            sim_binary: Some(crate::support::orbsim()),
-            host_arch: None,
-            policy: Policy::default(),
-            max_concurrent_creates: None,
-            pressure: None,
-            clone_from: Vec::new(),
-            journal: run_dir.join("journal.jsonl"),
-            baselines: Vec::new(),
-            broker: None,
-        },
-        orbtest_machines::broker::Hooks::default(),
-    )
-    .expect("start the broker");
+    let _broker = crate::support::served(&run_dir, "fidelity", &direct, &through, |_| {});
 
     let state_direct = root.join("state-direct");
     for args in SHAPES {

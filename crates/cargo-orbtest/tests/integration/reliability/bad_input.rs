@@ -7,9 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
-use orbtest_machines::settings::RunSettings;
 
 use crate::support::cli::{Scenario, code, stderr};
 
@@ -152,27 +150,7 @@ fn shim_argv_orbctl_rejects_gets_orbctls_own_message() {
     let shim = link_orbctl(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &root.join("shim")).expect("link");
     let run_dir = root.join("run");
     std::fs::create_dir_all(&run_dir).expect("run dir");
-    let _broker = orbtest_machines::broker::Broker::start(
-        &run_dir,
-        RunSettings {
-            run_id: "bad-input".into(),
-            provider: "orbsim".into(),
-            real_orb: crate::support::orb_beside(&real),
-            real_orbctl: real.clone(),
-            env: vec![("ORBSIM_STATE".into(), root.join("state").display().to_string())],
-            sim_binary: Some(crate::support::orbsim()),
-            host_arch: None,
-            policy: Policy::default(),
-            max_concurrent_creates: None,
-            pressure: None,
-            clone_from: Vec::new(),
-            journal: run_dir.join("journal.jsonl"),
-            baselines: Vec::new(),
-            broker: None,
-        },
-        orbtest_machines::broker::Hooks::default(),
-    )
-    .expect("start the broker");
+    let _broker = crate::support::served(&run_dir, "bad-input", &real, &root.join("state"), |_| {});
     let mut shown = String::new();
     for args in [
         &["create"][..],

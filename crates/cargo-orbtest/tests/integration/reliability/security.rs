@@ -5,9 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
-use orbtest_machines::settings::RunSettings;
 
 use crate::reliability::harness::{config, main_run};
 use crate::support::lifecycle::{Sim, code, stderr};
@@ -60,27 +58,7 @@ fn shim(root: &Path, real: PathBuf, state: &Path) -> (PathBuf, PathBuf, orbtest_
     let shim = link_orbctl(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &root.join("shim")).expect("link");
     let run_dir = root.join("run");
     std::fs::create_dir_all(&run_dir).expect("run dir");
-    let broker = orbtest_machines::broker::Broker::start(
-        &run_dir,
-        RunSettings {
-            run_id: "security".into(),
-            provider: "orbsim".into(),
-            real_orb: crate::support::orb_beside(&real),
-            real_orbctl: real,
-            env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
-            sim_binary: Some(crate::support::orbsim()),
-            host_arch: None,
-            policy: Policy::default(),
-            max_concurrent_creates: None,
-            pressure: None,
-            clone_from: Vec::new(),
-            journal: run_dir.join("journal.jsonl"),
-            baselines: Vec::new(),
-            broker: None,
-        },
-        orbtest_machines::broker::Hooks::default(),
-    )
-    .expect("start the broker");
+    let broker = crate::support::served(&run_dir, "security", &real, state, |_| {});
     (shim, run_dir, broker)
 }
 
