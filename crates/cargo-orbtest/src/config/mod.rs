@@ -26,7 +26,7 @@ pub use machines::{
 pub use monitor::MonitorConfig;
 pub use pressure::{OnPressure, PressureConfig};
 pub use quarantine::{QuarantineEntry, today};
-pub use starter::{STARTER, missing_config_message};
+pub use starter::{CommandTierStarter, Derived, ListedBinary, for_commands, for_workspace, missing_config_message};
 pub use tier::{Backoff, COMMAND_TIMEOUT, CommandTier, NoTests, Retries, Threads, Tier, TierSpans, default_timeout};
 pub use write::duration_string;
 

@@ -1,22 +1,31 @@
-//! `cargo orbtest doctor [--json] [--fix]`: is the provider usable, how loaded is the host,
-//! who owns which machine, and what the config implies; `--fix` restarts an OrbStack that has
-//! grown over the `[machines.restart]` limits.
+//! `cargo orbtest doctor [--json] [--fix]`: would a run start? It checks what a run needs
+//! (cargo-nextest and its version, that each tier selects tests or finds its command, the
+//! provider when a tier uses machines) and says "ready" only when all of that holds. It also
+//! shows how loaded the host is, who owns which machine, and advice on the config; `--fix`
+//! restarts an OrbStack that has grown over the `[machines.restart]` limits.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::cli::GlobalArgs;
+use crate::config::{Config, NoTests, Tier};
 use crate::errors::Result;
 use crate::exit_code;
 use crate::lifecycle::cleanup;
 use crate::lifecycle::provider::policy;
 use crate::lifecycle::reap::{self, Protect};
 use crate::lifecycle::{provider, remedy, state};
+use crate::tiers::nextest;
+use crate::workspace::Workspace;
 use orbtest_machines::{Client, Op, Provider};
 
 #[derive(Debug, Serialize)]
 struct Report {
+    /// Whether `cargo orbtest` would start: every check passed.
+    ready: bool,
+    /// What a run needs, each checked.
+    checks: Vec<Check>,
     provider: String,
     status: Option<String>,
     version: Option<String>,
@@ -28,6 +37,29 @@ struct Report {
     /// What `--fix` did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     fixed: Vec<String>,
+}
+
+/// One thing a run needs, and whether it is there.
+#[derive(Debug, Serialize)]
+struct Check {
+    /// `cargo-nextest`, `tier fast`, `provider`.
+    what: String,
+    ok: bool,
+    detail: String,
+}
+
+impl Check {
+    fn new(what: impl Into<String>, result: std::result::Result<String, String>) -> Self {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        Self {
+            what: what.into(),
+            ok,
+            detail,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -52,10 +84,13 @@ struct MachineOwner {
 
 pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
+    let mut checks = tier_checks(global, &ws, &config, !json && !global.quiet);
     let mut problems = Vec::new();
     let mut advice = Vec::new();
     let (host, helper) = host();
     let mut report = Report {
+        ready: false,
+        checks: Vec::new(),
         provider: config.machines.provider.as_str().to_string(),
         status: None,
         version: None,
@@ -163,7 +198,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
             }
         }
     }
-    if config.machines.prefixes.is_empty() {
+    if config.uses_machines() && config.machines.prefixes.is_empty() {
         advice.push(
             "[machines] prefixes is empty: cleanup only reaps machines journaled by crashed runs; list your tests' \
              machine-name prefixes to clean up after suites that ran outside cargo orbtest"
@@ -178,9 +213,35 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
             config.pressure.on_pressure.as_str()
         ));
     }
-    if !config.uses_machines() {
-        advice.push("no tier has `machines = true`: preflight, the shim and postflight never run".to_string());
+    let uses_machines = config.uses_machines();
+    let provider_problems = problems.len();
+    checks.push(Check::new(
+        "provider",
+        match (uses_machines, problems.first()) {
+            (true, None) => Ok(format!("{} answers", report.provider)),
+            (true, Some(p)) => Err(p.clone()),
+            (false, _) => Ok(format!(
+                "{}: not needed, no tier has `machines = true`",
+                report.provider
+            )),
+        },
+    ));
+    if !uses_machines {
+        // Nothing in a run would touch the provider: what is wrong with it is advice only.
+        advice.extend(
+            problems
+                .drain(..provider_problems)
+                .map(|p| format!("provider (not used): {p}")),
+        );
     }
+    problems.extend(
+        checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.what, c.detail)),
+    );
+    report.ready = checks.iter().all(|c| c.ok) && problems.is_empty();
+    report.checks = checks;
     report.problems = problems;
     report.advice = advice;
     if json {
@@ -188,7 +249,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     } else {
         print_human(&report);
     }
-    Ok(if report.problems.is_empty() {
+    Ok(if report.ready {
         exit_code::PASSED
     } else {
         exit_code::INFRASTRUCTURE
@@ -196,6 +257,10 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
 }
 
 fn print_human(r: &Report) {
+    println!("checks:");
+    for c in &r.checks {
+        println!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.what, c.detail);
+    }
     println!("provider: {}", r.provider);
     println!(
         "OrbStack: {} (version {})",
@@ -231,8 +296,86 @@ fn print_human(r: &Report) {
     for f in &r.fixed {
         println!("fix: {f}");
     }
-    if r.problems.is_empty() {
-        println!("verdict: ready");
+    if r.ready {
+        println!("verdict: ready: `cargo orbtest` would start");
+    } else {
+        let n = r.problems.len();
+        println!(
+            "verdict: not ready: {n} {} to fix before a run can start",
+            if n == 1 { "problem" } else { "problems" }
+        );
+    }
+}
+
+/// What the tiers need: cargo-nextest (for nextest tiers), that each nextest tier's filter
+/// selects tests in a fresh build, and that each command tier's program is there.
+fn tier_checks(global: &GlobalArgs, ws: &Workspace, config: &Config, chatty: bool) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let nextest_tiers: Vec<&Tier> = config.tiers.iter().filter(|t| !t.is_command()).collect();
+    if !nextest_tiers.is_empty() {
+        let version = nextest::check_version(&ws.cargo);
+        checks.push(Check::new(
+            "cargo-nextest",
+            match &version {
+                Ok(v) => Ok(format!("{v} ({} or newer needed)", nextest::MIN_VERSION)),
+                Err(e) => Err(e.to_string()),
+            },
+        ));
+        if version.is_ok() {
+            if chatty {
+                eprintln!("orbtest: building the tests to check what each tier selects");
+            }
+            match nextest::build_and_list(
+                ws,
+                config,
+                &nextest_tiers,
+                &[],
+                None,
+                global.color.enabled(),
+                global.verbose,
+            ) {
+                Ok((_, listings)) => {
+                    for (tier, listing) in nextest_tiers.iter().zip(&listings) {
+                        checks.push(Check::new(
+                            format!("tier {}", tier.name),
+                            selects(tier, listing.tests.len()),
+                        ));
+                    }
+                }
+                Err(e) => checks.push(Check::new("build", Err(format!("the tests do not build or list: {e}")))),
+            }
+        }
+    }
+    for tier in config.tiers.iter().filter(|t| t.is_command()) {
+        let found = crate::tiers::command::check_programs(config, std::slice::from_ref(tier));
+        checks.push(Check::new(
+            format!("tier {}", tier.name),
+            match found {
+                Ok(()) => Ok(format!(
+                    "runs `{}`",
+                    tier.command
+                        .as_ref()
+                        .map(|c| crate::tiers::command::display(&c.argv))
+                        .unwrap_or_default()
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        ));
+    }
+    checks
+}
+
+/// A nextest tier with `n` tests: fine unless it selects none and would fail for it.
+fn selects(tier: &Tier, n: usize) -> std::result::Result<String, String> {
+    match (n, tier.no_tests) {
+        (0, NoTests::Fail) => Err(format!(
+            "its filter `{}` selects no test, so a run would fail (exit 4); fix the filter, or set \
+             no_tests = \"warn\" in [tiers.{}] if that is expected",
+            tier.filter, tier.name
+        )),
+        (0, other) => Ok(format!("selects no test (no_tests = \"{}\")", other.as_str())),
+        (1, _) => Ok("selects 1 test".to_string()),
+        (n, _) => Ok(format!("selects {n} tests")),
     }
 }
 

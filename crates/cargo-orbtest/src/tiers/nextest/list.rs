@@ -160,6 +160,84 @@ pub fn build_and_list(
     list_tiers(ws, &tool_config, &built, &names)
 }
 
+/// Every test binary of the workspace (the packages a run from its root builds) with how many
+/// tests each has, as `cargo nextest list` finds them: what `init` derives tiers from. cargo's
+/// build output goes to the terminal unless `quiet`.
+pub fn list_binaries(ws: &Workspace, quiet: bool) -> Result<Vec<crate::config::ListedBinary>> {
+    let mut list = ListCommand::new();
+    list.cargo_path(ws.cargo.to_string_lossy().as_ref())
+        .current_dir(ws.root.to_string_lossy().as_ref())
+        .add_args([
+            "--manifest-path".to_string(),
+            ws.root.join("Cargo.toml").display().to_string(),
+        ]);
+    let inv = scrubbed((&list.cargo_command()).into());
+    // The list (JSON) to a file, cargo's progress to the terminal as it builds.
+    let mut json = tempfile::tempfile().map_err(|e| Error::io("cannot create a file in", std::env::temp_dir(), e))?;
+    let sink = json
+        .try_clone()
+        .map_err(|e| Error::io("cannot create a file in", std::env::temp_dir(), e))?;
+    let supervision = orbtest_process::Supervision::new().interrupts(crate::signals::current());
+    let output = orbtest_process::run(
+        &inv,
+        &supervision,
+        if quiet {
+            orbtest_process::Output::Capture
+        } else {
+            orbtest_process::Output::Redirect {
+                stdout: orbtest_process::Sink::File(sink),
+                stderr: orbtest_process::Sink::Inherit,
+            }
+        },
+    )
+    .map_err(|e| Error::Infrastructure(format!("could not run `cargo nextest list`: {e}")))?;
+    if !output.success() {
+        let detail = match String::from_utf8_lossy(&output.stderr).trim_end() {
+            "" => "its output is above".to_string(),
+            text => crate::report::tail(text, 30),
+        };
+        return Err(match output.code {
+            Some(101) => Error::Build {
+                code: "101".into(),
+                output_tail: detail,
+            },
+            code => Error::Nextest {
+                what: format!(
+                    "`cargo nextest list` failed ({})",
+                    code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"))
+                ),
+                detail,
+            },
+        });
+    }
+    let stdout = if quiet {
+        output.stdout
+    } else {
+        use std::io::{Read, Seek};
+        let mut text = Vec::new();
+        json.rewind()
+            .and_then(|_| json.read_to_end(&mut text))
+            .map_err(|e| Error::Infrastructure(format!("could not read nextest's test list: {e}")))?;
+        text
+    };
+    let summary =
+        TestListSummary::parse_json(String::from_utf8_lossy(&stdout).as_ref()).map_err(|e| Error::Nextest {
+            what: "could not read nextest's test list".into(),
+            detail: e.to_string(),
+        })?;
+    Ok(summary
+        .rust_suites
+        .values()
+        .map(|suite| crate::config::ListedBinary {
+            binary_id: suite.binary.binary_id.to_string(),
+            name: suite.binary.binary_name.clone(),
+            kind: suite.binary.kind.to_string(),
+            tests: suite.test_cases.len(),
+            ignored: suite.test_cases.values().filter(|c| c.ignored).count(),
+        })
+        .collect())
+}
+
 fn list_with(
     ws: &Workspace,
     tool_config: &ToolConfig,

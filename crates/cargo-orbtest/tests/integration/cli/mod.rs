@@ -2,6 +2,8 @@
 //! test processes and signals.
 
 mod config_errors;
+mod doctor;
+mod init;
 mod list_init;
 mod run_tiers;
 mod signals;

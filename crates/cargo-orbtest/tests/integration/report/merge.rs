@@ -3,7 +3,8 @@
 
 use crate::support::cli::{Scenario, code, counts, stderr};
 
-const CONFIG: &str = r#"
+/// Tiers of the basic fixture without its waiting and hanging tests (also the shard tests').
+pub(crate) const CONFIG: &str = r#"
 [tiers.unit]
 filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request)"
 flaky = ["test(=tests::flaky_listed)"]

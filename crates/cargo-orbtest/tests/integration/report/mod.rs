@@ -4,7 +4,7 @@
 mod data;
 mod gate;
 mod github;
-mod merge;
+pub(crate) mod merge;
 mod render;
 mod runs;
 mod snapshots;

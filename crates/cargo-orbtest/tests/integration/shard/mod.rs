@@ -2,6 +2,7 @@
 //! the ledger, `flaky`, quarantine, `new_test_runs`, and the CI workflow.
 
 mod ledger;
+mod newcomers;
 mod plan;
 mod quarantine;
 mod runs;

@@ -5,15 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::report::merge::CONFIG;
 use crate::support::cli::{Scenario, code, counts, stderr};
-
-const CONFIG: &str = r#"
-[tiers.unit]
-filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request)"
-flaky = ["test(=tests::flaky_listed)"]
-[tiers.integration]
-filter = "kind(test)"
-"#;
 
 /// Every test passes (the once-failing ones on a retry).
 const GREEN: &str = r#"

@@ -29,43 +29,7 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
     if let (Ok(a), Ok(b)) = (which::which("check-jsonschema"), which::which("zizmor")) {
         return Ok((a, b));
     }
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ci-lint-venv");
-    let bin = root.join("venv/bin");
-    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let lock = std::fs::File::create(root.join("lock")).map_err(|e| e.to_string())?;
-    lock.lock().map_err(|e| e.to_string())?;
-    if !root.join("ready").exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(root.join("venv"))
-            .output()
-            .map_err(|e| format!("python3 is not available: {e}"))?;
-        if !made.status.success() {
-            return Err(format!(
-                "python3 -m venv failed: {}",
-                String::from_utf8_lossy(&made.stderr)
-            ));
-        }
-        let pip = Command::new(bin.join("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "check-jsonschema",
-                "zizmor",
-            ])
-            .output()
-            .map_err(|e| format!("cannot run pip: {e}"))?;
-        if !pip.status.success() {
-            return Err(format!(
-                "pip could not install check-jsonschema and zizmor: {}",
-                String::from_utf8_lossy(&pip.stderr)
-            ));
-        }
-        std::fs::write(root.join("ready"), "").map_err(|e| e.to_string())?;
-    }
+    let bin = crate::support::pysuite::venv("ci-lint-venv", &["check-jsonschema", "zizmor"])?;
     Ok((bin.join("check-jsonschema"), bin.join("zizmor")))
 }
 

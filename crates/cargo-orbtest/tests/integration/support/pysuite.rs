@@ -10,16 +10,21 @@ use std::time::{Duration, Instant};
 /// The virtualenv's python, with pytest and pytest-xdist; `None` (and a message saying why,
 /// which the caller prints before skipping) when pip cannot install them.
 pub fn python() -> Result<PathBuf, String> {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pysuite-venv");
+    venv("pysuite-venv", &["pytest>=7", "pytest-xdist>=3"]).map(|bin| bin.join("python"))
+}
+
+/// The `bin/` of a virtualenv under the test target dir with `packages` from PyPI, made once
+/// per test run (tests run as parallel processes: one makes it, the others wait for it).
+pub fn venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let venv = root.join("venv");
     let ready = root.join("ready");
-    let python = venv.join("bin").join("python");
+    let bin = venv.join("bin");
     std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    // Tests run as parallel processes: one makes the venv, the others wait for it.
     let lock = File::create(root.join("lock")).map_err(|e| format!("cannot create the venv lock: {e}"))?;
     lock.lock().map_err(|e| format!("cannot lock the venv: {e}"))?;
     if ready.exists() {
-        return Ok(python);
+        return Ok(bin);
     }
     let _ = std::fs::remove_dir_all(&venv);
     let log = root.join("install.log");
@@ -34,24 +39,21 @@ pub fn python() -> Result<PathBuf, String> {
         }
         Err(e) => return Err(format!("python3 is not available: {e}")),
     }
-    let out = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "pytest>=7",
-            "pytest-xdist>=3",
-        ])
+    let out = Command::new(bin.join("python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(packages)
         .output()
         .map_err(|e| format!("cannot run pip: {e}"))?;
     let _ = std::fs::write(&log, [out.stdout.as_slice(), out.stderr.as_slice()].concat());
     if !out.status.success() {
-        return Err(format!("pip could not install pytest (see {})", log.display()));
+        return Err(format!(
+            "pip could not install {} (see {})",
+            packages.join(", "),
+            log.display()
+        ));
     }
     std::fs::write(&ready, "").map_err(|e| format!("cannot mark the venv ready: {e}"))?;
-    Ok(python)
+    Ok(bin)
 }
 
 /// The venv's python, or prints why the test is skipped and returns `None`.
