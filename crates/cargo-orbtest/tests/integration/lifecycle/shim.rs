@@ -208,7 +208,11 @@ fn a_retry_of_a_create_its_caller_gave_up_on_joins_it() {
     assert_eq!(of("caller-gone"), 1, "{journal}");
     assert_eq!(of("joined"), 1, "{journal}");
     let joined = events.iter().find(|r| r["event"] == "joined").unwrap();
-    assert_eq!(joined["outcome"], "succeeded", "{joined}");
+    // Recovered when the broker saw the machine finished before orbctl returned.
+    assert!(
+        matches!(joined["outcome"].as_str(), Some("succeeded" | "recovered")),
+        "{joined}"
+    );
 }
 
 /// A test's `orbctl delete` never deletes a protected machine or a baseline: by name it is
