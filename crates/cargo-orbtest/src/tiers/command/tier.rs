@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{attempts, junit, process};
+use super::{attempts, process};
+use crate::junit;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::placeholders;
@@ -317,9 +318,12 @@ impl TierRunner<'_, '_> {
         }
         result.counts = TestCounts::of(&tests);
         let junit_path = self.run.dir.junit_path(&tier.name);
-        let written = junit::normalized(&tier.name, &tests).and_then(|xml| {
-            write_atomic(&junit_path, xml.as_bytes()).map_err(|e| format!("cannot write {}: {e}", junit_path.display()))
-        });
+        let written = junit::normalized(&tier.name, &tests)
+            .map_err(|e| format!("cannot write JUnit: {e}"))
+            .and_then(|xml| {
+                write_atomic(&junit_path, xml.as_bytes())
+                    .map_err(|e| format!("cannot write {}: {e}", junit_path.display()))
+            });
         match written {
             Ok(()) => result.junit = Some(junit_path),
             Err(e) => log.line(&format!("orbtest: {e}")),
@@ -374,7 +378,7 @@ fn read_attempt(
                     Vec::new(),
                     Some(format!(
                         "its JUnit report could not be read: {}",
-                        crate::report::excerpt(&e, 5, 2000)
+                        crate::report::excerpt(&e.to_string(), 5, 2000)
                     )),
                     false,
                 )
