@@ -14,6 +14,7 @@ use crate::errors::Result;
 use crate::exit_code;
 use crate::results::TestId;
 use crate::tiers::nextest::{self, ForwardedArgs};
+use crate::view::text;
 
 /// What `list` found: the shown tiers, each with its tests (`None` for a command tier), and
 /// over all tiers the tests no tier selects and those several tiers select.
@@ -42,7 +43,7 @@ pub fn execute(global: &GlobalArgs, args: &ListArgs) -> Result<i32> {
         let nextest_args = super::project::nextest_args(global, &ws, &flags, &args.build_args);
         let forwarded = ForwardedArgs::split(&nextest_args)?;
         if !global.quiet {
-            eprintln!("orbtest: building tests");
+            crate::errln!("orbtest: building tests");
         }
         let (all, listings) = nextest::build_and_list(
             &ws,
@@ -81,8 +82,8 @@ pub fn execute(global: &GlobalArgs, args: &ListArgs) -> Result<i32> {
         }
     }
     match args.message_format {
-        MessageFormat::Human => print!("{}", human(&listing, ws.root.join(".config/nextest.toml").exists())),
-        MessageFormat::Json => println!("{}", to_json(&listing)),
+        MessageFormat::Human => crate::out!("{}", human(&listing, ws.root.join(".config/nextest.toml").exists())),
+        MessageFormat::Json => crate::out!("{}\n", to_json(&listing)),
     }
     Ok(exit_code::PASSED)
 }
@@ -102,7 +103,7 @@ fn human(listing: &Listing<'_>, repo_config: bool) -> String {
             Some(tests) => {
                 let _ = writeln!(out, "  {}:", count(tests.len()));
                 for test in tests {
-                    let _ = writeln!(out, "    {}", test.shown());
+                    let _ = writeln!(out, "    {}", text::name(&test.shown()));
                 }
             }
         }
@@ -126,7 +127,7 @@ fn human(listing: &Listing<'_>, repo_config: bool) -> String {
             }
         );
         for t in &listing.unselected {
-            let _ = writeln!(out, "    {}", t.shown());
+            let _ = writeln!(out, "    {}", text::name(&t.shown()));
         }
     }
     if !listing.shared.is_empty() {
@@ -141,7 +142,7 @@ fn human(listing: &Listing<'_>, repo_config: bool) -> String {
             }
         );
         for (t, tiers) in &listing.shared {
-            let _ = writeln!(out, "    {} ({})", t.shown(), tiers.join(", "));
+            let _ = writeln!(out, "    {} ({})", text::name(&t.shown()), tiers.join(", "));
         }
     }
     out

@@ -92,7 +92,7 @@ pub(crate) fn nextest_args(
     args.extend(rest.iter().cloned());
     if let Some(package) = member_package(global, ws, &args) {
         if !global.quiet {
-            eprintln!(
+            crate::errln!(
                 "orbtest: testing package `{package}`, whose directory this is (--workspace tests every package)"
             );
         }
