@@ -164,7 +164,10 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
 
 /// The command line as typed, and what a rerun of one test keeps of it.
 fn invocation(global: &GlobalArgs, args: &RunArgs, ws: &crate::workspace::Workspace) -> Invocation {
-    let mut words: Vec<String> = std::env::args().skip(1).collect();
+    let mut words: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
     if words.first().is_some_and(|w| w == "orbtest") {
         words.remove(0);
     }
