@@ -10,6 +10,7 @@ pub mod errors;
 pub mod events;
 pub mod exit_code;
 pub mod history;
+pub mod junit;
 pub mod ledger;
 pub mod lifecycle;
 pub mod monitor;

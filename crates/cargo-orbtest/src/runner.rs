@@ -579,7 +579,7 @@ impl Runner<'_> {
             nextest_exit: output.exit_code,
             ..TierResult::ran(&tier.name, started_at, clock.elapsed(), log_path)
         };
-        let junit = junit_path.exists().then(|| nextest::read_junit(&junit_path));
+        let junit = junit_path.exists().then(|| crate::junit::read_path(&junit_path));
         let mut infra_error = None;
         match (output.exit_code, junit) {
             (Some(code @ (0 | 4 | 100)), Some(Ok(mut tests))) => {

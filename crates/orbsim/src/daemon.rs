@@ -38,6 +38,9 @@ pub struct Memory {
     pub memory_percent: f64,
     pub swap_percent: f64,
     pub slowdown: f64,
+    /// Used memory and swap in MiB (what the percentages are of the scenario's sizes).
+    pub memory_used_mib: u64,
+    pub swap_used_mib: u64,
 }
 
 /// A create-class operation the daemon accepted.
@@ -240,6 +243,8 @@ impl Txn<'_> {
             memory_percent,
             swap_percent,
             slowdown,
+            memory_used_mib: used.min(h.memory_mib),
+            swap_used_mib: used.saturating_sub(h.memory_mib).min(h.swap_mib),
         }
     }
 
@@ -371,8 +376,8 @@ impl Txn<'_> {
     pub fn begin_create(&mut self, m: NewMachine, cloud_init: bool, known_version: bool) -> Result<Plan, String> {
         let name = m.name.clone();
         match self.check_new_name(&name) {
-            Err(NameError::Invalid) => return Err(format!("invalid machine name '{name}'")),
-            Err(NameError::Taken) => return Err(format!("machine already exists: '{name}'")),
+            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(&name)),
+            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(&name)),
             Ok(()) => {}
         }
         if cloud_init && !orbctl::images::distro_by_image(&m.image.distro).is_some_and(|d| d.cloud_init) {
@@ -420,8 +425,8 @@ impl Txn<'_> {
     pub fn begin_clone(&mut self, src: usize, dst: &str) -> Result<Plan, String> {
         self.check_hold(src, "clone")?;
         match self.check_new_name(dst) {
-            Err(NameError::Invalid) => return Err(format!("invalid machine name '{dst}'")),
-            Err(NameError::Taken) => return Err(format!("machine already exists: '{dst}'")),
+            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(dst)),
+            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(dst)),
             Ok(()) => {}
         }
         let latency = self.latency("clone");
@@ -443,8 +448,8 @@ impl Txn<'_> {
         let name = m.name.clone();
         // UNVERIFIED: import reports name problems like clone (no `create 'N': ` prefix).
         match self.check_new_name(&name) {
-            Err(NameError::Invalid) => return Err(format!("invalid machine name '{name}'")),
-            Err(NameError::Taken) => return Err(format!("machine already exists: '{name}'")),
+            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(&name)),
+            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(&name)),
             Ok(()) => {}
         }
         let latency = self.latency("import");
@@ -649,7 +654,7 @@ impl Txn<'_> {
             return Ok(());
         }
         match self.check_new_name(new) {
-            Err(NameError::Invalid) => Err(format!("invalid machine name '{new}'")),
+            Err(NameError::Invalid) => Err(orbctl::checks::invalid_name(new)),
             Err(NameError::Taken) => Err(format!("machine '\"{new}\"' already exists")),
             Ok(()) => {
                 self.state.machines[i].name = new.to_string();

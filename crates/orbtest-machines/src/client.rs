@@ -125,6 +125,9 @@ pub enum MachinesError {
         #[source]
         source: orbctl::output::ParseError,
     },
+    /// The run's broker could not be reached, or could not carry the call out.
+    #[error("{0}")]
+    Broker(String),
 }
 
 impl MachinesError {
@@ -225,6 +228,8 @@ pub struct Client {
     policy: Policy,
     observer: Option<Arc<dyn Observer>>,
     admission: Option<Arc<dyn Admission>>,
+    /// Where calls run (a test's directory, for the relative paths in its calls).
+    cwd: Option<std::path::PathBuf>,
     interrupts: Interrupts,
 }
 
@@ -263,6 +268,7 @@ impl Client {
             policy: Policy::default(),
             observer: None,
             admission: None,
+            cwd: None,
             interrupts: Interrupts::none(),
         }
     }
@@ -290,6 +296,12 @@ impl Client {
         self
     }
 
+    /// Runs calls in `dir` (relative paths in them are the caller's).
+    pub fn with_cwd(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.cwd = dir;
+        self
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -309,6 +321,7 @@ impl Client {
         let class = op.class();
         let timeout = self.policy.timeout(class);
         let mut inv = self.provider.invocation(argv);
+        inv.dir = self.cwd.clone();
         if class == OpClass::Run {
             inv.stdin = StdinMode::Inherit;
         }

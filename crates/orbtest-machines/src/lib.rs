@@ -8,9 +8,12 @@
 //! * [`provider`]: what executes an argv (real orbctl, orbsim; later Docker).
 //! * [`policy`] + [`client`]: timeouts per class, retries, idempotent create under timeouts,
 //!   and the observer/admission hooks.
-//! * [`admission`]: cross-process create slots and pressure backpressure.
+//! * [`admission`]: the run's create gate: how many creates at once (the host's headroom, or
+//!   an explicit cap) and pressure backpressure.
+//! * [`broker`]: the run's machine broker, which carries out every call of its tests (over a
+//!   Unix socket), and its client [`broker::remote::Remote`].
 //! * [`journal`]: every attempt and every change of ownership, per run (crash-safe).
-//! * [`tracked`]: a run's executor: ownership, create→clone.
+//! * [`tracked`]: the broker's executor: ownership, create→clone.
 //! * [`settings`]: what a run tells the processes that call orbctl on its behalf.
 //! * [`api`]: machines for Rust tests that delete themselves on drop.
 //! * [`workers`]: the run's warm worker machines: which one a process has, health, replacement.
@@ -18,6 +21,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod broker;
 pub mod client;
 pub mod env;
 pub mod files;
@@ -34,4 +38,4 @@ pub use client::{Admission, Attempt, AttemptOutcome, Client, MachinesError, Obse
 pub use journal::{Journal, JournalView, OpRecord, Owned, Record};
 pub use orbctl::{ErrorKind, Flavor, MachineInfo, MachineRecord, Op, OpClass, classify, parse_info, parse_list};
 pub use policy::{Backoff, Policy, Retry, Timeouts};
-pub use provider::{OrbctlProvider, Pressure, Provider, host_pressure};
+pub use provider::{MemoryMib, OrbctlProvider, Pressure, PressureSource, Provider};

@@ -152,7 +152,14 @@ impl Redactor {
                 op.machine = op.machine.as_deref().map(r);
                 op.error = op.error.as_deref().map(r);
             }
-            Record::Created { .. } | Record::End { .. } => {}
+            Record::CallerGone { test, .. } | Record::Joined { test, .. } | Record::Collision { test, .. } => {
+                *test = test.as_deref().map(r)
+            }
+            Record::Refused { test, reason, .. } => {
+                *test = test.as_deref().map(r);
+                *reason = r(reason);
+            }
+            Record::Created { .. } | Record::End { .. } | Record::Broker { .. } => {}
         }
         out
     }

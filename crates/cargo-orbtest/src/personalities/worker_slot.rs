@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::tiers::nextest::target_runner::CHAINED_ENV;
-use orbtest_machines::tracked::Tracked;
+use orbtest_machines::broker::remote::Remote;
 use orbtest_machines::workers::{self, ENV_WORKER, WorkerSet};
 
 pub const RUNNER: &str = "orbtest-runner";
@@ -50,15 +50,15 @@ fn fail(who: &str, message: &str) -> i32 {
 }
 
 /// The run's workers and an executor for its machine operations.
-fn run_workers() -> Result<Option<(Tracked, WorkerSet)>, String> {
+fn run_workers() -> Result<Option<(Remote, WorkerSet)>, String> {
     let Some(dir) = std::env::var_os(crate::env::RUN_DIR).filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
     let Some(set) = WorkerSet::read(Path::new(&dir))? else {
         return Ok(None);
     };
-    let tracked = Tracked::open(Path::new(&dir), orbtest_machines::tracked::caller_from_env())?;
-    Ok(Some((tracked, set)))
+    let run = Remote::open(Path::new(&dir), orbtest_machines::tracked::caller_from_env()).map_err(|e| e.to_string())?;
+    Ok(Some((run, set)))
 }
 
 fn runner(args: Vec<OsString>) -> i32 {

@@ -40,19 +40,12 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun> {
 }
 
 /// The merged JUnit's tests, keyed by tier (suites are named `<tier>/<binary-id>`).
-fn tests_by_tier(xml: &str) -> std::result::Result<Vec<(String, TestResult)>, String> {
-    let report = quick_junit::Report::deserialize_from_str(xml).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for suite in &report.test_suites {
-        let name = suite.name.to_string();
-        let Some((tier, _)) = name.split_once('/') else {
-            continue;
-        };
-        for t in crate::tiers::nextest::suite_results(suite) {
-            out.push((tier.to_string(), t));
-        }
-    }
-    Ok(out)
+fn tests_by_tier(xml: &str) -> std::result::Result<Vec<(String, TestResult)>, crate::junit::Invalid> {
+    let tests = crate::junit::parse_by_suite(xml)?
+        .into_iter()
+        .filter_map(|(suite, t)| suite.split_once('/').map(|(tier, _)| (tier.to_string(), t)))
+        .collect();
+    Ok(tests)
 }
 
 fn time(s: &str) -> Option<SystemTime> {

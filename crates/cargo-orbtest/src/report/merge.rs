@@ -2,10 +2,7 @@
 //! combined into one run. Tiers are matched by name; counts add up; a tier failed if it failed
 //! in any shard; the run spans from the earliest shard start to the latest shard end.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
-
-use quick_junit::{Report, TestSuite};
 
 use super::load::LoadedRun;
 use super::summary::ShardActual;
@@ -125,52 +122,6 @@ fn combined_gate(runs: &[&RunResult]) -> GateVerdict {
             })
             .collect(),
     }
-}
-
-/// One JUnit document from the shards' `junit.xml` files: suites of the same name
-/// (`<tier>/<binary-id>`) are joined. Shards without a readable file are reported back.
-pub fn merge_junit(dirs: &[&Path], duration: Duration) -> (String, Vec<String>) {
-    let mut suites: Vec<TestSuite> = Vec::new();
-    let mut problems = Vec::new();
-    for dir in dirs {
-        let path = dir.join("junit.xml");
-        let report = std::fs::read_to_string(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| Report::deserialize_from_str(&text).map_err(|e| e.to_string()));
-        let report = match report {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(format!("{}: {e}", path.display()));
-                continue;
-            }
-        };
-        for suite in report.test_suites {
-            match suites.iter_mut().find(|s| s.name == suite.name) {
-                Some(into) => {
-                    into.add_test_cases(suite.test_cases);
-                    into.time = match (into.time, suite.time) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
-                None => {
-                    let mut fresh = TestSuite::new(suite.name.clone());
-                    fresh.time = suite.time;
-                    fresh.timestamp = suite.timestamp;
-                    fresh.add_test_cases(suite.test_cases);
-                    suites.push(fresh);
-                }
-            }
-        }
-    }
-    let mut merged = Report::new("orbtest-run");
-    merged.set_time(duration);
-    merged.add_test_suites(suites);
-    let xml = merged.to_string().unwrap_or_else(|e| {
-        problems.push(format!("could not write the merged JUnit: {e}"));
-        String::new()
-    });
-    (xml, problems)
 }
 
 /// Each shard's predicted time (from its plan) against the time it took.

@@ -6,7 +6,6 @@ pub mod gate;
 pub mod github;
 pub mod html;
 pub mod journal;
-mod junit;
 mod layout;
 mod load;
 pub mod merge;
@@ -15,7 +14,6 @@ mod summary;
 mod text;
 mod write;
 
-pub use junit::merge as merge_junit;
 pub use layout::{REPORT_FILES, RunDir, new_run_id};
 pub use load::{LoadedRun, load_run};
 pub use orbtest_machines::files::{create_private_dir, write_atomic};

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{RunDir, Summary, html, journal, merge_junit, write_atomic};
+use super::{RunDir, Summary, html, journal, write_atomic};
 use crate::errors::{Error, Result};
 use crate::results::RunResult;
 
@@ -12,7 +12,8 @@ use crate::results::RunResult;
 pub fn write_reports(run: &RunResult, dir: &RunDir) -> Result<()> {
     write_summary(run, dir)?;
     let junit_path = dir.file("junit.xml");
-    let junit = merge_junit(run).map_err(Error::Infrastructure)?;
+    let junit = crate::junit::documents::merge_tiers(run)
+        .map_err(|e| Error::Infrastructure(format!("could not write merged JUnit: {e}")))?;
     write_atomic(&junit_path, junit.as_bytes()).map_err(|e| Error::io("cannot write", &junit_path, e))?;
     write_html(run, &dir.path, &[])?;
     dir.publish()

@@ -214,13 +214,14 @@ pub fn splittable(tier: &Tier) -> bool {
 }
 
 /// The planner's view of `tiers`: `listed` has each tier's tests now (group, name) when they
-/// could be listed; otherwise the tier's tests are those of its recent runs.
+/// could be listed; otherwise the tier's tests are those of its recent runs. `cpus` and
+/// `create_slots` are the shard machines' (for `threads = "num-cpus"` and machine tiers).
 pub fn tier_inputs(
-    config: &Config,
     tiers: &[&Tier],
     listed: &BTreeMap<String, Vec<(String, String)>>,
     history: &HistoryTimings,
     cpus: u32,
+    create_slots: u32,
 ) -> Vec<TierInput> {
     tiers
         .iter()
@@ -238,7 +239,7 @@ pub fn tier_inputs(
                 })
                 .collect();
             let threads = resolve_threads(tier.threads, cpus);
-            let create_slots = tier.machines.then_some(config.machines.max_concurrent_creates);
+            let create_slots = tier.machines.then_some(create_slots);
             TierInput {
                 name: tier.name.clone(),
                 command: tier.is_command(),

@@ -381,7 +381,7 @@ fn selects(tier: &Tier, n: usize) -> std::result::Result<String, String> {
 
 /// Host memory, swap and CPU, and the OrbStack helper's memory where it is visible (macOS).
 fn host() -> (Host, Option<u64>) {
-    let p = orbtest_machines::host_pressure();
+    let p = crate::monitor::host_pressure();
     let mut cpu = 0.0;
     let mut helper = None;
     if let Ok(mut sys) = sysinfo::System::new() {

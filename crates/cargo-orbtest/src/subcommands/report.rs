@@ -162,7 +162,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
     }
 
     let shard_dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let (junit, problems) = merge::merge_junit(&shard_dirs, run.duration);
+    let (junit, problems) = crate::junit::documents::merge_shards(&shard_dirs, run.duration);
     for p in &problems {
         eprintln!("warning: {p}: its tests are missing from the merged junit.xml");
     }

@@ -68,7 +68,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         .uses_machines()
         .then(|| provider::resolve(&config.machines, &state::home()).ok())
         .flatten()
-        .map(|resolved| ProviderSampler::new(&resolved, config.machines.max_concurrent_creates as usize));
+        .map(|resolved| ProviderSampler::new(&resolved));
     let machine_source: Option<&dyn MachineSource> = sampler.as_ref().map(|s| s as &dyn MachineSource);
     let monitor = Monitor::new(&config.monitor, live, machine_source, view);
     let observer = Tee(vec![&monitor, view]);

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::junit::{attempts_of, from_attempts};
+use crate::junit::{attempts_of, from_attempts};
 use crate::results::{TestId, TestResult, TestStatus};
 
 /// Merges attempts (oldest first) into one result per test, in first-seen order. Every attempt

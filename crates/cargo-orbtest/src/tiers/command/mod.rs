@@ -10,7 +10,6 @@
 //! * [`attempts`]: merging attempts, flaky detection.
 
 pub mod attempts;
-pub mod junit;
 pub mod list;
 pub mod process;
 mod tier;

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{attempts, junit, process};
+use super::{attempts, process};
+use crate::junit;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::placeholders;
@@ -315,9 +316,12 @@ impl TierRunner<'_, '_> {
         }
         result.counts = TestCounts::of(&tests);
         let junit_path = self.run.dir.junit_path(&tier.name);
-        let written = junit::normalized(&tier.name, &tests).and_then(|xml| {
-            write_atomic(&junit_path, xml.as_bytes()).map_err(|e| format!("cannot write {}: {e}", junit_path.display()))
-        });
+        let written = junit::normalized(&tier.name, &tests)
+            .map_err(|e| format!("cannot write JUnit: {e}"))
+            .and_then(|xml| {
+                write_atomic(&junit_path, xml.as_bytes())
+                    .map_err(|e| format!("cannot write {}: {e}", junit_path.display()))
+            });
         match written {
             Ok(()) => result.junit = Some(junit_path),
             Err(e) => log.line(&format!("orbtest: {e}")),

@@ -3,7 +3,6 @@
 
 mod args;
 mod build;
-mod junit;
 mod list;
 mod progress;
 pub mod repeat;
@@ -16,7 +15,6 @@ mod version;
 
 pub use args::ForwardedArgs;
 pub use build::{BuildRequest, Built, build};
-pub use junit::{read_junit, read_junit_str, suite_results};
 pub use list::{TierListing, build_and_list, count_selected, list_binaries, list_each_tier, list_matching, list_tiers};
 pub use progress::{LineEvent, parse_line};
 pub use run::{TierRun, TierRunOutput, run_tier};

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::{Built, TierRun, ToolConfig, read_junit, run_tier};
+use super::{Built, TierRun, ToolConfig, run_tier};
 use crate::errors::{Error, Result};
 use crate::report::RunDir;
 use crate::results::{Attempt, TestId, TestStatus, TierResult};
@@ -79,7 +79,9 @@ pub fn repeat_new_tests(r: &Repeat<'_>, result: &mut TierResult, new: &[TestId])
         };
         run_tier(&run, &mut |_, _| {})?;
         done = n;
-        let Ok(tests) = read_junit(&junit) else { continue };
+        let Ok(tests) = crate::junit::read_path(&junit) else {
+            continue;
+        };
         for t in tests.into_iter().filter(|t| t.status.is_failure()) {
             let mut attempt = Attempt::new(n, t.status, t.duration);
             attempt.message = Some(format!(

@@ -226,7 +226,7 @@ fn defaults_are_the_documented_ones() {
     assert!(!fast.machines && !fast.fail_fast && fast.needs.is_empty());
     assert_eq!(config.tier("integration").unwrap().timeout.as_secs(), 300);
     assert_eq!(config.tier("e2e").unwrap().timeout.as_secs(), 900);
-    assert_eq!(config.machines.max_concurrent_creates, 2);
+    assert_eq!(config.machines.max_concurrent_creates, None, "the host decides");
     assert_eq!(config.machines.timeouts.create.as_secs(), 180);
     assert_eq!(config.pressure.swap_limit_percent, 80.0);
     assert_eq!(config.gate.max_failed, Some(0));

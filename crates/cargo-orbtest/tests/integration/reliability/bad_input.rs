@@ -7,9 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
-use orbtest_machines::settings::RunSettings;
 
 use crate::support::cli::{Scenario, code, stderr};
 
@@ -152,22 +150,7 @@ fn shim_argv_orbctl_rejects_gets_orbctls_own_message() {
     let shim = link_orbctl(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &root.join("shim")).expect("link");
     let run_dir = root.join("run");
     std::fs::create_dir_all(&run_dir).expect("run dir");
-    RunSettings {
-        run_id: "bad-input".into(),
-        provider: "orbsim".into(),
-        real_orb: crate::support::orb_beside(&real),
-        real_orbctl: real.clone(),
-        env: vec![("ORBSIM_STATE".into(), root.join("state").display().to_string())],
-        sim_binary: Some(crate::support::orbsim()),
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: root.join("slots"),
-        pressure: None,
-        clone_from: Vec::new(),
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .expect("settings");
+    let _broker = crate::support::served(&run_dir, "bad-input", &real, &root.join("state"), |_| {});
     let mut shown = String::new();
     for args in [
         &["create"][..],

@@ -2,8 +2,8 @@
 //! JUnit never make them panic, and a JUnit test case that failed is never read as passed.
 //! (The config loader and the argv parser have theirs in tests/config and tests/machines.)
 
+use orbtest::junit::parse as read_junit_str;
 use orbtest::results::TestStatus;
-use orbtest::tiers::nextest::read_junit_str;
 use orbtest_machines::{parse_info, parse_list};
 use proptest::prelude::*;
 
