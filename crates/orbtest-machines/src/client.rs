@@ -167,7 +167,7 @@ fn describe_failure(r: &OpResult) -> String {
                 let e = r.stderr_text();
                 if e.trim().is_empty() { r.stdout_text() } else { e }
             };
-            let first = text.lines().next().unwrap_or("").trim();
+            let first = crate::text::excerpt(text.lines().next().unwrap_or("").trim(), 1, 500);
             format!(
                 "`{}` failed ({kind}) after {tries}, exit code {}: {first}",
                 r.op,

@@ -359,7 +359,7 @@ impl Session {
     /// What tests did with machines from `from_ms` until now.
     pub fn activity_since(&self, from_ms: u64) -> crate::results::MachineActivity {
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
-        activity(&view, from_ms, now_ms())
+        activity(&view, from_ms, now_ms(), std::process::id())
     }
 
     /// Puts the failed attempts of a tier's tests on the machine layer where the journal says

@@ -26,7 +26,7 @@ pub(crate) fn install_shim(
 ) -> std::result::Result<(PathBuf, Broker), String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot find cargo-orbtest's own executable: {e}"))?;
     let bin = run_dir.join("bin");
-    orbtest_machines::files::create_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    orbtest_machines::files::ensure_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
     orbtest_machines::provider::link_orbctl(&me, &bin)
         .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
     crate::personalities::worker_slot::link(&bin)

@@ -88,7 +88,7 @@ fn answer(exit: &argv::Exit) -> i32 {
 }
 
 fn fail(message: &str) -> i32 {
-    eprintln!("orbctl (cargo orbtest shim): {message}");
+    crate::errln!("orbctl (cargo orbtest shim): {message}");
     1
 }
 

@@ -45,7 +45,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> i32 {
 }
 
 fn fail(who: &str, message: &str) -> i32 {
-    eprintln!("{who} (cargo orbtest): {message}");
+    crate::errln!("{who} (cargo orbtest): {message}");
     1
 }
 
@@ -125,7 +125,7 @@ fn helper(args: &[OsString]) -> i32 {
         None => true,
         Some("--no-check") => false,
         Some("-h" | "--help") => {
-            println!(
+            crate::outln!(
                 "usage: {HELPER} [--no-check]\n\nPrints the worker machine of the calling test process during a \
                  cargo orbtest machine tier:\n$ORBTEST_WORKER, else entry N of $ORBTEST_WORKERS for \
                  NEXTEST_TEST_GLOBAL_SLOT=N, PYTEST_XDIST_WORKER=gwN or JEST_WORKER_ID=N+1 (else the first).\nIt \
@@ -156,6 +156,6 @@ fn helper(args: &[OsString]) -> i32 {
             Err(e) => return fail(HELPER, &e),
         }
     }
-    println!("{name}");
+    crate::outln!("{name}");
     0
 }
