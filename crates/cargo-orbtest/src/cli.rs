@@ -302,6 +302,10 @@ pub struct PlanArgs {
     /// machine's].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub cpus: Option<u32>,
+    /// Creates at once on the shard machines, for machine tiers [default: [machines]
+    /// max_concurrent_creates, else 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub create_slots: Option<u32>,
     /// Plan from history alone, without building and listing the tests (tests added since
     /// go to a shard by hash when the shards run).
     #[arg(long)]

@@ -18,6 +18,9 @@ use crate::shard::{PlanFile, planner};
 use crate::tiers::nextest::{self, ForwardedArgs};
 use crate::workspace::Workspace;
 
+/// Create slots the plan assumes without `--create-slots` or `max_concurrent_creates`.
+const DEFAULT_CREATE_SLOTS: u32 = 2;
+
 pub fn execute(global: &GlobalArgs, args: &ShardArgs) -> Result<i32> {
     match &args.action {
         ShardAction::Plan(plan) => plan_shards(global, plan),
@@ -37,7 +40,13 @@ fn plan_shards(global: &GlobalArgs, args: &PlanArgs) -> Result<i32> {
     let cpus = args
         .cpus
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
-    let inputs = tier_inputs(&config, &tiers, &listed, &timings, cpus);
+    // Creates at once on the shard machines: the config's cap, else what --create-slots says,
+    // else 2 (without a cap each host decides by its memory at run time).
+    let slots = args
+        .create_slots
+        .or(config.machines.max_concurrent_creates)
+        .unwrap_or(DEFAULT_CREATE_SLOTS);
+    let inputs = tier_inputs(&tiers, &listed, &timings, cpus, slots);
     let plan = planner::plan(&inputs, args.shards, timings.runs);
 
     let table = table(&plan);
