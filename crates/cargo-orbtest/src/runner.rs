@@ -485,6 +485,11 @@ impl Runner<'_> {
             duration: build_clock.elapsed(),
             failure,
         });
+        if let Ok(b) = &built {
+            self.observer.event(&Event::TestBinaries {
+                binaries: &b.binary_ids(),
+            });
+        }
         match built {
             Ok(b) => Ok(Ok(Some((tool_config, b)))),
             Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => Ok(Err(e)),
@@ -534,6 +539,21 @@ impl Runner<'_> {
         self.observer.event(&Event::TierStarted {
             tier: &tier.name,
             machines: tier.machines,
+        });
+        let durations: Vec<(String, std::time::Duration)> = History::load(&self.ws.orbtest_dir())
+            .slowest_first(&tier.name)
+            .into_iter()
+            .map(|t| {
+                (
+                    format!("{} {}", t.binary_id, t.name),
+                    std::time::Duration::from_millis(t.millis),
+                )
+            })
+            .collect();
+        self.observer.event(&Event::TierExpected {
+            tier: &tier.name,
+            threads: nextest::effective_threads(tier.threads, &self.options.forwarded.run),
+            durations: &durations,
         });
         let started_at = SystemTime::now();
         let clock = Instant::now();
@@ -643,7 +663,20 @@ impl Runner<'_> {
     /// One tier's nextest process, its output turned into progress events as it comes.
     fn run_tier_process(&self, tier: &Tier, run: &TierRun<'_>) -> Result<nextest::TierRunOutput> {
         let observer = self.observer;
-        nextest::run_tier(run, &mut |event, line| {
+        let mut tap = nextest::FailureTap::default();
+        let failed = |f: nextest::FailedAttempt| {
+            observer.event(&Event::TestFailed {
+                tier: &tier.name,
+                test: &f.test,
+                attempt: f.attempt,
+                status: f.status,
+                message: &f.message,
+            });
+        };
+        let output = nextest::run_tier(run, &mut |event, line| {
+            if let Some(f) = tap.feed(event, line) {
+                failed(f);
+            }
             match event {
                 LineEvent::Started { total } => observer.event(&Event::TierTotal {
                     tier: &tier.name,
@@ -653,22 +686,45 @@ impl Runner<'_> {
                     status,
                     binary_id,
                     name,
+                    duration,
                     done,
                     total,
+                    ..
                 } => {
                     let test = format!("{binary_id} {name}");
                     observer.event(&Event::TestFinished {
                         tier: &tier.name,
                         test: &test,
                         status: *status,
+                        duration: *duration,
                         done: *done,
                         total: *total,
                     });
                 }
-                LineEvent::Summary | LineEvent::Other => {}
+                LineEvent::Retrying {
+                    binary_id,
+                    name,
+                    attempt,
+                    of,
+                    delay,
+                } => {
+                    let test = format!("{binary_id} {name}");
+                    observer.event(&Event::TestRetrying {
+                        tier: &tier.name,
+                        test: &test,
+                        attempt: *attempt,
+                        of: *of,
+                        delay: *delay,
+                    });
+                }
+                LineEvent::AttemptFailed { .. } | LineEvent::Summary | LineEvent::Other => {}
             }
             observer.event(&Event::TierOutput { tier: &tier.name, line });
-        })
+        });
+        if let Some(f) = tap.close() {
+            failed(f);
+        }
+        output
     }
 }
 
