@@ -29,7 +29,7 @@ pub fn execute(global: &GlobalArgs, args: &ShardArgs) -> Result<i32> {
 
 fn plan_shards(global: &GlobalArgs, args: &PlanArgs) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
-    let tiers = selected_tiers(&config, args.tier.as_deref())?;
+    let tiers = crate::plan::selected_tiers(&config, args.tier.as_deref())?;
     let lines = history(&ws, &args.history)?;
     let timings = HistoryTimings::from_lines(&lines, &config);
     let listed = if args.no_build {
@@ -68,25 +68,6 @@ fn plan_shards(global: &GlobalArgs, args: &PlanArgs) -> Result<i32> {
         crate::errln!("plan written to {}", out.display());
     }
     Ok(exit_code::PASSED)
-}
-
-fn selected_tiers<'c>(config: &'c Config, names: Option<&[String]>) -> Result<Vec<&'c Tier>> {
-    let Some(names) = names else {
-        return Ok(config.tiers.iter().collect());
-    };
-    for name in names {
-        if config.tier(name).is_none() {
-            let hint = crate::config::did_you_mean(name, config.tier_names())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            return Err(Error::Usage(format!(
-                "unknown tier `{name}` in --tier{hint}\n  = note: tiers in {}: {}",
-                config.path().display(),
-                config.tier_names().join(", ")
-            )));
-        }
-    }
-    Ok(config.tiers.iter().filter(|t| names.contains(&t.name)).collect())
 }
 
 /// The ledger lines to learn from: `--history` sources, else the workspace's ledger.
