@@ -38,19 +38,35 @@ pub fn caller_from_env() -> Option<String> {
     })
 }
 
+/// Why a run's executor could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the run's settings: {0}")]
+    Settings(#[from] crate::files::ReadJsonError),
+    #[error("cannot open the run journal {}: {source}", .path.display())]
+    Journal {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 impl Tracked {
     /// The run of `$ORBTEST_RUN_DIR`; `None` outside a cargo orbtest machine tier.
-    pub fn from_env() -> Result<Option<Self>, String> {
+    pub fn from_env() -> Result<Option<Self>, OpenError> {
         let Some(dir) = std::env::var_os(crate::env::RUN_DIR).filter(|d| !d.is_empty()) else {
             return Ok(None);
         };
         Self::open(Path::new(&dir), caller_from_env()).map(Some)
     }
 
-    pub fn open(run_dir: &Path, caller: Option<String>) -> Result<Self, String> {
+    pub fn open(run_dir: &Path, caller: Option<String>) -> Result<Self, OpenError> {
         let settings = RunSettings::read(run_dir)?;
-        let journal = Journal::open(&settings.journal, &settings.run_id, caller)
-            .map_err(|e| format!("cannot open the run journal {}: {e}", settings.journal.display()))?;
+        let journal =
+            Journal::open(&settings.journal, &settings.run_id, caller).map_err(|source| OpenError::Journal {
+                path: settings.journal.clone(),
+                source,
+            })?;
         let journal = Arc::new(journal);
         Ok(Self {
             client: settings.client(journal.clone()),

@@ -10,6 +10,20 @@ use orbtest_machines::admission::PressureLimits;
 use orbtest_machines::settings::{BaselineRef, RunSettings};
 use orbtest_machines::{Journal, Provider};
 
+/// Why the shim could not be put in place; each says what it was doing.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct ShimSetupError {
+    what: String,
+    #[source]
+    source: std::io::Error,
+}
+
+fn doing(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ShimSetupError {
+    let what = what.into();
+    move |source| ShimSetupError { what, source }
+}
+
 /// Links `bin/orbctl` and `bin/orb` in the run directory to this executable (the shim) and
 /// writes the settings the shim reads.
 pub(crate) fn install_shim(
@@ -19,14 +33,16 @@ pub(crate) fn install_shim(
     pressure: &PressureConfig,
     baselines: &[ReadyBaseline],
     journal: &Journal,
-) -> std::result::Result<PathBuf, String> {
-    let me = std::env::current_exe().map_err(|e| format!("cannot find cargo-orbtest's own executable: {e}"))?;
+) -> std::result::Result<PathBuf, ShimSetupError> {
+    let me = std::env::current_exe().map_err(doing("cannot find cargo-orbtest's own executable"))?;
     let bin = run_dir.join("bin");
-    orbtest_machines::files::create_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    orbtest_machines::files::create_private_dir(&bin).map_err(doing(format!("cannot create {}", bin.display())))?;
     orbtest_machines::provider::link_orbctl(&me, &bin)
-        .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
-    crate::personalities::worker_slot::link(&bin)
-        .map_err(|e| format!("cannot link orbtest's worker commands into {}: {e}", bin.display()))?;
+        .map_err(doing(format!("cannot link the shim into {}", bin.display())))?;
+    crate::personalities::worker_slot::link(&bin).map_err(doing(format!(
+        "cannot link orbtest's worker commands into {}",
+        bin.display()
+    )))?;
     let settings = RunSettings {
         run_id: journal.run_id().to_string(),
         provider: resolved.provider.name().to_string(),
@@ -59,6 +75,6 @@ pub(crate) fn install_shim(
     };
     settings
         .write(run_dir)
-        .map_err(|e| format!("cannot write the shim's settings: {e}"))?;
+        .map_err(doing("cannot write the shim's settings"))?;
     Ok(bin)
 }

@@ -31,11 +31,11 @@ pub fn main(flavor: Flavor, args: Vec<OsString>) -> i32 {
                 "ORBTEST_RUN_DIR is not set: this orbctl is cargo orbtest's shim and works only inside a machine tier",
             );
         }
-        Err(e) => return fail(&e),
+        Err(e) => return fail(e),
     };
     let real = real_program(&tracked, flavor);
     if let Err(e) = not_ourselves(&real) {
-        return fail(&e);
+        return fail(e);
     }
     let Some(text_args) = args
         .iter()
@@ -64,13 +64,13 @@ pub fn main(flavor: Flavor, args: Vec<OsString>) -> i32 {
                     let _ = std::io::stderr().write_all(&result.stderr);
                     result.caller_exit_code()
                 }
-                Err(e) => fail(&e.to_string()),
+                Err(e) => fail(e),
             }
         }
     }
 }
 
-fn fail(message: &str) -> i32 {
+fn fail(message: impl std::fmt::Display) -> i32 {
     eprintln!("orbctl (cargo orbtest shim): {message}");
     1
 }
@@ -86,18 +86,30 @@ fn real_program(tracked: &Tracked, flavor: Flavor) -> PathBuf {
 
 /// Refuses to execute the shim again (a misconfigured run would loop forever). This binary
 /// reached under another name (`orbsim-orbctl`: the embedded simulator) is fine.
-fn not_ourselves(real: &Path) -> Result<(), String> {
+fn not_ourselves(real: &Path) -> Result<(), RealOrbctlError> {
     let me = std::env::current_exe().and_then(std::fs::canonicalize);
-    let target =
-        std::fs::canonicalize(real).map_err(|e| format!("the real orbctl {} is unusable: {e}", real.display()))?;
+    let target = std::fs::canonicalize(real).map_err(|source| RealOrbctlError::Unusable {
+        path: real.to_path_buf(),
+        source,
+    })?;
     let name = real.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if me.is_ok_and(|me| me == target) && Flavor::from_argv0(name).is_some() {
-        return Err(format!(
-            "the real orbctl {} is this shim itself; check the run settings",
-            real.display()
-        ));
+        return Err(RealOrbctlError::Shim(real.to_path_buf()));
     }
     Ok(())
+}
+
+/// The run's real orbctl cannot be handed the call.
+#[derive(Debug, thiserror::Error)]
+enum RealOrbctlError {
+    #[error("the real orbctl {} is unusable: {source}", .path.display())]
+    Unusable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the real orbctl {} is this shim itself; check the run settings", .0.display())]
+    Shim(PathBuf),
 }
 
 fn command(tracked: &Tracked, real: &Path, args: &[OsString]) -> Command {
@@ -112,7 +124,7 @@ fn command(tracked: &Tracked, real: &Path, args: &[OsString]) -> Command {
 /// Becomes the real program (same stdio, same arguments).
 fn pass_through(tracked: &Tracked, real: &Path, args: &[OsString]) -> i32 {
     let err = command(tracked, real, args).exec();
-    fail(&format!("cannot run {}: {err}", real.display()))
+    fail(format!("cannot run {}: {err}", real.display()))
 }
 
 /// `run`: streamed with the caller's stdio, no timeout of ours; journaled once it ends.
@@ -120,7 +132,7 @@ fn stream(tracked: &Tracked, real: &Path, op: &Op, args: &[OsString]) -> i32 {
     let start = Instant::now();
     let status = match command(tracked, real, args).status() {
         Ok(s) => s,
-        Err(e) => return fail(&format!("cannot run {}: {e}", real.display())),
+        Err(e) => return fail(format!("cannot run {}: {e}", real.display())),
     };
     let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     let record = Record::Op(OpRecord {
