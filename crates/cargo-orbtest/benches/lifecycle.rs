@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
 use orbtest_machines::settings::RunSettings;
 
@@ -115,7 +114,6 @@ fn reap(dir: &Path) -> bool {
 }
 
 fn shim_overhead(dir: &Path) -> bool {
-    std::fs::create_dir_all(dir.join("slots")).unwrap();
     let scenario = dir.join("scenario.toml");
     std::fs::write(&scenario, "time_scale = 1.0\n").unwrap();
     let direct = link_orbctl(Path::new(ORBSIM.as_path()), &dir.join("real")).unwrap();
@@ -127,22 +125,21 @@ fn shim_overhead(dir: &Path) -> bool {
     ];
     let run_dir = dir.join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
-    RunSettings {
-        run_id: "bench".into(),
-        provider: "orbsim".into(),
-        real_orbctl: direct.clone(),
-        real_orb: direct.with_file_name("orb"),
-        env: env.clone(),
-        sim_binary: None,
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: dir.join("slots"),
-        pressure: None,
-        clone_from: Vec::new(),
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .unwrap();
+    let _broker = orbtest_machines::broker::Broker::start(
+        &run_dir,
+        RunSettings {
+            env: env.clone(),
+            ..RunSettings::new(
+                "bench",
+                "orbsim",
+                direct.clone(),
+                direct.with_file_name("orb"),
+                run_dir.join("journal.jsonl"),
+            )
+        },
+        orbtest_machines::broker::Hooks::default(),
+    )
+    .expect("start the broker");
     for i in 0..20 {
         orbsim(
             &state,

@@ -1,13 +1,19 @@
-//! The seed project's failure, reproduced in orbsim and beaten (issue #7; docs/benchmarks.md).
+//! The seed project's failure, reproduced in orbsim and beaten (issues #7 and #18;
+//! docs/benchmarks.md).
 //!
 //! A generated suite shaped like the real one (290 tests; `seed/fixture.rs`) runs against
-//! orbsim with `benches/scenarios/seed.toml`, for each seed, twice:
+//! orbsim with `benches/scenarios/seed.toml`, for each seed, by two runners. The suite is the
+//! same for both, unchanged, with the real suite's client policy in its helper
+//! (`seed/suite_lib.rs`: its own per-call timeouts and retries); only the runner differs:
 //!
 //! * naive: plain `cargo nextest run` over the whole suite with 8 test threads (the real suite
-//!   ran one pytest worker per core of an 8-core Mac), orbsim as `orbctl` on PATH, and the
-//!   real suite's client policy in the suite's helper (`SEED_NAIVE=1`);
+//!   ran one pytest worker per core of an 8-core Mac), orbsim as `orbctl` on PATH;
 //! * orbtest: `cargo orbtest` with tiers fast / integration / e2e, the shim, a baseline and
 //!   the default policy (time-scaled), with the suite's `orchestrator.toml` below.
+//!
+//! With `SEED_BENCH_POLICY_FREE=1` a third line runs orbtest on the suite with its client
+//! policy turned off (every command once, no timeout of the suite's own): labelled
+//! "orbtest, no client policy", it is not part of the headline.
 //!
 //! Wall time is in simulated seconds: everything before a runner's first machine operation
 //! (cargo's freshness check, listing, orbtest's fast tier) counts at real speed, everything
@@ -15,7 +21,8 @@
 //! after that point is scaled up with it, so a busy host makes both runners slower.
 //!
 //! Targets: orbtest has 0 failures on every seed, wall time ≤ 0.45 × naive's and ≤ 1.25 × the
-//! lower bound (`seed/bound.rs`), 0 machines leaked, peak swap under the limit.
+//! lower bound (`seed/bound.rs`), no call killed by its caller while it waited in orbtest's
+//! queue, 0 machines leaked, peak swap under the limit.
 //!
 //! Run with `cargo bench --bench seed`. `SEED_BENCH_SEEDS=N` (default 10) and
 //! `SEED_BENCH_TIME_SCALE=S` (default: the scenario's) change the run.
@@ -117,8 +124,10 @@ fn main() {
         scale,
         template,
     };
+    let policy_free = std::env::var("SEED_BENCH_POLICY_FREE").is_ok_and(|v| v == "1");
     let mut naive = Vec::new();
     let mut orbtest = Vec::new();
+    let mut free = Vec::new();
     for seed in 1..=seeds {
         let n = ctx.run(seed, Runner::Naive);
         println!("seed {seed:>2} {}", n.line());
@@ -126,6 +135,11 @@ fn main() {
         let o = ctx.run(seed, Runner::Orbtest);
         println!("seed {seed:>2} {}", o.line());
         orbtest.push(o);
+        if policy_free {
+            let f = ctx.run(seed, Runner::OrbtestPolicyFree);
+            println!("seed {seed:>2} {}", f.line());
+            free.push(f);
+        }
     }
 
     let mean_wall = |v: &[Outcome]| v.iter().map(|o| o.wall_s).sum::<f64>() / v.len().max(1) as f64;
@@ -158,12 +172,17 @@ fn main() {
             (b.machine_work - b.delete_work) / b.machines as f64,
         );
     }
+    let queued_kills = orbtest
+        .iter()
+        .map(|o| o.killed_while_queued)
+        .try_fold(0, |sum, k| k.map(|k| sum + k));
     println!(
-        "targets  0 failures on every seed {}; wall <= 0.45 x naive {}; wall <= 1.25 x bound {}; 0 leaked {}; peak swap \
-         under {SWAP_LIMIT}% {} ({worst_swap:.1}%); took {:.0}s, load average {}",
+        "targets  0 failures on every seed {}; wall <= 0.45 x naive {}; wall <= 1.25 x bound {}; no call killed while \
+         queued {}; 0 leaked {}; peak swap under {SWAP_LIMIT}% {} ({worst_swap:.1}%); took {:.0}s, load average {}",
         met(failures(&orbtest) == 0),
         met(ow <= 0.45 * nw),
         met(ow <= 1.25 * mean_bound),
+        queued_kills.map_or("NOT RECORDED", |k| met(k == 0)),
         met(orbtest.iter().all(|o| o.leaked.is_empty())),
         met(worst_swap < SWAP_LIMIT),
         started.elapsed().as_secs_f64(),
@@ -171,6 +190,12 @@ fn main() {
     );
     println!("{}", summary("naive", &naive, None));
     println!("{}", summary("orbtest", &orbtest, Some(mean_bound)));
+    if !free.is_empty() {
+        println!(
+            "{}  (not the headline: the suite's own timeouts and retries turned off)",
+            summary("orbtest, no client policy", &free, Some(mean_bound))
+        );
+    }
     if let Some((cold, warm)) = orbtest.split_first()
         && !warm.is_empty()
     {
@@ -183,12 +208,17 @@ fn main() {
             mean_wall(warm) / warm_bound.seconds()
         );
     }
+    let killed = |v: &[Outcome]| v.iter().map(|o| o.killed.len()).sum::<usize>();
     println!(
-        "ratio: orbtest/naive={:.2} orbtest/bound={:.2} failures: naive={} orbtest={}",
+        "ratio: orbtest/naive={:.2} orbtest/bound={:.2} failures: naive={} orbtest={} calls killed by the client: \
+         naive={} orbtest={} (while queued: {})",
         ow / nw,
         ow / mean_bound,
         failures(&naive),
-        failures(&orbtest)
+        failures(&orbtest),
+        killed(&naive),
+        killed(&orbtest),
+        queued_kills.map_or_else(|| "not recorded".to_string(), |k| k.to_string()),
     );
 }
 
@@ -334,6 +364,8 @@ needs = ["integration"]
 enum Runner {
     Naive,
     Orbtest,
+    /// orbtest, with the suite's client policy turned off (`SEED_BENCH_POLICY_FREE=1`).
+    OrbtestPolicyFree,
 }
 
 impl Runner {
@@ -341,7 +373,12 @@ impl Runner {
         match self {
             Runner::Naive => "naive",
             Runner::Orbtest => "orbtest",
+            Runner::OrbtestPolicyFree => "orbtest-np",
         }
+    }
+
+    fn orbtest(self) -> bool {
+        self != Runner::Naive
     }
 }
 
@@ -368,13 +405,18 @@ struct Outcome {
     stats: Stats,
     /// Machines left in orbsim after the run, baselines excepted.
     leaked: Vec<String>,
+    /// Calls the suite's client killed at its own timeout (`<timeout> <argv>`).
+    killed: Vec<String>,
+    /// Of orbtest's, those whose caller went away while the call waited for admission (the
+    /// journal's `caller-gone` records); `None` when the journal does not record it.
+    killed_while_queued: Option<usize>,
 }
 
 impl Outcome {
     fn line(&self) -> String {
         format!(
-            "{:<7} failures {:>2}  wall {:>5.0}s ({:>4.1}s real)  peak swap {:>5.1}%  peak creates {:>2}  \
-             creates {:>2} clones {:>2}  leaked {}",
+            "{:<10} failures {:>2}  wall {:>5.0}s ({:>4.1}s real)  peak swap {:>5.1}%  peak creates {:>2}  \
+             creates {:>2} clones {:>2}  leaked {}  killed by the client {}{}",
             self.runner.name(),
             self.failures,
             self.wall_s,
@@ -383,7 +425,10 @@ impl Outcome {
             self.stats.peak_concurrent_creates,
             self.stats.creates_started,
             self.stats.clones_started,
-            self.leaked.len()
+            self.leaked.len(),
+            self.killed.len(),
+            self.killed_while_queued
+                .map_or(String::new(), |k| format!(" (while queued {k})")),
         )
     }
 }
@@ -422,9 +467,10 @@ impl Ctx<'_> {
         std::fs::create_dir_all(&marks).expect("create the run directory");
         let scenario = dir.join("scenario.toml");
         std::fs::write(&scenario, replace_key(&self.template, "seed", &seed.to_string())).expect("write the scenario");
-        let state = match runner {
-            Runner::Naive => dir.join("orbsim"),
-            Runner::Orbtest => self.host.join("orbsim"),
+        let state = if runner.orbtest() {
+            self.host.join("orbsim")
+        } else {
+            dir.join("orbsim")
         };
 
         let mut cmd = match runner {
@@ -438,11 +484,10 @@ impl Ctx<'_> {
                 let path = std::env::var_os("PATH").unwrap_or_default();
                 let mut dirs = vec![self.links.clone()];
                 dirs.extend(std::env::split_paths(&path));
-                cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"))
-                    .env("SEED_NAIVE", "1");
+                cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
                 cmd
             }
-            Runner::Orbtest => {
+            Runner::Orbtest | Runner::OrbtestPolicyFree => {
                 let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-orbtest"));
                 scrub(&mut cmd);
                 cmd.arg("orbtest")
@@ -454,14 +499,19 @@ impl Ctx<'_> {
                     .arg(dir.join("report"))
                     .env("CARGO_TARGET_DIR", &self.target)
                     .env("ORBTEST_HOME", self.host.join("home"))
-                    .env("NO_COLOR", "1")
-                    .env_remove("SEED_NAIVE");
+                    .env("NO_COLOR", "1");
                 cmd
             }
+        };
+        let policy = if runner == Runner::OrbtestPolicyFree {
+            "none"
+        } else {
+            "real"
         };
         cmd.env("ORBSIM_STATE", &state)
             .env("ORBSIM_SCENARIO", &scenario)
             .env("SEED_TIME_SCALE", self.scale.to_string())
+            .env("SEED_CLIENT_POLICY", policy)
             .env("SEED_MARKS", &marks);
         // The runner's own output, for a look afterwards.
         let log = std::fs::File::create(dir.join("output.log")).expect("create output.log");
@@ -475,14 +525,19 @@ impl Ctx<'_> {
         let real_s = clock.elapsed().as_secs_f64();
         let end_ns = begin_ns + (real_s * 1e9) as u128;
 
-        let (passed, first_op_ns) = match runner {
-            Runner::Naive => {
-                let junit = naive_junit(&self.suite_dir);
-                let _ = std::fs::copy(&junit, dir.join("junit.xml"));
-                (naive_passed(&junit), None)
-            }
-            Runner::Orbtest => orbtest_passed(&dir.join("report")),
+        let (passed, first_op_ns) = if runner.orbtest() {
+            orbtest_passed(&dir.join("report"))
+        } else {
+            let junit = naive_junit(&self.suite_dir);
+            let _ = std::fs::copy(&junit, dir.join("junit.xml"));
+            (naive_passed(&junit), None)
         };
+        let killed: Vec<String> = std::fs::read_to_string(marks.join("killed"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let killed_while_queued = runner.orbtest().then(|| queued_kills(&dir.join("report"))).flatten();
         let failures = self.suite.total_tests().saturating_sub(passed);
         // Machine work begins with the first orbctl call anyone makes (a test, or preflight).
         let first = earliest_mark(&marks)
@@ -514,8 +569,25 @@ impl Ctx<'_> {
             real_s,
             stats,
             leaked,
+            killed,
+            killed_while_queued,
         }
     }
+}
+
+/// Calls whose caller went away while they waited for admission, from the journal's
+/// `caller-gone` records; `None` when the journal has none of its kind at all and the run
+/// predates them (no `broker` record).
+fn queued_kills(report: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(report.join("journal.jsonl")).ok()?;
+    let records: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let recorded = records.iter().any(|r| r["event"] == "broker");
+    recorded.then(|| {
+        records
+            .iter()
+            .filter(|r| r["event"] == "caller-gone" && r["phase"] == "queued")
+            .count()
+    })
 }
 
 /// Runs `orbsim ARGS` on a state; its stdout.

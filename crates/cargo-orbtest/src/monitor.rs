@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::MonitorConfig;
 use crate::events::{Event, Observer};
 use crate::results::ResourcePeaks;
+use orbtest_machines::{MemoryMib, Pressure};
 
 /// The timeline's file name in the run directory.
 pub const TIMELINE_FILE: &str = "timeline.jsonl";
@@ -97,6 +98,40 @@ pub fn peaks(samples: &[Sample]) -> ResourcePeaks {
 }
 
 /// Host figures through sysinfo, and the children of a process.
+/// What one machine is expected to take on a real host, for create headroom: OrbStack's
+/// machines share the Mac's memory dynamically; a freshly created Linux machine settles at a
+/// few hundred MiB.
+pub const MACHINE_MIB: u64 = 512;
+
+/// The real host's memory and swap use, with the sizes (zero when the platform cannot tell).
+pub fn host_pressure() -> Pressure {
+    let Ok(mut sys) = sysinfo::System::new() else {
+        return Pressure::percent(0.0, 0.0);
+    };
+    sys.refresh_memory();
+    const MIB: u64 = 1024 * 1024;
+    Pressure {
+        memory_percent: percent(sys.used_memory(), sys.total_memory()),
+        swap_percent: percent(sys.used_swap(), sys.total_swap()),
+        mib: (sys.total_memory() > 0).then(|| MemoryMib {
+            memory: sys.total_memory() / MIB,
+            memory_used: sys.used_memory() / MIB,
+            swap: sys.total_swap() / MIB,
+            swap_used: sys.used_swap() / MIB,
+            per_machine: MACHINE_MIB,
+        }),
+    }
+}
+
+/// `used` as a percentage of `total` (0 when the total is unknown).
+fn percent(used: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        used as f64 * 100.0 / total as f64
+    }
+}
+
 pub struct Probe {
     sys: Option<sysinfo::System>,
 }
@@ -124,13 +159,6 @@ impl Probe {
         };
         sys.refresh_memory();
         sys.refresh_cpu_usage();
-        let percent = |used: u64, total: u64| {
-            if total == 0 {
-                0.0
-            } else {
-                used as f64 * 100.0 / total as f64
-            }
-        };
         (
             percent(sys.used_memory(), sys.total_memory()),
             percent(sys.used_swap(), sys.total_swap()),
@@ -350,7 +378,7 @@ impl Observer for Monitor<'_> {
         match event {
             Event::RunStarted { dir, .. } => {
                 let path = dir.join(TIMELINE_FILE);
-                let timeline = match File::create(&path) {
+                let timeline = match orbtest_machines::files::create_private_file(&path) {
                     Ok(f) => Some(BufWriter::new(f)),
                     Err(e) => {
                         state.error = Some(format!("cannot create {}: {e}", path.display()));

@@ -636,11 +636,12 @@ impl Runner<'_> {
 }
 
 fn last_error_line(tail: &str) -> String {
-    tail.lines()
+    let line = tail
+        .lines()
         .rev()
         .find(|l| l.trim_start().starts_with("error"))
         .or_else(|| tail.lines().rev().find(|l| !l.trim().is_empty()))
         .unwrap_or("no output")
-        .trim()
-        .to_string()
+        .trim();
+    crate::report::excerpt(line, 1, 500)
 }

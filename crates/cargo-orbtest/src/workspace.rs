@@ -50,7 +50,7 @@ impl Workspace {
         if !output.success() {
             return Err(Error::Workspace {
                 manifest: shown,
-                stderr: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+                stderr: crate::report::excerpt(String::from_utf8_lossy(&output.stderr).trim_end(), 30, 4_000),
             });
         }
         let metadata_json = String::from_utf8(output.stdout).map_err(|_| Error::Workspace {

@@ -7,10 +7,12 @@
 //! * [`argv`]: reading argv exactly as orbctl does (cobra/pflag, `run`'s own parser, `orb`).
 //! * [`output`]: the JSON shapes of `list -f json` and `info -f json`.
 //! * [`errors`]: classifying what a failed call printed.
+//! * [`checks`]: what orbctl answers by itself before a create does any work.
 //! * [`images`]: distros, version aliases, architectures and machine-name rules.
 //! * [`links`]: `orbctl`/`orb` links to a program that dispatches on argv[0].
 
 pub mod argv;
+pub mod checks;
 pub mod errors;
 pub mod images;
 pub mod links;

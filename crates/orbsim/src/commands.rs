@@ -9,31 +9,36 @@ use crate::daemon::{Ended, NewMachine, OrbStatus, Plan};
 use crate::state::MState;
 use orbctl::images;
 use orbctl::output::{ImageSpec, MachineRecord, to_orbctl_json};
+use orbctl::{Op, checks};
 
 /// The simulated OrbStack release (the spec's source is about 2.0.0).
 pub const VERSION: &str = "2.0.0";
 const VERSION_CODE: &str = "2000000";
 
-pub struct CreateArgs<'a> {
-    pub image: &'a str,
-    pub name: Option<&'a str>,
-    pub arch: Option<&'a str>,
-    pub user: Option<&'a str>,
-    pub user_data: Option<&'a str>,
-    pub set_password: bool,
-}
-
-pub fn create(ctx: &Ctx, a: CreateArgs<'_>) -> Reply {
-    // Checked by the CLI before the daemon is involved: arch, password prompt, distro.
-    let host_arch = ctx.scenario.host_arch.as_str();
-    let arch = match a.arch.filter(|s| !s.is_empty()) {
-        Some(x) if !images::archs(host_arch).contains(&x) => {
-            return ctx.usage_error(&["create"], &format!("invalid architecture: {x}"));
-        }
-        Some(x) => x.to_string(),
-        None => host_arch.to_string(),
+/// `create`, parsed. The CLI's own checks come first, in orbctl's order and words
+/// (`orbctl::checks`): arch, the password prompt, distro; then the daemon's.
+pub fn create(ctx: &Ctx, op: &Op) -> Reply {
+    let Op::Create {
+        image,
+        name,
+        arch,
+        user,
+        user_data,
+        set_password,
+    } = op
+    else {
+        return Reply::sim("create called with another operation");
     };
-    if a.set_password {
+    let host_arch = ctx.scenario.host_arch.as_str();
+    if let Some(refused) = checks::arch_refusal(ctx.flavor, op, Some(host_arch)) {
+        return refused.into();
+    }
+    let arch = arch
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(host_arch)
+        .to_string();
+    if *set_password {
         if !isatty(0) {
             // Reading a password needs a terminal; orbctl's prompt is already out.
             return Reply {
@@ -47,23 +52,26 @@ pub fn create(ctx: &Ctx, a: CreateArgs<'_>) -> Reply {
         let _ = std::io::stdin().lock().read_line(&mut line);
         println!();
     }
-    let (token, version) = match a.image.split_once(':') {
+    if let Some(refused) = checks::distro_refusal(ctx.flavor, op) {
+        return refused.into();
+    }
+    let (token, version) = match image.split_once(':') {
         Some((t, v)) => (t, Some(v)),
-        None => (a.image, None),
+        None => (image.as_str(), None),
     };
     let Some(distro) = images::distro(token) else {
-        return ctx.usage_error(&["create"], &format!("invalid distro: {token}"));
+        return Reply::sim(&format!("no distro {token} after the distro check"));
     };
     let version = distro.resolve_version(version.unwrap_or(distro.latest));
-    let name = a.name.unwrap_or(token).to_string();
-    let cloud_init = match a.user_data.filter(|p| !p.is_empty()) {
+    let name = name.as_deref().unwrap_or(token).to_string();
+    let cloud_init = match user_data.as_deref().filter(|p| !p.is_empty()) {
         Some(path) => match std::fs::read(path) {
             Ok(_) => true,
             Err(e) => return Reply::err(format!("{}\n", go_io_error("open", path, &e)), 1),
         },
         None => false,
     };
-    let username = match a.user.filter(|u| !u.is_empty()) {
+    let username = match user.as_deref().filter(|u| !u.is_empty()) {
         Some(u) => u.to_string(),
         None => host_username(),
     };
@@ -78,7 +86,7 @@ pub fn create(ctx: &Ctx, a: CreateArgs<'_>) -> Reply {
         username,
     };
     let known = distro.has_version(&version);
-    let prefix = format!("create '{name}': ");
+    let prefix = checks::create_prefix(&name);
     let plan = match ctx.daemon(&prefix, |t| t.begin_create(machine, cloud_init, known)) {
         Ok(Ok(plan)) => plan,
         Ok(Err(msg)) => return Reply::daemon(&format!("{prefix}{msg}")),

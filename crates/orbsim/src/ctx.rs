@@ -41,7 +41,7 @@ impl Reply {
 
     /// A daemon (RPC) error as orbctl prints it: `[-32098] <message>`, exit 1.
     pub fn daemon(msg: &str) -> Reply {
-        Reply::err(format!("[-32098] {msg}\n"), 1)
+        Reply::err(orbctl::checks::daemon_error(msg), 1)
     }
 
     /// orbsim's own trouble (state directory, scenario file): says it is orbsim talking.

@@ -39,6 +39,9 @@ pub struct Memory {
     pub memory_percent: f64,
     pub swap_percent: f64,
     pub slowdown: f64,
+    /// Used memory and swap in MiB (what the percentages are of the scenario's sizes).
+    pub memory_used_mib: u64,
+    pub swap_used_mib: u64,
 }
 
 /// A create-class operation the daemon accepted.
@@ -241,6 +244,8 @@ impl Txn<'_> {
             memory_percent,
             swap_percent,
             slowdown,
+            memory_used_mib: used.min(h.memory_mib),
+            swap_used_mib: used.saturating_sub(h.memory_mib).min(h.swap_mib),
         }
     }
 
@@ -372,8 +377,8 @@ impl Txn<'_> {
     pub fn begin_create(&mut self, m: NewMachine, cloud_init: bool, known_version: bool) -> Result<Plan, DaemonError> {
         let name = m.name.clone();
         match self.check_new_name(&name) {
-            Err(NameError::Invalid) => return Err(DaemonError::InvalidName(name)),
-            Err(NameError::Taken) => return Err(DaemonError::AlreadyExists(name)),
+            Err(NameError::Invalid) => return Err(DaemonError::InvalidName(name.to_string())),
+            Err(NameError::Taken) => return Err(DaemonError::AlreadyExists(name.to_string())),
             Ok(()) => {}
         }
         if cloud_init && !orbctl::images::distro_by_image(&m.image.distro).is_some_and(|d| d.cloud_init) {
@@ -444,8 +449,8 @@ impl Txn<'_> {
         let name = m.name.clone();
         // UNVERIFIED: import reports name problems like clone (no `create 'N': ` prefix).
         match self.check_new_name(&name) {
-            Err(NameError::Invalid) => return Err(DaemonError::InvalidName(name)),
-            Err(NameError::Taken) => return Err(DaemonError::AlreadyExists(name)),
+            Err(NameError::Invalid) => return Err(DaemonError::InvalidName(name.to_string())),
+            Err(NameError::Taken) => return Err(DaemonError::AlreadyExists(name.to_string())),
             Ok(()) => {}
         }
         let latency = self.latency("import");

@@ -90,24 +90,7 @@ fn die_from(signal: i32) -> ! {
 
 fn dispatch(ctx: &Ctx, op: Op) -> Reply {
     match op {
-        Op::Create {
-            image,
-            name,
-            arch,
-            user,
-            user_data,
-            set_password,
-        } => commands::create(
-            ctx,
-            commands::CreateArgs {
-                image: &image,
-                name: name.as_deref(),
-                arch: arch.as_deref(),
-                user: user.as_deref(),
-                user_data: user_data.as_deref(),
-                set_password,
-            },
-        ),
+        Op::Create { .. } => commands::create(ctx, &op),
         Op::Delete { names, force, all } => commands::delete(ctx, &names, force, all),
         Op::List { running, quiet, format } => commands::list(ctx, running, quiet, format.as_deref()),
         Op::Info { name, format } => commands::info(ctx, &name, format.as_deref()),

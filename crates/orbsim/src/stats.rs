@@ -41,6 +41,18 @@ pub struct Stats {
     pub swap_percent: f64,
     /// Latency factor from swap pressure right now (1 = none).
     pub slowdown: f64,
+    /// The simulated host's memory and swap in MiB, used now and in all, and what one machine
+    /// takes (the scenario's `[host]`): what a client's create headroom is computed from.
+    #[serde(default)]
+    pub memory_mib: u64,
+    #[serde(default)]
+    pub memory_used_mib: u64,
+    #[serde(default)]
+    pub swap_mib: u64,
+    #[serde(default)]
+    pub swap_used_mib: u64,
+    #[serde(default)]
+    pub machine_mib: u64,
     pub peak_memory_percent: f64,
     pub peak_swap_percent: f64,
     /// Calls that drew from the random stream (the stream index of the next one).
@@ -92,6 +104,11 @@ impl Txn<'_> {
             memory_percent: round2(mem.memory_percent),
             swap_percent: round2(mem.swap_percent),
             slowdown: round2(mem.slowdown),
+            memory_mib: self.scenario.host.memory_mib,
+            memory_used_mib: mem.memory_used_mib,
+            swap_mib: self.scenario.host.swap_mib,
+            swap_used_mib: mem.swap_used_mib,
+            machine_mib: self.scenario.host.machine_mib,
             peak_memory_percent: round2(c.peak_memory_percent.max(mem.memory_percent)),
             peak_swap_percent: round2(c.peak_swap_percent.max(mem.swap_percent)),
             random_draws: self.state.draws,

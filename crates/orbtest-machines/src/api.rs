@@ -11,19 +11,19 @@
 
 use std::sync::Arc;
 
+use crate::broker::remote::Remote;
 use crate::client::{Client, MachinesError, OpResult};
-use crate::tracked::Tracked;
 use orbctl::op::Op;
 use orbctl::output::{MachineInfo, parse_info};
 
 /// Where a test's machine operations go. Inside a `cargo orbtest` machine tier
-/// ([`Machines::from_env`]) that is the run itself: its timeouts, create slots, pressure
-/// backpressure, journal (so postflight cleans up whatever a test leaves) and create→clone from
-/// baselines, exactly as the `orbctl` shim does for tests that shell out. Elsewhere it is a
-/// plain [`Client`].
+/// ([`Machines::from_env`]) that is the run itself, through its broker: its timeouts, create
+/// admission, pressure backpressure, journal (so postflight cleans up whatever a test leaves)
+/// and create→clone from baselines, exactly as the `orbctl` shim does for tests that shell
+/// out. Elsewhere it is a plain [`Client`].
 #[derive(Debug, Clone)]
 pub enum Machines {
-    Run(Arc<Tracked>),
+    Run(Arc<Remote>),
     Direct(Client),
 }
 
@@ -31,19 +31,19 @@ impl Machines {
     /// The current run's machines when inside a cargo orbtest machine tier, else `orbctl` on
     /// PATH with the default policy.
     pub fn from_env() -> Result<Self, MachinesError> {
-        match Tracked::from_env() {
+        match Remote::from_env() {
             Ok(Some(run)) => Ok(Machines::Run(Arc::new(run))),
             Ok(None) => {
                 let provider = crate::provider::OrbctlProvider::from_path().map_err(MachinesError::NoOrbctl)?;
                 Ok(Machines::Direct(Client::new(Arc::new(provider))))
             }
-            Err(e) => Err(MachinesError::Run(e)),
+            Err(e) => Err(e),
         }
     }
 
     pub fn execute(&self, op: &Op) -> Result<OpResult, MachinesError> {
         match self {
-            Machines::Run(run) => run.execute(op, &op.to_argv()),
+            Machines::Run(run) => run.execute(op),
             Machines::Direct(client) => client.execute(op),
         }
     }

@@ -106,9 +106,9 @@ pub enum MachinesError {
     Process(#[from] orbtest_process::Error),
     #[error("orbctl: {0}")]
     NoOrbctl(#[source] which::Error),
-    /// The run this process belongs to (`ORBTEST_RUN_DIR`) cannot be used.
-    #[error("{0}")]
-    Run(#[source] crate::tracked::OpenError),
+    /// The settings of the run this process belongs to (`ORBTEST_RUN_DIR`) cannot be read.
+    #[error("the run's settings: {0}")]
+    Run(#[source] crate::files::ReadJsonError),
     #[error("{0}")]
     Worker(#[source] Box<crate::workers::WorkerError>),
     /// An interrupt reached the orbctl child; the call stopped at once, without retries.
@@ -130,6 +130,9 @@ pub enum MachinesError {
         #[source]
         source: orbctl::output::ParseError,
     },
+    /// The run's broker could not be reached, or could not carry the call out.
+    #[error("{0}")]
+    Broker(String),
 }
 
 impl MachinesError {
@@ -169,7 +172,7 @@ fn describe_failure(r: &OpResult) -> String {
                 let e = r.stderr_text();
                 if e.trim().is_empty() { r.stdout_text() } else { e }
             };
-            let first = text.lines().next().unwrap_or("").trim();
+            let first = crate::text::excerpt(text.lines().next().unwrap_or("").trim(), 1, 500);
             format!(
                 "`{}` failed ({kind}) after {tries}, exit code {}: {first}",
                 r.op,
@@ -230,6 +233,8 @@ pub struct Client {
     policy: Policy,
     observer: Option<Arc<dyn Observer>>,
     admission: Option<Arc<dyn Admission>>,
+    /// Where calls run (a test's directory, for the relative paths in its calls).
+    cwd: Option<std::path::PathBuf>,
     interrupts: Interrupts,
 }
 
@@ -268,6 +273,7 @@ impl Client {
             policy: Policy::default(),
             observer: None,
             admission: None,
+            cwd: None,
             interrupts: Interrupts::none(),
         }
     }
@@ -295,6 +301,12 @@ impl Client {
         self
     }
 
+    /// Runs calls in `dir` (relative paths in them are the caller's).
+    pub fn with_cwd(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.cwd = dir;
+        self
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -314,6 +326,7 @@ impl Client {
         let class = op.class();
         let timeout = self.policy.timeout(class);
         let mut inv = self.provider.invocation(argv);
+        inv.dir = self.cwd.clone();
         if class == OpClass::Run {
             inv.stdin = StdinMode::Inherit;
         }

@@ -4,14 +4,16 @@
 //!
 //! Ownership is recorded *before* a create-class operation starts and synced to disk (the
 //! daemon outlives its client: a machine can appear after we were killed). Lines are appended
-//! whole with `O_APPEND` under an advisory lock, so several processes (the orchestrator, the
-//! shim in every test) can share one journal; a reader skips a torn last line.
+//! whole with `O_APPEND` under an advisory lock, so several processes can share one journal;
+//! a reader skips a torn last line. During machine tiers the run's broker writes on behalf of
+//! every test (each record names its test and process), beside the orchestrator's own lines.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,64 @@ pub enum Record {
     },
     /// One attempt of one orbctl operation (the report's latency table reads these).
     Op(OpRecord),
+    /// The run's broker started: from here on tests' machine calls go through it, and caller
+    /// departures are recorded (`caller-gone`). `cap` is the explicit create cap, if any.
+    Broker {
+        ts_ms: u64,
+        pid: u32,
+        #[serde(default)]
+        cap: Option<u64>,
+    },
+    /// A caller went away (killed by its own timeout, its pipe closed) while its call waited
+    /// for admission (`phase` "queued") or was being carried out ("running"). The call goes
+    /// on; a retry of it by the same test joins it.
+    CallerGone {
+        ts_ms: u64,
+        pid: u32,
+        #[serde(default)]
+        test: Option<String>,
+        op: String,
+        #[serde(default)]
+        machine: Option<String>,
+        phase: String,
+        /// How long the caller had waited for this call when it went.
+        waited_ms: u64,
+    },
+    /// A test's call found the same call of the same test already under way (or finished
+    /// after its caller went away) and took its result instead of starting another.
+    Joined {
+        ts_ms: u64,
+        pid: u32,
+        #[serde(default)]
+        test: Option<String>,
+        op: String,
+        #[serde(default)]
+        machine: Option<String>,
+        /// ok | failed | timed-out, as the joined call ended.
+        outcome: String,
+    },
+    /// A test asked for a machine name another test of the run was making, or had made: it
+    /// got orbctl's `machine already exists` at once.
+    Collision {
+        ts_ms: u64,
+        pid: u32,
+        #[serde(default)]
+        test: Option<String>,
+        machine: String,
+        #[serde(default)]
+        other: Option<String>,
+    },
+    /// The shim would not carry out a call (e.g. a delete of a protected machine or a
+    /// baseline) and answered as orbctl would about it.
+    Refused {
+        ts_ms: u64,
+        pid: u32,
+        #[serde(default)]
+        test: Option<String>,
+        op: String,
+        machine: String,
+        reason: String,
+    },
     /// Postflight finished; everything still owned was kept on purpose.
     End { ts_ms: u64, kept: Vec<String> },
 }
@@ -93,25 +153,53 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Appends to one run's journal. Shared by threads; other processes open the same file.
-#[derive(Debug)]
+/// Appends to one run's journal on behalf of one caller. Shared by threads; other processes
+/// open the same file.
+#[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
     run_id: String,
-    /// The test this process works for (`NEXTEST_TEST_NAME` in the shim).
+    /// The test these records are for (`NEXTEST_TEST_NAME`, `PYTEST_CURRENT_TEST`).
     test: Option<String>,
-    file: Mutex<File>,
+    /// The process they are for (the caller's, when the broker writes for a test).
+    pid: u32,
+    file: Arc<Mutex<File>>,
 }
 
 impl Journal {
     pub fn open(path: &Path, run_id: &str, test: Option<String>) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).read(true).open(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .mode(0o600)
+            .open(path)?;
         Ok(Self {
             path: path.to_path_buf(),
             run_id: run_id.to_string(),
             test,
-            file: Mutex::new(file),
+            pid: std::process::id(),
+            file: Arc::new(Mutex::new(file)),
         })
+    }
+
+    /// The same journal, writing for another caller (the broker serves many tests).
+    pub fn for_caller(&self, test: Option<String>, pid: u32) -> Journal {
+        Journal {
+            test,
+            pid,
+            ..self.clone()
+        }
+    }
+
+    /// The test these records are for.
+    pub fn test(&self) -> Option<&str> {
+        self.test.as_deref()
+    }
+
+    /// The process these records are for.
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     pub fn path(&self) -> &Path {
@@ -162,7 +250,7 @@ impl Journal {
         self.append(
             &Record::Own {
                 ts_ms: now_ms(),
-                pid: std::process::id(),
+                pid: self.pid,
                 machine: machine.to_string(),
                 test: self.test.clone(),
                 since_ms,
@@ -176,7 +264,7 @@ impl Journal {
         self.append(
             &Record::Created {
                 ts_ms: now_ms(),
-                pid: std::process::id(),
+                pid: self.pid,
                 machine: machine.to_string(),
                 id: id.to_string(),
             },
@@ -188,7 +276,7 @@ impl Journal {
         self.append(
             &Record::Release {
                 ts_ms: now_ms(),
-                pid: std::process::id(),
+                pid: self.pid,
                 machine: machine.to_string(),
                 reason: reason.to_string(),
             },
@@ -208,7 +296,7 @@ impl Journal {
         OpRecord {
             ts_ms: now_ms(),
             run_id: self.run_id.clone(),
-            pid: std::process::id(),
+            pid: self.pid,
             test: self.test.clone(),
             op: a.op.verb().to_string(),
             machine: a.machine.map(str::to_string),
@@ -283,6 +371,10 @@ pub struct JournalView {
     /// owned still, but never reaped by a later run.
     pub kept: std::collections::BTreeSet<String>,
     pub ops: Vec<OpRecord>,
+    /// Whether a broker served the run's tests (so caller departures were watched).
+    pub broker: bool,
+    /// What the broker saw of its callers: departures, joins, collisions, refusals, in order.
+    pub calls: Vec<Record>,
     /// Lines that could not be read (a torn last line after a crash, or damage).
     pub skipped_lines: usize,
 }
@@ -347,6 +439,11 @@ impl JournalView {
                 self.ended = true;
                 self.kept.extend(kept);
             }
+            Record::Broker { .. } => self.broker = true,
+            record @ (Record::CallerGone { .. }
+            | Record::Joined { .. }
+            | Record::Collision { .. }
+            | Record::Refused { .. }) => self.calls.push(record),
         }
     }
 }

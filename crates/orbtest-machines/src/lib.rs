@@ -8,16 +8,21 @@
 //! * [`provider`]: what executes an argv (real orbctl, orbsim; later Docker).
 //! * [`policy`] + [`client`]: timeouts per class, retries, idempotent create under timeouts,
 //!   and the observer/admission hooks.
-//! * [`admission`]: cross-process create slots and pressure backpressure.
+//! * [`admission`]: the run's create gate: how many creates at once (the host's headroom, or
+//!   an explicit cap) and pressure backpressure.
+//! * [`broker`]: the run's machine broker, which carries out every call of its tests (over a
+//!   Unix socket), and its client [`broker::remote::Remote`].
 //! * [`journal`]: every attempt and every change of ownership, per run (crash-safe).
-//! * [`tracked`]: a run's executor: ownership, create→clone.
+//! * [`tracked`]: the broker's executor: ownership, create→clone.
 //! * [`settings`]: what a run tells the processes that call orbctl on its behalf.
 //! * [`api`]: machines for Rust tests that delete themselves on drop.
 //! * [`workers`]: the run's warm worker machines: which one a process has, health, replacement.
-//! * [`redact`]: secrets masked in everything a run writes; [`files`]: atomic, private files.
+//! * [`redact`]: secrets masked in everything a run writes; [`files`]: atomic, private files;
+//!   [`text`]: other programs' output bounded before it enters a message.
 
 pub mod admission;
 pub mod api;
+pub mod broker;
 pub mod client;
 pub mod env;
 pub mod files;
@@ -26,6 +31,7 @@ pub mod policy;
 pub mod provider;
 pub mod redact;
 pub mod settings;
+pub mod text;
 pub mod tracked;
 pub mod workers;
 
@@ -34,4 +40,4 @@ pub use client::{Admission, Attempt, AttemptOutcome, Client, MachinesError, Obse
 pub use journal::{Journal, JournalView, OpRecord, Owned, Record};
 pub use orbctl::{ErrorKind, Flavor, MachineInfo, MachineRecord, Op, OpClass, classify, parse_info, parse_list};
 pub use policy::{Backoff, Policy, Retry, Timeouts};
-pub use provider::{OrbctlProvider, Pressure, Provider, host_pressure};
+pub use provider::{MemoryMib, OrbctlProvider, Pressure, PressureSource, Provider};

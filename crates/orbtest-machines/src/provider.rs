@@ -8,32 +8,49 @@ use std::path::{Path, PathBuf};
 
 use orbtest_process::Invocation;
 
-/// Host memory pressure as a provider sees it.
+/// Host memory pressure as a provider (or the orchestrator's sampler) sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pressure {
     pub memory_percent: f64,
     pub swap_percent: f64,
+    /// The sizes behind the percentages, when known: what create headroom is computed from.
+    pub mib: Option<MemoryMib>,
 }
 
-/// The real host's memory and swap use (zero when the platform cannot tell).
-pub fn host_pressure() -> Pressure {
-    let Ok(mut sys) = sysinfo::System::new() else {
-        return Pressure {
-            memory_percent: 0.0,
-            swap_percent: 0.0,
-        };
-    };
-    sys.refresh_memory();
-    let percent = |used: u64, total: u64| {
-        if total == 0 {
-            0.0
-        } else {
-            used as f64 * 100.0 / total as f64
+/// Memory and swap in MiB, and what one machine is expected to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryMib {
+    pub memory: u64,
+    pub memory_used: u64,
+    pub swap: u64,
+    pub swap_used: u64,
+    pub per_machine: u64,
+}
+
+impl Pressure {
+    /// Percentages only (the sizes unknown).
+    pub fn percent(memory_percent: f64, swap_percent: f64) -> Self {
+        Pressure {
+            memory_percent,
+            swap_percent,
+            mib: None,
         }
-    };
-    Pressure {
-        memory_percent: percent(sys.used_memory(), sys.total_memory()),
-        swap_percent: percent(sys.used_swap(), sys.total_swap()),
+    }
+}
+
+/// Where admission gets the host's pressure: the orchestrator's sampler (the real host), or a
+/// provider that simulates one.
+pub trait PressureSource: Send + Sync {
+    /// Now; `None` when it cannot tell.
+    fn sample(&self) -> Option<Pressure>;
+}
+
+/// A provider's own figures (orbsim's scenario) as a pressure source.
+pub struct ProviderPressure(pub std::sync::Arc<dyn Provider>);
+
+impl PressureSource for ProviderPressure {
+    fn sample(&self) -> Option<Pressure> {
+        self.0.pressure()
     }
 }
 
@@ -42,7 +59,8 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
     /// The process that carries out `argv` (orbctl's arguments, without a program name).
     fn invocation(&self, argv: &[String]) -> Invocation;
-    /// Pressure the provider can report itself. `None`: measure the real host (sysinfo).
+    /// Pressure the provider can report itself. `None`: the real host's is what counts (the
+    /// orchestrator measures it).
     fn pressure(&self) -> Option<Pressure>;
 }
 
@@ -141,11 +159,28 @@ impl Provider for OrbctlProvider {
         struct Stats {
             memory_percent: f64,
             swap_percent: f64,
+            #[serde(default)]
+            memory_mib: u64,
+            #[serde(default)]
+            memory_used_mib: u64,
+            #[serde(default)]
+            swap_mib: u64,
+            #[serde(default)]
+            swap_used_mib: u64,
+            #[serde(default)]
+            machine_mib: u64,
         }
         let s: Stats = serde_json::from_slice(&out.stdout).ok()?;
         Some(Pressure {
             memory_percent: s.memory_percent,
             swap_percent: s.swap_percent,
+            mib: (s.memory_mib > 0).then_some(MemoryMib {
+                memory: s.memory_mib,
+                memory_used: s.memory_used_mib,
+                swap: s.swap_mib,
+                swap_used: s.swap_used_mib,
+                per_machine: s.machine_mib,
+            }),
         })
     }
 }

@@ -1,17 +1,15 @@
 //! What a run tells the processes that call orbctl on its behalf (the shim in every test, the
-//! Rust helper API): written once by preflight as `$ORBTEST_RUN_DIR/settings.json`.
+//! Rust helper API) and the broker that serves them: written once by preflight as
+//! `$ORBTEST_RUN_DIR/settings.json`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::admission::{CreateAdmission, PressureLimits, Slots};
-use crate::client::Client;
-use crate::journal::Journal;
+use crate::admission::PressureLimits;
 use crate::policy::Policy;
-use crate::provider::{OrbctlProvider, Provider};
+use crate::provider::OrbctlProvider;
 
 pub const FILE_NAME: &str = "settings.json";
 
@@ -35,16 +33,48 @@ pub struct RunSettings {
     pub env: Vec<(String, String)>,
     /// orbsim's binary, for its pressure figures.
     pub sim_binary: Option<PathBuf>,
+    /// The Mac's architecture as orbctl sees it (`arm64`, `amd64`; orbsim's scenario says),
+    /// for answering `create --arch` at once; `None` when unknown.
+    #[serde(default)]
+    pub host_arch: Option<String>,
     pub policy: Policy,
-    pub max_concurrent_creates: usize,
-    pub slots_dir: PathBuf,
+    /// `max_concurrent_creates` when the config sets it; `None`: the host's headroom decides.
+    #[serde(default)]
+    pub max_concurrent_creates: Option<usize>,
     pub pressure: Option<PressureLimits>,
     /// Baselines matching creates are cloned from (`clone_for_create`).
     pub clone_from: Vec<BaselineRef>,
+    /// Every baseline's name: tests may not delete them.
+    #[serde(default)]
+    pub baselines: Vec<String>,
     pub journal: PathBuf,
+    /// The broker's socket; set when the broker listens.
+    #[serde(default)]
+    pub broker: Option<PathBuf>,
 }
 
 impl RunSettings {
+    /// A run of `provider` through `real_orbctl` (and its `orb`), journaling to `journal`, with
+    /// the default policy and nothing else: no environment, pressure limits, cap or baselines.
+    pub fn new(run_id: &str, provider: &str, real_orbctl: PathBuf, real_orb: PathBuf, journal: PathBuf) -> Self {
+        RunSettings {
+            run_id: run_id.to_string(),
+            provider: provider.to_string(),
+            real_orbctl,
+            real_orb,
+            env: Vec::new(),
+            sim_binary: None,
+            host_arch: None,
+            policy: Policy::default(),
+            max_concurrent_creates: None,
+            pressure: None,
+            clone_from: Vec::new(),
+            baselines: Vec::new(),
+            journal,
+            broker: None,
+        }
+    }
+
     pub fn write(&self, run_dir: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         crate::files::write_atomic(&run_dir.join(FILE_NAME), &bytes)
@@ -64,26 +94,5 @@ impl RunSettings {
                 .collect(),
             self.sim_binary.clone(),
         )
-    }
-
-    /// The client a process of this run uses: the run's policy, every attempt journaled (with
-    /// `test` as the caller), creates admitted through the shared slots and pressure limits.
-    pub fn client(&self, journal: Arc<Journal>) -> Client {
-        let provider: Arc<dyn Provider> = Arc::new(self.provider());
-        let admission = CreateAdmission {
-            slots: Slots::new(&self.slots_dir, self.max_concurrent_creates),
-            pressure: self.pressure.clone().map(|limits| (limits, provider.clone())),
-            sample: |p| p.pressure().unwrap_or_else(crate::provider::host_pressure),
-        };
-        // Tests wait on these creates, and a create slot is held while they run: a client
-        // hanging after success is stopped as soon as its machine is seen finished.
-        let policy = Policy {
-            watch_hangs: true,
-            ..self.policy.clone()
-        };
-        Client::new(provider)
-            .with_policy(policy)
-            .with_observer(journal)
-            .with_admission(Arc::new(admission))
     }
 }

@@ -1,25 +1,33 @@
-//! Machine operations on behalf of a run's tests (the orbctl shim and the Rust helper API):
-//! the run's policy and admission, every attempt journaled, ownership claimed before a machine
-//! can appear and released when it is gone, and a create matching a baseline carried out as
-//! clone + start. The caller sees what `orbctl create` would have shown: a running machine,
+//! Machine operations on behalf of a run's tests, as the run's broker carries them out: the
+//! run's policy and admission, every attempt journaled, ownership claimed before a machine can
+//! appear and released when it is gone, and a create matching a baseline carried out as a
+//! clone and a start. The caller sees what `orbctl create` would have shown: a running machine,
 //! exit 0, no output.
+//!
+//! A claim the run already holds is kept: a retry that meets `machine already exists` for a
+//! machine the run made, a create or clone onto a name the run owns, a rename onto an owned
+//! name that fails. An `import` without `-n` claims the name it produced.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use crate::client::{Client, MachinesError, OpResult, Outcome};
-use crate::journal::{Journal, JournalView};
-use crate::settings::{BaselineRef, RunSettings};
+use crate::journal::{Journal, JournalView, Owned};
+use crate::settings::BaselineRef;
 use orbctl::errors::ErrorKind;
 use orbctl::images::canonical;
 use orbctl::op::{Op, OpClass};
+use orbctl::output::parse_list;
 
-/// The run a process works for.
-#[derive(Debug)]
+/// One caller's executor: the run's client (policy, admission) journaling as that caller.
+#[derive(Debug, Clone)]
 pub struct Tracked {
     client: Client,
-    journal: Arc<Journal>,
-    settings: RunSettings,
+    journal: Journal,
+    clone_from: Arc<Vec<BaselineRef>>,
+    /// Imports that do not name their machine run one at a time, so the machine that
+    /// appeared is known to be theirs.
+    unnamed_imports: Arc<Mutex<()>>,
 }
 
 /// Who is calling, for the journal: nextest's test name, or pytest's current test.
@@ -38,49 +46,19 @@ pub fn caller_from_env() -> Option<String> {
     })
 }
 
-/// Why a run's executor could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error("the run's settings: {0}")]
-    Settings(#[from] crate::files::ReadJsonError),
-    #[error("cannot open the run journal {}: {source}", .path.display())]
-    Journal {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
 impl Tracked {
-    /// The run of `$ORBTEST_RUN_DIR`; `None` outside a cargo orbtest machine tier.
-    pub fn from_env() -> Result<Option<Self>, OpenError> {
-        let Some(dir) = std::env::var_os(crate::env::RUN_DIR).filter(|d| !d.is_empty()) else {
-            return Ok(None);
-        };
-        Self::open(Path::new(&dir), caller_from_env()).map(Some)
-    }
-
-    pub fn open(run_dir: &Path, caller: Option<String>) -> Result<Self, OpenError> {
-        let settings = RunSettings::read(run_dir)?;
-        let journal =
-            Journal::open(&settings.journal, &settings.run_id, caller).map_err(|source| OpenError::Journal {
-                path: settings.journal.clone(),
-                source,
-            })?;
-        let journal = Arc::new(journal);
-        Ok(Self {
-            client: settings.client(journal.clone()),
+    /// `client` journals through its observer; pass the same `journal` (the caller's view).
+    pub fn new(client: Client, journal: Journal, clone_from: Arc<Vec<BaselineRef>>, unnamed: Arc<Mutex<()>>) -> Self {
+        Tracked {
+            client,
             journal,
-            settings,
-        })
+            clone_from,
+            unnamed_imports: unnamed,
+        }
     }
 
     pub fn client(&self) -> &Client {
         &self.client
-    }
-
-    pub fn settings(&self) -> &RunSettings {
-        &self.settings
     }
 
     pub fn journal(&self) -> &Journal {
@@ -100,14 +78,24 @@ impl Tracked {
                 }
                 Ok(result)
             }
+            Op::Import { .. } if op.created_machine().is_none() => self.unnamed_import(op, argv),
             _ if op.class() == OpClass::Create => self.create(op, argv),
             _ => self.client.execute_argv(op, argv),
         }
     }
 
+    fn owned(&self) -> JournalView {
+        JournalView::read(self.journal.path()).unwrap_or_default()
+    }
+
     fn create(&self, op: &Op, argv: &[String]) -> Result<OpResult, MachinesError> {
         let name = op.created_machine().map(str::to_string);
-        if let Some(name) = &name {
+        // A name the run owns stays owned whatever this call meets: the machine under it may be
+        // the run's own (an earlier attempt of this very call that its caller gave up on).
+        let held = name.as_deref().is_some_and(|n| self.owned().owned.contains_key(n));
+        if let Some(name) = &name
+            && !held
+        {
             self.own(name);
         }
         if let (Some(name), Some(base)) = (&name, self.clone_source(op))
@@ -128,14 +116,76 @@ impl Tracked {
             }
             match result.outcome {
                 // The name was taken before we asked: that machine is someone else's.
-                Outcome::Failed(ErrorKind::AlreadyExists) => self.release(name, "the name was already taken"),
-                Outcome::Failed(ErrorKind::InvalidInput | ErrorKind::NotFound) => self.release(name, "never created"),
+                Outcome::Failed(ErrorKind::AlreadyExists) if !held => self.release(name, "the name was already taken"),
+                Outcome::Failed(ErrorKind::InvalidInput | ErrorKind::NotFound) if !held => {
+                    self.release(name, "never created")
+                }
                 // A timed-out or failed create may still finish in the daemon: keep the claim,
                 // postflight deletes the machine if it appears.
                 _ => {}
             }
         }
         Ok(result)
+    }
+
+    /// `import` without `-n`: the machine is named inside the archive. It runs alone among
+    /// such imports, and afterwards the one machine that appeared, newer than the call and
+    /// claimed by nobody in the run, is claimed. When that is not exactly one machine,
+    /// nothing is claimed (never a machine that may be someone else's).
+    fn unnamed_import(&self, op: &Op, argv: &[String]) -> Result<OpResult, MachinesError> {
+        let _alone = self.unnamed_imports.lock().unwrap_or_else(|e| e.into_inner());
+        let since = crate::journal::now_ms();
+        let before = self.names();
+        let result = self.client.execute_argv(op, argv)?;
+        if !result.is_success() {
+            return Ok(result);
+        }
+        let Some(listed) = self.listing() else {
+            tracing::warn!(op = %op, "cannot list machines after an import without -n: its machine is not claimed");
+            return Ok(result);
+        };
+        let owned = self.owned();
+        let candidates: Vec<_> = listed
+            .iter()
+            .filter(|m| !before.as_ref().is_some_and(|b| b.contains(&m.name)))
+            .filter(|m| !owned.owned.contains_key(&m.name))
+            .filter(|m| {
+                Owned {
+                    test: None,
+                    since_ms: since,
+                    id: None,
+                }
+                .matches_id(&m.id)
+            })
+            .collect();
+        match candidates.as_slice() {
+            [made] => {
+                self.own_since(&made.name, Some(since));
+                if let Err(e) = self.journal.created(&made.name, &made.id) {
+                    tracing::warn!(machine = %made.name, "cannot record the machine's id in the run journal: {e}");
+                }
+            }
+            other => tracing::warn!(
+                op = %op,
+                candidates = other.len(),
+                "cannot tell which machine an import without -n made: not claimed"
+            ),
+        }
+        Ok(result)
+    }
+
+    fn listing(&self) -> Option<Vec<orbctl::output::MachineRecord>> {
+        let op = Op::List {
+            running: false,
+            quiet: false,
+            format: Some("json".into()),
+        };
+        let r = self.client.execute(&op).ok().filter(OpResult::is_success)?;
+        parse_list(&r.stdout).ok()
+    }
+
+    fn names(&self) -> Option<BTreeSet<String>> {
+        self.listing().map(|l| l.into_iter().map(|m| m.name).collect())
     }
 
     /// The baseline a `create` can be cloned from: same image (after version aliases), same
@@ -153,8 +203,7 @@ impl Tracked {
             return None;
         };
         let wanted = canonical(image)?;
-        self.settings
-            .clone_from
+        self.clone_from
             .iter()
             .find(|b| canonical(&b.image).as_ref() == Some(&wanted) && &b.user == user)
     }
@@ -195,24 +244,33 @@ impl Tracked {
     }
 
     fn rename(&self, op: &Op, argv: &[String], old: &str, new: &str) -> Result<OpResult, MachinesError> {
-        // A renamed machine stays ours if it was, with its original creation time.
-        let owned = JournalView::read(self.journal.path())
-            .ok()
-            .and_then(|v| v.owned.get(old).cloned());
-        let since = owned.as_ref().map(|o| o.since_ms);
-        if since.is_some() {
-            self.own_since(new, since);
-            if let Some(id) = owned.as_ref().and_then(|o| o.id.as_deref()) {
-                let _ = self.journal.created(new, id);
+        // A renamed machine stays ours if it was, with its original creation time and id. A
+        // claim on the new name that the run already held is left as it is if the rename fails
+        // (the machine under that name is still the run's).
+        let view = self.owned();
+        let moved = view.owned.get(old).cloned();
+        let held = view.owned.contains_key(new);
+        let claim = |this: &Self, owned: &Owned| {
+            this.own_since(new, Some(owned.since_ms));
+            if let Some(id) = owned.id.as_deref() {
+                let _ = this.journal.created(new, id);
             }
+        };
+        if let (Some(owned), false) = (&moved, held) {
+            claim(self, owned);
         }
         let result = self.client.execute_argv(op, argv)?;
-        if since.is_some() {
-            if result.is_success() {
+        match (&moved, result.is_success()) {
+            (Some(owned), true) => {
+                if held {
+                    claim(self, owned);
+                }
                 self.release(old, "renamed");
-            } else {
-                self.release(new, "rename failed");
             }
+            (Some(_), false) if !held => self.release(new, "rename failed"),
+            // Someone else's machine now has a name the run held (its machine was gone).
+            (None, true) if held => self.release(new, "another machine was renamed to it"),
+            _ => {}
         }
         Ok(result)
     }

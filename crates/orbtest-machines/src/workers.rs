@@ -269,8 +269,9 @@ pub fn health_op(name: &str) -> Op {
     }
 }
 
-/// Worker operations on behalf of a run: its policy, slots and journal (a replacement is
-/// claimed before it is created, like any create of the run's tests).
+/// Worker operations on behalf of a run: its policy, admission and journal (a replacement is
+/// claimed before it is created, like any create of the run's tests). The orchestrator's own
+/// go straight to the broker's executor.
 impl WorkerOps for crate::tracked::Tracked {
     fn execute(&self, op: &Op) -> Result<OpResult, MachinesError> {
         crate::tracked::Tracked::execute(self, op, &op.to_argv())
@@ -278,6 +279,17 @@ impl WorkerOps for crate::tracked::Tracked {
 
     fn check(&self, name: &str) -> Result<(), WorkerError> {
         check(self.client().provider().as_ref(), name)
+    }
+}
+
+/// A test process's, through the run's broker.
+impl WorkerOps for crate::broker::remote::Remote {
+    fn execute(&self, op: &Op) -> Result<OpResult, MachinesError> {
+        crate::broker::remote::Remote::execute(self, op)
+    }
+
+    fn check(&self, name: &str) -> Result<(), WorkerError> {
+        check(&self.settings().provider(), name)
     }
 }
 

@@ -70,7 +70,9 @@ pub struct MachinesConfig {
     pub prefixes: Vec<String>,
     /// Machine names (globs) never deleted. Default none.
     pub protect: Vec<String>,
-    pub max_concurrent_creates: u32,
+    /// At most this many create/clone/import at once. Default none: as many as the host has
+    /// memory headroom for (at least one), from the pressure limits.
+    pub max_concurrent_creates: Option<u32>,
     pub timeouts: OpTimeouts,
     pub retry: OpRetry,
     /// Images warmed in preflight.
@@ -175,7 +177,7 @@ impl Default for MachinesConfig {
             min_version: "1.10.0".into(),
             prefixes: Vec::new(),
             protect: Vec::new(),
-            max_concurrent_creates: 2,
+            max_concurrent_creates: None,
             timeouts: OpTimeouts {
                 create: Duration::from_secs(180),
                 lifecycle: Duration::from_secs(60),
@@ -323,7 +325,8 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
         protect: protect.into_iter().map(|p| p.into_inner()).collect(),
         max_concurrent_creates: t
             .integer("max_concurrent_creates", 1..=64, diags)
-            .map_or(d.max_concurrent_creates, |n| n as u32),
+            .map(|n| n as u32)
+            .or(d.max_concurrent_creates),
         timeouts,
         retry,
         images: t
@@ -472,7 +475,9 @@ impl MachinesConfig {
         w.string("min_version", &self.min_version);
         w.strings("prefixes", &self.prefixes);
         w.strings("protect", &self.protect);
-        w.integer("max_concurrent_creates", i64::from(self.max_concurrent_creates));
+        if let Some(cap) = self.max_concurrent_creates {
+            w.integer("max_concurrent_creates", i64::from(cap));
+        }
         w.inline_table("timeouts", |t| {
             t.string("create", &duration_string(self.timeouts.create));
             t.string("lifecycle", &duration_string(self.timeouts.lifecycle));

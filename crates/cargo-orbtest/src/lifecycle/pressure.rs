@@ -1,16 +1,42 @@
-//! Host pressure before machine tiers: memory and swap, from the provider when it knows them
-//! (orbsim's scenario) or from the host (sysinfo, macOS and Linux), and what to do when swap (or
-//! memory) is over its limit.
+//! Host pressure before and during machine tiers: memory and swap, from the provider when it
+//! knows them (orbsim's scenario) or from the host (sysinfo, macOS and Linux), and what to do
+//! when swap (or memory) is over its limit. During the tiers the run's broker admits creates
+//! by the same figures.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{OnPressure, PressureConfig};
-use orbtest_machines::{Pressure, Provider, host_pressure};
+use crate::monitor::host_pressure;
+use orbtest_machines::admission::PressureLimits;
+use orbtest_machines::{Pressure, PressureSource, Provider};
 
 /// Current memory and swap use, percent: the provider's own figures (orbsim's scenario), else
 /// the host's.
 pub fn sample(provider: &dyn Provider) -> Pressure {
     provider.pressure().unwrap_or_else(host_pressure)
+}
+
+/// The orchestrator's sampler as the broker's pressure source.
+pub struct HostPressure(pub Arc<dyn Provider>);
+
+impl PressureSource for HostPressure {
+    fn sample(&self) -> Option<Pressure> {
+        Some(sample(self.0.as_ref()))
+    }
+}
+
+/// `[pressure]` as the broker's admission limits; `None` with `on_pressure = "ignore"`.
+pub fn limits(config: &PressureConfig) -> Option<PressureLimits> {
+    match config.on_pressure {
+        OnPressure::Ignore => None,
+        action => Some(PressureLimits {
+            swap_limit_percent: config.swap_limit_percent,
+            memory_limit_percent: config.memory_limit_percent,
+            max_wait: config.max_wait,
+            fail_after_wait: matches!(action, OnPressure::Wait | OnPressure::Fail),
+        }),
+    }
 }
 
 /// Why `p` is over the limits, if it is.
@@ -107,10 +133,7 @@ mod tests {
     use super::*;
 
     fn p(swap: f64) -> Pressure {
-        Pressure {
-            memory_percent: 90.0,
-            swap_percent: swap,
-        }
+        Pressure::percent(90.0, swap)
     }
 
     fn config(on_pressure: OnPressure) -> PressureConfig {

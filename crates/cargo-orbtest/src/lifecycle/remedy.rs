@@ -150,7 +150,7 @@ impl OrbStack for ProviderOrbStack {
             .client
             .provider()
             .pressure()
-            .unwrap_or_else(orbtest_machines::host_pressure);
+            .unwrap_or_else(crate::monitor::host_pressure);
         Probe {
             helper_mib: match self.kind {
                 ProviderKind::Orbstack => helper_mib(),

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use super::provider::ResolvedProvider;
 use crate::config::ProviderKind;
 use crate::monitor::{MachineSample, MachineSource};
-use orbtest_machines::admission::Slots;
 use orbtest_machines::{Client, Op, OrbctlProvider};
 use orbtest_process::Invocation;
 
@@ -17,16 +16,14 @@ const LIST_EVERY: Duration = Duration::from_secs(10);
 pub struct ProviderSampler {
     kind: ProviderKind,
     provider: Arc<OrbctlProvider>,
-    slots: Slots,
     last_count: Mutex<Option<(Instant, u64)>>,
 }
 
 impl ProviderSampler {
-    pub fn new(resolved: &ResolvedProvider, max_concurrent_creates: usize) -> Self {
+    pub fn new(resolved: &ResolvedProvider) -> Self {
         Self {
             kind: resolved.kind,
             provider: resolved.provider.clone(),
-            slots: Slots::new(resolved.state.slots_dir(), max_concurrent_creates),
             last_count: Mutex::new(None),
         }
     }
@@ -80,7 +77,8 @@ impl MachineSource for ProviderSampler {
             ProviderKind::Sim => self.orbsim_stats(),
             ProviderKind::Orbstack => Some(MachineSample {
                 running: self.running_machines()?,
-                creates_in_flight: self.slots.held() as u64,
+                // The run's broker admits every create of its tests, in this process.
+                creates_in_flight: orbtest_machines::admission::creates_in_flight() as u64,
                 memory_percent: None,
                 swap_percent: None,
             }),

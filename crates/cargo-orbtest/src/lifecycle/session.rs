@@ -21,6 +21,7 @@ use crate::errors::{Error, Result};
 use crate::events::{Event, Observer, StepOutcome};
 use crate::results::MachineStats;
 use crate::signals::Interrupts;
+use orbtest_machines::broker::Broker;
 use orbtest_machines::files::write_atomic;
 use orbtest_machines::workers::{ENV_WORKERS, WorkerSet};
 use orbtest_machines::{Client, Journal, JournalView, Record};
@@ -65,6 +66,8 @@ pub struct Session {
     pub resolved: ResolvedProvider,
     /// `orbctl` and `orb` links to the shim, first on machine tiers' PATH.
     shim_dir: PathBuf,
+    /// Carries out the tests' machine calls from preflight to postflight.
+    broker: Option<Broker>,
     /// Journals every attempt.
     pub client: Client,
     pub journal: Arc<Journal>,
@@ -316,7 +319,7 @@ impl Session {
             Ok(((), message))
         })?;
 
-        let shim_dir = install_shim(&run.dir, &resolved, machines, &ctx.config.pressure, &ready, &journal)
+        let (shim_dir, broker) = install_shim(&run.dir, &resolved, machines, &ctx.config.pressure, &ready, &journal)
             .map_err(|e| Error::preflight("shim", e))?;
 
         let workers = match (ctx.workers, &machines.workers) {
@@ -327,8 +330,7 @@ impl Session {
                 };
                 set.write(&run.dir)
                     .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
-                let tracked = orbtest_machines::tracked::Tracked::open(&run.dir, None)
-                    .map_err(|e| Error::preflight("workers", e))?;
+                let tracked = broker.tracked(None);
                 let message = super::workers::provide_all(&tracked, &set, ctx.interrupts)
                     .map_err(|e| Error::preflight("workers", e))?;
                 Ok((set, message))
@@ -338,6 +340,7 @@ impl Session {
 
         Ok(Preflight::Ready(Box::new(Session {
             workers,
+            broker: Some(broker),
             shim_dir,
             resolved,
             client: Client::new(client.provider().clone())
@@ -356,7 +359,7 @@ impl Session {
     /// What tests did with machines from `from_ms` until now.
     pub fn activity_since(&self, from_ms: u64) -> crate::results::MachineActivity {
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
-        activity(&view, from_ms, now_ms())
+        activity(&view, from_ms, now_ms(), std::process::id())
     }
 
     /// Puts the failed attempts of a tier's tests on the machine layer where the journal says
@@ -403,9 +406,15 @@ impl Session {
 
     /// Deletes what this run created (unless asked to keep it), reports leftovers, ends the
     /// journal and releases the provider.
-    pub fn postflight(self, run_failed: bool, observer: &dyn Observer) -> Postflight {
+    pub fn postflight(mut self, run_failed: bool, observer: &dyn Observer) -> Postflight {
         observer.event(&Event::StepStarted { step: "postflight" });
         let start = Instant::now();
+        // Calls under way finish first (each is bounded by its timeout): a create its caller
+        // gave up on must exist, or be gone, before we look for what is ours. An interrupted
+        // run does not wait; what they make is journaled, and the next run reaps it.
+        if let Some(broker) = self.broker.take() {
+            broker.stop(crate::signals::received().is_none());
+        }
         let mut out = Postflight::default();
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
         let existing = match cleanup::list(&self.client) {

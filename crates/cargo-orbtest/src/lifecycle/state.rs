@@ -1,5 +1,5 @@
 //! What orbtest keeps about a provider's machines across runs — the run lock, which runs are
-//! alive, their journals, the create slots, the baselines it built and the images it warmed —
+//! alive, their journals, the baselines it built and the images it warmed —
 //! lives with the provider, not in orbtest's cache directory: every run against one provider
 //! sees the same state whatever its `ORBTEST_HOME`, workspace or CI job. For orbsim it is under
 //! the simulator's state directory (`<ORBSIM_STATE>/orbtest/`); for OrbStack, a fixed per-user
@@ -9,8 +9,7 @@
 //! run.lock             held by the run using the provider (one at a time by default)
 //! run.lock.json        who holds it: pid, run id, workspace, since
 //! runs/<run-id>/       one per run, private (0700): journal.jsonl, owner.lock (held while the
-//!                      run is alive), the shim's bin/ and settings
-//! slots/<n>.lock       cross-process create slots (the shim)
+//!                      run is alive), the shim's bin/ and settings, the broker's socket
 //! baselines.json       baselines we built: name → recipe hash, machine id
 //! warmed.json          images already warmed
 //! ```
@@ -28,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use orbtest_machines::files::{create_private_dir, write_atomic};
+use orbtest_machines::files::{ensure_private_dir, write_atomic};
 
 /// The root of orbtest's per-user cache (`$ORBTEST_HOME`, else the user's cache directory): the
 /// simulator's default state and the links to it. Nothing about machines is kept here.
@@ -213,17 +212,12 @@ impl ProviderState {
 
     /// The state kept in `dir`, with the provider's own lock and liveness.
     pub fn with_liveness(dir: &Path, liveness: Arc<dyn Liveness>) -> std::io::Result<Self> {
-        create_private_dir(dir)?;
-        create_private_dir(&dir.join("runs"))?;
-        create_private_dir(&dir.join("slots"))?;
+        ensure_private_dir(dir)?;
+        ensure_private_dir(&dir.join("runs"))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             liveness,
         })
-    }
-
-    pub fn slots_dir(&self) -> PathBuf {
-        self.dir.join("slots")
     }
 
     /// Takes the run lock at once, or says who holds it.
@@ -266,7 +260,7 @@ impl ProviderState {
     /// Creates this run's directory and marks the run alive.
     pub fn start_run(&self, run_id: &str) -> std::io::Result<RunState> {
         let dir = self.dir.join("runs").join(run_id);
-        create_private_dir(&dir)?;
+        ensure_private_dir(&dir)?;
         let alive = self.liveness.hold_run(run_id, &dir)?;
         Ok(RunState {
             run_id: run_id.to_string(),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::tiers::nextest::target_runner::CHAINED_ENV;
-use orbtest_machines::tracked::Tracked;
+use orbtest_machines::broker::remote::Remote;
 use orbtest_machines::workers::{self, ENV_WORKER, WorkerSet};
 
 pub const RUNNER: &str = "orbtest-runner";
@@ -45,7 +45,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> i32 {
 }
 
 fn fail(who: &str, message: impl std::fmt::Display) -> i32 {
-    eprintln!("{who} (cargo orbtest): {message}");
+    crate::errln!("{who} (cargo orbtest): {message}");
     1
 }
 
@@ -55,7 +55,7 @@ enum SlotError {
     #[error(transparent)]
     Workers(#[from] orbtest_machines::files::ReadJsonError),
     #[error(transparent)]
-    Run(#[from] orbtest_machines::tracked::OpenError),
+    Run(#[from] orbtest_machines::MachinesError),
     #[error("NEXTEST_TEST_GLOBAL_SLOT={0:?} is not a number")]
     Slot(String),
     #[error("test slot {index} has no worker machine: the run has {count} ([machines.workers] count)")]
@@ -69,15 +69,15 @@ enum SlotError {
 }
 
 /// The run's workers and an executor for its machine operations.
-fn run_workers() -> Result<Option<(Tracked, WorkerSet)>, SlotError> {
+fn run_workers() -> Result<Option<(Remote, WorkerSet)>, SlotError> {
     let Some(dir) = std::env::var_os(crate::env::RUN_DIR).filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
     let Some(set) = WorkerSet::read(Path::new(&dir))? else {
         return Ok(None);
     };
-    let tracked = Tracked::open(Path::new(&dir), orbtest_machines::tracked::caller_from_env())?;
-    Ok(Some((tracked, set)))
+    let run = Remote::open(Path::new(&dir), orbtest_machines::tracked::caller_from_env())?;
+    Ok(Some((run, set)))
 }
 
 fn runner(args: Vec<OsString>) -> i32 {
@@ -138,7 +138,7 @@ fn helper(args: &[OsString]) -> i32 {
         None => true,
         Some("--no-check") => false,
         Some("-h" | "--help") => {
-            println!(
+            crate::outln!(
                 "usage: {HELPER} [--no-check]\n\nPrints the worker machine of the calling test process during a \
                  cargo orbtest machine tier:\n$ORBTEST_WORKER, else entry N of $ORBTEST_WORKERS for \
                  NEXTEST_TEST_GLOBAL_SLOT=N, PYTEST_XDIST_WORKER=gwN or JEST_WORKER_ID=N+1 (else the first).\nIt \
@@ -169,6 +169,6 @@ fn helper(args: &[OsString]) -> i32 {
             Err(e) => return fail(HELPER, e),
         }
     }
-    println!("{name}");
+    crate::outln!("{name}");
     0
 }

@@ -22,5 +22,5 @@ pub use summary::{
     AttemptSummary, BlameSummary, CountsSummary, FailureSummary, FlakySummary, GateSummary, MachinesSummary,
     QuarantineSummary, ResourcesSummary, ShardActual, ShardSummary, Summary, TierSummary,
 };
-pub use text::{failure_excerpt, human_duration, tail};
+pub use text::{excerpt, failure_excerpt, human_duration, tail};
 pub use write::{ops_in, timeline_for, write_html, write_reports, write_summary};

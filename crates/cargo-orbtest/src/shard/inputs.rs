@@ -186,7 +186,8 @@ pub fn tier_inputs(
                 name: tier.name.clone(),
                 command: tier.is_command(),
                 threads: resolve_threads(tier.threads, cpus),
-                create_slots: tier.machines.then_some(config.machines.max_concurrent_creates),
+                // Without an explicit cap the host decides at run time: no bound to plan by.
+                create_slots: config.machines.max_concurrent_creates.filter(|_| tier.machines),
                 split: splittable(tier),
                 tests,
                 whole_ms: history.whole.get(&tier.name).copied(),

@@ -22,7 +22,7 @@ pub struct TierInput {
     pub name: String,
     pub command: bool,
     pub threads: u32,
-    /// For machine tiers: create slots shared by its tests.
+    /// For machine tiers with `max_concurrent_creates`: the creates its tests may run at once.
     pub create_slots: Option<u32>,
     /// Its tests can go to different shards (else the tier is one unit).
     pub split: bool,

@@ -75,10 +75,10 @@ pub(crate) fn print_error(e: &Error, color: bool) {
         Error::Config(LoadError::Invalid(ce)) => {
             let text = ce.to_string();
             for block in text.split("\n\n") {
-                eprintln!("{label} {}", block.trim_end());
+                crate::errln!("{label} {}", block.trim_end());
             }
         }
-        _ => eprintln!("{label} {e}"),
+        _ => crate::errln!("{label} {e}"),
     }
 }
 

@@ -20,14 +20,14 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
             describe(&mut out, tier);
             out.push('\n');
         }
-        print!("{out}");
+        crate::out!("{out}");
         return Ok(exit_code::PASSED);
     }
     nextest::check_version(&ws.cargo)?;
     let tiers: Vec<&Tier> = config.tiers.iter().filter(|t| !t.is_command()).collect();
     let forwarded = ForwardedArgs::split(forwarded)?;
     if !global.quiet {
-        eprintln!("orbtest: building tests");
+        crate::errln!("orbtest: building tests");
     }
     let (all, listings) = nextest::build_and_list(
         &ws,
@@ -92,7 +92,7 @@ pub fn execute(global: &GlobalArgs, forwarded: &[String]) -> Result<i32> {
             let _ = writeln!(out, "    {t} ({})", o.join(", "));
         }
     }
-    print!("{out}");
+    crate::out!("{out}");
     Ok(exit_code::PASSED)
 }
 

@@ -36,7 +36,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let shard = shard_request(args, &mut forwarded)?;
     if !global.quiet {
         for warning in crate::quarantine::expiry_warnings(&config, &crate::config::today()) {
-            eprintln!("warning: {warning}");
+            crate::errln!("warning: {warning}");
         }
     }
     let options = RunOptions {
@@ -68,7 +68,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         .uses_machines()
         .then(|| provider::resolve(&config.machines, &state::home()).ok())
         .flatten()
-        .map(|resolved| ProviderSampler::new(&resolved, config.machines.max_concurrent_creates as usize));
+        .map(|resolved| ProviderSampler::new(&resolved));
     let machine_source: Option<&dyn MachineSource> = sampler.as_ref().map(|s| s as &dyn MachineSource);
     let monitor = Monitor::new(&config.monitor, live, machine_source, view);
     let observer = Tee(vec![&monitor, view]);
@@ -98,7 +98,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     run.redact(orbtest_machines::redact::global());
     run.resources = sampled.peaks;
     if let Some(problem) = &sampled.error {
-        eprintln!("warning: the resource timeline is incomplete: {problem}");
+        crate::errln!("warning: the resource timeline is incomplete: {problem}");
     }
     // The run's lines for the flake ledger: the gate's flake rates count this run too.
     let ops = orbtest_machines::journal::JournalView::read(&finished.dir.file("journal.jsonl"))
@@ -110,7 +110,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         run.gate = gate::evaluate(&config.gate, run);
         if config.gate.max_flake_rate.is_some() {
             let mut history = ledger.read().unwrap_or_else(|e| {
-                eprintln!("warning: {e}: flake rates count this run only");
+                crate::errln!("warning: {e}: flake rates count this run only");
                 Vec::new()
             });
             history.extend(lines.iter().cloned());
@@ -121,10 +121,10 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     }
     let ledger_file = finished.dir.file(ledger::RUN_FILE);
     if let Err(e) = write_atomic(&ledger_file, ledger::to_jsonl(&lines).as_bytes()) {
-        eprintln!("warning: cannot write {}: {e}", ledger_file.display());
+        crate::errln!("warning: cannot write {}: {e}", ledger_file.display());
     }
     if let Err(e) = ledger.add_run(&lines) {
-        eprintln!("warning: the flake ledger misses this run: {e}");
+        crate::errln!("warning: the flake ledger misses this run: {e}");
     }
 
     let written = report::write_reports(run, &finished.dir);
@@ -140,11 +140,11 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         let _ = report::write_summary(run, &finished.dir);
     }
     let shown_dir = written.is_ok().then_some(finished.dir.report_dir.as_path());
-    eprint!("{}", crate::view::render_summary(run, Style { color }, shown_dir));
+    crate::err!("{}", crate::view::render_summary(run, Style { color }, shown_dir));
     if in_actions {
-        print!("{}", github::annotations(run, Some(&ws.root)));
+        crate::out!("{}", github::annotations(run, Some(&ws.root)));
         if let Err(e) = github::append_step_summary(&github::step_summary(run)) {
-            eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+            crate::errln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
         }
     }
     if let Err(e) = written

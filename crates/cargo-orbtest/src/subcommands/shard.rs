@@ -45,18 +45,18 @@ fn plan_shards(global: &GlobalArgs, args: &PlanArgs) -> Result<i32> {
         write_atomic(out, plan.to_json().as_bytes()).map_err(|e| Error::io("cannot write", out, e))?;
     }
     match args.format {
-        PlanFormat::Json if args.out.is_none() => print!("{}", plan.to_json()),
+        PlanFormat::Json if args.out.is_none() => crate::out!("{}", plan.to_json()),
         PlanFormat::Json => {}
-        PlanFormat::Github => println!("{}", github_matrix(&plan)),
-        PlanFormat::Table => print!("{table}"),
+        PlanFormat::Github => crate::outln!("{}", github_matrix(&plan)),
+        PlanFormat::Table => crate::out!("{table}"),
     }
     if args.format != PlanFormat::Table && !global.quiet {
-        eprint!("{table}");
+        crate::err!("{table}");
     }
     if let Some(out) = &args.out
         && !global.quiet
     {
-        eprintln!("plan written to {}", out.display());
+        crate::errln!("plan written to {}", out.display());
     }
     Ok(exit_code::PASSED)
 }
@@ -90,7 +90,7 @@ fn history(ws: &Workspace, sources: &[PathBuf]) -> Result<Vec<Line>> {
     for source in sources {
         let found = ledger::read_source(source).map_err(err)?;
         if found.is_empty() {
-            eprintln!(
+            crate::errln!(
                 "warning: {}: no history here (no ledger.jsonl, ledger/ or summary.json)",
                 source.display()
             );
@@ -114,7 +114,7 @@ fn list_now(
     if !nextest_tiers.is_empty() {
         nextest::check_version(&ws.cargo)?;
         if !global.quiet {
-            eprintln!("orbtest: building tests to list them (--no-build plans from history alone)");
+            crate::errln!("orbtest: building tests to list them (--no-build plans from history alone)");
         }
         let forwarded = ForwardedArgs::split(build_args)?;
         let (_, listings) = nextest::build_and_list(

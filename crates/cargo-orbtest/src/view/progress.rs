@@ -224,7 +224,7 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
             Event::Note { message } => Some(message.to_string()),
         };
         if let Some(line) = line {
-            text.push_str(&format!("orbtest: {line}\n"));
+            text.push_str(&format!("orbtest: {}\n", super::text::line(&line)));
         }
         if self.github && matches!(event, Event::TierFinished { .. }) {
             text.push_str("::endgroup::\n");

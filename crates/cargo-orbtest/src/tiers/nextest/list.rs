@@ -133,7 +133,7 @@ pub fn build_and_list(
     verbose: bool,
 ) -> Result<(Vec<TestId>, Vec<TierListing>)> {
     let scratch_root = ws.orbtest_dir().join("list");
-    orbtest_machines::files::create_private_dir(&scratch_root)
+    orbtest_machines::files::ensure_private_dir(&scratch_root)
         .map_err(|e| Error::io("cannot create", &scratch_root, e))?;
     let scratch =
         tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
@@ -144,7 +144,7 @@ pub fn build_and_list(
         &scratch.path().join("nextest-tool-config.toml"),
         profile,
     );
-    std::fs::write(&tool_config.path, &tool_config.text)
+    orbtest_machines::files::write_atomic(&tool_config.path, tool_config.text.as_bytes())
         .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
     let built = super::build(&super::BuildRequest {
         ws,
@@ -264,7 +264,7 @@ fn list_with(
     if !output.success() {
         return Err(Error::Nextest {
             what: format!("`cargo nextest list` for tier `{tier}` failed"),
-            detail: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+            detail: crate::report::excerpt(String::from_utf8_lossy(&output.stderr).trim_end(), 30, 4_000),
         });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -24,6 +24,10 @@ snapshot!(
 );
 snapshot!(bad_duration, "[tiers.integration]\ntimeout = \"five minutes\"\n");
 snapshot!(duration_without_unit, "[tiers.integration]\ntimeout = 300\n");
+snapshot!(
+    ambiguous_and_absurd_durations,
+    "[tiers.integration]\ntimeout = \"5M\"\ngrace_period = \"400d\"\nretries = { count = 1, delay = \"2w\" }\n[pressure]\nmax_wait = \"99999999999999h\"\n"
+);
 snapshot!(zero_timeout, "[tiers.integration]\ntimeout = \"0s\"\n");
 snapshot!(unknown_needs, "[tiers.fast]\n[tiers.integration]\nneeds = [\"fats\"]\n");
 snapshot!(needs_cycle, "[tiers.a]\nneeds = [\"b\"]\n[tiers.b]\nneeds = [\"a\"]\n");
@@ -226,7 +230,7 @@ fn defaults_are_the_documented_ones() {
     assert!(!fast.machines && !fast.fail_fast && fast.needs.is_empty());
     assert_eq!(config.tier("integration").unwrap().timeout.as_secs(), 300);
     assert_eq!(config.tier("e2e").unwrap().timeout.as_secs(), 900);
-    assert_eq!(config.machines.max_concurrent_creates, 2);
+    assert_eq!(config.machines.max_concurrent_creates, None, "the host decides");
     assert_eq!(config.machines.timeouts.create.as_secs(), 180);
     assert_eq!(config.pressure.swap_limit_percent, 80.0);
     assert_eq!(config.gate.max_failed, Some(0));

@@ -1,8 +1,8 @@
 //! The Rust helper API inside a run behaves as the shim does: ownership journaled, creates
 //! carried out as clones of a matching baseline, the machine deleted on drop.
 
-use orbtest_machines::settings::{BaselineRef, RunSettings};
-use orbtest_machines::{JournalView, Machine, Machines, Policy};
+use orbtest_machines::settings::BaselineRef;
+use orbtest_machines::{JournalView, Machine, Machines};
 
 #[test]
 fn machines_from_the_run_environment_follow_the_runs_rules() {
@@ -11,7 +11,6 @@ fn machines_from_the_run_environment_follow_the_runs_rules() {
     let real = crate::support::sim_links(&root.join("real")).orbctl;
     let state = root.join("sim");
     let run_dir = root.join("run");
-    std::fs::create_dir_all(root.join("slots")).unwrap();
     std::fs::create_dir_all(&run_dir).unwrap();
     let base = std::process::Command::new(&real)
         .args(["create", "ubuntu:jammy", "base"])
@@ -20,26 +19,14 @@ fn machines_from_the_run_environment_follow_the_runs_rules() {
         .status()
         .unwrap();
     assert!(base.success());
-    RunSettings {
-        run_id: "api".into(),
-        provider: "orbsim".into(),
-        real_orbctl: real.clone(),
-        real_orb: crate::support::orb_beside(&real),
-        env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
-        sim_binary: None,
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: root.join("slots"),
-        pressure: None,
-        clone_from: vec![BaselineRef {
+    let _broker = crate::support::served(&run_dir, "api", &real, &state, |s| {
+        s.clone_from = vec![BaselineRef {
             name: "base".into(),
             image: "ubuntu:22.04".into(),
             user: None,
-        }],
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .unwrap();
+        }];
+        s.sim_binary = None;
+    });
 
     // SAFETY: this test runs in its own process (nextest), nothing else reads the environment.
     unsafe {

@@ -5,9 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
-use orbtest_machines::settings::RunSettings;
 
 const SHAPES: &[&[&str]] = &[
     &["version"],
@@ -87,25 +85,9 @@ fn the_shim_answers_exactly_as_orbctl() {
     // The shim: cargo-orbtest behind a link named orbctl, with a run's settings.
     let shim = link_orbctl(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &root.join("shim")).unwrap();
     let run_dir = root.join("run");
-    std::fs::create_dir_all(root.join("slots")).unwrap();
     std::fs::create_dir_all(&run_dir).unwrap();
     let through = root.join("state-shim");
-    RunSettings {
-        run_id: "fidelity".into(),
-        provider: "orbsim".into(),
-        real_orbctl: direct.clone(),
-        real_orb: crate::support::orb_beside(&direct),
-        env: vec![("ORBSIM_STATE".into(), through.display().to_string())],
-        sim_binary: Some(crate::support::orbsim()),
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: root.join("slots"),
-        pressure: None,
-        clone_from: Vec::new(),
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .unwrap();
+    let _broker = crate::support::served(&run_dir, "fidelity", &direct, &through, |_| {});
 
     let state_direct = root.join("state-direct");
     for args in SHAPES {

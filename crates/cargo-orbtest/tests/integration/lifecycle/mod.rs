@@ -2,6 +2,7 @@
 //! cargo-orbtest, real nextest, real test processes calling `orbctl`, orbsim as OrbStack.
 
 mod api;
+mod claims;
 mod fidelity;
 mod preflight;
 mod shim;

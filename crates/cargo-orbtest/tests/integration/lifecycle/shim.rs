@@ -1,6 +1,6 @@
-//! The orbctl shim under real test processes: create slots across processes, recovery of
-//! creates that hung after succeeding, create→clone, a slot freed by a killed process, and
-//! output identical to orbctl's for what it passes through.
+//! The orbctl shim and the run's broker under real test processes: the create cap across
+//! processes, recovery of creates that hung after succeeding, create→clone, a create whose
+//! caller was killed going on, a retry joining it, and what orbctl refuses answered at once.
 
 use crate::support::lifecycle::{Sim, code, stderr, wait_until};
 
@@ -77,16 +77,19 @@ fn creates_become_clones_of_a_matching_baseline() {
     assert_eq!(sim.summary()["machines"]["cloned"], 8);
 }
 
+/// A test's own timeout kills its `orbctl import` while the import holds the only create
+/// slot: the import goes on (the daemon would finish it anyway), its machine is made and
+/// cleaned up, the departure is journaled, and the next create gets the slot when it ends.
 #[test]
-fn a_test_killed_while_holding_a_slot_does_not_block_the_others() {
+fn a_create_whose_caller_is_killed_goes_on_and_then_frees_its_slot() {
     let sim = Sim::new(
         &config(
             "max_concurrent_creates = 1",
-            "[tiers.slots]\nfilter = \"binary(slot_holder)\"\nthreads = 2\nmachines = true\n",
+            "[tiers.slots]\nfilter = \"binary(slot_holder) - test(at_once) - test(hog)\"\nthreads = 2\nmachines = true\n",
         ),
-        // The holder's import takes 10 simulated minutes (6 s): it is still in flight when the
-        // holder is killed, and the daemon finishes it for postflight to delete.
-        Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\nimport = \"10m\"\n"),
+        // The holder's import takes 5 simulated minutes (3 s): it is still in flight when the
+        // holder is killed, and goes on in the broker until it is done.
+        Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\nimport = \"300s\"\n"),
     );
     let slot_dir = sim.path().join("slots");
     let mut cmd = sim.reporting(&[]);
@@ -103,4 +106,170 @@ fn a_test_killed_while_holding_a_slot_does_not_block_the_others() {
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", sim.output_of("run"));
     assert_eq!(sim.summary()["tiers"][0]["tests"]["passed"], 2);
+    let stats = sim.stats();
+    assert_eq!(
+        stats["imports_finished"], 1,
+        "the killed caller's import was finished: {stats}"
+    );
+    assert!(
+        sim.machines().iter().all(|m| !m.starts_with("test-")),
+        "postflight deleted it: {:?}",
+        sim.machines()
+    );
+    let journal = std::fs::read_to_string(sim.reports().join("journal.jsonl")).unwrap();
+    let gone: Vec<serde_json::Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event"] == "caller-gone")
+        .collect();
+    assert_eq!(gone.len(), 1, "{journal}");
+    assert_eq!(gone[0]["op"], "import");
+    assert_eq!(gone[0]["phase"], "running");
+    assert!(
+        gone[0]["test"].as_str().unwrap().ends_with("holder_is_killed"),
+        "{}",
+        gone[0]
+    );
+}
+
+/// orbctl refuses some creates at once (a bad name, distro, arch or flag; a taken name): the
+/// shim must answer those at once too, in orbctl's exact bytes, even while every create has to
+/// wait (here: the host is over its swap limit). Queued, they would outlive a test's timeout.
+#[test]
+fn creates_orbctl_refuses_are_answered_at_once_while_creates_wait() {
+    let sim = Sim::new(
+        &config(
+            "",
+            "[pressure]\nswap_limit_percent = 40\nmax_wait = \"10m\"\n\
+             [tiers.slots]\nfilter = \"binary(slot_holder) & (test(at_once) | test(hog))\"\nthreads = 2\nmachines = true\n",
+        ),
+        // One machine takes swap from 0 to 50%, over the 40% limit.
+        Some(
+            "time_scale = 0.01\n[latency]\ncreate = \"2s\"\n[host]\nmemory_mib = 1000\nbase_mib = 1000\nmachine_mib = 500\n\
+             swap_mib = 1000\n",
+        ),
+    );
+    sim.precreate(&["mine"]);
+    // Stopped, it takes no memory: the host starts under its limit.
+    assert!(sim.orbctl(&["stop", "mine"]).status.success());
+    let slot_dir = sim.path().join("slots");
+    std::fs::write(slot_dir.join("taken"), "mine").unwrap();
+    let mut cmd = sim.reporting(&[]);
+    cmd.env("FIXTURE_SLOT_DIR", &slot_dir).env("FIXTURE_AT_ONCE", "1");
+    let mut run = sim.spawn("run", cmd);
+    let results = slot_dir.join("at-once.json");
+    let answered = crate::support::lifecycle::wait_for(std::time::Duration::from_secs(60), || results.exists());
+    // Let creates in again, whatever happened, so the run ends.
+    std::fs::write(slot_dir.join("holder.release"), "").unwrap();
+    let status = run.wait().unwrap();
+    assert!(
+        answered,
+        "the refused creates waited with the others: {}",
+        sim.output_of("run")
+    );
+    assert_eq!(status.code(), Some(0), "{}", sim.output_of("run"));
+    let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(results["waited"], true, "creates did not have to wait: {results}");
+    let calls = results["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 6, "{results}");
+    for r in calls {
+        assert_eq!(r["same"], true, "not orbctl's answer: {r}");
+        assert_eq!(r["code"], 1, "{r}");
+        assert!(r["seconds"].as_f64().unwrap() < 5.0, "not answered at once: {r}");
+    }
+    assert!(
+        sim.machines().contains(&"mine".to_string()),
+        "someone else's machine stays"
+    );
+}
+
+/// A client that gives up on a create (its own timeout) and tries again gets the machine its
+/// first attempt started: the retry joins it instead of meeting `machine already exists`.
+#[test]
+fn a_retry_of_a_create_its_caller_gave_up_on_joins_it() {
+    let sim = Sim::new(
+        &config(
+            "",
+            "[tiers.retries]\nfilter = \"binary(retries)\"\nthreads = 1\nmachines = true\n",
+        ),
+        Some("time_scale = 0.01\n[latency]\ncreate = \"100s\"\n"),
+    );
+    let mut cmd = sim.reporting(&[]);
+    cmd.env("FIXTURE_JOIN", "1");
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.stats()["creates_started"], 1, "one create, not two");
+    let journal = std::fs::read_to_string(sim.reports().join("journal.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect();
+    let of = |event: &str| events.iter().filter(|r| r["event"] == event).count();
+    assert_eq!(of("caller-gone"), 1, "{journal}");
+    assert_eq!(of("joined"), 1, "{journal}");
+    let joined = events.iter().find(|r| r["event"] == "joined").unwrap();
+    // Recovered when the broker saw the machine finished before orbctl returned.
+    assert!(
+        matches!(joined["outcome"].as_str(), Some("succeeded" | "recovered")),
+        "{joined}"
+    );
+}
+
+/// A test's `orbctl delete` never deletes a protected machine or a baseline: by name it is
+/// refused in orbctl's manner (nothing deleted, exit 1), `delete -a` deletes everything else;
+/// the journal says why.
+#[test]
+fn the_shim_never_deletes_protected_machines_or_baselines() {
+    let sim = Sim::new(
+        &config(
+            "protect = [\"fixture-*\"]\n[[machines.baseline]]\nname = \"orbtest-base\"\nimage = \"ubuntu:jammy\"\n",
+            "[tiers.protect]\nfilter = \"binary(protect)\"\nmachines = true\n",
+        ),
+        Some("time_scale = 0.01\n[latency]\ncreate = \"2s\"\n"),
+    );
+    sim.precreate(&["fixture-db", "bystander"]);
+    let slot_dir = sim.path().join("slots");
+    let mut cmd = sim.reporting(&[]);
+    cmd.env("FIXTURE_SLOT_DIR", &slot_dir)
+        .env("FIXTURE_PROTECT", "fixture-db,orbtest-base");
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let machines = sim.machines();
+    assert!(machines.contains(&"fixture-db".to_string()), "{machines:?}");
+    assert!(machines.contains(&"orbtest-base".to_string()), "{machines:?}");
+    assert!(
+        !machines.contains(&"bystander".to_string()),
+        "delete -a deleted the rest: {machines:?}"
+    );
+    let answers: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(slot_dir.join("protect.json")).unwrap()).unwrap();
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers[0]["code"], 1, "{}", answers[0]);
+    assert_eq!(
+        answers[0]["stderr"],
+        "[-32098] cannot delete 'fixture-db': it is protected by `fixture-*` in orchestrator.toml\n"
+    );
+    assert_eq!(answers[1]["code"], 1, "{}", answers[1]);
+    assert_eq!(
+        answers[1]["stderr"],
+        "[-32098] cannot delete 'orbtest-base': it is a baseline of cargo orbtest\n"
+    );
+    assert_eq!(
+        answers[2]["code"], 0,
+        "delete -a succeeds on what it may delete: {}",
+        answers[2]
+    );
+    assert_eq!(answers[2]["stderr"], "");
+    let journal = std::fs::read_to_string(sim.reports().join("journal.jsonl")).unwrap();
+    let refused: Vec<String> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event"] == "refused")
+        .map(|r| r["machine"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        refused,
+        ["fixture-db", "orbtest-base", "fixture-db", "orbtest-base"],
+        "{journal}"
+    );
 }

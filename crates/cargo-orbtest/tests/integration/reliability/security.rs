@@ -5,9 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use orbtest_machines::Policy;
 use orbtest_machines::provider::link_orbctl;
-use orbtest_machines::settings::RunSettings;
 
 use crate::reliability::harness::{config, main_run};
 use crate::support::lifecycle::{Sim, code, stderr};
@@ -41,7 +39,7 @@ fn run_directories_and_locks_are_private_to_the_user() {
     let out = main_run(&sim, &[]).output().expect("run");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
-    // Locks (run.lock, owner.lock, slots), journals and settings live in here.
+    // Locks (run.lock, owner.lock), journals and settings live in here.
     for d in dirs_below(&provider) {
         assert_eq!(mode(&d), 0o700, "{} is not private", d.display());
     }
@@ -54,29 +52,14 @@ fn run_directories_and_locks_are_private_to_the_user() {
     assert_eq!(mode(&sim.reports()), 0o700, "a report directory we create is private");
 }
 
-/// A shim set up as preflight does, with `real` as the real orbctl; returns (shim, run dir).
-fn shim(root: &Path, real: PathBuf, state: &Path) -> (PathBuf, PathBuf) {
+/// A shim set up as preflight does, with `real` as the real orbctl; returns (shim, run dir) and
+/// the run's broker, which serves while it lives.
+fn shim(root: &Path, real: PathBuf, state: &Path) -> (PathBuf, PathBuf, orbtest_machines::broker::Broker) {
     let shim = link_orbctl(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &root.join("shim")).expect("link");
     let run_dir = root.join("run");
-    std::fs::create_dir_all(root.join("slots")).expect("slots");
     std::fs::create_dir_all(&run_dir).expect("run dir");
-    RunSettings {
-        run_id: "security".into(),
-        provider: "orbsim".into(),
-        real_orb: crate::support::orb_beside(&real),
-        real_orbctl: real,
-        env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
-        sim_binary: Some(crate::support::orbsim()),
-        policy: Policy::default(),
-        max_concurrent_creates: 2,
-        slots_dir: root.join("slots"),
-        pressure: None,
-        clone_from: Vec::new(),
-        journal: run_dir.join("journal.jsonl"),
-    }
-    .write(&run_dir)
-    .expect("settings");
-    (shim, run_dir)
+    let broker = crate::support::served(&run_dir, "security", &real, state, |_| {});
+    (shim, run_dir, broker)
 }
 
 /// An `orbctl` that only leaves a mark that it ran.
@@ -92,7 +75,7 @@ fn the_shim_never_runs_an_orbctl_found_on_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     let real = crate::support::sim_links(&root.join("real")).orbctl;
-    let (shim, run_dir) = shim(root, real, &root.join("state"));
+    let (shim, run_dir, _broker) = shim(root, real, &root.join("state"));
     let mark = root.join("impostor-ran");
     impostor(&root.join("evil"), &mark);
     // The impostor comes first on PATH, then the shim's own directory (as in a tier), then the rest.
@@ -131,7 +114,7 @@ fn the_shim_never_runs_an_orbctl_found_on_path() {
 fn a_real_orbctl_given_by_name_only_is_refused_not_looked_up() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    let (shim, run_dir) = shim(root, PathBuf::from("orbctl"), &root.join("state"));
+    let (shim, run_dir, _broker) = shim(root, PathBuf::from("orbctl"), &root.join("state"));
     let mark = root.join("impostor-ran");
     impostor(&root.join("evil"), &mark);
     let out = Command::new(&shim)

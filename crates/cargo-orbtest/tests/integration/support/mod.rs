@@ -47,3 +47,30 @@ pub fn orb_beside(orbctl: &Path) -> PathBuf {
     };
     orbctl.with_file_name(name)
 }
+
+/// A run directory served by a broker, as preflight leaves it: `real` is the real orbctl (the
+/// simulator's link), `state` its state directory; `adjust` changes the settings first. The
+/// broker serves while the returned value lives.
+pub fn served(
+    run_dir: &Path,
+    run_id: &str,
+    real: &Path,
+    state: &Path,
+    adjust: impl FnOnce(&mut orbtest_machines::settings::RunSettings),
+) -> orbtest_machines::broker::Broker {
+    std::fs::create_dir_all(run_dir).expect("create the run directory");
+    let mut settings = orbtest_machines::settings::RunSettings {
+        env: vec![("ORBSIM_STATE".into(), state.display().to_string())],
+        sim_binary: Some(orbsim()),
+        ..orbtest_machines::settings::RunSettings::new(
+            run_id,
+            "orbsim",
+            real.to_path_buf(),
+            orb_beside(real),
+            run_dir.join("journal.jsonl"),
+        )
+    };
+    adjust(&mut settings);
+    orbtest_machines::broker::Broker::start(run_dir, settings, orbtest_machines::broker::Hooks::default())
+        .expect("start the broker")
+}
