@@ -207,7 +207,8 @@ impl Runner<'_> {
                         {
                             match self.runner_env(&runner, built) {
                                 Ok(runner_env) => env.extend(runner_env),
-                                Err(reason) => {
+                                Err(e) => {
+                                    let reason = e.to_string();
                                     result.error.get_or_insert(reason.clone());
                                     stop = Some(reason.clone());
                                     self.skip(&mut result, tier, reason);
@@ -497,7 +498,7 @@ impl Runner<'_> {
         &self,
         runner: &std::path::Path,
         built: &Built,
-    ) -> std::result::Result<Vec<(String, String)>, String> {
+    ) -> std::result::Result<Vec<(String, String)>, nextest::target_runner::TargetRunnerError> {
         let triples = nextest::target_runner::triples(&built.binaries_metadata)?;
         nextest::target_runner::tier_env(runner, &triples, &self.ws.root)
     }
