@@ -366,7 +366,7 @@ impl Session {
     /// it failed them (see `blame`).
     pub fn blame(&self, tier: &mut crate::results::TierResult) {
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
-        super::blame::apply(tier, &view.ops);
+        super::blame::apply(tier, &view);
     }
 
     /// The run's own state directory (`ORBTEST_RUN_DIR`).
