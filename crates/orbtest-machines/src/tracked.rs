@@ -66,22 +66,6 @@ pub fn pytest_junit_name(current: &str) -> String {
     format!("{classname}::{name}{params}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::pytest_junit_name;
-
-    #[test]
-    fn pytest_node_ids_become_junit_names() {
-        assert_eq!(pytest_junit_name("tests/test_vm.py::test_create (call)"), "tests.test_vm::test_create");
-        assert_eq!(
-            pytest_junit_name("tests/test_x.py::TestGroup::test_in_class (setup)"),
-            "tests.test_x.TestGroup::test_in_class"
-        );
-        assert_eq!(pytest_junit_name("test_x.py::test_p[a::b] (call)"), "test_x::test_p[a::b]");
-        assert_eq!(pytest_junit_name("odd"), "odd");
-    }
-}
-
 impl Tracked {
     /// `client` journals through its observer; pass the same `journal` (the caller's view).
     pub fn new(client: Client, journal: Journal, clone_from: Arc<Vec<BaselineRef>>, unnamed: Arc<Mutex<()>>) -> Self {
@@ -338,5 +322,27 @@ impl Tracked {
         if let Err(e) = self.journal.release(name, why) {
             tracing::warn!(machine = name, "cannot record release in the run journal: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pytest_junit_name;
+
+    #[test]
+    fn pytest_node_ids_become_junit_names() {
+        assert_eq!(
+            pytest_junit_name("tests/test_vm.py::test_create (call)"),
+            "tests.test_vm::test_create"
+        );
+        assert_eq!(
+            pytest_junit_name("tests/test_x.py::TestGroup::test_in_class (setup)"),
+            "tests.test_x.TestGroup::test_in_class"
+        );
+        assert_eq!(
+            pytest_junit_name("test_x.py::test_p[a::b] (call)"),
+            "test_x::test_p[a::b]"
+        );
+        assert_eq!(pytest_junit_name("odd"), "odd");
     }
 }

@@ -105,9 +105,7 @@ pub fn call_reason(record: &Record, later: &[Record]) -> Option<String> {
                 )
             })
         }
-        Record::Collision {
-            machine, other, ..
-        } => Some(format!(
+        Record::Collision { machine, other, .. } => Some(format!(
             "`orbctl create {machine}` collided with another test ({}) making the same name; names built from a \
              timestamp or a counter per process collide across parallel workers",
             other.as_deref().unwrap_or("?")
@@ -149,7 +147,11 @@ fn apply_to_test(test: &mut TestResult, journal: &JournalView, tier_window: Opti
         .calls
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| stamp(r).filter(|(_, t)| *t == Some(name.as_str())).map(|(ts, _)| (i, ts)))
+        .filter_map(|(i, r)| {
+            stamp(r)
+                .filter(|(_, t)| *t == Some(name.as_str()))
+                .map(|(ts, _)| (i, ts))
+        })
         .collect();
     if mine.is_empty() && calls.is_empty() {
         return;
@@ -232,7 +234,10 @@ mod tests {
     #[test]
     fn only_the_attempt_whose_call_timed_out_is_put_on_the_machines() {
         let mut t = tier(failing(1_000_000));
-        apply(&mut t, &view(&[op("bin::t", "create", "timed-out", None, 1_005_000)], vec![]));
+        apply(
+            &mut t,
+            &view(&[op("bin::t", "create", "timed-out", None, 1_005_000)], vec![]),
+        );
         let log = &t.tests[0].attempt_log;
         assert!(matches!(&log[0].blame, Blame::Machines(r) if r.contains("timed out") && r.contains("3m")));
         assert_eq!(log[1].blame, Blame::Test, "the retry failed on its own");
@@ -308,7 +313,10 @@ mod tests {
             panic!("not blamed: {:?}", t.tests[0].attempt_log[0]);
         };
         assert!(why.contains("waited 31s in orbtest's create queue"), "{why}");
-        assert!(why.contains("max_concurrent_creates") && why.contains("threads"), "{why}");
+        assert!(
+            why.contains("max_concurrent_creates") && why.contains("threads"),
+            "{why}"
+        );
         assert_eq!(t.tests[0].attempt_log[1].blame, Blame::Test);
     }
 
@@ -321,11 +329,17 @@ mod tests {
         );
         // The retry joined the call and got the machine: recovered, not blame.
         let mut t = tier(failing(1_000_000));
-        let calls = vec![gone("bin::t", "running", 1_005_000), joined("bin::t", "succeeded", 1_007_000)];
+        let calls = vec![
+            gone("bin::t", "running", 1_005_000),
+            joined("bin::t", "succeeded", 1_007_000),
+        ];
         apply(&mut t, &view(&[], calls));
         assert!(t.tests[0].attempt_log.iter().all(|a| a.blame == Blame::Test));
         // A join that failed, or another test's, recovers nothing.
-        for other in [joined("bin::t", "failed", 1_007_000), joined("bin::u", "succeeded", 1_007_000)] {
+        for other in [
+            joined("bin::t", "failed", 1_007_000),
+            joined("bin::u", "succeeded", 1_007_000),
+        ] {
             let mut t = tier(failing(1_000_000));
             apply(&mut t, &view(&[], vec![gone("bin::t", "running", 1_005_000), other]));
             assert!(matches!(t.tests[0].attempt_log[0].blame, Blame::Machines(_)));

@@ -286,11 +286,7 @@ fn failures(h: &mut String, run: &RunResult) {
             attempts(r.attempts)
         );
         if let Some(why) = r.machine_blame() {
-            let _ = writeln!(
-                h,
-                "<p class=\"blame\"><strong>machine layer</strong>: {}</p>",
-                esc(why)
-            );
+            let _ = writeln!(h, "<p class=\"blame\"><strong>machine layer</strong>: {}</p>", esc(why));
         }
         let excerpt = r.output.as_deref().map(|o| super::failure_excerpt(o, OUTPUT_LINES));
         if let Some(m) = &r.message

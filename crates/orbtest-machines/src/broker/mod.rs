@@ -76,6 +76,19 @@ struct Shared {
     protected: Option<Arc<ProtectFn>>,
     calls: Mutex<Calls>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    /// Creates a baseline could serve, by image and user: what automatic baselines are made
+    /// from next time.
+    demand: Mutex<std::collections::BTreeMap<(String, Option<String>), u32>>,
+}
+
+/// How often the run's tests created machines from an image (as a baseline could serve them:
+/// no `--arch`, user data or password).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageDemand {
+    /// As the tests wrote it (`ubuntu:22.04`).
+    pub image: String,
+    pub user: Option<String>,
+    pub creates: u32,
 }
 
 #[derive(Default)]
@@ -162,6 +175,7 @@ impl Broker {
             protected: hooks.protected,
             calls: Mutex::new(Calls::default()),
             workers: Mutex::new(Vec::new()),
+            demand: Mutex::new(std::collections::BTreeMap::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let accept = {
@@ -180,6 +194,19 @@ impl Broker {
 
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// The creates of the run's tests that a baseline could have served, by image and user.
+    pub fn demand(&self) -> Vec<ImageDemand> {
+        let demand = self.shared.demand.lock().unwrap_or_else(|e| e.into_inner());
+        demand
+            .iter()
+            .map(|((image, user), creates)| ImageDemand {
+                image: image.clone(),
+                user: user.clone(),
+                creates: *creates,
+            })
+            .collect()
     }
 
     /// The run's create gate (creates in flight, for the monitor).
@@ -361,6 +388,7 @@ impl Shared {
         if let Some(begun) = self.join(&key, &op, journal) {
             return begun;
         }
+        self.count_demand(&op);
         // A `delete -a` becomes a delete of the machines it may delete, by name.
         let (op, argv) = match self.guard_delete(&op, journal) {
             Ok(None) => (op, argv.to_vec()),
@@ -419,6 +447,23 @@ impl Shared {
                     "the broker cannot start a thread for the call: {e}"
                 )))
             }
+        }
+    }
+
+    /// Counts a create a baseline could serve.
+    fn count_demand(&self, op: &Op) {
+        if let Op::Create {
+            image,
+            arch: None,
+            user,
+            user_data: None,
+            set_password: false,
+            ..
+        } = op
+            && orbctl::images::canonical(image).is_some()
+        {
+            let mut demand = self.demand.lock().unwrap_or_else(|e| e.into_inner());
+            *demand.entry((image.clone(), user.clone())).or_default() += 1;
         }
     }
 
