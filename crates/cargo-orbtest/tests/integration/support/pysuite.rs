@@ -91,8 +91,13 @@ impl Scenario {
     /// A copy of the pytest suite with this config. `{python}` becomes the venv's python,
     /// `{scenario}` the path of the orbsim scenario (written when given).
     pub fn new(config: &str, python: Option<&Path>, scenario: Option<&str>) -> Self {
+        Self::of("pysuite", config, python, scenario)
+    }
+
+    /// [`Scenario::new`] with another pytest fixture (a directory under `tests/fixtures`).
+    pub fn of(fixture: &str, config: &str, python: Option<&Path>, scenario: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        copy_dir(&crate::support::cli::fixture("pysuite"), dir.path());
+        copy_dir(&crate::support::cli::fixture(fixture), dir.path());
         let scenario_path = dir.path().join("scenario.toml");
         if let Some(text) = scenario {
             std::fs::write(&scenario_path, text).expect("write scenario");
