@@ -378,7 +378,7 @@ impl Observer for Monitor<'_> {
         match event {
             Event::RunStarted { dir, .. } => {
                 let path = dir.join(TIMELINE_FILE);
-                let timeline = match File::create(&path) {
+                let timeline = match orbtest_machines::files::create_private_file(&path) {
                     Ok(f) => Some(BufWriter::new(f)),
                     Err(e) => {
                         state.error = Some(format!("cannot create {}: {e}", path.display()));

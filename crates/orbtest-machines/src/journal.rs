@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -167,7 +168,12 @@ pub struct Journal {
 
 impl Journal {
     pub fn open(path: &Path, run_id: &str, test: Option<String>) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).read(true).open(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .mode(0o600)
+            .open(path)?;
         Ok(Self {
             path: path.to_path_buf(),
             run_id: run_id.to_string(),

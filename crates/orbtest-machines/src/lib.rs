@@ -17,7 +17,8 @@
 //! * [`settings`]: what a run tells the processes that call orbctl on its behalf.
 //! * [`api`]: machines for Rust tests that delete themselves on drop.
 //! * [`workers`]: the run's warm worker machines: which one a process has, health, replacement.
-//! * [`redact`]: secrets masked in everything a run writes; [`files`]: atomic, private files.
+//! * [`redact`]: secrets masked in everything a run writes; [`files`]: atomic, private files;
+//!   [`text`]: other programs' output bounded before it enters a message.
 
 pub mod admission;
 pub mod api;
@@ -30,6 +31,7 @@ pub mod policy;
 pub mod provider;
 pub mod redact;
 pub mod settings;
+pub mod text;
 pub mod tracked;
 pub mod workers;
 

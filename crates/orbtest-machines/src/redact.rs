@@ -5,7 +5,10 @@
 //! * the value of every environment variable of this process whose name contains `TOKEN`,
 //!   `SECRET`, `PASSWORD` or `KEY` (any case), at least [`MIN_LEN`] characters long (shorter
 //!   values would mask ordinary words); tests inherit this environment, so that covers what
-//!   they print of it. Also its XML/HTML- and JSON-escaped forms, as reports spell it.
+//!   they print of it. Also spelled as each format writes it: every character of the value may
+//!   appear as itself, as an XML/HTML entity (`&amp;`, `&lt;`, `&quot;`, `&apos;`, `&#39;`,
+//!   `&#x27;`, ...) or as a JSON escape (`\"`, `\u0026`, ...), in any mix — runners' JUnit
+//!   writers escape differently, and a value must not survive any of them.
 //! * the value of any such assignment in text (`API_KEY=...`, `"GITHUB_TOKEN": "..."` is not
 //!   an assignment and is only caught by value), e.g. a provision step `export API_KEY=...`.
 //! * `orbctl create --set-password`'s input: `--set-password=VALUE` (which orbctl rejects,
@@ -40,9 +43,9 @@ const LEARNED_MIN_LEN: usize = 4;
 
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    /// Secret values and their escaped spellings, longest first (so a longer secret that
-    /// contains a shorter one is masked whole).
-    needles: Vec<String>,
+    /// Secret values, longest first (so a longer secret that contains a shorter one is masked
+    /// whole).
+    secrets: Vec<Vec<char>>,
 }
 
 /// Whether an environment variable of this name holds a secret.
@@ -59,7 +62,7 @@ pub fn global() -> &'static Redactor {
 
 impl Redactor {
     pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
-        let mut needles = Vec::new();
+        let mut secrets: Vec<String> = Vec::new();
         for (name, value) in vars {
             let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
                 continue;
@@ -69,28 +72,26 @@ impl Redactor {
             }
             // A multi-line value is masked line by line (streams are redacted per line).
             for part in value.lines().map(str::trim).filter(|p| p.chars().count() >= MIN_LEN) {
-                needles.push(part.to_string());
-                needles.push(xml_escaped(part));
-                needles.push(html_escaped(part));
-                let json = serde_json::to_string(part).unwrap_or_default();
-                needles.push(json.trim_matches('"').to_string());
+                secrets.push(part.to_string());
             }
         }
-        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        needles.dedup();
-        Self { needles }
+        secrets.sort_by(|a, b| b.chars().count().cmp(&a.chars().count()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+        Self {
+            secrets: secrets.into_iter().map(|s| s.chars().collect()).collect(),
+        }
     }
 
     /// Whether this redactor masks any environment value (patterns apply regardless).
     pub fn has_values(&self) -> bool {
-        !self.needles.is_empty()
+        !self.secrets.is_empty()
     }
 
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        for needle in &self.needles {
-            if out.contains(needle.as_str()) {
-                out = Cow::Owned(out.replace(needle.as_str(), MASK));
+        for secret in &self.secrets {
+            if let Some(masked) = mask_spelled(&out, secret) {
+                out = Cow::Owned(masked);
             }
         }
         let mut learned = Vec::new();
@@ -99,11 +100,32 @@ impl Redactor {
         }
         // A value a pattern found is a secret wherever it appears (pflag quotes it twice).
         for value in learned.iter().filter(|v| v.chars().count() >= LEARNED_MIN_LEN) {
-            if out.contains(value.as_str()) {
-                out = Cow::Owned(out.replace(value.as_str(), MASK));
+            let value: Vec<char> = value.chars().collect();
+            if let Some(masked) = mask_spelled(&out, &value) {
+                out = Cow::Owned(masked);
             }
         }
         out
+    }
+
+    /// Masks the secrets in every file below `dir` (rewriting only files that had one): the
+    /// last pass over everything a run wrote, whoever wrote it and in whatever escaping.
+    pub fn scrub_tree(&self, dir: &Path) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                self.scrub_tree(&entry.path())?;
+            } else if kind.is_file() {
+                self.scrub_file(&entry.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// [`Self::redact`] for bytes; text that is not UTF-8 is redacted lossily only when it
@@ -261,16 +283,104 @@ fn replace_value(s: &mut String, start: usize, end: usize) -> bool {
     true
 }
 
-fn xml_escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+/// `text` with every spelling of `secret` replaced by the mask; `None` when there is none.
+fn mask_spelled(text: &str, secret: &[char]) -> Option<String> {
+    let first = *secret.first()?;
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find([first, '&', '\\']) {
+        let at = from + i;
+        match spelled_at(text, at, secret) {
+            Some(end) => {
+                out.push_str(&text[copied..at]);
+                out.push_str(MASK);
+                copied = end;
+                from = end;
+            }
+            None => from = at + text[at..].chars().next().map_or(1, char::len_utf8),
+        }
+        if from >= text.len() {
+            break;
+        }
+    }
+    (copied > 0).then(|| {
+        out.push_str(&text[copied..]);
+        out
+    })
 }
 
-fn html_escaped(s: &str) -> String {
-    xml_escaped(s).replace("&apos;", "&#39;")
+/// Where `secret` ends if it is spelled from byte `at` of `text` on, each character as itself,
+/// an XML/HTML character reference or a JSON escape.
+fn spelled_at(text: &str, at: usize, secret: &[char]) -> Option<usize> {
+    let Some((&c, rest)) = secret.split_first() else {
+        return Some(at);
+    };
+    spellings(&text[at..])
+        .into_iter()
+        .flatten()
+        .filter(|&(decoded, _)| decoded == c)
+        .find_map(|(_, len)| spelled_at(text, at + len, rest))
+}
+
+/// The ways the start of `s` can be read as one character: itself, a character reference,
+/// a JSON escape; each with its length in bytes.
+fn spellings(s: &str) -> [Option<(char, usize)>; 3] {
+    let literal = s.chars().next().map(|c| (c, c.len_utf8()));
+    [literal, entity(s), json_escape(s)]
+}
+
+/// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&#NN;`, `&#xHH;` at the start of `s`.
+fn entity(s: &str) -> Option<(char, usize)> {
+    let body = s.strip_prefix('&')?;
+    // The longest reference is `&#x10FFFF;`; look no further (bytes: what follows may be any
+    // character, cut anywhere).
+    let end = body.bytes().take(12).position(|b| b == b';')?;
+    let name = &body[..end];
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let n = name.strip_prefix('#')?;
+            let code = match n.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => n.parse().ok()?,
+            };
+            char::from_u32(code)?
+        }
+    };
+    Some((c, end + 2))
+}
+
+/// `\"`, `\\`, `\/`, `\n`, `\t`, `\r`, `\b`, `\f`, `\uXXXX` (a surrogate pair too) at the
+/// start of `s`.
+fn json_escape(s: &str) -> Option<(char, usize)> {
+    let body = s.strip_prefix('\\')?;
+    let c = match body.chars().next()? {
+        '"' => '"',
+        '\\' => '\\',
+        '/' => '/',
+        'n' => '\n',
+        't' => '\t',
+        'r' => '\r',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'u' => {
+            let unit = |at: usize| body.get(at..at + 4).and_then(|h| u32::from_str_radix(h, 16).ok());
+            let high = unit(1)?;
+            if (0xD800..0xDC00).contains(&high) {
+                let low = body.get(5..7).filter(|p| *p == "\\u").and_then(|_| unit(7))?;
+                let c = char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low.checked_sub(0xDC00)?))?;
+                return Some((c, 12));
+            }
+            return Some((char::from_u32(high)?, 6));
+        }
+        _ => return None,
+    };
+    Some((c, 2))
 }
 
 #[cfg(test)]
@@ -293,6 +403,62 @@ mod tests {
         assert_eq!(r.redact("xml ghp_abc&lt;&amp;&gt;123"), "xml [REDACTED]");
         assert_eq!(r.redact("lower wJalrXUtnFEMI"), "lower [REDACTED]");
         assert_eq!(r.redact("/home/someone short"), "/home/someone short", "not secrets");
+    }
+
+    #[test]
+    fn a_secret_is_masked_in_every_writers_escaping() {
+        let r = redactor(&[("DEPLOY_TOKEN", "a&b<c>'d\"e\\f/é")]);
+        for spelled in [
+            "a&b<c>'d\"e\\f/é",
+            // XML as quick-xml writes attributes, as pytest writes text, numeric references.
+            "a&amp;b&lt;c&gt;&apos;d&quot;e\\f/é",
+            "a&amp;b&lt;c>'d\"e\\f/é",
+            "a&#38;b&#x3C;c&#62;&#39;d&#34;e&#92;f&#x2F;&#233;",
+            // JSON, and JSON of a string that was XML-escaped first.
+            "a&b<c>'d\\\"e\\\\f\\/\\u00e9",
+            "a\\u0026b\\u003cc\\u003e\\u0027d\\\"e\\\\f/é",
+            "a&amp;b&lt;c&gt;&#39;d&quot;e\\\\f/é",
+        ] {
+            let text = format!("before {spelled} after");
+            assert_eq!(r.redact(&text), "before [REDACTED] after", "{spelled}");
+        }
+        // Almost the secret is no secret.
+        assert_eq!(r.redact("a&b<c>'d\"e\\f/e"), "a&b<c>'d\"e\\f/e");
+        assert!(matches!(r.redact("a&amp; b &#"), Cow::Borrowed(_)));
+    }
+
+    /// Found by the redaction property test: a reference followed by a wide character was not
+    /// read (the look-ahead cut the character in two).
+    #[test]
+    fn a_reference_before_a_wide_character_is_read() {
+        let r = redactor(&[("PROP_TOKEN", "<&😀';=")]);
+        assert_eq!(r.redact("&#x3C;&#38;😀&#39;;="), "[REDACTED]");
+    }
+
+    #[test]
+    fn characters_outside_the_basic_plane_are_matched_in_json_surrogates() {
+        let r = redactor(&[("EMOJI_SECRET", "ab😀cdef")]);
+        assert_eq!(r.redact("x ab\\ud83d\\ude00cdef y"), "x [REDACTED] y");
+        assert_eq!(r.redact("x ab&#x1F600;cdef y"), "x [REDACTED] y");
+    }
+
+    #[test]
+    fn scrubbing_a_tree_rewrites_only_files_with_secrets() {
+        let r = redactor(&[("CI_TOKEN", "s3cr&t-value")]);
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("tiers/py");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("attempt-1.xml"), "<f message=\"s3cr&#38;t-value\"/>").unwrap();
+        std::fs::write(dir.path().join("clean.txt"), "nothing").unwrap();
+        r.scrub_tree(dir.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(deep.join("attempt-1.xml")).unwrap(),
+            "<f message=\"[REDACTED]\"/>"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("clean.txt")).unwrap(),
+            "nothing"
+        );
     }
 
     #[test]

@@ -96,14 +96,24 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// Not a file to read: a directory, a device.
+    #[error("{} is not a file: give --config the path of an orchestrator.toml", .path.display())]
+    NotAFile { path: PathBuf },
+    #[error("{} is not UTF-8 text (invalid byte at offset {offset}): is it the right file?", .path.display())]
+    NotText { path: PathBuf, offset: usize },
     #[error(transparent)]
     Invalid(#[from] ConfigError),
 }
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    if path.metadata().is_ok_and(|m| !m.is_file()) {
+        return Err(LoadError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(LoadError::Missing {
                 path: path.to_path_buf(),
@@ -116,6 +126,10 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
             });
         }
     };
+    let text = String::from_utf8(bytes).map_err(|e| LoadError::NotText {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
     Ok(parse(Source::new(path, text))?)
 }
 

@@ -250,14 +250,99 @@ pub(crate) fn duration_value(value: &Value<'_>, key: &str, diags: &mut Diagnosti
         );
         return None;
     };
-    match humantime::parse_duration(s) {
+    match parse_duration(s) {
         Ok(d) => Some(d),
-        Err(_) => {
+        Err(why) => {
             diags.push(
-                Diagnostic::new(value.span(), format!("invalid duration `{s}` for `{key}`"))
+                Diagnostic::new(value.span(), format!("invalid duration `{s}` for `{key}`: {why}"))
                     .help(r#"write durations with a unit, like "90s", "5m" or "1h 30m""#),
             );
             None
         }
+    }
+}
+
+/// The longest duration any setting takes: a week. Longer is a typo (a month for a minute).
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `"90s"`, `"5m"`, `"1h 30m"`, `"250ms"`: whole numbers with a unit among `ms`, `s`, `m`, `h`,
+/// `d` (or their spelled-out forms, in lower case). Units that mean something else to somebody
+/// (`M` is a month to humantime, a minute to others), smaller than a millisecond or longer than
+/// a day, and totals over [`MAX_DURATION`] are refused.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("it is empty".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("expected a number at `{rest}`"));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| "the number is too large".to_string())?;
+        rest = rest[digits..].trim_start();
+        let unit_len = rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = rest[unit_len..].trim_start();
+        let scale = match unit {
+            "ms" | "msec" | "millis" => Duration::from_millis(1),
+            "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(1),
+            "m" | "min" | "mins" | "minute" | "minutes" => Duration::from_secs(60),
+            "h" | "hr" | "hrs" | "hour" | "hours" => Duration::from_secs(3600),
+            "d" | "day" | "days" => Duration::from_secs(24 * 3600),
+            "" => return Err(format!("`{number}` has no unit")),
+            other if other.chars().any(char::is_uppercase) => {
+                return Err(format!(
+                    "`{other}` is ambiguous (`M` is a month to some, a minute to others); units are lower case: ms, s, m, h, d"
+                ));
+            }
+            other => return Err(format!("unknown unit `{other}`; use ms, s, m, h or d")),
+        };
+        let part = u32::try_from(number)
+            .ok()
+            .and_then(|n| scale.checked_mul(n))
+            .ok_or_else(|| "it is far too long".to_string())?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| "it is far too long".to_string())?;
+    }
+    if total > MAX_DURATION {
+        return Err("it is longer than a week (7d), the longest any setting takes".to_string());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_lower_case_units_and_a_sane_size() {
+        let ok = |t: &str| parse_duration(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+        assert_eq!(ok("90s"), Duration::from_secs(90));
+        assert_eq!(ok("1h 30m"), Duration::from_secs(5400));
+        assert_eq!(ok("250ms"), Duration::from_millis(250));
+        assert_eq!(ok("1d2h"), Duration::from_secs(26 * 3600));
+        assert_eq!(ok("7d"), MAX_DURATION);
+        for bad in [
+            "5M",
+            "5Min",
+            "1w",
+            "2y",
+            "10us",
+            "",
+            "s",
+            "5",
+            "8d",
+            "1.5h",
+            "-1s",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_duration("5M").unwrap_err().contains("ambiguous"));
     }
 }

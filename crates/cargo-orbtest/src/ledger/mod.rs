@@ -199,7 +199,7 @@ impl Ledger {
             path: self.dir.clone(),
             source,
         };
-        orbtest_machines::files::create_private_dir(&self.dir).map_err(write_err)?;
+        orbtest_machines::files::ensure_private_dir(&self.dir).map_err(write_err)?;
         let path = self.dir.join(file_name(first.run_id()));
         if path.exists() {
             return Ok(false);

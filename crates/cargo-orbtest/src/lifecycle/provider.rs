@@ -147,7 +147,7 @@ pub fn link_embedded_sim(dir: &Path) -> std::io::Result<[PathBuf; 3]> {
 /// executable (tests and benchmarks reach the simulator it embeds this way).
 pub fn link_sim_names(exe: &Path, dir: &Path) -> std::io::Result<[PathBuf; 3]> {
     let me = std::fs::canonicalize(exe)?;
-    orbtest_machines::files::create_private_dir(dir)?;
+    orbtest_machines::files::ensure_private_dir(dir)?;
     let names = ["orbsim-orbctl", "orbsim-orb", "orbsim"];
     for name in names {
         let link = dir.join(name);

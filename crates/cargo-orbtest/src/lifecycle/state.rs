@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use orbtest_machines::files::{create_private_dir, write_atomic};
+use orbtest_machines::files::{ensure_private_dir, write_atomic};
 
 /// The root of orbtest's per-user cache (`$ORBTEST_HOME`, else the user's cache directory): the
 /// simulator's default state and the links to it. Nothing about machines is kept here.
@@ -213,8 +213,8 @@ impl ProviderState {
 
     /// The state kept in `dir`, with the provider's own lock and liveness.
     pub fn with_liveness(dir: &Path, liveness: Arc<dyn Liveness>) -> std::io::Result<Self> {
-        create_private_dir(dir)?;
-        create_private_dir(&dir.join("runs"))?;
+        ensure_private_dir(dir)?;
+        ensure_private_dir(&dir.join("runs"))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             liveness,
@@ -261,7 +261,7 @@ impl ProviderState {
     /// Creates this run's directory and marks the run alive.
     pub fn start_run(&self, run_id: &str) -> std::io::Result<RunState> {
         let dir = self.dir.join("runs").join(run_id);
-        create_private_dir(&dir)?;
+        ensure_private_dir(&dir)?;
         let alive = self.liveness.hold_run(run_id, &dir)?;
         Ok(RunState {
             run_id: run_id.to_string(),

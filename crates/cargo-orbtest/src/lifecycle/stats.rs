@@ -5,12 +5,14 @@ use std::time::Duration;
 use crate::results::{MachineActivity, MachineStats};
 use orbtest_machines::{JournalView, OpRecord};
 
-/// What the run's tests did with machines between two moments (one tier).
-pub fn activity(view: &JournalView, from_ms: u64, to_ms: u64) -> MachineActivity {
+/// What the run's tests did with machines between two moments (one tier): every operation
+/// but the orchestrator's own (process `orchestrator`). Not only those with a test name: a
+/// command tier's runner (a shell script, a build tool) calls `orbctl` without one.
+pub fn activity(view: &JournalView, from_ms: u64, to_ms: u64, orchestrator: u32) -> MachineActivity {
     let ops: Vec<&OpRecord> = view
         .ops
         .iter()
-        .filter(|o| o.ts_ms >= from_ms && o.ts_ms <= to_ms && o.test.is_some())
+        .filter(|o| o.ts_ms >= from_ms && o.ts_ms <= to_ms && o.pid != orchestrator)
         .collect();
     let ok = |op: &str| ops.iter().filter(|o| o.op == op && o.outcome == "ok").count() as u64;
     let creates: Vec<(u64, u64)> = ops

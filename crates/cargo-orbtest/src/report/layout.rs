@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use orbtest_machines::files::{create_private_dir, write_atomic};
+use orbtest_machines::files::{create_private_dir, ensure_private_dir, write_atomic};
 
 /// Report files copied to the report directory when they exist.
 pub const REPORT_FILES: &[&str] = &[
@@ -44,7 +44,7 @@ impl RunDir {
     /// Creates a fresh run directory with a new id (never one another run already has).
     pub fn create(orbtest_dir: &Path, report_dir: Option<&Path>, now: SystemTime) -> std::io::Result<Self> {
         let runs = orbtest_dir.join("runs");
-        create_private_dir(&runs)?;
+        ensure_private_dir(&runs)?;
         let mut attempt = 0;
         let (id, path) = loop {
             let id = new_run_id(now);
@@ -70,7 +70,7 @@ impl RunDir {
     /// `tiers/<tier>/`, created on first use.
     pub fn tier_dir(&self, tier: &str) -> std::io::Result<PathBuf> {
         let dir = self.path.join("tiers").join(tier);
-        create_private_dir(&dir)?;
+        ensure_private_dir(&dir)?;
         Ok(dir)
     }
 

@@ -31,11 +31,12 @@ pub fn failure_excerpt(output: &str, n: usize) -> String {
         .join("\n")
 }
 
-/// The last `n` lines of `text`.
+/// The last `n` lines of `text`, each cut at 2,000 bytes (a minified line can be megabytes).
 pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    orbtest_machines::text::tail(text, n, 2_000)
 }
+
+pub use orbtest_machines::text::excerpt;
 
 #[cfg(test)]
 mod tests {

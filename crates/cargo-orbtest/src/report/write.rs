@@ -16,8 +16,17 @@ pub fn write_reports(run: &RunResult, dir: &RunDir) -> Result<()> {
         .map_err(|e| Error::Infrastructure(format!("could not write merged JUnit: {e}")))?;
     write_atomic(&junit_path, junit.as_bytes()).map_err(|e| Error::io("cannot write", &junit_path, e))?;
     write_html(run, &dir.path, &[])?;
+    scrub(dir)?;
     dir.publish()
         .map_err(|e| Error::io("cannot publish reports to", &dir.report_dir, e))
+}
+
+/// The last pass over every file of the run directory, whoever wrote it (nextest, a command
+/// tier's runner, the shim, us) and in whatever escaping: no secret is published.
+fn scrub(dir: &RunDir) -> Result<()> {
+    orbtest_machines::redact::global()
+        .scrub_tree(&dir.path)
+        .map_err(|e| Error::io("cannot mask secrets in", &dir.path, e))
 }
 
 /// Writes the run directory's summary.json (atomically).

@@ -35,7 +35,7 @@ pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Resu
         resolved
             .state
             .lock(&me, |holder| {
-                eprintln!(
+                crate::errln!(
                     "orbtest: waiting for {} to finish with {}",
                     holder.map_or_else(|| "another cargo orbtest run".into(), |h| h.to_string()),
                     resolved.description
@@ -43,7 +43,7 @@ pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Resu
             })
             .map_err(io)?
     };
-    let existing = cleanup::list(&client).map_err(Error::Infrastructure)?;
+    let existing = cleanup::list(&client).map_err(|e| Error::Infrastructure(e.to_string()))?;
     let report = cleanup::reap(
         &client,
         &resolved.state,
@@ -52,7 +52,7 @@ pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Resu
         options,
         DELETE_PARALLELISM,
     )
-    .map_err(Error::Infrastructure)?;
+    .map_err(|e| Error::Infrastructure(e.to_string()))?;
 
     let verb = if dry_run { "would delete" } else { "deleted" };
     let deleted: Vec<_> = if dry_run {
@@ -61,19 +61,19 @@ pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Resu
         report.deleted.clone()
     };
     for (name, reason) in &deleted {
-        println!("{verb} {name}: {reason}");
+        crate::outln!("{verb} {name}: {reason}");
     }
     for (name, reason) in &report.plan.keep {
-        println!("kept {name}: {reason}");
+        crate::outln!("kept {name}: {reason}");
     }
     for (name, e) in &report.failed {
-        println!("FAILED to delete {name}: {e}");
+        crate::outln!("FAILED to delete {name}: {e}");
     }
     if deleted.is_empty() && report.failed.is_empty() {
-        println!("nothing to clean on {}", resolved.description);
+        crate::outln!("nothing to clean on {}", resolved.description);
     }
     if config.machines.prefixes.is_empty() && !global.quiet {
-        eprintln!(
+        crate::errln!(
             "note: [machines] prefixes is empty, so only machines journaled by earlier runs are cleaned; \
              add your tests' name prefixes to clean the rest"
         );

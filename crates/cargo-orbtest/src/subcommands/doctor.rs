@@ -136,7 +136,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
                             std::time::Duration::from_millis(250),
                         ) {
                             Ok(done) => report.fixed.push(done.to_string()),
-                            Err(e) => problems.push(e),
+                            Err(e) => problems.push(e.to_string()),
                         }
                     }
                 }
@@ -161,7 +161,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
                 report.host.provider_swap_percent = Some(p.swap_percent);
             }
             match cleanup::list(&client) {
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(e.to_string()),
                 Ok(existing) => {
                     let (input, owners) = cleanup::reap_input(&resolved.state, &config.machines, &existing);
                     let known = input.baselines.clone();
@@ -245,7 +245,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     report.problems = problems;
     report.advice = advice;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         print_human(&report);
     }
@@ -257,50 +257,52 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
 }
 
 fn print_human(r: &Report) {
-    println!("checks:");
+    crate::outln!("checks:");
     for c in &r.checks {
-        println!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.what, c.detail);
+        crate::outln!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.what, c.detail);
     }
-    println!("provider: {}", r.provider);
-    println!(
+    crate::outln!("provider: {}", r.provider);
+    crate::outln!(
         "OrbStack: {} (version {})",
         r.status.as_deref().unwrap_or("unknown"),
         r.version.as_deref().unwrap_or("unknown")
     );
-    println!(
+    crate::outln!(
         "host: memory {:.0}%, swap {:.0}%, CPU {:.0}%",
-        r.host.memory_percent, r.host.swap_percent, r.host.cpu_percent
+        r.host.memory_percent,
+        r.host.swap_percent,
+        r.host.cpu_percent
     );
     if let (Some(m), Some(s)) = (r.host.provider_memory_percent, r.host.provider_swap_percent) {
-        println!("provider reports: memory {m:.0}%, swap {s:.0}%");
+        crate::outln!("provider reports: memory {m:.0}%, swap {s:.0}%");
     }
     match r.orbstack_helper_mib {
-        Some(mib) => println!("OrbStack helper: {mib} MiB resident"),
-        None => println!("OrbStack helper: not visible on this host"),
+        Some(mib) => crate::outln!("OrbStack helper: {mib} MiB resident"),
+        None => crate::outln!("OrbStack helper: not visible on this host"),
     }
     if r.machines.is_empty() {
-        println!("machines: none");
+        crate::outln!("machines: none");
     } else {
-        println!("machines:");
+        crate::outln!("machines:");
         let width = r.machines.iter().map(|m| m.name.len()).max().unwrap_or(4);
         for m in &r.machines {
-            println!("  {:<width$}  {:<8}  {:<6}  {}", m.name, m.state, m.next_clean, m.owner);
+            crate::outln!("  {:<width$}  {:<8}  {:<6}  {}", m.name, m.state, m.next_clean, m.owner);
         }
     }
     for p in &r.problems {
-        println!("problem: {p}");
+        crate::outln!("problem: {p}");
     }
     for a in &r.advice {
-        println!("advice: {a}");
+        crate::outln!("advice: {a}");
     }
     for f in &r.fixed {
-        println!("fix: {f}");
+        crate::outln!("fix: {f}");
     }
     if r.ready {
-        println!("verdict: ready: `cargo orbtest` would start");
+        crate::outln!("verdict: ready: `cargo orbtest` would start");
     } else {
         let n = r.problems.len();
-        println!(
+        crate::outln!(
             "verdict: not ready: {n} {} to fix before a run can start",
             if n == 1 { "problem" } else { "problems" }
         );
@@ -323,7 +325,7 @@ fn tier_checks(global: &GlobalArgs, ws: &Workspace, config: &Config, chatty: boo
         ));
         if version.is_ok() {
             if chatty {
-                eprintln!("orbtest: building the tests to check what each tier selects");
+                crate::errln!("orbtest: building the tests to check what each tier selects");
             }
             match nextest::build_and_list(
                 ws,

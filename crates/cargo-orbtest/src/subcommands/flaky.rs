@@ -22,7 +22,7 @@ pub fn execute(global: &GlobalArgs, args: &FlakyArgs) -> Result<i32> {
             .import(&args.import)
             .map_err(|e| Error::Infrastructure(e.to_string()))?;
         if !global.quiet {
-            eprintln!(
+            crate::errln!(
                 "imported {} runs ({} already in the ledger, {} lines) into {}",
                 added.runs_added,
                 added.runs_known,
@@ -61,25 +61,25 @@ pub fn execute(global: &GlobalArgs, args: &FlakyArgs) -> Result<i32> {
             "window": window,
             "tests": tests,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else if args.suggest {
         let text = crate::quarantine::suggestions(&stats, threshold, &config, &today());
         if text.is_empty() {
-            eprintln!(
+            crate::errln!(
                 "no test has a flake rate over {:.0}% in its last {window} runs ({runs} runs in {})",
                 threshold * 100.0,
                 ledger.dir.display()
             );
         } else {
-            eprintln!(
+            crate::errln!(
                 "# tests flaky in more than {:.0}% of their last {window} runs; add to {}:",
                 threshold * 100.0,
                 config.path().display()
             );
-            print!("{text}");
+            crate::out!("{text}");
         }
     } else {
-        print!("{}", table(&shown, window, runs, &ledger.dir.display().to_string()));
+        crate::out!("{}", table(&shown, window, runs, &ledger.dir.display().to_string()));
     }
     Ok(exit_code::PASSED)
 }

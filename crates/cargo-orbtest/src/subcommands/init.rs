@@ -20,7 +20,7 @@ pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
             refuse_overwrite(&path, force)?;
             nextest::check_version(&ws.cargo)?;
             if !global.quiet {
-                eprintln!("orbtest: building and listing the tests to derive tiers from them");
+                crate::errln!("orbtest: building and listing the tests to derive tiers from them");
             }
             let binaries = nextest::list_binaries(&ws, global.quiet)?;
             let derived = config::Derived::from_binaries(&binaries);
@@ -73,7 +73,7 @@ pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
         )));
     }
     write_atomic(&path, text.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
-    eprintln!(
+    crate::errln!(
         "wrote {} with {what}\nnext: `cargo orbtest list` shows what each tier selects; `cargo orbtest` runs them",
         path.display()
     );

@@ -35,16 +35,16 @@ fn show(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
         report::write_html(&loaded.run, &dir, &loaded.merged_from)?;
     }
     if !global.quiet {
-        eprint!(
+        crate::err!(
             "{}",
             crate::view::render_summary(&loaded.run, Style { color }, Some(&dir))
         );
     }
-    eprintln!(" report.html: {}", page.display());
+    crate::errln!(" report.html: {}", page.display());
     if args.open
         && let Err(why) = open_in_browser(&page)
     {
-        eprintln!("could not open a browser ({why}); open {} yourself", page.display());
+        crate::errln!("could not open a browser ({why}); open {} yourself", page.display());
     }
     Ok(crate::exit_code::PASSED)
 }
@@ -102,7 +102,7 @@ fn find_run(global: &GlobalArgs, arg: Option<&str>) -> Result<PathBuf> {
 
 /// Opens `path` with the platform's opener. Waits briefly so an opener that fails at once
 /// (no browser, no display) is reported; one that keeps running is left to it.
-fn open_in_browser(path: &Path) -> std::result::Result<(), String> {
+fn open_in_browser(path: &Path) -> std::result::Result<(), OpenError> {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     use orbtest_process::{Invocation, Output, Sink, Stop, Supervision};
     // It is the user's browser from now on: not in our group, not killed with us.
@@ -116,24 +116,60 @@ fn open_in_browser(path: &Path) -> std::result::Result<(), String> {
         stderr: Sink::Null,
     };
     let exit = orbtest_process::run(&Invocation::new(opener).arg(path), &supervision, output)
-        .map_err(|e| format!("cannot run {opener}: {}", e.io()))?;
+        .map_err(|source| OpenError::Start { opener, source })?;
     if exit.timed_out || exit.success() {
         Ok(())
     } else {
-        Err(format!("{opener} failed ({})", exit.describe()))
+        Err(OpenError::Failed {
+            opener,
+            how: exit.describe(),
+        })
     }
+}
+
+/// Why the report could not be shown in a browser.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("cannot run {opener}: {}", .source.io())]
+    Start {
+        opener: &'static str,
+        #[source]
+        source: orbtest_process::Error,
+    },
+    #[error("{opener} failed ({how})")]
+    Failed { opener: &'static str, how: String },
+}
+
+/// A shard given twice (the same directory, or two copies of one run) would count its tests
+/// twice: the merged totals would lie.
+fn refuse_duplicates(dirs: &[PathBuf], shards: &[LoadedRun]) -> Result<()> {
+    let mut seen: std::collections::BTreeMap<String, &Path> = std::collections::BTreeMap::new();
+    for (dir, shard) in dirs.iter().zip(shards) {
+        if let Some(first) = seen.insert(shard.run.run_id.clone(), dir) {
+            let same = std::fs::canonicalize(first).ok() == std::fs::canonicalize(dir).ok();
+            return Err(Error::Usage(format!(
+                "run {} is given twice ({} and {}){}: each shard's report once",
+                shard.run.run_id,
+                first.display(),
+                dir.display(),
+                if same { ", the same directory" } else { "" }
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool, history: bool) -> Result<i32> {
     let color = global.color.enabled();
     let shards: Vec<LoadedRun> = dirs.iter().map(|d| load_run(d)).collect::<Result<_>>()?;
+    refuse_duplicates(dirs, &shards)?;
     let mut run = merge::merge_runs(new_run_id(SystemTime::now()), &shards);
     // Every shard's ledger lines: the merged history, so the next plan learns from all of them.
     let mut lines = Vec::new();
     for dir in dirs {
         match ledger::read_source(dir) {
             Ok(found) => lines.extend(found),
-            Err(e) => eprintln!("warning: {e}: that shard's history is missing from the merged ledger"),
+            Err(e) => crate::errln!("warning: {e}: that shard's history is missing from the merged ledger"),
         }
     }
     if regate {
@@ -164,7 +200,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
     let shard_dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     let (junit, problems) = crate::junit::documents::merge_shards(&shard_dirs, run.duration);
     for p in &problems {
-        eprintln!("warning: {p}: its tests are missing from the merged junit.xml");
+        crate::errln!("warning: {p}: its tests are missing from the merged junit.xml");
     }
     write(out, "junit.xml", &junit)?;
 
@@ -190,14 +226,14 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
     write(out, "report.html", &page)?;
 
     if !global.quiet {
-        eprint!("{}", crate::view::render_summary(&run, Style { color }, Some(out)));
-        eprint!("{}", merge::shard_table(&summary.shards));
+        crate::err!("{}", crate::view::render_summary(&run, Style { color }, Some(out)));
+        crate::err!("{}", merge::shard_table(&summary.shards));
     }
-    eprintln!(" merged {} shard reports into {}", shards.len(), out.display());
+    crate::errln!(" merged {} shard reports into {}", shards.len(), out.display());
     if github::in_actions()
         && let Err(e) = github::append_step_summary(&github::step_summary(&run))
     {
-        eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+        crate::errln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
     }
     Ok(run.exit_code())
 }
@@ -205,7 +241,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
 /// The merged shards' runs into this workspace's ledger, when there is a workspace.
 fn add_to_ledger(global: &GlobalArgs, merged: &Path) {
     let Ok((ws, _)) = super::project::load(global) else {
-        eprintln!(
+        crate::errln!(
             "note: no workspace here: the shards' history stays in {} (import it with `cargo orbtest flaky --import`)",
             merged.join(ledger::RUN_FILE).display()
         );
@@ -213,14 +249,14 @@ fn add_to_ledger(global: &GlobalArgs, merged: &Path) {
     };
     let ledger = Ledger::of(&ws.orbtest_dir());
     match ledger.import(&[merged.join(ledger::RUN_FILE)]) {
-        Ok(added) if !global.quiet => eprintln!(
+        Ok(added) if !global.quiet => crate::errln!(
             " history: {} shard runs added to {} ({} already there)",
             added.runs_added,
             ledger.dir.display(),
             added.runs_known
         ),
         Ok(_) => {}
-        Err(e) => eprintln!("warning: the shards' history was not added to the ledger: {e}"),
+        Err(e) => crate::errln!("warning: the shards' history was not added to the ledger: {e}"),
     }
 }
 

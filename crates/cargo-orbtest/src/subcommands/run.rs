@@ -12,7 +12,8 @@ use crate::lifecycle::sampler::ProviderSampler;
 use crate::lifecycle::{LifecycleOptions, provider, state};
 use crate::monitor::{MachineSource, Monitor};
 use crate::plan::{Plan, Selection};
-use crate::report::{self, gate, github, write_atomic};
+use crate::report::{self, gate, github, shell_word, write_atomic};
+use crate::results::Invocation;
 use crate::runner::{RunOptions, Runner};
 use crate::shard::PlanFile;
 use crate::shard::runtime::ShardRequest;
@@ -32,11 +33,16 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let color = global.color.enabled();
     let live = !global.quiet && stderr_is_terminal();
     let in_actions = github::in_actions();
-    let mut forwarded = ForwardedArgs::split(&args.nextest_args)?;
+    let mut nextest_args = super::project::nextest_args(global, &ws, &args.nextest, &args.nextest_args);
+    if args.no_fail_fast {
+        // Within each tier too, not only across tiers.
+        nextest_args.push("--no-fail-fast".to_string());
+    }
+    let mut forwarded = ForwardedArgs::split(&nextest_args)?;
     let shard = shard_request(args, &mut forwarded)?;
     if !global.quiet {
         for warning in crate::quarantine::expiry_warnings(&config, &crate::config::today()) {
-            eprintln!("warning: {warning}");
+            crate::errln!("warning: {warning}");
         }
     }
     let options = RunOptions {
@@ -53,6 +59,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             restart_orbstack: args.restart_orbstack,
         },
         shard,
+        invocation: invocation(global, args, &ws),
     };
     let live_view = live.then(|| LiveView::new(color, global.verbose));
     let plain = (!live && !global.quiet).then(|| PlainProgress::new(std::io::stderr()).github_groups(in_actions));
@@ -98,7 +105,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     run.redact(orbtest_machines::redact::global());
     run.resources = sampled.peaks;
     if let Some(problem) = &sampled.error {
-        eprintln!("warning: the resource timeline is incomplete: {problem}");
+        crate::errln!("warning: the resource timeline is incomplete: {problem}");
     }
     // The run's lines for the flake ledger: the gate's flake rates count this run too.
     let ops = orbtest_machines::journal::JournalView::read(&finished.dir.file("journal.jsonl"))
@@ -110,7 +117,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         run.gate = gate::evaluate(&config.gate, run);
         if config.gate.max_flake_rate.is_some() {
             let mut history = ledger.read().unwrap_or_else(|e| {
-                eprintln!("warning: {e}: flake rates count this run only");
+                crate::errln!("warning: {e}: flake rates count this run only");
                 Vec::new()
             });
             history.extend(lines.iter().cloned());
@@ -121,10 +128,10 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     }
     let ledger_file = finished.dir.file(ledger::RUN_FILE);
     if let Err(e) = write_atomic(&ledger_file, ledger::to_jsonl(&lines).as_bytes()) {
-        eprintln!("warning: cannot write {}: {e}", ledger_file.display());
+        crate::errln!("warning: cannot write {}: {e}", ledger_file.display());
     }
     if let Err(e) = ledger.add_run(&lines) {
-        eprintln!("warning: the flake ledger misses this run: {e}");
+        crate::errln!("warning: the flake ledger misses this run: {e}");
     }
 
     let written = report::write_reports(run, &finished.dir);
@@ -140,11 +147,11 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         let _ = report::write_summary(run, &finished.dir);
     }
     let shown_dir = written.is_ok().then_some(finished.dir.report_dir.as_path());
-    eprint!("{}", crate::view::render_summary(run, Style { color }, shown_dir));
+    crate::err!("{}", crate::view::render_summary(run, Style { color }, shown_dir));
     if in_actions {
-        print!("{}", github::annotations(run, Some(&ws.root)));
+        crate::out!("{}", github::annotations(run, Some(&ws.root)));
         if let Err(e) = github::append_step_summary(&github::step_summary(run)) {
-            eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+            crate::errln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
         }
     }
     if let Err(e) = written
@@ -153,6 +160,59 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         super::app::print_error(&e, color);
     }
     Ok(run.exit_code())
+}
+
+/// The command line as typed, and what a rerun of one test keeps of it.
+fn invocation(global: &GlobalArgs, args: &RunArgs, ws: &crate::workspace::Workspace) -> Invocation {
+    let mut words: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    if words.first().is_some_and(|w| w == "orbtest") {
+        words.remove(0);
+    }
+    let command_line = std::iter::once("cargo orbtest".to_string())
+        .chain(words.iter().map(|w| shell_word(w)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut kept = Vec::new();
+    if let Some(path) = &global.config {
+        kept.extend(["--config".to_string(), path.display().to_string()]);
+    }
+    if let Some(path) = &global.manifest_path {
+        kept.extend(["--manifest-path".to_string(), path.display().to_string()]);
+    }
+    let flags = crate::cli::NextestFlags {
+        filters: Vec::new(),
+        filterset: Vec::new(),
+        ..args.nextest.clone()
+    };
+    kept.extend(flags.to_args());
+    let rest = ForwardedArgs::without_selection(&args.nextest_args);
+    if !rest.is_empty() {
+        kept.push("--".to_string());
+        kept.extend(rest);
+    }
+    Invocation {
+        command_line,
+        rerun_args: kept,
+        git_commit: ws.is_cargo.then(|| git_commit(&ws.root)).flatten(),
+        host: sysinfo::System::host_name().ok(),
+    }
+}
+
+/// The checkout's commit, `-dirty` when tracked files changed; `None` outside git.
+fn git_commit(root: &std::path::Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        let inv = orbtest_process::Invocation::new("git").arg("-C").arg(root).args(args);
+        orbtest_process::capture(&inv, Some(std::time::Duration::from_secs(5)))
+            .ok()
+            .filter(|e| e.success())
+            .map(|e| String::from_utf8_lossy(&e.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "HEAD"]).filter(|h| !h.is_empty())?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
 /// `--shard K/N [--plan FILE]`: the plan, read and checked against N; without a plan, nextest

@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::progress::{resources, tier_line};
 use super::terminal::Style;
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, StepOutcome};
 use crate::report::human_duration;
 use crate::results::{TestStatus, TierOutcome};
 
@@ -165,11 +165,11 @@ impl Observer for LiveView {
                 outcome,
             } => {
                 let line = match outcome {
-                    Ok(msg) if msg.is_empty() => format!("{step} ({})", human_duration(*duration)),
-                    Ok(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
-                    Err(msg) => format!("{step}: FAILED: {msg}"),
+                    StepOutcome::Done(msg) if msg.is_empty() => format!("{step} ({})", human_duration(*duration)),
+                    StepOutcome::Done(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
+                    StepOutcome::Failed(msg) => format!("{step}: FAILED: {msg}"),
                 };
-                self.end_spinner(&mut s, outcome.is_ok(), line);
+                self.end_spinner(&mut s, matches!(outcome, StepOutcome::Done(_)), line);
             }
             Event::TierStarted { tier, .. } => {
                 let bar = ProgressBar::new(0)
@@ -224,14 +224,14 @@ impl Observer for LiveView {
             }
             Event::TierOutput { line, .. } => {
                 if self.verbose {
-                    self.println(line);
+                    self.println(&super::text::line(line));
                 }
                 let running = s.running;
                 if let Some(t) = s.tier.as_mut()
                     && let Some((_, last)) = t.command.as_mut()
                     && !line.trim().is_empty()
                 {
-                    *last = line.trim().to_string();
+                    *last = super::text::line(line.trim()).into_owned();
                     t.bar.set_message(self.tier_message(t, running));
                 }
             }
@@ -240,10 +240,14 @@ impl Observer for LiveView {
                     t.bar.finish_and_clear();
                 }
                 let ok = result.outcome != TierOutcome::Failed;
-                self.println(&format!("{} {}", self.mark(ok), tier_line(result)));
+                self.println(&format!("{} {}", self.mark(ok), super::text::line(&tier_line(result))));
             }
             Event::TierSkipped { tier, reason } => {
-                self.println(&format!("{} tier {tier}: skipped: {reason}", self.style.yellow("-")));
+                self.println(&format!(
+                    "{} tier {tier}: skipped: {}",
+                    self.style.yellow("-"),
+                    super::text::line(reason)
+                ));
             }
             Event::Resources { sample } => {
                 s.running = sample.running_tests;
@@ -262,7 +266,7 @@ impl Observer for LiveView {
             Event::MachineActivity { tier, activity } => {
                 self.println(&format!("  {}", super::progress::machine_activity(tier, activity)));
             }
-            Event::Note { message } => self.println(message),
+            Event::Note { message } => self.println(&super::text::line(message)),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod live;
 mod progress;
 mod terminal;
+pub mod text;
 
 pub use live::LiveView;
 pub use progress::PlainProgress;

@@ -1,6 +1,7 @@
 //! The summary printed when a run ends: per tier counts and time, the slowest tests, flaky
 //! tests, and each failure with its output tail and the command that reruns it.
 
+use super::text;
 use std::fmt::Write as _;
 
 use console::Style as Paint;
@@ -59,7 +60,12 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
                 0 => reason.to_string(),
                 n => format!("{reason} ({n} tests not run)"),
             };
-            let _ = writeln!(out, " {:<name_width$}  {result} {}", t.name, style.dim(&reason));
+            let _ = writeln!(
+                out,
+                " {:<name_width$}  {result} {}",
+                t.name,
+                style.dim(&text::line(&reason))
+            );
             continue;
         }
         let c = &t.counts;
@@ -76,7 +82,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             human_duration(t.duration)
         );
         if let Some(reason) = &t.reason {
-            let _ = writeln!(out, " {:<name_width$}  {}", "", style.dim(reason));
+            let _ = writeln!(out, " {:<name_width$}  {}", "", style.dim(&text::line(reason)));
         }
         for q in &t.quarantined {
             let line = format!(
@@ -87,7 +93,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
                 q.owner,
                 q.expires
             );
-            let _ = writeln!(out, " {:<name_width$}  {}", "", style.yellow(&line));
+            let _ = writeln!(out, " {:<name_width$}  {}", "", style.yellow(&text::line(&line)));
         }
     }
 
@@ -105,7 +111,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
                 out,
                 "   {:>8}  {}  {}",
                 human_duration(r.duration),
-                r.id,
+                text::name(&r.id.shown()),
                 style.dim(tier)
             );
         }
@@ -122,7 +128,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             let _ = writeln!(
                 out,
                 "   {}  {}",
-                r.id,
+                text::name(&r.id.shown()),
                 style.dim(&format!("{tier}, passed on attempt {}", r.attempts))
             );
         }
@@ -148,16 +154,20 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             let _ = writeln!(
                 out,
                 "   {}  {}",
-                style.bold(&r.id.to_string()),
+                style.bold(&text::name(&r.id.shown())),
                 style.dim(&format!("{tier}, {what}, {attempts}"))
             );
             if i < DETAILED_FAILURES {
                 if let Some(output) = &r.output {
                     for line in crate::report::failure_excerpt(output, TAIL_LINES).lines() {
-                        let _ = writeln!(out, "     {} {line}", style.dim("│"));
+                        let _ = writeln!(out, "     {} {}", style.dim("│"), text::line(line));
                     }
                 }
-                let _ = writeln!(out, "     rerun: {}", crate::report::rerun_in(run, tier, &r.id));
+                let _ = writeln!(
+                    out,
+                    "     rerun: {}",
+                    text::name(&crate::report::rerun_in(run, tier, &r.id))
+                );
             }
         }
         if failures.len() > DETAILED_FAILURES {
@@ -173,7 +183,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
     }
 
     if let Some(error) = &run.error {
-        let _ = writeln!(out, "\n {} {error}", style.red("error:"));
+        let _ = writeln!(out, "\n {} {}", style.red("error:"), text::line(error));
     }
 
     if run.gate.evaluated {

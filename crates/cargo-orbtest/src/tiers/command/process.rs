@@ -136,7 +136,7 @@ pub struct Log {
 
 impl Log {
     pub fn open(path: &Path, echo: bool) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let file = orbtest_machines::files::append_private_file(path)?;
         Ok(Self { file, echo })
     }
 
@@ -144,7 +144,7 @@ impl Log {
         let line = orbtest_machines::redact::global().redact(line);
         let _ = writeln!(self.file, "{line}");
         if self.echo {
-            eprintln!("{line}");
+            crate::errln!("{line}");
         }
     }
 }

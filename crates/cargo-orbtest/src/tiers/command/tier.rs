@@ -105,6 +105,8 @@ struct Attempt {
     exit: process::Exit,
     /// Why the JUnit report could not be used, when one was expected or written.
     junit_problem: Option<String>,
+    /// A report was written but could not be read: the attempt failed, whatever the exit code.
+    unreadable: bool,
 }
 
 /// Runs the tier: attempts until one passes, retries run out, the deadline passes or we are
@@ -155,7 +157,8 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
                     break;
                 }
             }
-            Err(message) => {
+            Err(e) => {
+                let message = format!("tier `{}`: command {e}", tier.name);
                 log.line(&format!("orbtest: {message}"));
                 infra_error = Some(message);
                 break;
@@ -187,7 +190,7 @@ struct TierRunner<'a, 'b> {
 impl TierRunner<'_, '_> {
     /// Runs attempt `number` (1 is the first run, later ones are retries); `Err` when the
     /// command could not be started.
-    fn attempt(&self, number: u32, log: &mut process::Log) -> std::result::Result<Attempt, String> {
+    fn attempt(&self, number: u32, log: &mut process::Log) -> std::result::Result<Attempt, process::SpawnError> {
         let (tier, command) = (self.run.tier, self.run.command);
         let junit_path = attempt_junit(&self.tier_dir, number);
         let _ = std::fs::remove_file(&junit_path);
@@ -262,8 +265,7 @@ impl TierRunner<'_, '_> {
                     line: &line,
                 });
             },
-        )
-        .map_err(|e| format!("tier `{}`: command {e}", tier.name))?;
+        )?;
         if exit.status.timed_out {
             log.line(&format!(
                 "orbtest: the tier's timeout ({}) passed: the command's process group was killed",
@@ -329,6 +331,8 @@ impl TierRunner<'_, '_> {
         result.tests = tests;
         if final_ok && result.counts.failures() == 0 && infra_error.is_none() {
             result.outcome = TierOutcome::Passed;
+        } else if last.unreadable {
+            result.reason = last.junit_problem.clone();
         } else if result.counts.failures() == 0 {
             result.reason = Some(match (infra_error, last.exit.status.interrupted) {
                 (Some(e), _) => e.to_string(),
@@ -347,7 +351,7 @@ impl TierRunner<'_, '_> {
 impl Attempt {
     /// The command succeeded and reported no failing test.
     fn passed(&self) -> bool {
-        self.exit.status.success() && !self.tests.iter().any(|t| t.status.is_failure())
+        self.exit.status.success() && !self.unreadable && !self.tests.iter().any(|t| t.status.is_failure())
     }
 }
 
@@ -362,14 +366,23 @@ fn read_attempt(
     pseudo_id: &TestId,
     tier: &Tier,
 ) -> Attempt {
+    let mut unreadable = false;
     let (mut tests, junit_problem, had_junit) = if junit_path.exists() {
         match junit::read_path(junit_path) {
             Ok(tests) => (tests, None, true),
-            Err(e) => (
-                Vec::new(),
-                Some(format!("its JUnit report could not be read: {e}")),
-                false,
-            ),
+            Err(e) => {
+                // A report that exists but cannot be read (truncated, not XML, another schema)
+                // may hide failures: the exit code alone cannot pass the tier.
+                unreadable = true;
+                (
+                    Vec::new(),
+                    Some(format!(
+                        "its JUnit report could not be read: {}",
+                        crate::report::excerpt(&e.to_string(), 5, 2000)
+                    )),
+                    false,
+                )
+            }
         }
     } else if expects_junit {
         (
@@ -384,9 +397,10 @@ fn read_attempt(
         (Vec::new(), None, false)
     };
     let pseudo = |status: TestStatus, message: String| {
+        let tail = orbtest_machines::redact::global().redact(&exit.tail).into_owned();
         let attempt = crate::results::Attempt {
             message: Some(message),
-            output: (!exit.tail.is_empty() && status.is_failure()).then(|| exit.tail.clone()),
+            output: (!tail.is_empty() && status.is_failure()).then_some(tail),
             ..crate::results::Attempt::new(1, status, duration)
         };
         junit::from_attempts(pseudo_id.clone(), status, vec![attempt])
@@ -400,7 +414,7 @@ fn read_attempt(
             ),
         ));
     } else if !had_junit {
-        let status = if exit.status.success() {
+        let status = if exit.status.success() && !unreadable {
             TestStatus::Passed
         } else {
             TestStatus::Failed
@@ -415,6 +429,7 @@ fn read_attempt(
         tests,
         exit,
         junit_problem,
+        unreadable,
     }
 }
 
@@ -456,12 +471,13 @@ fn sleep_unless_interrupted(wait: Duration, deadline: Instant, interrupts: &Inte
 }
 
 fn last_line(tail: &str) -> String {
-    tail.lines()
+    let line = tail
+        .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("no output")
-        .trim()
-        .to_string()
+        .trim();
+    crate::report::excerpt(line, 1, 500)
 }
 
 /// Where a tier's attempts write `{junit}`.

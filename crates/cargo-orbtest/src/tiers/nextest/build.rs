@@ -1,7 +1,6 @@
 //! Build once: compile every test binary the selected tiers may need, before the first tier
 //! runs, and record them so each tier reuses the build instead of invoking cargo again.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use nextest_metadata::NextestExitCode;
@@ -10,6 +9,7 @@ use super::scrub::scrubbed;
 use super::{ConfigSite, ToolConfig, config_sites};
 use crate::config::{Config, Diagnostic};
 use crate::errors::{Error, Result};
+use crate::report::tail;
 use crate::signals::Interrupts;
 use crate::workspace::Workspace;
 use orbtest_process::{Invocation, Output, Sink, Supervision};
@@ -64,10 +64,13 @@ pub fn build(request: &BuildRequest<'_>) -> Result<Built> {
     let binaries_metadata = out_dir.join("binaries-metadata.json");
     let cargo_metadata = out_dir.join("cargo-metadata.json");
     let log_path = out_dir.join("build.log");
-    std::fs::write(&cargo_metadata, &ws.metadata_json).map_err(|e| Error::io("cannot write", &cargo_metadata, e))?;
+    orbtest_machines::files::write_atomic(&cargo_metadata, ws.metadata_json.as_bytes())
+        .map_err(|e| Error::io("cannot write", &cargo_metadata, e))?;
 
-    let stdout = File::create(&binaries_metadata).map_err(|e| Error::io("cannot create", &binaries_metadata, e))?;
-    let log = File::create(&log_path).map_err(|e| Error::io("cannot create", &log_path, e))?;
+    let stdout = orbtest_machines::files::create_private_file(&binaries_metadata)
+        .map_err(|e| Error::io("cannot create", &binaries_metadata, e))?;
+    let log = orbtest_machines::files::create_private_file(&log_path)
+        .map_err(|e| Error::io("cannot create", &log_path, e))?;
     let inv = Invocation::new(&ws.cargo)
         .args([
             "nextest",
@@ -166,10 +169,4 @@ fn indent(text: &str) -> String {
         .map(|l| format!("      {l}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The last `n` lines of `text`.
-pub(crate) fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -47,17 +47,19 @@ pub fn list_tiers(
     Ok((all, listings))
 }
 
-/// Lists each tier's tests, without the listing of all tests.
+/// Lists each tier's tests, without the listing of all tests; `select` are extra selection
+/// arguments for every listing (`--run-ignored only` for the #[ignore]d ones).
 pub fn list_each_tier(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
     tiers: &[&str],
+    select: &[String],
 ) -> Result<Vec<TierListing>> {
     let jobs: Vec<Listing<'_>> = tiers
         .iter()
         .map(|tier| -> Listing<'_> {
-            Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+            Box::new(move || list_with(ws, tool_config, built, tier, false, select, &Interrupts::none()))
         })
         .collect();
     Ok(tiers
@@ -85,6 +87,38 @@ fn in_parallel(jobs: Vec<Listing<'_>>) -> Result<Vec<Vec<TestId>>> {
             })
             .collect()
     })
+}
+
+/// The tests `tier` selects but does not run by design: its `#[ignore]`d tests (with
+/// `--run-ignored only`, the others), as nextest counts them "skipped". `select` are the run's
+/// own selection arguments; with `--run-ignored all` nothing is skipped.
+pub fn list_skipped_by_design(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    select: &[String],
+    interrupts: &Interrupts,
+) -> Result<Vec<TestId>> {
+    let mut which = "default".to_string();
+    let mut rest = Vec::new();
+    let mut iter = select.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--run-ignored" {
+            which = iter.next().cloned().unwrap_or_default();
+        } else if let Some(value) = arg.strip_prefix("--run-ignored=") {
+            which = value.to_string();
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    let opposite = match which.as_str() {
+        "default" => "only",
+        "only" | "ignored-only" => "default",
+        _ => return Ok(Vec::new()),
+    };
+    rest.extend(["--run-ignored".to_string(), opposite.to_string()]);
+    list_with(ws, tool_config, built, tier, false, &rest, interrupts)
 }
 
 /// How many tests `tier` selects in this build, with the run's own selection arguments
@@ -133,7 +167,7 @@ pub fn build_and_list(
     verbose: bool,
 ) -> Result<(Vec<TestId>, Vec<TierListing>)> {
     let scratch_root = ws.orbtest_dir().join("list");
-    orbtest_machines::files::create_private_dir(&scratch_root)
+    orbtest_machines::files::ensure_private_dir(&scratch_root)
         .map_err(|e| Error::io("cannot create", &scratch_root, e))?;
     let scratch =
         tempfile::tempdir_in(&scratch_root).map_err(|e| Error::io("cannot create a directory in", &scratch_root, e))?;
@@ -144,7 +178,7 @@ pub fn build_and_list(
         &scratch.path().join("nextest-tool-config.toml"),
         profile,
     );
-    std::fs::write(&tool_config.path, &tool_config.text)
+    orbtest_machines::files::write_atomic(&tool_config.path, tool_config.text.as_bytes())
         .map_err(|e| Error::io("cannot write", &tool_config.path, e))?;
     let built = super::build(&super::BuildRequest {
         ws,
@@ -264,7 +298,7 @@ fn list_with(
     if !output.success() {
         return Err(Error::Nextest {
             what: format!("`cargo nextest list` for tier `{tier}` failed"),
-            detail: String::from_utf8_lossy(&output.stderr).trim_end().to_string(),
+            detail: crate::report::excerpt(String::from_utf8_lossy(&output.stderr).trim_end(), 30, 4_000),
         });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -3,7 +3,6 @@
 //! orbtest are forwarded to nextest's process group so it cancels cleanly and writes its JUnit.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -75,7 +74,8 @@ impl TierRun<'_> {
 
 /// Runs the tier to completion, calling `on_line` for each line of nextest's output.
 pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) -> Result<TierRunOutput> {
-    let mut log = File::create(&run.log_path).map_err(|e| Error::io("cannot create", &run.log_path, e))?;
+    let mut log = orbtest_machines::files::create_private_file(&run.log_path)
+        .map_err(|e| Error::io("cannot create", &run.log_path, e))?;
     let mut inv = scrubbed(Invocation::new(&run.ws.cargo).args(run.args()).dir(&run.ws.root));
     for (k, v) in &run.env {
         inv = inv.env(k, v);

@@ -37,11 +37,14 @@ pub fn check_version(cargo: &std::path::Path) -> Result<NextestVersion> {
     if !output.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(Error::NextestMissing {
-            detail: stderr.lines().next().unwrap_or("no output").trim().to_string(),
+            detail: crate::report::excerpt(stderr.lines().next().unwrap_or("no output").trim(), 1, 500),
         });
     }
     let version = NextestVersion::parse(&stdout).ok_or_else(|| Error::NextestMissing {
-        detail: format!("unrecognised version output {:?}", stdout.trim()),
+        detail: format!(
+            "unrecognised version output {:?}",
+            crate::report::excerpt(stdout.trim(), 3, 500)
+        ),
     })?;
     if version < MIN_VERSION {
         return Err(Error::NextestTooOld {

@@ -93,3 +93,35 @@ fn not_a_cargo_workspace_is_a_usage_error() {
     assert_eq!(code(&out), 64, "{}", stderr(&out));
     assert!(stderr(&out).contains("not a cargo workspace"), "{}", stderr(&out));
 }
+
+/// A config path that is a directory, or a file that is not text, is the user's mistake (64),
+/// not an infrastructure failure (they exited 3).
+#[test]
+fn a_config_that_is_a_directory_or_not_text_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scenario::new("basic", "[tiers.fast]\n");
+    let binary = s.path().join("binary.toml");
+    std::fs::write(&binary, b"[tiers.fast]\nfilter = \"\xff\xfe\"\n").unwrap();
+    // A path that is not UTF-8 itself, holding a valid config: that works.
+    let odd = s.path().join(std::ffi::OsStr::from_bytes(b"odd-\xff.toml"));
+    std::fs::write(&odd, "[tiers.cmd]\ncommand = [\"true\"]\n").unwrap();
+    for (config, expected, says) in [
+        (s.path().to_path_buf(), 64, "is not a file"),
+        (binary, 64, "is not UTF-8 text"),
+        (odd, 0, ""),
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-orbtest"));
+        crate::support::cli::scrub(&mut cmd);
+        let out = cmd
+            .args(["orbtest", "--report-dir"])
+            .arg(s.reports())
+            .arg("--config")
+            .arg(&config)
+            .current_dir(s.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), expected, "{}: {}", config.display(), stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+}

@@ -24,6 +24,10 @@ snapshot!(
 );
 snapshot!(bad_duration, "[tiers.integration]\ntimeout = \"five minutes\"\n");
 snapshot!(duration_without_unit, "[tiers.integration]\ntimeout = 300\n");
+snapshot!(
+    ambiguous_and_absurd_durations,
+    "[tiers.integration]\ntimeout = \"5M\"\ngrace_period = \"400d\"\nretries = { count = 1, delay = \"2w\" }\n[pressure]\nmax_wait = \"99999999999999h\"\n"
+);
 snapshot!(zero_timeout, "[tiers.integration]\ntimeout = \"0s\"\n");
 snapshot!(unknown_needs, "[tiers.fast]\n[tiers.integration]\nneeds = [\"fats\"]\n");
 snapshot!(needs_cycle, "[tiers.a]\nneeds = [\"b\"]\n[tiers.b]\nneeds = [\"a\"]\n");

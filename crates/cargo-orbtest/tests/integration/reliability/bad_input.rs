@@ -185,3 +185,46 @@ fn shim_argv_orbctl_rejects_gets_orbctls_own_message() {
     }
     insta::assert_snapshot!("shim_argv_orbctl_rejects", shown);
 }
+
+/// Started with stderr closed (`2>&-`; Rust points it at /dev/null), or with stdout and stderr
+/// pipes nobody reads any more (`cargo orbtest 2>&1 | head -1`): no panic, the run's verdict.
+#[test]
+fn a_closed_stderr_or_a_broken_stdout_never_panics_or_spills_into_reports() {
+    use std::os::unix::process::CommandExt;
+    let s = crate::support::pysuite::Scenario::new(
+        "[machines]\nprovider = \"sim\"\n[machines.sim]\nscenario = \"{scenario}\"\n\
+         [tiers.cmd]\ncommand = [\"sh\", \"-c\", \"orbctl create ubuntu:22.04 closed-vm; echo a failure; exit 1\"]\nmachines = true\n",
+        None,
+        Some("time_scale = 0.001\n"),
+    );
+    let mut cmd = s.command(&[]);
+    // SAFETY: close(2) between fork and exec touches only the child's descriptor table.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(2);
+            Ok(())
+        });
+    }
+    let out = cmd.stdout(std::process::Stdio::null()).status().expect("run");
+    assert_eq!(out.code(), Some(1), "no panic (101), the tests' verdict");
+    let latest = s.path().join(".orbtest/latest");
+    for name in ["summary.json", "journal.jsonl"] {
+        let text = std::fs::read_to_string(latest.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!text.contains("orbtest:") && !text.contains("FAILED"), "{name}: {text}");
+    }
+
+    for args in [&[][..], &["doctor"], &["list"], &["clean", "--dry-run"], &["report"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let status = s
+            .command(args)
+            .stdout(writer.try_clone().expect("clone"))
+            .stderr(writer)
+            .status()
+            .expect("run");
+        assert!(
+            matches!(status.code(), Some(0 | 1 | 3 | 64)),
+            "{args:?} ended with {status} (101 is a panic)"
+        );
+    }
+}

@@ -239,3 +239,46 @@ fn editing_the_config_mid_run_changes_nothing_until_the_next_run() {
     std::fs::write(&path, original).expect("restore");
     assert_next_run_reaps(&sim);
 }
+
+/// `--report-dir /tmp` as root used to make /tmp 0700 (its sticky bit gone): orbtest writes into
+/// a directory it did not create without changing its mode, creates a new one private, and
+/// writes every file private.
+#[test]
+fn a_report_directory_orbtest_did_not_create_keeps_its_mode_and_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = crate::support::pysuite::Scenario::new("[tiers.cmd]\ncommand = [\"true\"]\n", None, None);
+    let shared = s.path().join("shared-tmp");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o7777;
+    let out = s.run(&["--report-dir", shared.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(mode(&shared), 0o1777, "a directory we did not create keeps its mode");
+    assert!(shared.join("summary.json").exists());
+
+    let fresh = s.path().join("new/reports");
+    let out = s.run(&["--report-dir", fresh.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!((mode(&s.path().join("new")), mode(&fresh)), (0o700, 0o700));
+    let mut files = Vec::new();
+    for dir in [&shared, &fresh, &s.path().join(".orbtest/runs")] {
+        files.extend(walk(dir));
+    }
+    assert!(files.len() > 6, "{files:?}");
+    for f in files {
+        assert_eq!(mode(&f), 0o600, "{} is not private", f.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -11,5 +11,6 @@ mod orbsim_faults;
 mod ownership;
 mod parsers;
 mod processes;
+mod redaction;
 mod results;
 mod security;

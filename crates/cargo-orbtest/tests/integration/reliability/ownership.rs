@@ -222,8 +222,9 @@ fn protect_wins_over_prefixes_in_preflight_postflight_and_clean() {
     assert_eq!(s.machines(), ["test-fixture-db"]);
 }
 
-/// An `orbctl` that fails a verb while `<dir>/<verb>` exists, else is orbsim's: a provider that
-/// breaks at the worst moment (provider = "orbstack" with this as its orbctl).
+/// An `orbctl` that fails a verb while `<dir>/<verb>` exists (printing that file, when it is
+/// not empty), else is orbsim's: a provider that breaks at the worst moment (provider =
+/// "orbstack" with this as its orbctl).
 fn breakable_orbctl(s: &Scenario) -> (PathBuf, PathBuf) {
     let links = crate::support::sim_links(&s.path().join("links"));
     let fail = s.path().join("fail");
@@ -232,7 +233,8 @@ fn breakable_orbctl(s: &Scenario) -> (PathBuf, PathBuf) {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nif [ -e '{}/'\"$1\" ]; then echo \"[-32098] $1: the machine manager broke\" >&2; exit 1; fi\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\nf='{}/'\"$1\"\nif [ -s \"$f\" ]; then cat \"$f\" >&2; exit 1; fi\n\
+             if [ -e \"$f\" ]; then echo \"[-32098] $1: the machine manager broke\" >&2; exit 1; fi\nexec '{}' \"$@\"\n",
             fail.display(),
             links.orbctl.display()
         ),
@@ -336,4 +338,42 @@ fn kept_machines_stay_kept_until_clean_kept() {
     // And they are no one's any more: nothing is reaped twice or reported later.
     let out = s.run(&["clean", "--dry-run"]);
     assert!(stdout(&out).contains("nothing to clean"), "{}", stdout(&out));
+}
+
+/// A command tier's runner calls `orbctl` without a test name: its operations are the tier's,
+/// not the orchestrator's (they were shown as "0 creates").
+#[test]
+fn a_command_tiers_machine_operations_are_counted() {
+    let s = scenario(
+        "",
+        &tier(
+            "makes",
+            "orbctl create ubuntu:22.04 count-a && orbctl create ubuntu:22.04 count-b && orbctl delete -f count-a",
+        ),
+        None,
+    );
+    let out = s.run(&["--tier", "makes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tier makes: machines: 2 creates"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s.summary()["machines"]["created"], 2);
+}
+
+/// A provider that answers with megabytes of error text: the message quotes enough of it to act
+/// on, not all of it (on the terminal and in summary.json).
+#[test]
+fn error_excerpts_from_other_programs_are_bounded() {
+    let (s, fail) = breakable("");
+    let noise = format!("[-32098] list: {}\n", "x".repeat(300_000)).repeat(50);
+    std::fs::write(fail.join("list"), noise).expect("noise");
+    let out = on_orbstack(&s, &["--tier", "quiet"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{}", &err[..err.len().min(2000)]);
+    assert!(err.contains("[-32098] list: xxx"), "the start of the error is shown");
+    assert!(err.len() < 20_000, "{} bytes of stderr", err.len());
+    let summary = std::fs::read_to_string(s.path().join(".orbtest/latest/summary.json")).expect("summary");
+    assert!(summary.len() < 20_000, "{} bytes of summary.json", summary.len());
 }

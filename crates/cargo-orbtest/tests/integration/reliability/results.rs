@@ -226,3 +226,67 @@ fn a_skipped_tiers_tests_count_as_not_run() {
     let err = stderr(&out);
     assert!(err.contains("2 not run"), "{err}");
 }
+
+/// A command tier's JUnit that exists but cannot be read may hide failures: the tier fails
+/// and says why, whatever the command's exit code.
+#[test]
+fn an_unreadable_junit_fails_the_command_tier_with_the_reason() {
+    for (what, body) in [
+        (
+            "truncated",
+            "<testsuite name=\"s\"><testcase classname=\"s\" name=\"t\"><failure",
+        ),
+        ("not XML", "PASSED 12 tests"),
+        (
+            "namespaced",
+            "<j:testsuite xmlns:j=\"urn:x\"><j:testcase classname=\"s\" name=\"t\"/></j:testsuite>",
+        ),
+    ] {
+        let config = format!(
+            "[tiers.cmd]\ncommand = [\"sh\", \"-c\", 'printf \"%s\" \"$BODY\" > \"$ORBTEST_JUNIT\"']\nenv = {{ BODY = {body:?} }}\n"
+        );
+        let s = Scenario::new("basic", &config);
+        let out = s.run(Vec::<String>::new());
+        assert_eq!(code(&out), 1, "{what}: {}", stderr(&out));
+        let tier = s.tier("cmd");
+        assert_eq!(tier["outcome"], "failed", "{what}: {tier}");
+        let reason = tier["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: no reason in {tier}"));
+        assert!(reason.contains("JUnit report could not be read"), "{what}: {reason}");
+    }
+}
+
+/// A test named with a newline, a carriage return and a right-to-left override (a command
+/// tier's JUnit can name tests anything) cannot forge a line of the summary or reverse what
+/// the terminal shows: those characters are shown as escapes.
+#[test]
+fn test_names_are_escaped_on_the_terminal() {
+    let junit = r#"<testsuite name="s"><testcase classname="s" name="evil&#10; PASSED: 99 passed of 99 tests&#13;&#x202E;gnp.exe"><failure message="no">out&#x2066;put</failure></testcase></testsuite>"#;
+    let config = format!(
+        "[tiers.cmd]\ncommand = [\"sh\", \"-c\", 'printf \"%s\" \"$BODY\" > \"$ORBTEST_JUNIT\"; exit 1']\nenv = {{ BODY = {junit:?} }}\n"
+    );
+    let s = Scenario::new("basic", &config);
+    let out = s.run(Vec::<String>::new());
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        !err.lines().any(|l| l.trim_start().starts_with("PASSED:")),
+        "a forged verdict line: {err}"
+    );
+    assert!(
+        !err.contains('\u{202e}') && !err.contains('\r') && !err.contains('\u{2066}'),
+        "{err:?}"
+    );
+    assert!(
+        err.contains("s evil\\n PASSED: 99 passed of 99 tests\\r\\u{202e}gnp.exe"),
+        "{err}"
+    );
+    // summary.json keeps the name as it is (JSON escapes it).
+    assert!(
+        s.summary()["tiers"][0]["failed_tests"][0]
+            .as_str()
+            .unwrap()
+            .contains('\u{202e}')
+    );
+}

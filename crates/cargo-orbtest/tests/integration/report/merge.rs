@@ -105,3 +105,29 @@ fn three_merged_shards_count_like_one_unpartitioned_run() {
         "one chart per shard"
     );
 }
+
+/// A shard given twice would count its tests twice: the same directory, or a copy of it.
+#[test]
+fn a_shard_given_twice_is_refused() {
+    let s = crate::support::pysuite::Scenario::new("[tiers.cmd]\ncommand = [\"true\"]\n", None, None);
+    let shard = s.path().join("shard-1");
+    let out = s.run(&["--report-dir", shard.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let copy = s.path().join("shard-1-copy");
+    std::fs::create_dir(&copy).unwrap();
+    for f in std::fs::read_dir(&shard).unwrap().flatten() {
+        std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+    }
+    for second in [&shard, &copy] {
+        let out = s
+            .command(&["report", "merge", "--out"])
+            .arg(s.path().join("merged"))
+            .arg(&shard)
+            .arg(second)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 64, "{}", stderr(&out));
+        assert!(stderr(&out).contains("is given twice"), "{}", stderr(&out));
+        assert!(!s.path().join("merged/summary.json").exists());
+    }
+}
