@@ -224,3 +224,46 @@ fn flaky_shows_rates_and_infra_attempts_from_imported_artifacts() {
     orbtest::config::parse(orbtest::config::Source::new("orchestrator.toml", with_entry))
         .expect("suggested entries load");
 }
+
+#[test]
+fn the_gate_bounds_each_tests_flake_rate_over_its_window() {
+    use orbtest::config::GateConfig;
+    use orbtest::report::gate::{add_flake_rates, evaluate};
+    // `api` was flaky by its own fault in 2 of its 4 runs, `web` once through the machines.
+    let mut lines = Vec::new();
+    for (i, id) in ["r1", "r2", "r3", "r4"].iter().enumerate() {
+        let start = T0 + i as u64 * 100_000;
+        let mut api = flaky("api", 0);
+        if i % 2 == 1 {
+            api.status = TestStatus::Passed;
+            api.attempt_log.clear();
+        }
+        // web's first attempt starts a second into the run; its create times out 3 s later.
+        let web = flaky("web", start - T0 + 1_000);
+        let ops = [create_timed_out("pkg::it::web", start + 4_000)];
+        let mut r = run(id, start, vec![api, web]);
+        orbtest::lifecycle::blame::apply(&mut r.tiers[0], &ops);
+        lines.extend(lines_for_run(&r, &ops, &RunContext::default()));
+    }
+    let this_run = run("r4", T0, vec![flaky("api", 0), flaky("web", 0)]);
+    let config = GateConfig {
+        max_flake_rate: Some(0.25),
+        ..GateConfig::default()
+    };
+    let mut verdict = evaluate(&config, &this_run);
+    add_flake_rates(&mut verdict, &config, &this_run, &lines);
+    assert!(!verdict.passed);
+    assert_eq!(
+        verdict.violations,
+        ["pkg::it::api (tier `it`) was flaky in 2 of its last 4 runs: flake rate 0.50 (max 0.25)"],
+        "web's failures were the machine layer's"
+    );
+    // A window of the last run only: api passed at once there.
+    let narrow = GateConfig {
+        flake_window: 1,
+        ..config
+    };
+    let mut verdict = evaluate(&narrow, &this_run);
+    add_flake_rates(&mut verdict, &narrow, &this_run, &lines);
+    assert!(verdict.passed, "{verdict:?}");
+}
