@@ -82,7 +82,13 @@ fn a_create_timeout_in_the_journal_makes_the_attempt_infra_not_flaky() {
     // Run 1: `web` failed while its create timed out; `api` failed on its own.
     let mut r1 = run("r1", T0, vec![flaky("web", 1_000), flaky("api", 1_000)]);
     let ops = [create_timed_out("pkg::it::web", T0 + 4_000)];
-    orbtest::lifecycle::blame::apply(&mut r1.tiers[0], &ops);
+    orbtest::lifecycle::blame::apply(
+        &mut r1.tiers[0],
+        &orbtest_machines::JournalView {
+            ops: ops.to_vec(),
+            ..Default::default()
+        },
+    );
     let mut lines = lines_for_run(&r1, &ops, &RunContext::default());
     // Runs 2-4: both pass at once.
     for (i, id) in ["r2", "r3", "r4"].iter().enumerate() {
@@ -173,7 +179,13 @@ fn flaky_shows_rates_and_infra_attempts_from_imported_artifacts() {
         vec![flaky("web", 1_000), flaky("api", 1_000)],
     );
     let ops = [create_timed_out("pkg::it::web", T0 + 4_000)];
-    orbtest::lifecycle::blame::apply(&mut r1.tiers[0], &ops);
+    orbtest::lifecycle::blame::apply(
+        &mut r1.tiers[0],
+        &orbtest_machines::JournalView {
+            ops: ops.to_vec(),
+            ..Default::default()
+        },
+    );
     let mut text = orbtest::ledger::to_jsonl(&lines_for_run(&r1, &ops, &RunContext::default()));
     let r2 = run("20270115-090000-bbbbbb", T0 + 3_600_000, vec![flaky("api", 0)]);
     text.push_str(&orbtest::ledger::to_jsonl(&lines_for_run(
