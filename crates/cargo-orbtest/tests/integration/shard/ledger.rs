@@ -77,18 +77,21 @@ fn run(id: &str, start: u64, tests: Vec<TestResult>) -> RunResult {
     }
 }
 
+/// Blame from a journal that holds these operation records only.
+fn blame(tier: &mut orbtest::results::TierResult, ops: &[orbtest_machines::OpRecord]) {
+    let journal = orbtest_machines::JournalView {
+        ops: ops.to_vec(),
+        ..Default::default()
+    };
+    orbtest::lifecycle::blame::apply(tier, &journal);
+}
+
 #[test]
 fn a_create_timeout_in_the_journal_makes_the_attempt_infra_not_flaky() {
     // Run 1: `web` failed while its create timed out; `api` failed on its own.
     let mut r1 = run("r1", T0, vec![flaky("web", 1_000), flaky("api", 1_000)]);
     let ops = [create_timed_out("pkg::it::web", T0 + 4_000)];
-    orbtest::lifecycle::blame::apply(
-        &mut r1.tiers[0],
-        &orbtest_machines::JournalView {
-            ops: ops.to_vec(),
-            ..Default::default()
-        },
-    );
+    blame(&mut r1.tiers[0], &ops);
     let mut lines = lines_for_run(&r1, &ops, &RunContext::default());
     // Runs 2-4: both pass at once.
     for (i, id) in ["r2", "r3", "r4"].iter().enumerate() {
@@ -179,13 +182,7 @@ fn flaky_shows_rates_and_infra_attempts_from_imported_artifacts() {
         vec![flaky("web", 1_000), flaky("api", 1_000)],
     );
     let ops = [create_timed_out("pkg::it::web", T0 + 4_000)];
-    orbtest::lifecycle::blame::apply(
-        &mut r1.tiers[0],
-        &orbtest_machines::JournalView {
-            ops: ops.to_vec(),
-            ..Default::default()
-        },
-    );
+    blame(&mut r1.tiers[0], &ops);
     let mut text = orbtest::ledger::to_jsonl(&lines_for_run(&r1, &ops, &RunContext::default()));
     let r2 = run("20270115-090000-bbbbbb", T0 + 3_600_000, vec![flaky("api", 0)]);
     text.push_str(&orbtest::ledger::to_jsonl(&lines_for_run(
@@ -242,7 +239,7 @@ fn the_gate_bounds_each_tests_flake_rate_over_its_window() {
         let web = flaky("web", start - T0 + 1_000);
         let ops = [create_timed_out("pkg::it::web", start + 4_000)];
         let mut r = run(id, start, vec![api, web]);
-        orbtest::lifecycle::blame::apply(&mut r.tiers[0], &ops);
+        blame(&mut r.tiers[0], &ops);
         lines.extend(lines_for_run(&r, &ops, &RunContext::default()));
     }
     let this_run = run("r4", T0, vec![flaky("api", 0), flaky("web", 0)]);
