@@ -287,6 +287,7 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
     }
     let run = RunResult {
         run_id: "20270115-080000-abcdef".into(),
+        invocation: Default::default(),
         started_at: start,
         duration: Duration::from_millis(offset + 5_000),
         tiers,

@@ -345,7 +345,7 @@ fn main() {
             plan_walls = walls;
         }
     }
-    println!("\n plan: predicted (tests only) against the shard's wall time");
+    println!("\n plan: predicted (its tiers) against the shard's wall time");
     for (k, wall) in plan_walls.iter().enumerate() {
         let predicted = plan_json["shards"][k]["predicted_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
         println!(

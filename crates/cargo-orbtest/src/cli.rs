@@ -11,9 +11,14 @@ Examples:
   cargo orbtest                          run every tier in orchestrator.toml, in order
   cargo orbtest --tier fast              run one tier
   cargo orbtest --tier integration,e2e --ignore-needs
+  cargo orbtest parser                   only tests whose name contains `parser`, in each tier
+  cargo orbtest -E 'test(/db/)' -j 4     a filterset and 4 threads, in each tier
+  cargo orbtest --run-ignored all        #[ignore]d tests too
   cargo orbtest -- --partition hash:1/3  forward arguments to each `cargo nextest run`
+  cargo orbtest -- list                  tests named `list` (after `--` a word is a filter)
   cargo orbtest list                     tiers, their settings and the tests each selects
-  cargo orbtest init                     write a commented orchestrator.toml
+  cargo orbtest list --tier fast --message-format json
+  cargo orbtest init                     write orchestrator.toml derived from the project's tests
   cargo orbtest --gate                   run, then check the release gate ([gate])
   cargo orbtest report --open            the newest run's summary; open its report.html
   cargo orbtest report merge shard-*/    merge the reports of partitioned CI jobs
@@ -23,8 +28,12 @@ Examples:
                                          run shard 2 of that plan
   cargo orbtest flaky --suggest          flake rates from the ledger; quarantine entries to add
 
-Exit codes: 0 passed, 1 tests failed, 2 gate failed, 3 infrastructure failure,
-64 usage or config error, 130/143 interrupted.";
+In a member directory of a workspace, a run tests that package (as cargo does) unless
+--workspace or -p is given.
+
+Exit codes (orbtest's own; nextest's in brackets): 0 passed [0], 1 tests failed or timed out
+[100], 2 gate failed, 3 infrastructure failure: build, nextest, preflight [101, 104, ...],
+4 no tests selected [4], 64 usage or config error [2, 94, 96], 130/143 interrupted.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -124,9 +133,72 @@ pub struct RunArgs {
     /// The plan `cargo orbtest shard plan` wrote (needs --shard).
     #[arg(long, value_name = "FILE", requires = "shard")]
     pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub nextest: NextestFlags,
     /// Arguments for each `cargo nextest run` (build options go to the one build).
     #[arg(last = true, value_name = "NEXTEST_ARGS")]
     pub nextest_args: Vec<String>,
+}
+
+/// nextest's everyday flags, taken without `--` and applied to every selected tier (within
+/// the tier's own filter); cargo's package selection goes to the one build.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Test selection (nextest's, applied to each tier)")]
+pub struct NextestFlags {
+    /// Test name filters: run the tests whose name contains one of them.
+    #[arg(value_name = "FILTERS")]
+    pub filters: Vec<String>,
+    /// A filterset, intersected with each tier's filter (repeatable: any of them).
+    #[arg(short = 'E', long = "filterset", visible_alias = "filter-expr", value_name = "EXPR")]
+    pub filterset: Vec<String>,
+    /// Tests to run at once in each tier, instead of its `threads`: a number or "num-cpus".
+    #[arg(short = 'j', long, value_name = "N", allow_negative_numbers = true)]
+    pub test_threads: Option<String>,
+    /// A nextest profile (.config/nextest.toml) each tier's settings build on.
+    #[arg(short = 'P', long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Run #[ignore]d tests: default (not them), only, all.
+    #[arg(long, value_name = "WHICH", value_parser = ["default", "only", "all"])]
+    pub run_ignored: Option<String>,
+    /// Show the tests' output as they run (nextest runs them one at a time then).
+    #[arg(long)]
+    pub no_capture: bool,
+    /// Test every package of the workspace, also from a member's directory.
+    #[arg(long, visible_alias = "all")]
+    pub workspace: bool,
+    /// Test only this package (repeatable).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub package: Vec<String>,
+}
+
+impl NextestFlags {
+    /// The flags as nextest's own arguments, for the split between the build and the tiers.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in &self.filterset {
+            out.extend(["-E".to_string(), e.clone()]);
+        }
+        if let Some(n) = &self.test_threads {
+            out.extend(["--test-threads".to_string(), n.clone()]);
+        }
+        if let Some(p) = &self.profile {
+            out.extend(["--profile".to_string(), p.clone()]);
+        }
+        if let Some(w) = &self.run_ignored {
+            out.extend(["--run-ignored".to_string(), w.clone()]);
+        }
+        if self.no_capture {
+            out.push("--no-capture".to_string());
+        }
+        if self.workspace {
+            out.push("--workspace".to_string());
+        }
+        for p in &self.package {
+            out.extend(["-p".to_string(), p.clone()]);
+        }
+        out.extend(self.filters.iter().cloned());
+        out
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,11 +206,7 @@ pub enum Command {
     /// Run the tiers (the default when no subcommand is given).
     Run(RunArgs),
     /// Show the tiers, their effective settings and the tests each selects.
-    List {
-        /// Cargo build options for the build the listing needs (e.g. `--workspace`, `-p NAME`).
-        #[arg(last = true, value_name = "CARGO_ARGS")]
-        build_args: Vec<String>,
-    },
+    List(ListArgs),
     /// Write a commented orchestrator.toml at the workspace root.
     Init {
         /// Overwrite an existing file.
@@ -178,6 +246,31 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Tiers to show (comma-separated); default: all.
+    #[arg(long, value_delimiter = ',', value_name = "NAME[,NAME]")]
+    pub tier: Option<Vec<String>>,
+    /// human, or json for tools (tiers with settings and tests, and tests no tier selects).
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FORMAT")]
+    pub message_format: MessageFormat,
+    /// List every package of the workspace, also from a member's directory.
+    #[arg(long, visible_alias = "all")]
+    pub workspace: bool,
+    /// List only this package (repeatable).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub package: Vec<String>,
+    /// Cargo build options for the build the listing needs (e.g. `--features x`).
+    #[arg(last = true, value_name = "CARGO_ARGS")]
+    pub build_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ShardArgs {
     #[command(subcommand)]
     pub action: ShardAction,
@@ -209,6 +302,10 @@ pub struct PlanArgs {
     /// machine's].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub cpus: Option<u32>,
+    /// Creates at once on the shard machines, for machine tiers [default: [machines]
+    /// max_concurrent_creates, else 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub create_slots: Option<u32>,
     /// Plan from history alone, without building and listing the tests (tests added since
     /// go to a shard by hash when the shards run).
     #[arg(long)]
@@ -290,8 +387,131 @@ pub enum ReportAction {
 /// Parses `cargo orbtest ...` argv: cargo passes `orbtest` as the first argument; running the
 /// binary directly works too.
 pub fn parse(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
     if args.get(1).is_some_and(|a| a == "orbtest") {
         args.remove(1);
     }
-    Cli::try_parse_from(args)
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let conflict = |message: String| Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message);
+    // `--tier fast list` is a mistake, not a listing of every tier: run options go with a run.
+    if let Some((name, _)) = matches.subcommand() {
+        let given: Vec<String> = RunArgs::augment_args(clap::Command::new("run"))
+            .get_arguments()
+            .filter(|a| matches.value_source(a.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine))
+            .map(|a| match a.get_long() {
+                Some(long) => format!("--{long}"),
+                None => a.get_id().to_string(),
+            })
+            .collect();
+        if !given.is_empty() {
+            return Err(conflict(format!(
+                "{} {} run options, given before the `{name}` subcommand: put options after the subcommand they \
+                 are for (`cargo orbtest {name} --help` lists them), or leave out `{name}` to run",
+                given.join(", "),
+                if given.len() == 1 { "is a" } else { "are" }
+            )));
+        }
+    }
+    // A subcommand's name after a test filter (`parser list`) lands among the filters: say
+    // what was meant. After `--` a word is a filter (`-- list`).
+    let filters = match &cli.command {
+        Some(Command::Run(run)) => &run.nextest.filters,
+        _ => &cli.run.nextest.filters,
+    };
+    let cmd = Cli::command();
+    let is_subcommand = |w: &str| {
+        w == "help"
+            || cmd
+                .get_subcommands()
+                .any(|s| s.get_name() == w || s.get_all_aliases().any(|a| a == w))
+    };
+    if let Some(word) = filters.iter().find(|w| is_subcommand(w)) {
+        return Err(conflict(format!(
+            "`{word}` is a subcommand, so it cannot follow a test filter; put it first (`cargo orbtest {word} ...`), \
+             or write `cargo orbtest -- {word}` to run the tests named `{word}`"
+        )));
+    }
+    Ok(cli)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &str) -> Result<Cli, clap::Error> {
+        let mut args: Vec<OsString> = vec!["cargo-orbtest".into(), "orbtest".into()];
+        args.extend(words.split_whitespace().map(OsString::from));
+        parse(args)
+    }
+
+    #[test]
+    fn nextests_flags_work_without_a_double_dash() {
+        let cli = parse_words("-E test(x) --filterset test(y) -j 3 -P ci --run-ignored all --no-capture parser lexer")
+            .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(
+            cli.run.nextest.to_args(),
+            [
+                "-E",
+                "test(x)",
+                "-E",
+                "test(y)",
+                "--test-threads",
+                "3",
+                "--profile",
+                "ci",
+                "--run-ignored",
+                "all",
+                "--no-capture",
+                "parser",
+                "lexer"
+            ]
+        );
+        let cli = parse_words("run --workspace -p a -p b name").unwrap();
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("run")
+        };
+        assert_eq!(run.nextest.to_args(), ["--workspace", "-p", "a", "-p", "b", "name"]);
+        assert!(parse_words("--run-ignored sometimes").is_err());
+    }
+
+    #[test]
+    fn a_subcommand_name_is_the_subcommand_and_after_double_dash_a_filter() {
+        assert!(matches!(parse_words("list").unwrap().command, Some(Command::List(_))));
+        assert!(matches!(
+            parse_words("clean").unwrap().command,
+            Some(Command::Clean { .. })
+        ));
+        let cli = parse_words("-- clean").unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.nextest_args, ["clean"]);
+        // Global options go anywhere.
+        assert!(matches!(
+            parse_words("--color never list --tier fast").unwrap().command,
+            Some(Command::List(_))
+        ));
+    }
+
+    #[test]
+    fn run_flags_before_a_subcommand_are_an_error() {
+        for words in [
+            "--tier fast list",
+            "--gate doctor",
+            "parser list",
+            "-E test(x) clean",
+            "--tier fast run",
+        ] {
+            let err = match parse_words(words) {
+                Err(e) => e,
+                Ok(cli) => panic!("`{words}` parsed as {cli:?}"),
+            };
+            assert!(err.use_stderr(), "{words}");
+            let text = err.to_string();
+            assert!(
+                text.contains("subcommand") || text.contains("cannot be used"),
+                "{words}: {text}"
+            );
+        }
+    }
 }

@@ -131,6 +131,7 @@ mod tests {
         let mut h = History::default();
         let run = RunResult {
             run_id: "r".into(),
+            invocation: Default::default(),
             started_at: SystemTime::now(),
             duration: Duration::ZERO,
             interrupted: None,

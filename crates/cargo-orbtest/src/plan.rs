@@ -25,31 +25,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(config: &Config, selection: &Selection) -> Result<Self> {
-        let tiers = match &selection.tiers {
-            None => config.tiers.clone(),
-            Some(names) => {
-                for name in names {
-                    if config.tier(name).is_none() {
-                        let known = config.tier_names();
-                        let hint = did_you_mean(name, known.iter().copied())
-                            .map(|s| format!(" (did you mean `{s}`?)"))
-                            .unwrap_or_default();
-                        return Err(Error::Usage(format!(
-                            "unknown tier `{name}` in --tier{hint}\n  = note: tiers in {}: {}",
-                            config.path().display(),
-                            known.join(", ")
-                        )));
-                    }
-                }
-                // File order, whatever order the command line used.
-                config
-                    .tiers
-                    .iter()
-                    .filter(|t| names.contains(&t.name))
-                    .cloned()
-                    .collect()
-            }
-        };
+        let tiers = selected_tiers(config, selection.tiers.as_deref())?
+            .into_iter()
+            .cloned()
+            .collect();
         let plan = Self {
             tiers,
             ignore_needs: selection.ignore_needs,
@@ -115,6 +94,28 @@ impl Plan {
         }
         None
     }
+}
+
+/// The tiers `--tier a,b` names (all without it), in file order; an unknown name is a usage
+/// error with a suggestion.
+pub fn selected_tiers<'c>(config: &'c Config, names: Option<&[String]>) -> Result<Vec<&'c Tier>> {
+    let Some(names) = names else {
+        return Ok(config.tiers.iter().collect());
+    };
+    for name in names {
+        if config.tier(name).is_none() {
+            let hint = did_you_mean(name, config.tier_names())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(Error::Usage(format!(
+                "unknown tier `{name}` in --tier{hint}\n  = note: tiers in {}: {}",
+                config.path().display(),
+                config.tier_names().join(", ")
+            )));
+        }
+    }
+    // File order, whatever order the command line used.
+    Ok(config.tiers.iter().filter(|t| names.contains(&t.name)).collect())
 }
 
 #[cfg(test)]

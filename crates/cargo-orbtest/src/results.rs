@@ -21,6 +21,17 @@ impl fmt::Display for TestId {
     }
 }
 
+impl TestId {
+    /// `binary-id test-name`, as nextest shows a test (the space is where the binary ends):
+    /// what the terminal, report.html and GitHub show.
+    pub fn shown(&self) -> String {
+        if self.name.is_empty() {
+            return self.binary_id.clone();
+        }
+        format!("{} {}", self.binary_id, self.name)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestStatus {
     Passed,
@@ -28,7 +39,7 @@ pub enum TestStatus {
     Flaky,
     Failed,
     TimedOut,
-    /// Selected but not run (a cancelled tier, or a runner's own skip).
+    /// Selected but not run by design (`#[ignore]`d, or a runner's own skip).
     Skipped,
 }
 
@@ -131,6 +142,19 @@ pub fn timed_out_after(limit: Duration) -> String {
 }
 
 impl TestResult {
+    /// A test selected but not run by design (`#[ignore]`d).
+    pub fn skipped(id: TestId) -> Self {
+        Self {
+            id,
+            status: TestStatus::Skipped,
+            duration: Duration::ZERO,
+            attempts: 0,
+            message: None,
+            output: None,
+            attempt_log: Vec::new(),
+        }
+    }
+
     /// Gives every timed-out attempt without a message of its own the limit it ran into (the
     /// tier's timeout), rather than the time the runner measured.
     pub fn label_timeouts(&mut self, limit: Duration) {
@@ -163,10 +187,10 @@ impl TestResult {
 }
 
 /// Counts in summary.json. `passed` includes `flaky` (they passed, on a retry); `failed` does
-/// not include `timed_out`; `skipped` are tests not run by design (a runner's own skip);
-/// `not_run` are tests the tier selected that should have run and did not (the tier was skipped
-/// because a need failed, an interrupt, fail-fast). `#[ignore]`d tests are not selected and
-/// not counted.
+/// not include `timed_out`; `skipped` are tests the tier's filter selects that are not run by
+/// design (`#[ignore]`d ones, as nextest counts them, or a runner's own skip); `not_run` are
+/// tests the tier selected that should have run and did not (the tier was skipped because a
+/// need failed, an interrupt, fail-fast).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TestCounts {
     pub passed: u64,
@@ -358,9 +382,24 @@ impl RunOutcome {
     }
 }
 
+/// How a run was asked for: shown in report.html's header, and what reruns keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The command line, shell-quoted (`cargo orbtest --tier fast -E 'test(/db/)'`).
+    pub command_line: String,
+    /// Arguments a rerun of one test keeps: everything but what selected tests (tiers, test
+    /// filters, filtersets, partitions, shards) and where reports went.
+    pub rerun_args: Vec<String>,
+    /// `git rev-parse HEAD` of the workspace (with `-dirty` when it has changes), if it is a
+    /// git checkout.
+    pub git_commit: Option<String>,
+    pub host: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunResult {
     pub run_id: String,
+    pub invocation: Invocation,
     pub started_at: SystemTime,
     pub duration: Duration,
     pub tiers: Vec<TierResult>,

@@ -13,7 +13,7 @@ use crate::history::History;
 use crate::lifecycle::{LifecycleOptions, Preflight, PreflightContext, Session};
 use crate::plan::Plan;
 use crate::report::RunDir;
-use crate::results::{RunResult, TestCounts, TestStatus, TierOutcome, TierResult};
+use crate::results::{RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome, TierResult};
 use crate::signals::Interrupts;
 use crate::tiers::command::CommandRun;
 use crate::tiers::nextest::{self, Built, ForwardedArgs, LineEvent, TierRun, ToolConfig};
@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub lifecycle: LifecycleOptions,
     /// `--shard K/N [--plan FILE]`.
     pub shard: Option<crate::shard::runtime::ShardRequest>,
+    /// How the run was asked for (into the results and reports).
+    pub invocation: crate::results::Invocation,
 }
 
 /// Where the run stands with machines: preflight runs before the first machine tier.
@@ -99,6 +101,7 @@ impl Runner<'_> {
 
         let mut result = RunResult {
             run_id: dir.id.clone(),
+            invocation: self.options.invocation.clone(),
             started_at,
             duration: Default::default(),
             tiers: Vec::new(),
@@ -212,7 +215,8 @@ impl Runner<'_> {
                         {
                             match self.runner_env(&runner, built) {
                                 Ok(runner_env) => env.extend(runner_env),
-                                Err(reason) => {
+                                Err(e) => {
+                                    let reason = e.to_string();
                                     result.error.get_or_insert(reason.clone());
                                     stop = Some(reason.clone());
                                     self.skip(&mut result, tier, reason);
@@ -505,7 +509,7 @@ impl Runner<'_> {
         &self,
         runner: &std::path::Path,
         built: &Built,
-    ) -> std::result::Result<Vec<(String, String)>, String> {
+    ) -> std::result::Result<Vec<(String, String)>, nextest::target_runner::TargetRunnerError> {
         let triples = nextest::target_runner::triples(&built.binaries_metadata)?;
         nextest::target_runner::tier_env(runner, &triples, &self.ws.root)
     }
@@ -559,55 +563,30 @@ impl Runner<'_> {
             on_spawn: Some(&on_spawn),
             interrupts: self.interrupts.clone(),
         };
-        // Final statuses as nextest prints them: the tier's results when a second interrupt
-        // stopped nextest before it wrote its JUnit.
-        let mut streamed: Vec<crate::results::TestResult> = Vec::new();
-        let output = nextest::run_tier(&run, &mut |event, line| {
-            if let LineEvent::TestDone {
-                status,
-                binary_id,
-                name,
-                ..
-            } = event
-            {
-                streamed.push(crate::results::TestResult {
-                    id: crate::results::TestId {
-                        binary_id: binary_id.clone(),
-                        name: name.clone(),
-                    },
-                    status: *status,
-                    duration: std::time::Duration::ZERO,
-                    attempts: 1,
-                    message: None,
-                    output: None,
-                    attempt_log: Vec::new(),
-                });
-            }
-            match event {
-                LineEvent::Started { total } => observer.event(&Event::TierTotal {
-                    tier: &tier.name,
-                    total: *total,
-                }),
-                LineEvent::TestDone {
-                    status,
-                    binary_id,
-                    name,
-                    done,
-                    total,
-                } => {
-                    let test = format!("{binary_id}::{name}");
-                    observer.event(&Event::TestFinished {
-                        tier: &tier.name,
-                        test: &test,
-                        status: *status,
-                        done: *done,
-                        total: *total,
-                    });
-                }
-                LineEvent::Summary | LineEvent::Other => {}
-            }
-            observer.event(&Event::TierOutput { tier: &tier.name, line });
-        })?;
+        // The tier's #[ignore]d tests are its "skipped" (as nextest counts them): listed beside
+        // the run, since nextest's JUnit cannot tell them from tests outside the tier's filter.
+        let (output, skipped) = std::thread::scope(|scope| {
+            let skipped = scope.spawn(|| {
+                nextest::list_skipped_by_design(
+                    self.ws,
+                    tool_config,
+                    built,
+                    &tier.name,
+                    &self.options.forwarded.select,
+                    &self.interrupts,
+                )
+            });
+            let output = self.run_tier_process(tier, &run);
+            let skipped = skipped
+                .join()
+                .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())));
+            (output, skipped)
+        });
+        let (output, streamed) = output?;
+        let skipped = skipped.unwrap_or_else(|e| {
+            tracing::warn!("cannot list the #[ignore]d tests of tier `{}`: {e}", tier.name);
+            Vec::new()
+        });
 
         let mut result = TierResult {
             nextest_exit: output.exit_code,
@@ -620,6 +599,13 @@ impl Runner<'_> {
                 for t in &mut tests {
                     t.label_timeouts(tier.timeout);
                 }
+                let ran: std::collections::HashSet<TestId> = tests.iter().map(|t| t.id.clone()).collect();
+                tests.extend(
+                    skipped
+                        .into_iter()
+                        .filter(|id| !ran.contains(id))
+                        .map(TestResult::skipped),
+                );
                 result.tests = tests;
                 result.junit = Some(junit_path);
                 result.counts = TestCounts::of(&result.tests);
@@ -677,6 +663,64 @@ impl Runner<'_> {
             }
         }
         Ok((result, infra_error))
+    }
+    /// One tier's nextest process, its output turned into progress events as it comes.
+    /// Runs the tier's nextest; also the final statuses it printed, the tier's results when a
+    /// second interrupt stops nextest before it writes its JUnit.
+    fn run_tier_process(
+        &self,
+        tier: &Tier,
+        run: &TierRun<'_>,
+    ) -> Result<(nextest::TierRunOutput, Vec<crate::results::TestResult>)> {
+        let observer = self.observer;
+        let mut streamed: Vec<crate::results::TestResult> = Vec::new();
+        let output = nextest::run_tier(run, &mut |event, line| {
+            if let LineEvent::TestDone {
+                status,
+                binary_id,
+                name,
+                ..
+            } = event
+            {
+                streamed.push(crate::results::TestResult {
+                    id: crate::results::TestId {
+                        binary_id: binary_id.clone(),
+                        name: name.clone(),
+                    },
+                    status: *status,
+                    duration: std::time::Duration::ZERO,
+                    attempts: 1,
+                    message: None,
+                    output: None,
+                    attempt_log: Vec::new(),
+                });
+            }
+            match event {
+                LineEvent::Started { total } => observer.event(&Event::TierTotal {
+                    tier: &tier.name,
+                    total: *total,
+                }),
+                LineEvent::TestDone {
+                    status,
+                    binary_id,
+                    name,
+                    done,
+                    total,
+                } => {
+                    let test = format!("{binary_id} {name}");
+                    observer.event(&Event::TestFinished {
+                        tier: &tier.name,
+                        test: &test,
+                        status: *status,
+                        done: *done,
+                        total: *total,
+                    });
+                }
+                LineEvent::Summary | LineEvent::Other => {}
+            }
+            observer.event(&Event::TierOutput { tier: &tier.name, line });
+        })?;
+        Ok((output, streamed))
     }
 }
 

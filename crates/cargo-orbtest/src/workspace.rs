@@ -19,6 +19,8 @@ pub struct Workspace {
     pub is_cargo: bool,
     /// Where runs and reports live: `<target-dir>/orbtest`, or `<root>/.orbtest` without cargo.
     orbtest_dir: PathBuf,
+    /// The workspace's members: package name and the directory of its Cargo.toml.
+    pub members: Vec<(String, PathBuf)>,
 }
 
 pub fn cargo_program() -> PathBuf {
@@ -61,6 +63,14 @@ impl Workspace {
             manifest: shown,
             stderr: format!("could not parse cargo metadata: {e}"),
         })?;
+        let members = metadata
+            .workspace_packages()
+            .iter()
+            .filter_map(|p| {
+                let dir = p.manifest_path.parent()?.as_std_path().to_path_buf();
+                Some((p.name.to_string(), dir))
+            })
+            .collect();
         let target_dir = metadata.target_directory.into_std_path_buf();
         Ok(Self {
             root: metadata.workspace_root.into_std_path_buf(),
@@ -69,6 +79,7 @@ impl Workspace {
             metadata_json,
             cargo,
             is_cargo: true,
+            members,
         })
     }
 
@@ -83,7 +94,23 @@ impl Workspace {
             cargo: cargo_program(),
             is_cargo: false,
             orbtest_dir,
+            members: Vec::new(),
         }
+    }
+
+    /// The member package whose directory holds `dir` (the innermost), unless that is the
+    /// workspace root: cargo tests only that package when run there.
+    pub fn member_at(&self, dir: &Path) -> Option<&str> {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        self.members
+            .iter()
+            .filter_map(|(name, member)| {
+                let member = std::fs::canonicalize(member).unwrap_or_else(|_| member.clone());
+                (member != root && dir.starts_with(&member)).then_some((name, member.components().count()))
+            })
+            .max_by_key(|(_, depth)| *depth)
+            .map(|(name, _)| name.as_str())
     }
 
     /// Where runs and reports live: `<target-dir>/orbtest` (`<root>/.orbtest` without cargo).

@@ -26,7 +26,9 @@ pub fn lines_for_run(run: &RunResult, ops: &[OpRecord], ctx: &RunContext) -> Vec
     };
     let mut lines = Vec::new();
     for tier in &run.tiers {
-        if tier.outcome == TierOutcome::Skipped && tier.tests.is_empty() {
+        // A tier that ran nothing here (skipped, or left to other shards) says nothing about
+        // how long it takes.
+        if tier.nothing_selected || (tier.outcome == TierOutcome::Skipped && tier.tests.is_empty()) {
             continue;
         }
         lines.push(Line::Tier(TierLine {

@@ -32,7 +32,7 @@ pub enum BaselineError {
         was: Option<String>,
     },
     #[error("delete the old baseline: {0}")]
-    DeleteOld(String),
+    DeleteOld(#[source] super::cleanup::CleanupError),
     #[error("cannot record baseline `{name}`: {source}")]
     Record {
         name: String,

@@ -18,7 +18,7 @@ use super::state::{LockHolder, RunLock, RunState, now_ms};
 use super::stats::{activity, stats};
 use crate::config::{Config, MachinesConfig, OnPressure};
 use crate::errors::{Error, Result};
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, StepOutcome};
 use crate::results::MachineStats;
 use crate::signals::Interrupts;
 use orbtest_machines::broker::Broker;
@@ -108,8 +108,8 @@ fn step<T>(
     let start = Instant::now();
     let outcome = f();
     let shown = match &outcome {
-        Ok((_, message)) => Ok(message.clone()),
-        Err(e) => Err(e.to_string()),
+        Ok((_, message)) => StepOutcome::Done(message.clone()),
+        Err(e) => StepOutcome::Failed(e.to_string()),
     };
     observer.event(&Event::StepFinished {
         step: name,
@@ -331,8 +331,8 @@ impl Session {
                 set.write(&run.dir)
                     .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
                 let tracked = broker.tracked(None);
-                let message =
-                    super::workers::provide_all(&tracked, &set).map_err(|e| Error::preflight("workers", e))?;
+                let message = super::workers::provide_all(&tracked, &set, ctx.interrupts)
+                    .map_err(|e| Error::preflight("workers", e))?;
                 Ok((set, message))
             })?),
             _ => None,
@@ -422,7 +422,7 @@ impl Session {
             Err(e) => {
                 // Without a list nothing is known about what exists: every claim stays, so the
                 // next run's preflight reaps what this run made.
-                out.errors.push(e);
+                out.errors.push(e.to_string());
                 return self.finish_postflight(out, start, observer);
             }
         };
@@ -460,7 +460,7 @@ impl Session {
         let after = match cleanup::list(&self.client) {
             Ok(after) => after,
             Err(e) => {
-                out.errors.push(e);
+                out.errors.push(e.to_string());
                 existing
             }
         };
@@ -506,9 +506,9 @@ impl Session {
             message.push_str(&format!("; LEFTOVER: {}", out.stats.leftover.join(", ")));
         }
         let outcome = if out.errors.is_empty() {
-            Ok(message)
+            StepOutcome::Done(message)
         } else {
-            Err(format!("{message}; {}", out.errors.join("; ")))
+            StepOutcome::Failed(format!("{message}; {}", out.errors.join("; ")))
         };
         observer.event(&Event::StepFinished {
             step: "postflight",

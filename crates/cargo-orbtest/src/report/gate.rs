@@ -180,6 +180,7 @@ mod tests {
         };
         RunResult {
             run_id: "r".into(),
+            invocation: Default::default(),
             started_at: SystemTime::UNIX_EPOCH,
             duration: Duration::from_secs(100),
             tiers: vec![tier],

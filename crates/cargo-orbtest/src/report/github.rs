@@ -87,7 +87,7 @@ pub fn annotations_with(run: &RunResult, ws_root: Option<&Path>, checkout: Optio
         };
         props.push(format!(
             "title={}",
-            escape_property(&format!("{} {what} (tier {tier})", r.id))
+            escape_property(&format!("{} {what} (tier {tier})", r.id.shown()))
         ));
         let body = match &r.output {
             Some(o) => super::failure_excerpt(o, EXCERPT_LINES),
@@ -186,13 +186,13 @@ pub fn step_summary(run: &RunResult) -> String {
                 "failed"
             };
             if i >= SUMMARY_DETAILED {
-                let _ = writeln!(md, "- `{}` ({tier}, {what})", r.id);
+                let _ = writeln!(md, "- `{}` ({tier}, {what})", r.id.shown());
                 continue;
             }
             let _ = writeln!(
                 md,
                 "<details><summary><code>{}</code> ({tier}, {what}, {} attempt{})</summary>\n",
-                super::html::esc(&r.id.to_string()),
+                super::html::esc(&r.id.shown()),
                 r.attempts,
                 if r.attempts == 1 { "" } else { "s" }
             );
@@ -213,7 +213,7 @@ pub fn step_summary(run: &RunResult) -> String {
     if !flaky.is_empty() {
         let _ = writeln!(md, "\n### Flaky tests ({})\n", flaky.len());
         for (tier, r) in flaky.iter().take(SUMMARY_LISTED) {
-            let _ = writeln!(md, "- `{}` ({tier}, passed on attempt {})", r.id, r.attempts);
+            let _ = writeln!(md, "- `{}` ({tier}, passed on attempt {})", r.id.shown(), r.attempts);
         }
     }
     let pct = |p: Option<f64>| p.map_or("not measured".to_string(), |p| format!("{p:.1}%"));

@@ -281,7 +281,7 @@ fn failures(h: &mut String, run: &RunResult) {
             h,
             "<details{}><summary>{} <span class=\"why\">{}, {what}, {}</span></summary>",
             if i < OPEN_FAILURES { " open" } else { "" },
-            esc(&r.id.to_string()),
+            esc(&r.id.shown()),
             esc(tier),
             attempts(r.attempts)
         );
@@ -318,7 +318,7 @@ fn failures(h: &mut String, run: &RunResult) {
             let _ = writeln!(
                 h,
                 "<li><code>{}</code> <span class=\"why\">{}</span></li>",
-                esc(&r.id.to_string()),
+                esc(&r.id.shown()),
                 esc(tier)
             );
         }
@@ -346,7 +346,7 @@ fn flaky(h: &mut String, run: &RunResult) {
         let _ = writeln!(
             h,
             "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td class=\"why\">{}</td></tr>",
-            esc(&r.id.to_string()),
+            esc(&r.id.shown()),
             esc(tier),
             r.attempts,
             esc(r.message.as_deref().unwrap_or(""))
@@ -375,7 +375,7 @@ fn slowest(h: &mut String, run: &RunResult) {
             h,
             "<tr><td class=\"n\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
             human_duration(r.duration),
-            esc(&r.id.to_string()),
+            esc(&r.id.shown()),
             esc(tier),
             r.status.as_str()
         );

@@ -55,6 +55,11 @@ fn time(s: &str) -> Option<SystemTime> {
 fn to_run(s: &Summary, dir: &Path, tests: Option<&[(String, TestResult)]>) -> RunResult {
     RunResult {
         run_id: s.run_id.clone(),
+        invocation: s
+            .invocation
+            .as_ref()
+            .map(super::summary::InvocationSummary::to_invocation)
+            .unwrap_or_default(),
         started_at: time(&s.started_at).unwrap_or(SystemTime::UNIX_EPOCH),
         duration: Duration::from_millis(s.duration_ms),
         tiers: s
@@ -154,7 +159,14 @@ fn tests_from_summary(t: &TierSummary) -> Vec<TestResult> {
     let failed = t.failures.iter().map(|f: &FailureSummary| {
         let log: Vec<Attempt> = f.attempts.iter().map(AttemptSummary::to_attempt).collect();
         TestResult {
-            id: test_id(&f.name),
+            id: if f.binary_id.is_empty() {
+                test_id(&f.name)
+            } else {
+                TestId {
+                    binary_id: f.binary_id.clone(),
+                    name: f.test.clone(),
+                }
+            },
             status: if f.status == "timed-out" {
                 TestStatus::TimedOut
             } else {

@@ -64,6 +64,7 @@ pub fn merge_runs(run_id: String, shards: &[LoadedRun]) -> RunResult {
 
     RunResult {
         run_id,
+        invocation: Default::default(),
         started_at,
         duration: ended.duration_since(started_at).unwrap_or(Duration::ZERO),
         tiers,

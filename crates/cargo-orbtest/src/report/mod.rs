@@ -17,7 +17,7 @@ mod write;
 pub use layout::{REPORT_FILES, RunDir, new_run_id};
 pub use load::{LoadedRun, load_run};
 pub use orbtest_machines::files::{create_private_dir, write_atomic};
-pub use rerun::{rerun_command, rerun_for, rerun_in};
+pub use rerun::{rerun_command, rerun_for, rerun_in, shell_word};
 pub use summary::{
     AttemptSummary, BlameSummary, CountsSummary, FailureSummary, FlakySummary, GateSummary, MachinesSummary,
     QuarantineSummary, ResourcesSummary, ShardActual, ShardSummary, Summary, TierSummary,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{Attempt, Blame, RunResult, ShardInfo, TestResult, TestStatus, TierResult};
+use crate::results::{Attempt, Blame, Invocation, RunResult, ShardInfo, TestResult, TestStatus, TierResult};
 
 pub const SCHEMA: u32 = 1;
 
@@ -35,6 +35,42 @@ pub struct Summary {
     /// A merged report's shards: each one's predicted and actual time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardActual>,
+    /// How the run was asked for (absent in reports written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocation: Option<InvocationSummary>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvocationSummary {
+    /// The command line, shell-quoted.
+    pub command_line: String,
+    /// What a rerun of one test keeps of it (what selected tests left out).
+    #[serde(default)]
+    pub rerun_args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+impl InvocationSummary {
+    pub fn of(i: &Invocation) -> Option<Self> {
+        (*i != Invocation::default()).then(|| Self {
+            command_line: i.command_line.clone(),
+            rerun_args: i.rerun_args.clone(),
+            git_commit: i.git_commit.clone(),
+            host: i.host.clone(),
+        })
+    }
+
+    pub fn to_invocation(&self) -> Invocation {
+        Invocation {
+            command_line: self.command_line.clone(),
+            rerun_args: self.rerun_args.clone(),
+            git_commit: self.git_commit.clone(),
+            host: self.host.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,7 +160,13 @@ pub struct CountsSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureSummary {
+    /// `binary-id::test-name`.
     pub name: String,
+    /// The two parts of `name` (a binary id may itself hold `::`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub binary_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub test: String,
     /// failed | timed-out
     pub status: String,
     /// Every attempt, oldest first; the last is the one the test's outcome comes from.
@@ -143,6 +185,10 @@ pub struct FailureSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlakySummary {
     pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub binary_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub test: String,
     pub attempts: Vec<AttemptSummary>,
 }
 
@@ -283,7 +329,7 @@ impl Summary {
             error: run.error.clone(),
             exit_code: run.exit_code(),
             nextest_version: run.nextest_version.clone(),
-            tiers: run.tiers.iter().map(tier).collect(),
+            tiers: run.tiers.iter().map(|t| tier(t, &run.invocation.rerun_args)).collect(),
             machines: MachinesSummary {
                 created: run.machines.created,
                 cloned: run.machines.cloned,
@@ -306,6 +352,7 @@ impl Summary {
             merged_from: Vec::new(),
             shard: run.shard.as_ref().map(shard_summary),
             shards: Vec::new(),
+            invocation: InvocationSummary::of(&run.invocation),
         }
     }
 
@@ -316,7 +363,7 @@ impl Summary {
     }
 }
 
-fn tier(t: &TierResult) -> TierSummary {
+fn tier(t: &TierResult, kept: &[String]) -> TierSummary {
     TierSummary {
         name: t.name.clone(),
         outcome: t.outcome.as_str().to_string(),
@@ -338,17 +385,21 @@ fn tier(t: &TierResult) -> TierSummary {
             .failures()
             .map(|r| FailureSummary {
                 name: r.id.to_string(),
+                binary_id: r.id.binary_id.clone(),
+                test: r.id.name.clone(),
                 status: r.status.as_str().to_string(),
                 attempts: attempts(r),
                 message: r.message.clone(),
                 output_tail: r.output.as_deref().map(|o| super::tail(o, TAIL_LINES)),
-                rerun: super::rerun_for(t, &r.id),
+                rerun: super::rerun_for(t, &r.id, kept),
             })
             .collect(),
         flaky: t
             .flaky()
             .map(|r| FlakySummary {
                 name: r.id.to_string(),
+                binary_id: r.id.binary_id.clone(),
+                test: r.id.name.clone(),
                 attempts: attempts(r),
             })
             .collect(),

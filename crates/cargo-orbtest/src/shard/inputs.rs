@@ -16,6 +16,17 @@ const SEEN_RUNS: usize = 20;
 /// One run of a test: when the run started, its timing, whether it passed.
 type Seen<'a> = (&'a str, Timing, bool);
 
+/// One run of a tier: when the run started, the tier's time, and its tests' sum of durations,
+/// longest duration and sum of create time.
+#[derive(Debug, Clone, Default)]
+struct TierRun {
+    started_at: String,
+    tier_ms: u64,
+    sum_ms: u64,
+    longest_ms: u64,
+    create_ms: u64,
+}
+
 /// Timings by tier and test, from ledger lines.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryTimings {
@@ -23,6 +34,8 @@ pub struct HistoryTimings {
     tests: HashMap<(String, String), Timing>,
     /// Tier → its median duration as a whole.
     whole: HashMap<String, u64>,
+    /// Tier → per run (start, tier ms, Σ durations, longest, Σ create ms), for its overhead.
+    tier_runs: BTreeMap<String, Vec<TierRun>>,
     /// Tier → tests (group, name) seen in its recent runs, in order.
     recent: BTreeMap<String, BTreeSet<(String, String)>>,
     pub runs: u32,
@@ -102,6 +115,29 @@ impl HistoryTimings {
             let last = &pool[pool.len().saturating_sub(RECENT)..];
             out.tests.insert(key, median(last));
         }
+        // Each run's tier time against its tests, for the tier's overhead.
+        let mut runs_of: BTreeMap<(String, String), TierRun> = BTreeMap::new();
+        for line in lines {
+            match line {
+                Line::Tier(t) if t.outcome != "skipped" => {
+                    let r = runs_of.entry((t.tier.clone(), t.run.run_id.clone())).or_default();
+                    r.started_at.clone_from(&t.run.started_at);
+                    r.tier_ms = t.duration_ms;
+                }
+                Line::Test(t) => {
+                    let r = runs_of.entry((t.tier.clone(), t.run.run_id.clone())).or_default();
+                    r.sum_ms += t.duration_ms;
+                    r.longest_ms = r.longest_ms.max(t.duration_ms);
+                    r.create_ms += t.machines.create_ms;
+                }
+                Line::Tier(_) => {}
+            }
+        }
+        for ((tier, _), run) in runs_of {
+            if run.tier_ms > 0 && run.sum_ms > 0 {
+                out.tier_runs.entry(tier).or_default().push(run);
+            }
+        }
         for (tier, mut seen) in per_tier {
             seen.sort_by(|a, b| a.0.cmp(b.0));
             let mut last: Vec<u64> = seen[seen.len().saturating_sub(RECENT)..].iter().map(|s| s.1).collect();
@@ -118,6 +154,25 @@ impl HistoryTimings {
             id.to_string()
         };
         self.tests.get(&(tier.name.clone(), key)).copied()
+    }
+
+    /// What `tier` took beyond its tests' predicted time, median of its last few runs.
+    fn overhead_ms(&self, tier: &Tier, threads: u32, slots: Option<u32>) -> u64 {
+        let Some(runs) = self.tier_runs.get(&tier.name) else {
+            return 0;
+        };
+        let mut runs = runs.clone();
+        runs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        let mut over: Vec<u64> = runs[runs.len().saturating_sub(RECENT)..]
+            .iter()
+            .map(|r| {
+                let spread = r.sum_ms / u64::from(threads.max(1));
+                let machines = slots.map_or(0, |s| r.create_ms / u64::from(s.max(1)));
+                r.tier_ms.saturating_sub(spread.max(machines).max(r.longest_ms))
+            })
+            .collect();
+        over.sort_unstable();
+        over.get(over.len() / 2).copied().unwrap_or(0)
     }
 
     /// The tier's tests in its recent runs.
@@ -159,13 +214,14 @@ pub fn splittable(tier: &Tier) -> bool {
 }
 
 /// The planner's view of `tiers`: `listed` has each tier's tests now (group, name) when they
-/// could be listed; otherwise the tier's tests are those of its recent runs.
+/// could be listed; otherwise the tier's tests are those of its recent runs. `cpus` and
+/// `create_slots` are the shard machines' (for `threads = "num-cpus"` and machine tiers).
 pub fn tier_inputs(
-    config: &Config,
     tiers: &[&Tier],
     listed: &BTreeMap<String, Vec<(String, String)>>,
     history: &HistoryTimings,
     cpus: u32,
+    create_slots: u32,
 ) -> Vec<TierInput> {
     tiers
         .iter()
@@ -182,15 +238,17 @@ pub fn tier_inputs(
                     name: name.clone(),
                 })
                 .collect();
+            let threads = resolve_threads(tier.threads, cpus);
+            let create_slots = tier.machines.then_some(create_slots);
             TierInput {
                 name: tier.name.clone(),
                 command: tier.is_command(),
-                threads: resolve_threads(tier.threads, cpus),
-                // Without an explicit cap the host decides at run time: no bound to plan by.
-                create_slots: config.machines.max_concurrent_creates.filter(|_| tier.machines),
+                threads,
+                create_slots,
                 split: splittable(tier),
                 tests,
                 whole_ms: history.whole.get(&tier.name).copied(),
+                overhead_ms: history.overhead_ms(tier, threads, create_slots),
             }
         })
         .collect()

@@ -5,7 +5,7 @@
 //! {"schema": 1, "plan_id": "5f0c2a9e13b4", "count": 4,
 //!  "history": {"runs": 12, "tests_known": 390, "tests_median": 10},
 //!  "tiers": [{"name": "fast", "kind": "nextest", "threads": 2, "create_slots": null,
-//!             "split": true, "median_ms": 40}],
+//!             "split": true, "median_ms": 40, "overhead_ms": 310}],
 //!  "shards": [{"index": 1, "predicted_ms": 61230,
 //!              "tiers": [{"name": "fast", "predicted_ms": 1200, "whole": false,
 //!                         "tests": {"my-crate::integration": ["api::login", "api::logout"]}}]}]}
@@ -56,6 +56,9 @@ pub struct PlanTier {
     pub split: bool,
     /// What a test without history was planned at.
     pub median_ms: u64,
+    /// What the tier takes beyond its tests, charged to each shard that runs it.
+    #[serde(default)]
+    pub overhead_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,10 @@
 //! * its tests' durations over the tier's threads (tests run side by side),
 //! * its tests' machine work (create, clone, import) over the create slots (machine creates
 //!   queue for the slots, whatever the threads),
-//! * its longest test (nothing finishes before it).
+//! * its longest test (nothing finishes before it),
+//!
+//! plus what the tier took beyond its tests in earlier runs (nextest starting, the shim), for
+//! each shard that runs any of its tests.
 //!
 //! Tests are placed longest first, each where it makes its shard's total the smallest (ties:
 //! the shard with less so far, then the lower index); then single moves and swaps out of the
@@ -30,6 +33,9 @@ pub struct TierInput {
     pub tests: Vec<TestInput>,
     /// For a tier that is not split: its own duration from history.
     pub whole_ms: Option<u64>,
+    /// What the tier takes beyond its tests (nextest starting, a machine tier's shim), from
+    /// history: charged to each shard that runs any of its tests.
+    pub overhead_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +96,8 @@ impl Load {
         let machines = tier
             .create_slots
             .map_or(0.0, |slots| sum_c as f64 / f64::from(slots.max(1)));
-        (sum_d as f64 / threads).max(machines).max(longest as f64)
+        let overhead = if tier.split { tier.overhead_ms as f64 } else { 0.0 };
+        (sum_d as f64 / threads).max(machines).max(longest as f64) + overhead
     }
 
     fn time(&self, tier: &TierInput) -> f64 {
@@ -300,6 +307,7 @@ pub fn plan(tiers: &[TierInput], count: u32, history_runs: u32) -> PlanFile {
                 create_slots: t.create_slots,
                 split: t.split,
                 median_ms: m.duration_ms,
+                overhead_ms: t.overhead_ms,
             })
             .collect(),
         shards,
@@ -401,6 +409,7 @@ mod tests {
                 })
                 .collect(),
             whole_ms: None,
+            overhead_ms: 0,
         }
     }
 
@@ -480,5 +489,16 @@ mod tests {
         // 4 tests per shard, 8 threads: 1 s if threads were all; 3.6 s of creates through one slot.
         assert_eq!(plan.shards[0].predicted_ms, 3_600);
         assert_eq!(plan.shards[1].predicted_ms, 3_600);
+    }
+
+    #[test]
+    fn a_tiers_overhead_is_paid_by_each_shard_that_runs_it() {
+        let mut big = tier("big", 1, &[("b", "1", Some(1_000)), ("b", "2", Some(1_000))]);
+        big.overhead_ms = 500;
+        let small = tier("small", 1, &[("s", "1", Some(100))]);
+        let plan = plan(&[big, small], 2, 1);
+        // Each shard runs one `big` test and pays its overhead; `small` goes with either.
+        let times: Vec<u64> = plan.shards.iter().map(|s| s.predicted_ms).collect();
+        assert_eq!(times.iter().sum::<u64>(), 2 * 1_500 + 100, "{times:?}");
     }
 }

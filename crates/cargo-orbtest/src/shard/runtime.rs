@@ -10,7 +10,7 @@ use std::path::Path;
 use super::inputs::splittable;
 use super::plan::PlanFile;
 use super::select::{TierShare, by_plan, by_slice, filterset, unplanned_whole};
-use super::spec::ShardSpec;
+use super::spec::{ShardSpec, hash_shard};
 use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::history::History;
@@ -57,11 +57,25 @@ impl ShardRequest {
         match (&self.plan, nextest) {
             (Some(plan), Some((tool_config, built))) if !nextest_tiers.is_empty() => {
                 let names: Vec<&str> = nextest_tiers.iter().map(|t| t.name.as_str()).collect();
-                let listings = nextest::list_each_tier(ws, tool_config, built, &names)?;
-                for listing in listings {
+                let listings = nextest::list_each_tier(ws, tool_config, built, &names, &[])?;
+                // #[ignore]d tests are in no plan; each goes to the shard its hash names, so
+                // exactly one shard counts it as skipped (or runs it, with --run-ignored).
+                let only = ["--run-ignored".to_string(), "only".to_string()];
+                let ignored = nextest::list_each_tier(ws, tool_config, built, &names, &only)?;
+                for (listing, ignored) in listings.into_iter().zip(ignored) {
                     let listed: Vec<(String, String)> =
                         listing.tests.into_iter().map(|t| (t.binary_id, t.name)).collect();
-                    shares.insert(listing.tier.clone(), by_plan(plan, spec, &listing.tier, false, &listed));
+                    let mut share = by_plan(plan, spec, &listing.tier, false, &listed);
+                    if let TierShare::Tests { tests, .. } = &mut share {
+                        tests.extend(
+                            ignored
+                                .tests
+                                .into_iter()
+                                .filter(|t| hash_shard(&listing.tier, &t.to_string(), spec.count) == spec.index)
+                                .map(|t| (t.binary_id, t.name)),
+                        );
+                    }
+                    shares.insert(listing.tier.clone(), share);
                 }
                 *tool_config = narrowed_tool_config(ws, dir, &nextest_tiers, &shares, &tool_config.path, profile)?;
             }

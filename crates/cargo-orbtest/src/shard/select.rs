@@ -153,6 +153,7 @@ mod tests {
                 })
                 .collect(),
             whole_ms: None,
+            overhead_ms: 0,
         };
         plan(&[tier], 2, 1)
     }

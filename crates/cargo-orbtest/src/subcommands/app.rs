@@ -27,7 +27,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let result = match cli.command {
         None => run::execute(&cli.global, &cli.run),
         Some(Command::Run(ref args)) => run::execute(&cli.global, args),
-        Some(Command::List { ref build_args }) => list::execute(&cli.global, build_args),
+        Some(Command::List(ref args)) => list::execute(&cli.global, args),
         Some(Command::Init { force }) => init::execute(&cli.global, force),
         Some(Command::Clean { dry_run, kept, no_wait }) => clean::execute(
             &cli.global,

@@ -59,3 +59,44 @@ fn without_cargo(global: &GlobalArgs, cargo_error: Error) -> Result<(Workspace, 
 pub(crate) fn config_path(global: &GlobalArgs, ws: &Workspace) -> std::path::PathBuf {
     global.config.clone().unwrap_or_else(|| ws.root.join(config::FILE_NAME))
 }
+
+/// The package a run or listing is narrowed to because it was started in (or pointed at, with
+/// `--manifest-path`) a member's directory, as cargo does; `None` with `--workspace`, `-p`, or
+/// at the workspace root. `args` are nextest's arguments so far (flags and forwarded ones).
+pub(crate) fn member_package(global: &GlobalArgs, ws: &Workspace, args: &[String]) -> Option<String> {
+    let chosen = args.iter().any(|a| {
+        matches!(a.as_str(), "--workspace" | "--all" | "-p" | "--package" | "--exclude")
+            || a.starts_with("--package=")
+            || a.starts_with("--exclude=")
+            || (a.starts_with("-p") && a.len() > 2)
+    });
+    if chosen || !ws.is_cargo {
+        return None;
+    }
+    let dir = match &global.manifest_path {
+        Some(m) => m.parent().map(std::path::Path::to_path_buf)?,
+        None => std::env::current_dir().ok()?,
+    };
+    ws.member_at(&dir).map(str::to_string)
+}
+
+/// nextest's arguments for a run or listing: the flags given without `--`, then those after
+/// it, then `-p PACKAGE` when started in a member's directory (said on stderr unless quiet).
+pub(crate) fn nextest_args(
+    global: &GlobalArgs,
+    ws: &Workspace,
+    flags: &crate::cli::NextestFlags,
+    rest: &[String],
+) -> Vec<String> {
+    let mut args = flags.to_args();
+    args.extend(rest.iter().cloned());
+    if let Some(package) = member_package(global, ws, &args) {
+        if !global.quiet {
+            crate::errln!(
+                "orbtest: testing package `{package}`, whose directory this is (--workspace tests every package)"
+            );
+        }
+        args.extend(["-p".to_string(), package]);
+    }
+    args
+}

@@ -12,7 +12,8 @@ use crate::lifecycle::sampler::ProviderSampler;
 use crate::lifecycle::{LifecycleOptions, provider, state};
 use crate::monitor::{MachineSource, Monitor};
 use crate::plan::{Plan, Selection};
-use crate::report::{self, gate, github, write_atomic};
+use crate::report::{self, gate, github, shell_word, write_atomic};
+use crate::results::Invocation;
 use crate::runner::{RunOptions, Runner};
 use crate::shard::PlanFile;
 use crate::shard::runtime::ShardRequest;
@@ -32,7 +33,12 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let color = global.color.enabled();
     let live = !global.quiet && stderr_is_terminal();
     let in_actions = github::in_actions();
-    let mut forwarded = ForwardedArgs::split(&args.nextest_args)?;
+    let mut nextest_args = super::project::nextest_args(global, &ws, &args.nextest, &args.nextest_args);
+    if args.no_fail_fast {
+        // Within each tier too, not only across tiers.
+        nextest_args.push("--no-fail-fast".to_string());
+    }
+    let mut forwarded = ForwardedArgs::split(&nextest_args)?;
     let shard = shard_request(args, &mut forwarded)?;
     if !global.quiet {
         for warning in crate::quarantine::expiry_warnings(&config, &crate::config::today()) {
@@ -53,6 +59,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             restart_orbstack: args.restart_orbstack,
         },
         shard,
+        invocation: invocation(global, args, &ws),
     };
     // Said the moment an interrupt arrives, whatever the run is doing (a provision step, a
     // tier, a retry delay): the run is stopping, and what happens next.
@@ -168,6 +175,59 @@ fn stopping_notice(interrupt: crate::signals::Interrupt, count: usize) {
     } else if count == 2 {
         crate::errln!("orbtest: stopping at once ({name} again): the tests are killed; reports still follow");
     }
+}
+
+/// The command line as typed, and what a rerun of one test keeps of it.
+fn invocation(global: &GlobalArgs, args: &RunArgs, ws: &crate::workspace::Workspace) -> Invocation {
+    let mut words: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    if words.first().is_some_and(|w| w == "orbtest") {
+        words.remove(0);
+    }
+    let command_line = std::iter::once("cargo orbtest".to_string())
+        .chain(words.iter().map(|w| shell_word(w)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut kept = Vec::new();
+    if let Some(path) = &global.config {
+        kept.extend(["--config".to_string(), path.display().to_string()]);
+    }
+    if let Some(path) = &global.manifest_path {
+        kept.extend(["--manifest-path".to_string(), path.display().to_string()]);
+    }
+    let flags = crate::cli::NextestFlags {
+        filters: Vec::new(),
+        filterset: Vec::new(),
+        ..args.nextest.clone()
+    };
+    kept.extend(flags.to_args());
+    let rest = ForwardedArgs::without_selection(&args.nextest_args);
+    if !rest.is_empty() {
+        kept.push("--".to_string());
+        kept.extend(rest);
+    }
+    Invocation {
+        command_line,
+        rerun_args: kept,
+        git_commit: ws.is_cargo.then(|| git_commit(&ws.root)).flatten(),
+        host: sysinfo::System::host_name().ok(),
+    }
+}
+
+/// The checkout's commit, `-dirty` when tracked files changed; `None` outside git.
+fn git_commit(root: &std::path::Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        let inv = orbtest_process::Invocation::new("git").arg("-C").arg(root).args(args);
+        orbtest_process::capture(&inv, Some(std::time::Duration::from_secs(5)))
+            .ok()
+            .filter(|e| e.success())
+            .map(|e| String::from_utf8_lossy(&e.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "HEAD"]).filter(|h| !h.is_empty())?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
 /// `--shard K/N [--plan FILE]`: the plan, read and checked against N; without a plan, nextest

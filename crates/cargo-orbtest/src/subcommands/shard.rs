@@ -18,6 +18,9 @@ use crate::shard::{PlanFile, planner};
 use crate::tiers::nextest::{self, ForwardedArgs};
 use crate::workspace::Workspace;
 
+/// Create slots the plan assumes without `--create-slots` or `max_concurrent_creates`.
+const DEFAULT_CREATE_SLOTS: u32 = 2;
+
 pub fn execute(global: &GlobalArgs, args: &ShardArgs) -> Result<i32> {
     match &args.action {
         ShardAction::Plan(plan) => plan_shards(global, plan),
@@ -26,7 +29,7 @@ pub fn execute(global: &GlobalArgs, args: &ShardArgs) -> Result<i32> {
 
 fn plan_shards(global: &GlobalArgs, args: &PlanArgs) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
-    let tiers = selected_tiers(&config, args.tier.as_deref())?;
+    let tiers = crate::plan::selected_tiers(&config, args.tier.as_deref())?;
     let lines = history(&ws, &args.history)?;
     let timings = HistoryTimings::from_lines(&lines, &config);
     let listed = if args.no_build {
@@ -37,7 +40,13 @@ fn plan_shards(global: &GlobalArgs, args: &PlanArgs) -> Result<i32> {
     let cpus = args
         .cpus
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
-    let inputs = tier_inputs(&config, &tiers, &listed, &timings, cpus);
+    // Creates at once on the shard machines: the config's cap, else what --create-slots says,
+    // else 2 (without a cap each host decides by its memory at run time).
+    let slots = args
+        .create_slots
+        .or(config.machines.max_concurrent_creates)
+        .unwrap_or(DEFAULT_CREATE_SLOTS);
+    let inputs = tier_inputs(&tiers, &listed, &timings, cpus, slots);
     let plan = planner::plan(&inputs, args.shards, timings.runs);
 
     let table = table(&plan);
@@ -59,25 +68,6 @@ fn plan_shards(global: &GlobalArgs, args: &PlanArgs) -> Result<i32> {
         crate::errln!("plan written to {}", out.display());
     }
     Ok(exit_code::PASSED)
-}
-
-fn selected_tiers<'c>(config: &'c Config, names: Option<&[String]>) -> Result<Vec<&'c Tier>> {
-    let Some(names) = names else {
-        return Ok(config.tiers.iter().collect());
-    };
-    for name in names {
-        if config.tier(name).is_none() {
-            let hint = crate::config::did_you_mean(name, config.tier_names())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            return Err(Error::Usage(format!(
-                "unknown tier `{name}` in --tier{hint}\n  = note: tiers in {}: {}",
-                config.path().display(),
-                config.tier_names().join(", ")
-            )));
-        }
-    }
-    Ok(config.tiers.iter().filter(|t| names.contains(&t.name)).collect())
 }
 
 /// The ledger lines to learn from: `--history` sources, else the workspace's ledger.

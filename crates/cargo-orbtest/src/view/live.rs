@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::progress::{resources, tier_line};
 use super::terminal::Style;
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, StepOutcome};
 use crate::report::human_duration;
 use crate::results::{TestStatus, TierOutcome};
 
@@ -165,11 +165,11 @@ impl Observer for LiveView {
                 outcome,
             } => {
                 let line = match outcome {
-                    Ok(msg) if msg.is_empty() => format!("{step} ({})", human_duration(*duration)),
-                    Ok(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
-                    Err(msg) => format!("{step}: FAILED: {msg}"),
+                    StepOutcome::Done(msg) if msg.is_empty() => format!("{step} ({})", human_duration(*duration)),
+                    StepOutcome::Done(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
+                    StepOutcome::Failed(msg) => format!("{step}: FAILED: {msg}"),
                 };
-                self.end_spinner(&mut s, outcome.is_ok(), line);
+                self.end_spinner(&mut s, matches!(outcome, StepOutcome::Done(_)), line);
             }
             Event::TierStarted { tier, .. } => {
                 let bar = ProgressBar::new(0)

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, StepOutcome};
 use crate::monitor::Sample;
 use crate::report::human_duration;
 use crate::results::{TestStatus, TierOutcome, TierResult};
@@ -165,9 +165,9 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
                 duration,
                 outcome,
             } => Some(match outcome {
-                Ok(msg) if msg.is_empty() => format!("{step}: ok ({})", human_duration(*duration)),
-                Ok(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
-                Err(msg) => format!("{step}: FAILED: {msg}"),
+                StepOutcome::Done(msg) if msg.is_empty() => format!("{step}: ok ({})", human_duration(*duration)),
+                StepOutcome::Done(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
+                StepOutcome::Failed(msg) => format!("{step}: FAILED: {msg}"),
             }),
             Event::TierStarted { tier, .. } => {
                 s.failed = 0;

@@ -111,7 +111,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
                 out,
                 "   {:>8}  {}  {}",
                 human_duration(r.duration),
-                text::name(&r.id.to_string()),
+                text::name(&r.id.shown()),
                 style.dim(tier)
             );
         }
@@ -128,7 +128,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             let _ = writeln!(
                 out,
                 "   {}  {}",
-                text::name(&r.id.to_string()),
+                text::name(&r.id.shown()),
                 style.dim(&format!("{tier}, passed on attempt {}", r.attempts))
             );
         }
@@ -154,7 +154,7 @@ pub fn render_summary(run: &RunResult, style: Style, report_dir: Option<&std::pa
             let _ = writeln!(
                 out,
                 "   {}  {}",
-                style.bold(&text::name(&r.id.to_string())),
+                style.bold(&text::name(&r.id.shown())),
                 style.dim(&format!("{tier}, {what}, {attempts}"))
             );
             if i < DETAILED_FAILURES {

@@ -194,6 +194,48 @@ impl ForwardedArgs {
     }
 }
 
+impl ForwardedArgs {
+    /// `args` without what selects tests (filtersets, test-name filters, partitions): what a
+    /// rerun of one test keeps.
+    pub fn without_selection(args: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            if arg == "--" {
+                out.push(arg.clone());
+                out.extend(iter.by_ref().cloned());
+                break;
+            }
+            let name = match arg.split_once('=') {
+                Some((n, _)) if n.starts_with("--") => n,
+                _ => arg.as_str(),
+            };
+            let takes_value = !arg.contains('=')
+                && (RUN_WITH_VALUE.contains(&name)
+                    || BUILD_WITH_VALUE.contains(&name)
+                    || OWN_WITH_VALUE.contains(&name));
+            if NARROWING.contains(&name) {
+                if takes_value {
+                    iter.next();
+                }
+                continue;
+            }
+            if !arg.starts_with('-') {
+                // A test-name filter.
+                continue;
+            }
+            out.push(arg.clone());
+            if takes_value && let Some(value) = iter.next() {
+                out.push(value.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Options orbtest takes out and applies itself; they take a value.
+const OWN_WITH_VALUE: &[&str] = &["--no-tests", "--profile", "-P"];
+
 /// A short build option with its value attached, like `-pcore`.
 fn is_joined_short(arg: &str) -> bool {
     !arg.starts_with("--") && arg.len() > 2 && BUILD_WITH_VALUE.iter().any(|s| s.len() == 2 && arg.starts_with(s))
@@ -254,6 +296,31 @@ mod tests {
             ForwardedArgs::split(&["--profile".to_string()]),
             Err(Error::Usage(_))
         ));
+    }
+
+    #[test]
+    fn a_rerun_keeps_everything_but_the_selection() {
+        let args: Vec<String> = [
+            "-E",
+            "test(x)",
+            "name",
+            "--run-ignored",
+            "all",
+            "--partition=hash:1/2",
+            "--features",
+            "a",
+            "-j",
+            "2",
+            "--",
+            "--exact",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            ForwardedArgs::without_selection(&args),
+            ["--run-ignored", "all", "--features", "a", "-j", "2", "--", "--exact"]
+        );
     }
 
     #[test]

@@ -47,17 +47,19 @@ pub fn list_tiers(
     Ok((all, listings))
 }
 
-/// Lists each tier's tests, without the listing of all tests.
+/// Lists each tier's tests, without the listing of all tests; `select` are extra selection
+/// arguments for every listing (`--run-ignored only` for the #[ignore]d ones).
 pub fn list_each_tier(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
     tiers: &[&str],
+    select: &[String],
 ) -> Result<Vec<TierListing>> {
     let jobs: Vec<Listing<'_>> = tiers
         .iter()
         .map(|tier| -> Listing<'_> {
-            Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
+            Box::new(move || list_with(ws, tool_config, built, tier, false, select, &Interrupts::none()))
         })
         .collect();
     Ok(tiers
@@ -85,6 +87,38 @@ fn in_parallel(jobs: Vec<Listing<'_>>) -> Result<Vec<Vec<TestId>>> {
             })
             .collect()
     })
+}
+
+/// The tests `tier` selects but does not run by design: its `#[ignore]`d tests (with
+/// `--run-ignored only`, the others), as nextest counts them "skipped". `select` are the run's
+/// own selection arguments; with `--run-ignored all` nothing is skipped.
+pub fn list_skipped_by_design(
+    ws: &Workspace,
+    tool_config: &ToolConfig,
+    built: &Built,
+    tier: &str,
+    select: &[String],
+    interrupts: &Interrupts,
+) -> Result<Vec<TestId>> {
+    let mut which = "default".to_string();
+    let mut rest = Vec::new();
+    let mut iter = select.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--run-ignored" {
+            which = iter.next().cloned().unwrap_or_default();
+        } else if let Some(value) = arg.strip_prefix("--run-ignored=") {
+            which = value.to_string();
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    let opposite = match which.as_str() {
+        "default" => "only",
+        "only" | "ignored-only" => "default",
+        _ => return Ok(Vec::new()),
+    };
+    rest.extend(["--run-ignored".to_string(), opposite.to_string()]);
+    list_with(ws, tool_config, built, tier, false, &rest, interrupts)
 }
 
 /// How many tests `tier` selects in this build, with the run's own selection arguments

@@ -15,7 +15,10 @@ mod version;
 
 pub use args::ForwardedArgs;
 pub use build::{BuildRequest, Built, build};
-pub use list::{TierListing, build_and_list, count_selected, list_binaries, list_each_tier, list_matching, list_tiers};
+pub use list::{
+    TierListing, build_and_list, count_selected, list_binaries, list_each_tier, list_matching, list_skipped_by_design,
+    list_tiers,
+};
 pub use progress::{LineEvent, parse_line};
 pub use run::{TierRun, TierRunOutput, run_tier};
 pub(crate) use scrub::scrubbed;

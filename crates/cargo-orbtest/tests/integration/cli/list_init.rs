@@ -22,14 +22,14 @@ needs = ["fast"]
     );
     assert!(text.contains("timeout: 30s"), "{text}");
     assert!(
-        text.contains("  2 tests:\n    fixture-basic::tests::passes\n    fixture-basic::tests::slow"),
+        text.contains("  2 tests:\n    fixture-basic tests::passes\n    fixture-basic tests::slow"),
         "{text}"
     );
-    assert!(text.contains("fixture-basic::integration_api::adds"), "{text}");
+    assert!(text.contains("fixture-basic::integration_api adds"), "{text}");
     assert!(text.contains("selected by no tier"), "{text}");
-    assert!(text.contains("fixture-basic::e2e_flow::end_to_end"), "{text}");
+    assert!(text.contains("fixture-basic::e2e_flow end_to_end"), "{text}");
     assert!(
-        text.contains("fixture-basic::tests::passes (fast, integration)"),
+        text.contains("fixture-basic tests::passes (fast, integration)"),
         "{text}"
     );
 }

@@ -3,6 +3,7 @@
 
 mod config_errors;
 mod doctor;
+mod flags;
 mod init;
 mod list_init;
 mod run_tiers;

@@ -279,7 +279,7 @@ fn test_names_are_escaped_on_the_terminal() {
         "{err:?}"
     );
     assert!(
-        err.contains("s::evil\\n PASSED: 99 passed of 99 tests\\r\\u{202e}gnp.exe"),
+        err.contains("s evil\\n PASSED: 99 passed of 99 tests\\r\\u{202e}gnp.exe"),
         "{err}"
     );
     // summary.json keeps the name as it is (JSON escapes it).

@@ -109,6 +109,7 @@ pub fn mixed() -> RunResult {
     e2e.started_at = None;
     RunResult {
         run_id: "20270115-080000-abcdef".into(),
+        invocation: Default::default(),
         started_at: start(),
         duration: Duration::from_millis(69_500),
         tiers: vec![fast, integration, e2e],
@@ -155,6 +156,7 @@ pub fn green() -> RunResult {
     );
     RunResult {
         run_id: "20270115-080000-000001".into(),
+        invocation: Default::default(),
         started_at: start(),
         duration: Duration::from_millis(1_900),
         tiers: vec![fast],

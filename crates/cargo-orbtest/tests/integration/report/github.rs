@@ -63,7 +63,7 @@ filter = "binary(integration_api)"
     assert_eq!(errors.len(), 1, "{stdout}");
     assert!(
         errors[0].starts_with(&format!(
-            "::error file=src/lib.rs,line={line},title=fixture-basic%3A%3Atests%3A%3Afails_on_request failed (tier unit)::"
+            "::error file=src/lib.rs,line={line},title=fixture-basic tests%3A%3Afails_on_request failed (tier unit)::"
         )),
         "{}",
         errors[0]
@@ -82,7 +82,7 @@ filter = "binary(integration_api)"
     assert!(md.contains("| unit | failed | 2 | 1 | 1 | 0 | 0 | 0 |"), "{md}");
     assert!(md.contains("| integration | passed | 2 | 2 | 0 | 0 | 0 | 0 |"), "{md}");
     assert!(
-        md.contains("<code>fixture-basic::tests::fails_on_request</code>"),
+        md.contains("<code>fixture-basic tests::fails_on_request</code>"),
         "{md}"
     );
     assert!(md.contains("FIXTURE_FAIL is set"), "{md}");

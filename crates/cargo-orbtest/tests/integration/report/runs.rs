@@ -133,7 +133,7 @@ fn summary_junit_timeline_and_html_of_mixed_outcomes() {
     assert!(junit.contains("FIXTURE_FAIL is set"), "{junit}");
 
     let html = std::fs::read_to_string(s.reports().join("report.html")).unwrap();
-    assert!(html.contains("fixture-basic::tests::fails_on_request"));
+    assert!(html.contains("fixture-basic tests::fails_on_request"));
     assert!(html.contains("<svg class=\"timeline\""));
     let external = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
     assert!(

@@ -63,6 +63,7 @@ fn run(id: &str, start: u64, tests: Vec<TestResult>) -> RunResult {
     tier.tests = tests;
     RunResult {
         run_id: id.into(),
+        invocation: Default::default(),
         started_at: at(start),
         duration: Duration::from_secs(60),
         tiers: vec![tier],

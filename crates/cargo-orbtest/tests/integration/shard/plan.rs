@@ -36,6 +36,7 @@ fn skewed_tier(name: &str, threads: u32) -> TierInput {
         split: true,
         tests,
         whole_ms: None,
+        overhead_ms: 0,
     }
 }
 

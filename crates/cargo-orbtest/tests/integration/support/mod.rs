@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod lifecycle;
+pub mod project;
 pub mod pysuite;
 pub mod sim;
 
