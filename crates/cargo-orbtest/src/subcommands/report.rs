@@ -231,7 +231,11 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
     }
     crate::errln!(" merged {} shard reports into {}", shards.len(), out.display());
     if github::in_actions()
-        && let Err(e) = github::append_step_summary(&github::step_summary(&run))
+        && let Err(e) = github::append_step_summary(&format!(
+            "{}{}",
+            github::step_summary(&run),
+            merge::shard_markdown(&summary.shards)
+        ))
     {
         crate::errln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
     }

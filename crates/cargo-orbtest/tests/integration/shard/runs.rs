@@ -141,8 +141,15 @@ fn merged_shards_equal_one_unsharded_run() {
     for s in &shards {
         cmd.arg(s.reports());
     }
-    let out = cmd.env_remove("GITHUB_ACTIONS").output().unwrap();
+    let step_summary = whole.path().join("step-summary.md");
+    let out = cmd
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
+        .output()
+        .unwrap();
     assert_eq!(code(&out), code(&whole_out), "same exit code: {}", stderr(&out));
+    let markdown = std::fs::read_to_string(&step_summary).expect("a step summary in Actions");
+    assert!(markdown.contains("| shard | predicted | actual | run |"), "{markdown}");
     assert!(
         stderr(&out).contains("predicted"),
         "predicted against actual: {}",
