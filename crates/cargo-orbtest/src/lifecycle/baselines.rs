@@ -101,16 +101,13 @@ impl std::fmt::Display for ProvisionFailure {
 impl BaselineError {
     /// An interrupt stopped an orbctl call: the machine may still be on its way.
     pub fn is_interrupted(&self) -> bool {
-        matches!(
-            self,
-            BaselineError::Call {
-                source: MachinesError::Interrupted { .. },
-                ..
-            } | BaselineError::ProvisionCall {
-                source: MachinesError::Interrupted { .. },
-                ..
-            }
-        )
+        let source = match self {
+            BaselineError::Call { source, .. }
+            | BaselineError::Id { source, .. }
+            | BaselineError::ProvisionCall { source, .. } => source,
+            _ => return false,
+        };
+        matches!(source, MachinesError::Interrupted { .. })
     }
 }
 
