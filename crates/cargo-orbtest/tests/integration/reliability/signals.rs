@@ -144,23 +144,22 @@ fn an_interrupted_test_is_not_retried() {
 }
 
 /// A second Ctrl-C kills nextest before it writes its JUnit: what it had already printed as
-/// final results is kept (it was all lost), the rest is counted as not run. The waiting test is
-/// stopped (SIGSTOP) so that the first Ctrl-C cannot end it: nextest is still waiting for it when
-/// the second one comes.
+/// final results is kept (it was all lost), the rest is counted as not run. The stubborn test
+/// ignores SIGINT and SIGTERM, so nextest is still waiting for it when the second one comes.
 #[test]
 fn a_double_ctrl_c_keeps_the_results_already_known() {
     let s = basic(
         "[tiers.first]\nfilter = \"test(=tests::slow)\"\n\
-         [tiers.second]\nfilter = \"test(=tests::waits_on_request) | test(=tests::passes)\"\nthreads = 2\n",
+         [tiers.second]\nfilter = \"test(=tests::stubborn_on_request) | test(=tests::passes)\"\nthreads = 2\n",
     );
-    let wait_dir = s.path().join("wait");
-    std::fs::create_dir_all(&wait_dir).expect("wait dir");
+    let stubborn_dir = s.path().join("stubborn");
+    std::fs::create_dir_all(&stubborn_dir).expect("dir");
     let log = s.path().join("run.log");
     let mut cmd = s.command(["--report-dir".as_ref(), s.reports().as_os_str()]);
-    cmd.env("FIXTURE_WAIT_DIR", &wait_dir);
+    cmd.env("FIXTURE_STUBBORN_DIR", &stubborn_dir);
     let mut run = spawn(cmd, &log);
-    let pid_file = wait_dir.join("waits_on_request.pid");
-    wait_until("the waiting test", || read(&pid_file).trim().parse::<i32>().is_ok());
+    let pid_file = stubborn_dir.join("stubborn_on_request.pid");
+    wait_until("the stubborn test", || read(&pid_file).trim().parse::<i32>().is_ok());
     let runs = crate::support::cli::fixture_target().join("orbtest/runs");
     wait_until("`passes` to pass", || {
         std::fs::read_dir(&runs).is_ok_and(|d| {
@@ -170,11 +169,6 @@ fn a_double_ctrl_c_keeps_the_results_already_known() {
             })
         })
     });
-    let waiting: i32 = read(&pid_file).trim().parse().expect("pid");
-    // SAFETY: kill(2) on a test process of the run we started.
-    unsafe {
-        libc::kill(waiting, libc::SIGSTOP);
-    }
     signal_group(&run, libc::SIGINT);
     wait_until("the stopping notice", || read(&log).contains("stopping…"));
     std::thread::sleep(Duration::from_millis(300));
@@ -183,6 +177,8 @@ fn a_double_ctrl_c_keeps_the_results_already_known() {
     let text = read(&log);
     assert_eq!(status.code(), Some(130), "{text}");
     assert!(text.contains("stopping at once"), "{text}");
+    let stubborn: i32 = read(&pid_file).trim().parse().expect("pid");
+    wait_until("the stubborn test to be killed", || !alive(stubborn));
     let first = s.tier("first");
     assert_eq!(first["tests"]["passed"], 1, "an earlier tier's results stay: {first}");
     let second = s.tier("second");
