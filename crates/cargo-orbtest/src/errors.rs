@@ -55,10 +55,11 @@ impl From<ConfigError> for Error {
 }
 
 impl Error {
-    pub fn preflight(step: &str, message: impl Into<String>) -> Self {
+    /// Preflight step `step` failed; `why` is its typed error (or a sentence).
+    pub fn preflight(step: &str, why: impl std::fmt::Display) -> Self {
         Error::Preflight {
             step: step.to_string(),
-            message: message.into(),
+            message: why.to_string(),
         }
     }
 

@@ -9,6 +9,15 @@ use crate::monitor::Sample;
 use crate::results::{MachineActivity, TestStatus, TierResult};
 use crate::signals::Interrupt;
 
+/// How a preflight or postflight step ended, as the views show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Done; what it did (may be empty).
+    Done(String),
+    /// Failed; why.
+    Failed(String),
+}
+
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
     /// The run directory exists: the run's clock starts here (the resource monitor starts
@@ -35,7 +44,7 @@ pub enum Event<'a> {
     StepFinished {
         step: &'a str,
         duration: Duration,
-        outcome: Result<String, String>,
+        outcome: StepOutcome,
     },
     TierStarted {
         tier: &'a str,

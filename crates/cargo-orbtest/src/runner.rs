@@ -93,6 +93,11 @@ impl Runner<'_> {
             run_id: &dir.id,
             dir: &dir.path,
         });
+        let ended = crate::tiers::strays::end_those_of_dead_runs(&dir.alive_path());
+        if ended > 0 {
+            let message = format!("ended {ended} processes that a killed run had left running");
+            self.observer.event(&Event::Note { message: &message });
+        }
 
         let mut result = RunResult {
             run_id: dir.id.clone(),
@@ -194,20 +199,24 @@ impl Runner<'_> {
                 result.tiers.push(empty);
                 continue;
             }
-            let mut env = Vec::new();
+            let mut env = vec![(
+                crate::env::RUN_ALIVE.to_string(),
+                dir.alive_path().display().to_string(),
+            )];
             if tier.machines {
                 if matches!(machines, Machines::NotStarted) {
                     machines = self.preflight(&dir, &mut result);
                 }
                 match &machines {
                     Machines::Ready(session) => {
-                        env = session.tier_env();
+                        env.extend(session.tier_env());
                         if let (Some(runner), Some((_, built)), false) =
                             (session.target_runner(), &nextest, tier.is_command())
                         {
                             match self.runner_env(&runner, built) {
                                 Ok(runner_env) => env.extend(runner_env),
-                                Err(reason) => {
+                                Err(e) => {
+                                    let reason = e.to_string();
                                     result.error.get_or_insert(reason.clone());
                                     stop = Some(reason.clone());
                                     self.skip(&mut result, tier, reason);
@@ -221,7 +230,10 @@ impl Runner<'_> {
                         continue;
                     }
                     Machines::Failed | Machines::NotStarted => {
-                        let reason = "preflight failed".to_string();
+                        let reason = match self.interrupts.received() {
+                            Some(i) => format!("the run was interrupted ({})", i.name()),
+                            None => "preflight failed".to_string(),
+                        };
                         stop = Some(reason.clone());
                         self.skip_counted(&mut result, tier, reason, nextest.as_ref());
                         continue;
@@ -502,7 +514,7 @@ impl Runner<'_> {
         &self,
         runner: &std::path::Path,
         built: &Built,
-    ) -> std::result::Result<Vec<(String, String)>, String> {
+    ) -> std::result::Result<Vec<(String, String)>, nextest::target_runner::TargetRunnerError> {
         let triples = nextest::target_runner::triples(&built.binaries_metadata)?;
         nextest::target_runner::tier_env(runner, &triples, &self.ws.root)
     }
@@ -590,7 +602,7 @@ impl Runner<'_> {
                 .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())));
             (output, skipped)
         });
-        let output = output?;
+        let (output, streamed) = output?;
         let skipped = skipped.unwrap_or_else(|e| {
             tracing::warn!("cannot list the #[ignore]d tests of tier `{}`: {e}", tier.name);
             Vec::new()
@@ -648,6 +660,18 @@ impl Runner<'_> {
                 };
                 if output.interrupted.is_some() {
                     result.reason = Some(format!("interrupted: {why}"));
+                    // Stopped at once (a second interrupt killed nextest): what it had printed as
+                    // final is kept, the rest did not run. Results already known are not dropped.
+                    if self.interrupts.count() >= 2 {
+                        result.counts = TestCounts::of(&streamed);
+                        result.counts.not_run = output.total.unwrap_or(0).saturating_sub(streamed.len()) as u64;
+                        result.tests = streamed;
+                        result.reason = Some(format!(
+                            "stopped at once by a second {}: results from nextest's output, its JUnit was never \
+                             written",
+                            output.interrupted.map_or("interrupt", |i| i.name())
+                        ));
+                    }
                 } else {
                     result.reason = Some(format!("{why}: {}", last_error_line(&output.tail)));
                     infra_error = Some(format!(
@@ -661,7 +685,13 @@ impl Runner<'_> {
         Ok((result, infra_error))
     }
     /// One tier's nextest process, its output turned into progress events as it comes.
-    fn run_tier_process(&self, tier: &Tier, run: &TierRun<'_>) -> Result<nextest::TierRunOutput> {
+    /// Runs the tier's nextest; also the final statuses it printed, the tier's results when a
+    /// second interrupt stops nextest before it writes its JUnit.
+    fn run_tier_process(
+        &self,
+        tier: &Tier,
+        run: &TierRun<'_>,
+    ) -> Result<(nextest::TierRunOutput, Vec<crate::results::TestResult>)> {
         let observer = self.observer;
         let mut tap = nextest::FailureTap::default();
         let failed = |f: nextest::FailedAttempt| {
@@ -673,9 +703,32 @@ impl Runner<'_> {
                 message: &f.message,
             });
         };
+        let mut streamed: Vec<crate::results::TestResult> = Vec::new();
         let output = nextest::run_tier(run, &mut |event, line| {
             if let Some(f) = tap.feed(event, line) {
                 failed(f);
+            }
+            if let LineEvent::TestDone {
+                status,
+                binary_id,
+                name,
+                attempt,
+                duration,
+                ..
+            } = event
+            {
+                streamed.push(crate::results::TestResult {
+                    id: crate::results::TestId {
+                        binary_id: binary_id.clone(),
+                        name: name.clone(),
+                    },
+                    status: *status,
+                    duration: *duration,
+                    attempts: *attempt,
+                    message: None,
+                    output: None,
+                    attempt_log: Vec::new(),
+                });
             }
             match event {
                 LineEvent::Started { total } => observer.event(&Event::TierTotal {
@@ -724,7 +777,7 @@ impl Runner<'_> {
         if let Some(f) = tap.close() {
             failed(f);
         }
-        output
+        Ok((output?, streamed))
     }
 }
 

@@ -14,12 +14,12 @@ pub fn daemon_error(message: &str) -> String {
 
 /// The daemon's message for a new machine name that breaks the naming rule.
 pub fn invalid_name(name: &str) -> String {
-    format!("invalid machine name '{name}'")
+    crate::errors::DaemonError::InvalidName(name.to_string()).to_string()
 }
 
 /// The daemon's message for a new machine name already in use (create, clone, import).
 pub fn name_taken(name: &str) -> String {
-    format!("machine already exists: '{name}'")
+    crate::errors::DaemonError::AlreadyExists(name.to_string()).to_string()
 }
 
 /// `create` wraps every daemon message in `create '<name>': `.

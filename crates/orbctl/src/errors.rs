@@ -43,6 +43,31 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// What OrbStack's machine manager answers when it refuses an operation: the message after
+/// `[-32098] ` (and after `create 'NAME': ` for create). The simulator says exactly this, and
+/// [`classify`] reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DaemonError {
+    #[error("machine not found: '{0}'")]
+    NotFound(String),
+    #[error("invalid machine name '{0}'")]
+    InvalidName(String),
+    #[error("machine already exists: '{0}'")]
+    AlreadyExists(String),
+    /// rename's wording.
+    #[error("machine '\"{0}\"' already exists")]
+    RenameTaken(String),
+    #[error("cloud-init not supported for '{0}'")]
+    CloudInitUnsupported(String),
+    /// The machine is being created or deleted: `verb` must wait.
+    #[error("cannot {verb}: operations are in progress: {state}")]
+    InProgress { verb: &'static str, state: &'static str },
+    /// The machine manager's own trouble (a file it could not read or move, say), in the
+    /// words it prints.
+    #[error("{0}")]
+    Message(String),
+}
+
 /// Classifies the output of a failed call. `stderr` is checked first; `stdout` matters only for
 /// `logs`, which prints its errors there.
 pub fn classify(stderr: &[u8], stdout: &[u8]) -> ErrorKind {
@@ -139,6 +164,23 @@ fn is_network_failure(msg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_daemons_own_words_classify_as_what_they_are() {
+        let cases = [
+            (DaemonError::NotFound("a".into()), ErrorKind::NotFound),
+            (DaemonError::InvalidName("A B".into()), ErrorKind::InvalidInput),
+            (DaemonError::AlreadyExists("a".into()), ErrorKind::AlreadyExists),
+            (DaemonError::RenameTaken("b".into()), ErrorKind::AlreadyExists),
+            (
+                DaemonError::CloudInitUnsupported("alpine".into()),
+                ErrorKind::InvalidInput,
+            ),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(classify(format!("[-32098] {e}\n").as_bytes(), b""), kind, "{e}");
+        }
+    }
 
     fn k(stderr: &str) -> ErrorKind {
         classify(stderr.as_bytes(), b"")

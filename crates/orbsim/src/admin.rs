@@ -64,6 +64,6 @@ fn reset() -> Reply {
     };
     match ctx.store.wipe() {
         Ok(()) => Reply::ok(),
-        Err(e) => Reply::sim(&e),
+        Err(e) => Reply::sim(&e.to_string()),
     }
 }

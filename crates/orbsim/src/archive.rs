@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::commands::finish_create;
 use crate::ctx::{Ctx, Reply, go_io_error};
 use crate::daemon::NewMachine;
+use orbctl::errors::DaemonError;
 use orbctl::output::MachineRecord;
 
 const CONFIG: &str = "_orbstack/config.v1.json";
@@ -38,50 +39,50 @@ pub fn export(ctx: &Ctx, name: &str, path: &str) -> Reply {
     let out = absolute(path);
     let got = ctx.daemon("", |t| {
         let wait = t.latency("export");
-        let i = t.find(name).ok_or(format!("machine not found: '{name}'"))?;
+        let i = t.find(name).ok_or_else(|| DaemonError::NotFound(name.to_string()))?;
         t.check_hold(i, "export")?;
         t.state.counters.exports += 1;
         t.touch();
         let mut record = t.record(i);
         // An export is a stopped snapshot.
         record.state = "stopped".into();
-        Ok::<_, String>((wait, record))
+        Ok::<_, DaemonError>((wait, record))
     });
     let (wait, record) = match got {
         Ok(Ok(v)) => v,
-        Ok(Err(msg)) => return Reply::daemon(&msg),
+        Ok(Err(msg)) => return Reply::daemon(&msg.to_string()),
         Err(reply) => return reply,
     };
     ctx.sleep_for(wait);
     let src = ctx.store.machine_dir(&record.id);
     match write_archive(&out, &src, record) {
         Ok(()) => Reply::ok(),
-        Err(msg) => Reply::daemon(&msg),
+        Err(msg) => Reply::daemon(&msg.to_string()),
     }
 }
 
-fn write_archive(out: &Path, src: &Path, record: MachineRecord) -> Result<(), String> {
+fn write_archive(out: &Path, src: &Path, record: MachineRecord) -> Result<(), DaemonError> {
     let shown = out.display().to_string();
     let tmp = out.with_file_name(format!(
         ".{}.orbsim-tmp",
         out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
     ));
-    let file = File::create(&tmp).map_err(|e| go_io_error("open", &shown, &e))?;
+    let file = File::create(&tmp).map_err(|e| DaemonError::Message(go_io_error("open", &shown, &e)))?;
     let mut tar = tar::Builder::new(file);
     tar.follow_symlinks(false);
     let config = serde_json::to_vec_pretty(&ExportConfig { format: 1, record })
-        .map_err(|e| format!("export: encode config: {e}"))?;
+        .map_err(|e| DaemonError::Message(format!("export: encode config: {e}")))?;
     let mut header = tar::Header::new_gnu();
     header.set_size(config.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    let fail = |e: std::io::Error| format!("export {shown}: {e}");
+    let fail = |e: std::io::Error| DaemonError::Message(format!("export {shown}: {e}"));
     tar.append_data(&mut header, CONFIG, config.as_slice()).map_err(fail)?;
     if src.is_dir() {
         tar.append_dir_all("rootfs", src).map_err(fail)?;
     }
     tar.into_inner().and_then(|f| f.sync_all()).map_err(fail)?;
-    std::fs::rename(&tmp, out).map_err(|e| go_io_error("rename", &shown, &e))
+    std::fs::rename(&tmp, out).map_err(|e| DaemonError::Message(go_io_error("rename", &shown, &e)))
 }
 
 pub fn import(ctx: &Ctx, name: Option<&str>, path: &str) -> Reply {
@@ -91,7 +92,7 @@ pub fn import(ctx: &Ctx, name: Option<&str>, path: &str) -> Reply {
         Ok(r) => r,
         Err(msg) => {
             let _ = std::fs::remove_dir_all(&staged);
-            return Reply::daemon(&msg);
+            return Reply::daemon(&msg.to_string());
         }
     };
     let new_name = name
@@ -108,7 +109,7 @@ pub fn import(ctx: &Ctx, name: Option<&str>, path: &str) -> Reply {
         Ok(Ok(plan)) => finish_create(ctx, &plan, ""),
         Ok(Err(msg)) => {
             let _ = std::fs::remove_dir_all(&staged);
-            Reply::daemon(&msg)
+            Reply::daemon(&msg.to_string())
         }
         Err(reply) => {
             let _ = std::fs::remove_dir_all(&staged);
@@ -118,18 +119,21 @@ pub fn import(ctx: &Ctx, name: Option<&str>, path: &str) -> Reply {
 }
 
 /// Unpacks `rootfs/` into `staged` and returns the record from the config member.
-fn read_archive(input: &Path, staged: &Path) -> Result<MachineRecord, String> {
+fn read_archive(input: &Path, staged: &Path) -> Result<MachineRecord, DaemonError> {
     let shown = input.display().to_string();
-    let file = File::open(input).map_err(|e| go_io_error("open", &shown, &e))?;
-    std::fs::create_dir_all(staged).map_err(|e| format!("import: staging: {e}"))?;
+    let file = File::open(input).map_err(|e| DaemonError::Message(go_io_error("open", &shown, &e)))?;
+    std::fs::create_dir_all(staged).map_err(|e| DaemonError::Message(format!("import: staging: {e}")))?;
     let mut archive = tar::Archive::new(file);
-    let bad = |e: std::io::Error| format!("import {shown}: {e}");
+    let bad = |e: std::io::Error| DaemonError::Message(format!("import {shown}: {e}"));
     let mut config: Option<ExportConfig> = None;
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let member = entry.path().map_err(bad)?.into_owned();
         if member == Path::new(CONFIG) {
-            config = Some(serde_json::from_reader(&mut entry).map_err(|e| format!("import {shown}: {CONFIG}: {e}"))?);
+            config = Some(
+                serde_json::from_reader(&mut entry)
+                    .map_err(|e| DaemonError::Message(format!("import {shown}: {CONFIG}: {e}")))?,
+            );
             continue;
         }
         let Ok(rel) = member.strip_prefix("rootfs") else {
@@ -147,8 +151,8 @@ fn read_archive(input: &Path, staged: &Path) -> Result<MachineRecord, String> {
     }
     match config {
         Some(c) => Ok(c.record),
-        None => Err(format!(
+        None => Err(DaemonError::Message(format!(
             "can't find '{CONFIG}' in archive. is this a valid OrbStack machine export?"
-        )),
+        ))),
     }
 }

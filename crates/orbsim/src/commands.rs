@@ -1,6 +1,7 @@
 //! orbctl's machine commands against the simulated daemon: create, delete, list, info,
 //! start/stop/restart, clone, rename, default, status, version, logs.
 
+use orbctl::errors::DaemonError;
 use std::io::BufRead;
 
 use crate::ctx::{Ctx, Reply, go_io_error, isatty};
@@ -124,12 +125,12 @@ fn host_username() -> String {
 
 pub fn clone(ctx: &Ctx, src: &str, dst: &str) -> Reply {
     let plan = ctx.daemon("", |t| match t.find(src) {
-        None => Err(format!("machine not found: '{src}'")),
+        None => Err(DaemonError::NotFound(src.to_string())),
         Some(i) => t.begin_clone(i, dst),
     });
     match plan {
         Ok(Ok(plan)) => finish_create(ctx, &plan, ""),
-        Ok(Err(msg)) => Reply::daemon(&msg),
+        Ok(Err(msg)) => Reply::daemon(&msg.to_string()),
         Err(reply) => reply,
     }
 }
@@ -186,7 +187,7 @@ pub fn delete(ctx: &Ctx, names: &[String], force: bool, all: bool) -> Reply {
         }
         Ok(Err((end, msg))) => {
             ctx.sleep_until(end);
-            Reply::daemon(&msg)
+            Reply::daemon(&msg.to_string())
         }
         Err(reply) => reply,
     }
@@ -390,7 +391,7 @@ fn lifecycle(ctx: &Ctx, names: &[String], all: bool, which: Lifecycle) -> Reply 
             };
             match r {
                 Ok(end) => at = end,
-                Err(msg) => return (at, Some(msg)),
+                Err(e) => return (at, Some(e.to_string())),
             }
         }
         (at, None)
@@ -472,7 +473,7 @@ pub fn rename(ctx: &Ctx, old: &str, new: &str) -> Reply {
     let got = ctx.daemon("", |t| {
         let wait = t.latency("rename");
         let r = match t.find(old) {
-            None => Err(format!("machine not found: '{old}'")),
+            None => Err(DaemonError::NotFound(old.to_string())),
             Some(i) => t.rename(i, new),
         };
         (wait, r)
@@ -482,7 +483,7 @@ pub fn rename(ctx: &Ctx, old: &str, new: &str) -> Reply {
             ctx.sleep_for(wait);
             match r {
                 Ok(()) => Reply::ok(),
-                Err(msg) => Reply::daemon(&msg),
+                Err(msg) => Reply::daemon(&msg.to_string()),
             }
         }
         Err(reply) => reply,

@@ -76,8 +76,8 @@ impl Ctx {
             .ok_or_else(|| {
                 Reply::sim("ORBSIM_STATE is not set; point it at a directory for the simulated OrbStack's state")
             })?;
-        let scenario = Scenario::from_env().map_err(|e| Reply::sim(&e))?;
-        let store = Store::open(&dir).map_err(|e| Reply::sim(&e))?;
+        let scenario = Scenario::from_env().map_err(|e| Reply::sim(&e.to_string()))?;
+        let store = Store::open(&dir).map_err(|e| Reply::sim(&e.to_string()))?;
         Ok(Ctx {
             flavor,
             store,
@@ -93,7 +93,7 @@ impl Ctx {
                 self.clock.set(Some(t.clock));
                 f(t)
             })
-            .map_err(|e| Reply::sim(&e))
+            .map_err(|e| Reply::sim(&e.to_string()))
     }
 
     /// A transaction that first auto-starts OrbStack (waiting, unlocked, while it starts), as

@@ -5,6 +5,7 @@
 //! happened since (completions, failures, deletions, memory peaks). So a create whose client was
 //! killed still completes, and its duplicate is refused meanwhile.
 
+use orbctl::errors::DaemonError;
 use rand::Rng;
 
 use crate::scenario::{Dist, SimSecs, WindowKind};
@@ -373,15 +374,15 @@ impl Txn<'_> {
 
     /// `create`: validated by the caller up to the name; returns the plan or the daemon's
     /// message (without `create 'N': `, which the caller adds).
-    pub fn begin_create(&mut self, m: NewMachine, cloud_init: bool, known_version: bool) -> Result<Plan, String> {
+    pub fn begin_create(&mut self, m: NewMachine, cloud_init: bool, known_version: bool) -> Result<Plan, DaemonError> {
         let name = m.name.clone();
         match self.check_new_name(&name) {
-            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(&name)),
-            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(&name)),
+            Err(NameError::Invalid) => return Err(DaemonError::InvalidName(name.to_string())),
+            Err(NameError::Taken) => return Err(DaemonError::AlreadyExists(name.to_string())),
             Ok(()) => {}
         }
         if cloud_init && !orbctl::images::distro_by_image(&m.image.distro).is_some_and(|d| d.cloud_init) {
-            return Err(format!("cloud-init not supported for '{}'", m.image.distro));
+            return Err(DaemonError::CloudInitUnsupported(m.image.distro.clone()));
         }
         let creating = self.latency("create");
         let provisioning = self.latency("provisioning");
@@ -422,11 +423,11 @@ impl Txn<'_> {
     }
 
     /// `clone SRC DST`: the copy ends up stopped. Errors are the daemon's messages.
-    pub fn begin_clone(&mut self, src: usize, dst: &str) -> Result<Plan, String> {
+    pub fn begin_clone(&mut self, src: usize, dst: &str) -> Result<Plan, DaemonError> {
         self.check_hold(src, "clone")?;
         match self.check_new_name(dst) {
-            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(dst)),
-            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(dst)),
+            Err(NameError::Invalid) => return Err(DaemonError::InvalidName(dst.to_string())),
+            Err(NameError::Taken) => return Err(DaemonError::AlreadyExists(dst.to_string())),
             Ok(()) => {}
         }
         let latency = self.latency("clone");
@@ -444,19 +445,19 @@ impl Txn<'_> {
     }
 
     /// `import`: `staged` already holds the archive's files; it becomes the machine directory.
-    pub fn begin_import(&mut self, m: NewMachine, staged: &std::path::Path) -> Result<Plan, String> {
+    pub fn begin_import(&mut self, m: NewMachine, staged: &std::path::Path) -> Result<Plan, DaemonError> {
         let name = m.name.clone();
         // UNVERIFIED: import reports name problems like clone (no `create 'N': ` prefix).
         match self.check_new_name(&name) {
-            Err(NameError::Invalid) => return Err(orbctl::checks::invalid_name(&name)),
-            Err(NameError::Taken) => return Err(orbctl::checks::name_taken(&name)),
+            Err(NameError::Invalid) => return Err(DaemonError::InvalidName(name.to_string())),
+            Err(NameError::Taken) => return Err(DaemonError::AlreadyExists(name.to_string())),
             Ok(()) => {}
         }
         let latency = self.latency("import");
         let (failure, hang) = self.draw_faults("import", latency);
         let id = self.new_id();
         std::fs::rename(staged, self.store.machine_dir(&id))
-            .map_err(|e| format!("import: move files into place: {e}"))?;
+            .map_err(|e| DaemonError::Message(format!("import: move files into place: {e}")))?;
         self.state.counters.imports_started += 1;
         Ok(self.begin_settling(id, m, CreateKind::Import, latency, failure, hang))
     }
@@ -546,9 +547,9 @@ impl Txn<'_> {
 
     /// The hold OrbStack keeps while a machine is being created.
     /// Text format from the source; which operations it blocks is UNVERIFIED.
-    pub fn check_hold(&self, i: usize, verb: &str) -> Result<(), String> {
+    pub fn check_hold(&self, i: usize, verb: &'static str) -> Result<(), DaemonError> {
         match self.state_of(i) {
-            MState::Creating => Err(format!("cannot {verb}: operations are in progress: creating")),
+            MState::Creating => Err(in_progress(verb, "creating")),
             _ => Ok(()),
         }
     }
@@ -573,11 +574,11 @@ impl Txn<'_> {
     }
 
     /// Schedules a start from `t`; returns when it is running.
-    pub fn start_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, String> {
+    pub fn start_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
             MState::Running | MState::Starting | MState::Provisioning => Ok(t.max(self.state.machines[i].settles_at())),
-            MState::Creating => Err("cannot start: operations are in progress: creating".into()),
-            MState::Deleting => Err("cannot start: operations are in progress: deleting".into()),
+            MState::Creating => Err(in_progress("start", "creating")),
+            MState::Deleting => Err(in_progress("start", "deleting")),
             MState::Stopped | MState::Stopping | MState::Gone => {
                 let l = self.latency("start");
                 self.state.machines[i].schedule(t, &[(t, MState::Starting), (t + l, MState::Running)]);
@@ -588,11 +589,11 @@ impl Txn<'_> {
     }
 
     /// Schedules a stop from `t`. A machine still provisioning disappears (creation canceled).
-    pub fn stop_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, String> {
+    pub fn stop_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
             MState::Stopped | MState::Stopping => Ok(t.max(self.state.machines[i].settles_at())),
-            MState::Creating => Err("cannot stop: operations are in progress: creating".into()),
-            MState::Deleting => Err("cannot stop: operations are in progress: deleting".into()),
+            MState::Creating => Err(in_progress("stop", "creating")),
+            MState::Deleting => Err(in_progress("stop", "deleting")),
             MState::Provisioning => {
                 self.cancel_creation(i);
                 self.state.machines[i].schedule(t, &[(t, MState::Gone)]);
@@ -608,10 +609,10 @@ impl Txn<'_> {
         }
     }
 
-    pub fn restart_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, String> {
+    pub fn restart_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
-            MState::Creating => Err("cannot restart: operations are in progress: creating".into()),
-            MState::Deleting => Err("cannot restart: operations are in progress: deleting".into()),
+            MState::Creating => Err(in_progress("restart", "creating")),
+            MState::Deleting => Err(in_progress("restart", "deleting")),
             MState::Provisioning => Ok(t.max(self.state.machines[i].settles_at())),
             _ => {
                 let l = self.latency("restart");
@@ -630,9 +631,9 @@ impl Txn<'_> {
     }
 
     /// Schedules a delete from `t`; returns when it is gone.
-    pub fn delete_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, String> {
+    pub fn delete_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
-            MState::Creating => Err("cannot delete: operations are in progress: creating".into()),
+            MState::Creating => Err(in_progress("delete", "creating")),
             MState::Deleting | MState::Gone => Ok(t.max(self.state.machines[i].settles_at())),
             state => {
                 if state == MState::Provisioning {
@@ -649,13 +650,13 @@ impl Txn<'_> {
     }
 
     /// `rename`; the id stays.
-    pub fn rename(&mut self, i: usize, new: &str) -> Result<(), String> {
+    pub fn rename(&mut self, i: usize, new: &str) -> Result<(), DaemonError> {
         if self.state.machines[i].name == new {
             return Ok(());
         }
         match self.check_new_name(new) {
-            Err(NameError::Invalid) => Err(orbctl::checks::invalid_name(new)),
-            Err(NameError::Taken) => Err(format!("machine '\"{new}\"' already exists")),
+            Err(NameError::Invalid) => Err(DaemonError::InvalidName(new.to_string())),
+            Err(NameError::Taken) => Err(DaemonError::RenameTaken(new.to_string())),
             Ok(()) => {
                 self.state.machines[i].name = new.to_string();
                 self.touch();
@@ -743,4 +744,8 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result
         }
     }
     Ok(())
+}
+
+fn in_progress(verb: &'static str, state: &'static str) -> DaemonError {
+    DaemonError::InProgress { verb, state }
 }

@@ -5,6 +5,7 @@
 //! `HOME` set to the Linux user's home inside it. Nothing stops it from touching the rest of
 //! the host.
 
+use orbctl::errors::DaemonError;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,7 +28,7 @@ struct Target {
 enum Missing {
     Named(String),
     NoMachines,
-    Held(String),
+    Held(DaemonError),
 }
 
 /// Resolves the machine (named, else the default) and auto-starts it.
@@ -43,9 +44,10 @@ fn resolve(t: &mut Txn<'_>, machine: Option<&str>, latency_key: &str) -> Result<
         MState::Creating | MState::Provisioning => m.pending.as_ref().map(|p| p.ends_at).unwrap_or(t.now),
         MState::Running | MState::Starting => m.settles_at().max(t.now),
         MState::Deleting | MState::Gone => {
-            return Err(Missing::Held(
-                "cannot start: operations are in progress: deleting".into(),
-            ));
+            return Err(Missing::Held(DaemonError::InProgress {
+                verb: "start",
+                state: "deleting",
+            }));
         }
         MState::Stopped | MState::Stopping => {
             let now = t.now;
@@ -114,7 +116,7 @@ pub fn run(ctx: &Ctx, a: RunArgs<'_>) -> Reply {
             return Reply::err(text, 1);
         }
         Ok(Err(Missing::NoMachines)) => return Reply::err(no_machines_hint(), 1),
-        Ok(Err(Missing::Held(msg))) => return Reply::daemon(&msg),
+        Ok(Err(Missing::Held(msg))) => return Reply::daemon(&msg.to_string()),
         Err(reply) => return reply,
     };
     ctx.sleep_until(target.ready_at);
@@ -171,7 +173,7 @@ pub fn copy(ctx: &Ctx, machine: Option<&str>, paths: &[String], push: bool) -> R
         Ok(Ok(target)) => target,
         Ok(Err(Missing::Named(m))) => return Reply::daemon(&format!("machine not found: '{m}'")),
         Ok(Err(Missing::NoMachines)) => return Reply::daemon("no machines found"),
-        Ok(Err(Missing::Held(msg))) => return Reply::daemon(&msg),
+        Ok(Err(Missing::Held(msg))) => return Reply::daemon(&msg.to_string()),
         Err(reply) => return reply,
     };
     ctx.sleep_until(target.ready_at);

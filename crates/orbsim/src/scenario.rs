@@ -333,27 +333,55 @@ pub struct Window {
     pub to: SimSecs,
 }
 
+/// A scenario that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scenario {}: {source}", .path.display())]
+    In {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<ScenarioError>,
+    },
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A value the format does not allow, and why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl Scenario {
     /// Reads `ORBSIM_SCENARIO` if set, else the defaults (no latency, no faults).
-    pub fn from_env() -> Result<Scenario, String> {
+    pub fn from_env() -> Result<Scenario, ScenarioError> {
         match std::env::var_os("ORBSIM_SCENARIO") {
             Some(p) if !p.is_empty() => Scenario::load(Path::new(&p)),
             _ => Ok(Scenario::default()),
         }
     }
 
-    pub fn load(path: &Path) -> Result<Scenario, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
-        Scenario::parse(&text).map_err(|e| format!("scenario {}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse(&text).map_err(|e| ScenarioError::In {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 
-    pub fn parse(text: &str) -> Result<Scenario, String> {
-        let s: Scenario = toml::from_str(text).map_err(|e| e.to_string())?;
-        s.validate()?;
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let s: Scenario = toml::from_str(text)?;
+        s.validate().map_err(ScenarioError::Invalid)?;
         Ok(s)
     }
 
+    /// Why the scenario's values do not go together, if they do not.
     fn validate(&self) -> Result<(), String> {
         if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
             return Err(format!("time_scale must be a positive number, not {}", self.time_scale));
@@ -468,13 +496,15 @@ mod tests {
 
     #[test]
     fn mistakes_are_named() {
-        let e = Scenario::parse("[latency]\ncreat = \"1s\"").unwrap_err();
+        let e = Scenario::parse("[latency]\ncreat = \"1s\"").unwrap_err().to_string();
         assert!(e.contains("unknown latency key \"creat\""), "{e}");
-        let e = Scenario::parse("[latency]\ncreate = \"soon\"").unwrap_err();
+        let e = Scenario::parse("[latency]\ncreate = \"soon\"").unwrap_err().to_string();
         assert!(e.contains("invalid duration"), "{e}");
-        let e = Scenario::parse("tiem_scale = 1.0").unwrap_err();
+        let e = Scenario::parse("tiem_scale = 1.0").unwrap_err().to_string();
         assert!(e.contains("tiem_scale"), "{e}");
-        let e = Scenario::parse("[faults.hang]\nprobability = 2.0\nmax = \"1s\"").unwrap_err();
+        let e = Scenario::parse("[faults.hang]\nprobability = 2.0\nmax = \"1s\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("between 0 and 1"), "{e}");
     }
 

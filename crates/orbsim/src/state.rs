@@ -258,17 +258,59 @@ impl Txn<'_> {
     }
 }
 
+/// What went wrong with orbsim's state directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the orbsim state directory {}: {source}", .path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot {what} {}: {source}", .path.display())]
+    Io {
+        /// `open`, `lock`, `read`, `write`, `replace`, `reset`.
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("orbsim state {} is unreadable ({source}); remove the directory to start over", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("orbsim state {} has format {found}, this orbsim writes {FORMAT}; use a fresh ORBSIM_STATE", .path.display())]
+    Format { path: PathBuf, found: u32 },
+    #[error(
+        "orbsim state {} runs at time_scale {state}, but the scenario says {scenario}; \
+         use a fresh ORBSIM_STATE per scenario",
+        .path.display()
+    )]
+    TimeScale { path: PathBuf, state: f64, scenario: f64 },
+    #[error("cannot encode state: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
+fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.into();
+    move |source| StoreError::Io { what, path, source }
+}
+
 impl Store {
-    pub fn open(dir: &Path) -> Result<Store, String> {
-        std::fs::create_dir_all(dir.join("machines"))
-            .map_err(|e| format!("cannot create the orbsim state directory {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir.join("machines")).map_err(|source| StoreError::Create {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let lock_path = dir.join("state.lock");
         let lock = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+            .map_err(io("open", &lock_path))?;
         Ok(Store {
             dir: dir.to_path_buf(),
             lock,
@@ -289,46 +331,39 @@ impl Store {
     }
 
     /// Runs `f` on the locked, settled state and writes it back if it changed.
-    pub fn with<R>(&self, scenario: &Scenario, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, String> {
-        self.lock
-            .lock()
-            .map_err(|e| format!("cannot lock {}/state.lock: {e}", self.dir.display()))?;
+    pub fn with<R>(&self, scenario: &Scenario, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, StoreError> {
+        self.lock.lock().map_err(io("lock", self.dir.join("state.lock")))?;
         let result = self.locked(scenario, f);
         // Closing would unlock too; unlocking early lets waiting processes in sooner.
         let _ = self.lock.unlock();
         result
     }
 
-    fn locked<R>(&self, scenario: &Scenario, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, String> {
+    fn locked<R>(&self, scenario: &Scenario, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, StoreError> {
         let path = self.state_path();
         let (state, fresh) = match std::fs::read(&path) {
             Ok(bytes) => {
-                let state: State = serde_json::from_slice(&bytes).map_err(|e| {
-                    format!(
-                        "orbsim state {} is unreadable ({e}); remove the directory to start over",
-                        path.display()
-                    )
+                let state: State = serde_json::from_slice(&bytes).map_err(|source| StoreError::Unreadable {
+                    path: path.clone(),
+                    source,
                 })?;
                 (state, false)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (State::new(scenario), true),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) => return Err(io("read", &path)(e)),
         };
         if state.format != FORMAT {
-            return Err(format!(
-                "orbsim state {} has format {}, this orbsim writes {FORMAT}; use a fresh ORBSIM_STATE",
-                path.display(),
-                state.format
-            ));
+            return Err(StoreError::Format {
+                path,
+                found: state.format,
+            });
         }
         if state.time_scale != scenario.time_scale {
-            return Err(format!(
-                "orbsim state {} runs at time_scale {}, but the scenario says {}; \
-                 use a fresh ORBSIM_STATE per scenario",
-                path.display(),
-                state.time_scale,
-                scenario.time_scale
-            ));
+            return Err(StoreError::TimeScale {
+                path,
+                state: state.time_scale,
+                scenario: scenario.time_scale,
+            });
         }
         let clock = state.clock();
         let mut txn = Txn {
@@ -349,10 +384,8 @@ impl Store {
     }
 
     /// Forgets every machine and counter (under the lock).
-    pub fn wipe(&self) -> Result<(), String> {
-        self.lock
-            .lock()
-            .map_err(|e| format!("cannot lock {}/state.lock: {e}", self.dir.display()))?;
+    pub fn wipe(&self) -> Result<(), StoreError> {
+        self.lock.lock().map_err(io("lock", self.dir.join("state.lock")))?;
         let result = (|| {
             for sub in ["machines", "incoming"] {
                 match std::fs::remove_dir_all(self.dir.join(sub)) {
@@ -366,21 +399,20 @@ impl Store {
             }
             std::fs::create_dir_all(self.dir.join("machines"))
         })()
-        .map_err(|e| format!("cannot reset {}: {e}", self.dir.display()));
+        .map_err(io("reset", &self.dir));
         let _ = self.lock.unlock();
         result
     }
 
-    fn write(&self, state: &State) -> Result<(), String> {
+    fn write(&self, state: &State) -> Result<(), StoreError> {
         let path = self.state_path();
         let tmp = self.dir.join("state.json.tmp");
-        let bytes = serde_json::to_vec(state).map_err(|e| format!("cannot encode state: {e}"))?;
-        let mut f = File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        f.write_all(&bytes)
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        let bytes = serde_json::to_vec(state).map_err(StoreError::Encode)?;
+        let mut f = File::create(&tmp).map_err(io("write", &tmp))?;
+        f.write_all(&bytes).map_err(io("write", &tmp))?;
         // No fsync: the goal is surviving killed processes, not power loss, and it keeps
         // every call in the low milliseconds.
         drop(f);
-        std::fs::rename(&tmp, &path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+        std::fs::rename(&tmp, &path).map_err(io("replace", &path))
     }
 }

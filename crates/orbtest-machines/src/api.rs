@@ -34,12 +34,7 @@ impl Machines {
         match Remote::from_env() {
             Ok(Some(run)) => Ok(Machines::Run(Arc::new(run))),
             Ok(None) => {
-                let provider = crate::provider::OrbctlProvider::from_path().map_err(|e| {
-                    MachinesError::Spawn(std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        format!("orbctl: {e}"),
-                    ))
-                })?;
+                let provider = crate::provider::OrbctlProvider::from_path().map_err(MachinesError::NoOrbctl)?;
                 Ok(Machines::Direct(Client::new(Arc::new(provider))))
             }
             Err(e) => Err(e),
@@ -62,7 +57,7 @@ impl Machines {
         let get = |k: &str| std::env::var(k).ok();
         let name = match crate::workers::assigned(get) {
             None => return Ok(None),
-            Some(Err(e)) => return Err(MachinesError::Spawn(std::io::Error::other(e))),
+            Some(Err(e)) => return Err(MachinesError::Worker(Box::new(e))),
             Some(Ok(name)) => name,
         };
         let checked = std::env::var_os(crate::workers::ENV_WORKER).is_some();
@@ -70,11 +65,11 @@ impl Machines {
             let set = std::env::var_os(crate::env::RUN_DIR)
                 .map(|dir| crate::workers::WorkerSet::read(std::path::Path::new(&dir)))
                 .transpose()
-                .map_err(|e| MachinesError::Spawn(std::io::Error::other(e)))?
+                .map_err(|e| MachinesError::Worker(Box::new(e.into())))?
                 .flatten();
             if let Some(set) = set {
                 crate::workers::ensure_healthy(run.as_ref(), &name, &set.source)
-                    .map_err(|e| MachinesError::Spawn(std::io::Error::other(e)))?;
+                    .map_err(|e| MachinesError::Worker(Box::new(e)))?;
             }
         }
         Ok(Some(Machine {

@@ -103,9 +103,14 @@ impl OpResult {
 #[derive(Debug, thiserror::Error)]
 pub enum MachinesError {
     #[error("{0}")]
-    Spawn(#[source] std::io::Error),
-    #[error("{0}")]
     Process(#[from] orbtest_process::Error),
+    #[error("orbctl: {0}")]
+    NoOrbctl(#[source] which::Error),
+    /// The settings of the run this process belongs to (`ORBTEST_RUN_DIR`) cannot be read.
+    #[error("the run's settings: {0}")]
+    Run(#[source] crate::files::ReadJsonError),
+    #[error("{0}")]
+    Worker(#[source] Box<crate::workers::WorkerError>),
     /// An interrupt reached the orbctl child; the call stopped at once, without retries.
     #[error("`{op}` was interrupted ({})", .interrupt.name())]
     Interrupted { op: String, interrupt: Interrupt },

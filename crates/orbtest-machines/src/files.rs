@@ -5,7 +5,43 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A JSON file a run wrote that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadJsonError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid: {source}", .path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ReadJsonError {
+    /// The file is not there.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, ReadJsonError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads the JSON file at `path`.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReadJsonError> {
+    let bytes = fs::read(path).map_err(|source| ReadJsonError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| ReadJsonError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// Creates `dir` (and missing parents) readable only by the user. A directory that already
 /// exists keeps its mode: it may be someone else's (`--report-dir /tmp`), and stripping its

@@ -80,10 +80,8 @@ impl RunSettings {
         crate::files::write_atomic(&run_dir.join(FILE_NAME), &bytes)
     }
 
-    pub fn read(run_dir: &Path) -> Result<Self, String> {
-        let path = run_dir.join(FILE_NAME);
-        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("{} is not valid: {e}", path.display()))
+    pub fn read(run_dir: &Path) -> Result<Self, crate::files::ReadJsonError> {
+        crate::files::read_json(&run_dir.join(FILE_NAME))
     }
 
     pub fn provider(&self) -> OrbctlProvider {

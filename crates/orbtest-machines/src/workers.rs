@@ -26,6 +26,56 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Replacements tried for one broken worker before giving up.
 pub const MAX_REPLACEMENTS: u32 = 2;
 
+/// What went wrong with a worker machine.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Set(#[from] crate::files::ReadJsonError),
+    #[error("{var}={value:?} is not {expected}")]
+    WorkerId {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error(
+        "this process is worker {index} of its test runner but the run has {count} worker machines \
+         ([machines.workers] count); raise count or run fewer tests at once"
+    )]
+    TooFew { index: usize, count: usize },
+    #[error("worker machine `{name}` is broken and {MAX_REPLACEMENTS} replacements did not help: {problem}")]
+    Broken {
+        name: String,
+        #[source]
+        problem: Box<WorkerError>,
+    },
+    #[error(transparent)]
+    Machine(#[from] MachinesError),
+    #[error("could not delete the broken worker `{name}`: {stderr}")]
+    Delete { name: String, stderr: String },
+    #[error("`orbctl run -m {name} true` could not run: {source}")]
+    Check {
+        name: String,
+        #[source]
+        source: orbtest_process::Error,
+    },
+    #[error(
+        "`orbctl run -m {name} true` did not finish within {}",
+        humantime::format_duration(HEALTH_TIMEOUT)
+    )]
+    Slow { name: String },
+    #[error(
+        "`orbctl run -m {name} true` exited with {}{}",
+        .code.map_or("no code".to_string(), |c| c.to_string()),
+        if .said.is_empty() { String::new() } else { format!(": {}", .said) }
+    )]
+    Unhealthy {
+        name: String,
+        code: Option<i32>,
+        /// The first line of its stderr.
+        said: String,
+    },
+}
+
 /// The run's workers, as its settings record them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerSet {
@@ -54,14 +104,11 @@ impl WorkerSet {
     }
 
     /// The run's workers; `Ok(None)` for a run without any.
-    pub fn read(run_dir: &std::path::Path) -> Result<Option<Self>, String> {
-        let path = run_dir.join(Self::FILE_NAME);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| format!("{} is not valid: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    pub fn read(run_dir: &std::path::Path) -> Result<Option<Self>, crate::files::ReadJsonError> {
+        match crate::files::read_json(&run_dir.join(Self::FILE_NAME)) {
+            Ok(set) => Ok(Some(set)),
+            Err(e) if e.is_missing() => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }
@@ -70,23 +117,24 @@ impl WorkerSet {
 /// claimed before a machine can appear), and `run -m NAME true` bounded by [`HEALTH_TIMEOUT`].
 pub trait WorkerOps {
     fn execute(&self, op: &Op) -> Result<OpResult, MachinesError>;
-    fn check(&self, name: &str) -> Result<(), String>;
+    fn check(&self, name: &str) -> Result<(), WorkerError>;
 }
 
 /// The worker index of the calling process from its runner's worker id (see module docs).
-pub fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<usize, String> {
+pub fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<usize, WorkerError> {
+    let bad = |var: &'static str, value: String, expected: &'static str| WorkerError::WorkerId { var, value, expected };
     if let Some(slot) = get("NEXTEST_TEST_GLOBAL_SLOT") {
         return slot
             .trim()
             .parse()
-            .map_err(|_| format!("NEXTEST_TEST_GLOBAL_SLOT={slot:?} is not a number"));
+            .map_err(|_| bad("NEXTEST_TEST_GLOBAL_SLOT", slot.clone(), "a number"));
     }
     if let Some(id) = get("PYTEST_XDIST_WORKER") {
         return id
             .trim()
             .strip_prefix("gw")
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| format!("PYTEST_XDIST_WORKER={id:?} is not of the form gwN"));
+            .ok_or_else(|| bad("PYTEST_XDIST_WORKER", id.clone(), "of the form gwN"));
     }
     if let Some(id) = get("JEST_WORKER_ID") {
         return id
@@ -94,13 +142,13 @@ pub fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<usize, Str
             .parse::<usize>()
             .ok()
             .and_then(|n| n.checked_sub(1))
-            .ok_or_else(|| format!("JEST_WORKER_ID={id:?} is not a number from 1"));
+            .ok_or_else(|| bad("JEST_WORKER_ID", id.clone(), "a number from 1"));
     }
     Ok(0)
 }
 
 /// The calling process's worker name, or `None` outside a run with workers.
-pub fn assigned(get: impl Fn(&str) -> Option<String>) -> Option<Result<String, String>> {
+pub fn assigned(get: impl Fn(&str) -> Option<String>) -> Option<Result<String, WorkerError>> {
     if let Some(name) = get(ENV_WORKER).filter(|n| !n.is_empty()) {
         return Some(Ok(name));
     }
@@ -114,19 +162,16 @@ pub fn assigned(get: impl Fn(&str) -> Option<String>) -> Option<Result<String, S
         return None;
     }
     Some(index_from_env(&get).and_then(|i| {
-        names.get(i).cloned().ok_or_else(|| {
-            format!(
-                "this process is worker {i} of its test runner but the run has {} worker machines \
-                 ([machines.workers] count); raise count or run fewer tests at once",
-                names.len()
-            )
+        names.get(i).cloned().ok_or(WorkerError::TooFew {
+            index: i,
+            count: names.len(),
         })
     }))
 }
 
 /// Checks `name`; if it is broken, deletes it and makes it again (same name), up to
 /// [`MAX_REPLACEMENTS`] times. Returns how many replacements it took.
-pub fn ensure_healthy(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) -> Result<u32, String> {
+pub fn ensure_healthy(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) -> Result<u32, WorkerError> {
     let mut problem = match ops.check(name) {
         Ok(()) => return Ok(0),
         Err(e) => e,
@@ -138,18 +183,17 @@ pub fn ensure_healthy(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) ->
             Err(e) => problem = e,
         }
     }
-    Err(format!(
-        "worker machine `{name}` is broken and {MAX_REPLACEMENTS} replacements did not help: {problem}"
-    ))
+    Err(WorkerError::Broken {
+        name: name.to_string(),
+        problem: Box::new(problem),
+    })
 }
 
 /// Makes worker `name` from its source.
-pub fn provide(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) -> Result<(), String> {
-    let run = |op: Op| -> Result<(), String> {
-        ops.execute(&op)
-            .and_then(|r| r.into_result())
-            .map(drop)
-            .map_err(|e| e.to_string())
+pub fn provide(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) -> Result<(), WorkerError> {
+    let run = |op: Op| -> Result<(), WorkerError> {
+        ops.execute(&op).and_then(|r| r.into_result())?;
+        Ok(())
     };
     match source {
         WorkerSource::Clone { baseline } => {
@@ -174,51 +218,43 @@ pub fn provide(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) -> Result
 }
 
 /// Deletes `name` (gone already is fine) and makes it again.
-fn replace(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) -> Result<(), String> {
-    let deleted = ops
-        .execute(&Op::Delete {
-            names: vec![name.to_string()],
-            force: true,
-            all: false,
-        })
-        .map_err(|e| e.to_string())?;
+fn replace(ops: &dyn WorkerOps, name: &str, source: &WorkerSource) -> Result<(), WorkerError> {
+    let deleted = ops.execute(&Op::Delete {
+        names: vec![name.to_string()],
+        force: true,
+        all: false,
+    })?;
     let gone = deleted.is_success() || deleted.error_kind() == Some(crate::ErrorKind::NotFound);
     if !gone {
-        return Err(format!(
-            "could not delete the broken worker `{name}`: {}",
-            deleted.stderr_text().trim()
-        ));
+        return Err(WorkerError::Delete {
+            name: name.to_string(),
+            stderr: deleted.stderr_text().trim().to_string(),
+        });
     }
     provide(ops, name, source)
 }
 
 /// The health check: `orbctl run -m NAME true` must exit 0 within [`HEALTH_TIMEOUT`]. It goes
 /// straight to the provider (stdin closed, no retries: a slow worker is a broken one).
-pub fn check(provider: &dyn Provider, name: &str) -> Result<(), String> {
+pub fn check(provider: &dyn Provider, name: &str) -> Result<(), WorkerError> {
     let mut inv = provider.invocation(&health_op(name).to_argv());
     inv.stdin = StdinMode::Null;
-    let shown = format!("`orbctl run -m {name} true`");
-    let c = orbtest_process::capture(&inv, Some(HEALTH_TIMEOUT)).map_err(|e| format!("{shown} could not run: {e}"))?;
+    let c = orbtest_process::capture(&inv, Some(HEALTH_TIMEOUT)).map_err(|source| WorkerError::Check {
+        name: name.to_string(),
+        source,
+    })?;
     if c.timed_out {
-        return Err(format!(
-            "{shown} did not finish within {}",
-            humantime::format_duration(HEALTH_TIMEOUT)
-        ));
+        return Err(WorkerError::Slow { name: name.to_string() });
     }
     if c.code == Some(0) {
         return Ok(());
     }
     let said = String::from_utf8_lossy(&c.stderr);
-    let said = said.lines().next().unwrap_or("").trim();
-    Err(format!(
-        "{shown} exited with {}{}",
-        c.code.map_or("no code".to_string(), |c| c.to_string()),
-        if said.is_empty() {
-            String::new()
-        } else {
-            format!(": {said}")
-        }
-    ))
+    Err(WorkerError::Unhealthy {
+        name: name.to_string(),
+        code: c.code,
+        said: said.lines().next().unwrap_or("").trim().to_string(),
+    })
 }
 
 /// `run -m NAME true`.
@@ -241,7 +277,7 @@ impl WorkerOps for crate::tracked::Tracked {
         crate::tracked::Tracked::execute(self, op, &op.to_argv())
     }
 
-    fn check(&self, name: &str) -> Result<(), String> {
+    fn check(&self, name: &str) -> Result<(), WorkerError> {
         check(self.client().provider().as_ref(), name)
     }
 }
@@ -252,7 +288,7 @@ impl WorkerOps for crate::broker::remote::Remote {
         crate::broker::remote::Remote::execute(self, op)
     }
 
-    fn check(&self, name: &str) -> Result<(), String> {
+    fn check(&self, name: &str) -> Result<(), WorkerError> {
         check(&self.settings().provider(), name)
     }
 }
@@ -273,6 +309,9 @@ mod tests {
     #[test]
     fn the_worker_follows_the_runners_worker_id() {
         let all = "w-0,w-1,w-2";
+        fn assigned(get: impl Fn(&str) -> Option<String>) -> Option<Result<String, String>> {
+            super::assigned(get).map(|r| r.map_err(|e| e.to_string()))
+        }
         assert_eq!(assigned(env(&[])), None);
         assert_eq!(assigned(env(&[(ENV_WORKERS, all)])), Some(Ok("w-0".into())));
         assert_eq!(
@@ -326,13 +365,17 @@ mod tests {
             })
         }
 
-        fn check(&self, name: &str) -> Result<(), String> {
+        fn check(&self, name: &str) -> Result<(), WorkerError> {
             self.log.borrow_mut().push(format!("check {name}"));
             let mut broken = self.broken.borrow_mut();
             match broken.get_mut(name) {
                 Some(n) if *n > 0 => {
                     *n -= 1;
-                    Err("exited with 1".into())
+                    Err(WorkerError::Unhealthy {
+                        name: name.to_string(),
+                        code: Some(1),
+                        said: String::new(),
+                    })
                 }
                 _ => Ok(()),
             }
@@ -344,6 +387,9 @@ mod tests {
         let fake = Fake::default();
         let source = WorkerSource::Clone {
             baseline: "base".into(),
+        };
+        let ensure_healthy = |fake: &Fake, name: &str, source: &WorkerSource| {
+            super::ensure_healthy(fake, name, source).map_err(|e| e.to_string())
         };
         assert_eq!(ensure_healthy(&fake, "w-0", &source), Ok(0));
         fake.broken.borrow_mut().insert("w-1".into(), 1);

@@ -8,14 +8,32 @@ use std::time::{Duration, Instant};
 use super::reap::{self, Protect, ReapInput, ReapPlan, ReapReason};
 use super::state::ProviderState;
 use crate::config::MachinesConfig;
-use orbtest_machines::{Client, ErrorKind, Journal, JournalView, MachineRecord, Op, OpClass, parse_list};
+use orbtest_machines::{
+    Client, ErrorKind, Journal, JournalView, MachineRecord, MachinesError, Op, OpClass, parse_list,
+};
+
+/// Why listing or deleting machines failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    #[error("listing machines: {0}")]
+    List(#[source] MachinesError),
+    #[error("`orbctl list -f json` printed something unexpected: {0}")]
+    ListOutput(#[source] orbctl::output::ParseError),
+    #[error("[machines] protect: {0}")]
+    Protect(#[source] globset::Error),
+    #[error("{0}")]
+    Delete(#[source] MachinesError),
+    /// The bounded pool stopped before this machine's turn.
+    #[error("not attempted")]
+    NotAttempted,
+}
 
 /// Deletes run this many at a time by default: reaping 200 machines at 100 ms each takes about
 /// 1.5 s instead of 20 s, without flooding OrbStack.
 pub const DELETE_PARALLELISM: usize = 16;
 
 /// The machines that exist now.
-pub fn list(client: &Client) -> Result<Vec<MachineRecord>, String> {
+pub fn list(client: &Client) -> Result<Vec<MachineRecord>, CleanupError> {
     let op = Op::List {
         running: false,
         quiet: false,
@@ -24,8 +42,8 @@ pub fn list(client: &Client) -> Result<Vec<MachineRecord>, String> {
     let result = client
         .execute(&op)
         .and_then(|r| r.into_result())
-        .map_err(|e| format!("listing machines: {e}"))?;
-    parse_list(&result.stdout).map_err(|e| format!("`orbctl list -f json` printed something unexpected: {e}"))
+        .map_err(CleanupError::List)?;
+    parse_list(&result.stdout).map_err(CleanupError::ListOutput)
 }
 
 /// Who owns which machine according to the journals: runs still alive, and dead ones.
@@ -78,7 +96,7 @@ pub fn ownership(state: &ProviderState, existing: &[MachineRecord]) -> Ownership
 pub struct ReapReport {
     pub plan: ReapPlan,
     pub deleted: Vec<(String, ReapReason)>,
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<(String, CleanupError)>,
 }
 
 /// What `cargo orbtest clean` (and preflight) may do beyond reaping leftovers.
@@ -117,8 +135,8 @@ pub fn reap(
     existing: &[MachineRecord],
     options: ReapOptions,
     parallelism: usize,
-) -> Result<ReapReport, String> {
-    let protect = Protect::new(&config.protect).map_err(|e| format!("[machines] protect: {e}"))?;
+) -> Result<ReapReport, CleanupError> {
+    let protect = Protect::new(&config.protect).map_err(CleanupError::Protect)?;
     let (mut input, owners) = reap_input(state, config, existing);
     if options.kept {
         // Asked for: what finished runs kept is theirs to delete now, like an orphan's.
@@ -161,7 +179,7 @@ pub fn reap(
 /// Deletes `names`, `parallelism` at a time. A machine that is already gone counts as deleted;
 /// one still being made (its creator was killed, the daemon goes on) is waited for, up to a
 /// create timeout, rather than left behind.
-pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<(String, Result<(), String>)> {
+pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<(String, Result<(), CleanupError>)> {
     let results = super::parallel::map_bounded(names, parallelism, || false, |name| delete_one(client, name));
     names
         .iter()
@@ -169,7 +187,7 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
         .zip(
             results
                 .into_iter()
-                .map(|r| r.unwrap_or_else(|| Err("not attempted".into()))),
+                .map(|r| r.unwrap_or(Err(CleanupError::NotAttempted))),
         )
         .collect()
 }
@@ -177,7 +195,7 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
 /// Deletes one machine; one already gone counts as deleted. A machine still being made for a
 /// client that died (the daemon goes on) cannot be deleted yet (`operations are in progress`):
 /// we wait for it to settle, up to a create timeout, instead of leaving it behind.
-pub fn delete_one(client: &Client, name: &str) -> Result<(), String> {
+pub fn delete_one(client: &Client, name: &str) -> Result<(), CleanupError> {
     let op = Op::delete(name);
     let policy = client.policy();
     let deadline = Instant::now() + policy.timeout(OpClass::Create).unwrap_or(Duration::from_secs(180));
@@ -188,8 +206,8 @@ pub fn delete_one(client: &Client, name: &str) -> Result<(), String> {
             Ok(r) if r.stderr_text().contains("operations are in progress") && Instant::now() < deadline => {
                 std::thread::sleep(policy.poll_interval);
             }
-            Ok(r) => return Err(orbtest_machines::MachinesError::Failed(Box::new(r)).to_string()),
-            Err(e) => return Err(e.to_string()),
+            Ok(r) => return Err(CleanupError::Delete(MachinesError::Failed(Box::new(r)))),
+            Err(e) => return Err(CleanupError::Delete(e)),
         }
     }
 }

@@ -56,6 +56,20 @@ pub fn over_limit(config: &PressureConfig, p: &Pressure) -> Option<String> {
     }
 }
 
+/// Why the run cannot go on under host pressure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PressureError {
+    #[error("host under pressure: {0}; free memory (stop machines or apps) or raise [pressure] swap_limit_percent")]
+    Over(String),
+    #[error(
+        "host still under pressure after waiting {}: {reason}; free memory or raise [pressure] max_wait",
+        humantime::format_duration(*.waited)
+    )]
+    StillOver { waited: Duration, reason: String },
+    #[error("interrupted while waiting for host pressure to drop")]
+    Interrupted,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Under the limits (possibly after waiting).
@@ -74,7 +88,7 @@ pub fn check(
     poll: Duration,
     every: Duration,
     mut waiting: impl FnMut(&str, Duration),
-) -> Result<Verdict, String> {
+) -> Result<Verdict, PressureError> {
     let first = sample();
     let Some(reason) = over_limit(config, &first) else {
         return Ok(Verdict::Clear(first));
@@ -84,9 +98,7 @@ pub fn check(
         OnPressure::Skip => Ok(Verdict::Skip(format!(
             "host under pressure: {reason} (on_pressure = \"skip\")"
         ))),
-        OnPressure::Fail => Err(format!(
-            "host under pressure: {reason}; free memory (stop machines or apps) or raise [pressure] swap_limit_percent"
-        )),
+        OnPressure::Fail => Err(PressureError::Over(reason)),
         OnPressure::Wait => {
             let start = Instant::now();
             let mut told: Option<Instant> = None;
@@ -97,13 +109,13 @@ pub fn check(
                     told = Some(Instant::now());
                 }
                 if start.elapsed() >= config.max_wait {
-                    return Err(format!(
-                        "host still under pressure after waiting {}: {reason}; free memory or raise [pressure] max_wait",
-                        humantime::format_duration(config.max_wait)
-                    ));
+                    return Err(PressureError::StillOver {
+                        waited: config.max_wait,
+                        reason,
+                    });
                 }
                 if crate::signals::received().is_some() {
-                    return Err("interrupted while waiting for host pressure to drop".into());
+                    return Err(PressureError::Interrupted);
                 }
                 std::thread::sleep(poll);
                 let now = sample();
@@ -143,6 +155,7 @@ mod tests {
         assert!(
             check(&config(OnPressure::Fail), || p(95.0), zero, zero, quiet)
                 .unwrap_err()
+                .to_string()
                 .contains("swap at 95%")
         );
         assert!(matches!(
@@ -177,7 +190,9 @@ mod tests {
             max_wait: Duration::ZERO,
             ..config(OnPressure::Wait)
         };
-        let err = check(&c, || p(95.0), Duration::ZERO, Duration::ZERO, |_, _| {}).unwrap_err();
+        let err = check(&c, || p(95.0), Duration::ZERO, Duration::ZERO, |_, _| {})
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("still under pressure"), "{err}");
     }
 

@@ -11,7 +11,33 @@
 use std::time::{Duration, Instant};
 
 use crate::config::{ProviderKind, RestartConfig};
-use orbtest_machines::{Client, Op};
+use orbtest_machines::{Client, MachinesError, Op};
+
+/// Why a restart did not bring OrbStack back.
+#[derive(Debug, thiserror::Error)]
+pub enum RestartError {
+    #[error("quitting it failed: {0}")]
+    Quit(#[source] MachinesError),
+    #[error("starting it again failed: {0}")]
+    Start(#[source] MachinesError),
+    #[error(
+        "`orbctl status` still said {last:?} after {} ([machines.restart] timeout)",
+        humantime::format_duration(*.timeout)
+    )]
+    NotRunning { last: String, timeout: Duration },
+    #[error("interrupted while waiting for OrbStack to start")]
+    Interrupted,
+}
+
+/// OrbStack was over a limit and could not be restarted.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}, but restarting OrbStack failed: {source}")]
+pub struct RemedyError {
+    /// Why it was due.
+    pub reason: String,
+    #[source]
+    pub source: RestartError,
+}
 
 /// What the host and OrbStack look like now.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,10 +51,10 @@ pub struct Probe {
 pub trait OrbStack {
     fn probe(&self) -> Probe;
     /// Stops OrbStack (and its VM) and quits the app where there is one.
-    fn quit(&self) -> Result<(), String>;
-    fn start(&self) -> Result<(), String>;
+    fn quit(&self) -> Result<(), MachinesError>;
+    fn start(&self) -> Result<(), MachinesError>;
     /// `orbctl status`: Running, Starting or Stopped.
-    fn status(&self) -> Result<String, String>;
+    fn status(&self) -> Result<String, MachinesError>;
 }
 
 /// What a remedy did.
@@ -79,35 +105,34 @@ fn figures(probe: &Probe) -> String {
 }
 
 /// Restarts OrbStack if it is over the limits.
-pub fn remedy(o: &dyn OrbStack, limits: &RestartConfig, poll: Duration) -> Result<Remedy, String> {
+pub fn remedy(o: &dyn OrbStack, limits: &RestartConfig, poll: Duration) -> Result<Remedy, RemedyError> {
     let probe = o.probe();
     let Some(reason) = due(&probe, limits) else {
         return Ok(Remedy::NotNeeded(figures(&probe)));
     };
-    let took =
-        restart(o, limits.timeout, poll).map_err(|e| format!("{reason}, but restarting OrbStack failed: {e}"))?;
+    let took = match restart(o, limits.timeout, poll) {
+        Ok(took) => took,
+        Err(source) => return Err(RemedyError { reason, source }),
+    };
     Ok(Remedy::Restarted { reason, took })
 }
 
 /// Quits and starts OrbStack, then polls `status` until Running or `timeout`.
-pub fn restart(o: &dyn OrbStack, timeout: Duration, poll: Duration) -> Result<Duration, String> {
+pub fn restart(o: &dyn OrbStack, timeout: Duration, poll: Duration) -> Result<Duration, RestartError> {
     let clock = Instant::now();
-    o.quit().map_err(|e| format!("quitting it failed: {e}"))?;
-    o.start().map_err(|e| format!("starting it again failed: {e}"))?;
+    o.quit().map_err(RestartError::Quit)?;
+    o.start().map_err(RestartError::Start)?;
     loop {
         let last = match o.status() {
             Ok(s) if s == "Running" => return Ok(clock.elapsed()),
             Ok(s) => s,
-            Err(e) => e,
+            Err(e) => e.to_string(),
         };
         if clock.elapsed() >= timeout {
-            return Err(format!(
-                "`orbctl status` still said {last:?} after {} ([machines.restart] timeout)",
-                humantime::format_duration(timeout)
-            ));
+            return Err(RestartError::NotRunning { last, timeout });
         }
         if crate::signals::received().is_some() {
-            return Err("interrupted while waiting for OrbStack to start".into());
+            return Err(RestartError::Interrupted);
         }
         std::thread::sleep(poll);
     }
@@ -135,7 +160,7 @@ impl OrbStack for ProviderOrbStack {
         }
     }
 
-    fn quit(&self) -> Result<(), String> {
+    fn quit(&self) -> Result<(), MachinesError> {
         self.run(Op::Stop {
             names: Vec::new(),
             all: false,
@@ -157,28 +182,23 @@ impl OrbStack for ProviderOrbStack {
         Ok(())
     }
 
-    fn start(&self) -> Result<(), String> {
+    fn start(&self) -> Result<(), MachinesError> {
         self.run(Op::Start {
             names: Vec::new(),
             all: false,
         })
     }
 
-    fn status(&self) -> Result<String, String> {
+    fn status(&self) -> Result<String, MachinesError> {
         self.client
             .execute(&Op::Status)
             .map(|r| r.stdout_text().trim().to_string())
-            .map_err(|e| e.to_string())
     }
 }
 
 impl ProviderOrbStack {
-    fn run(&self, op: Op) -> Result<(), String> {
-        self.client
-            .execute(&op)
-            .and_then(|r| r.into_result())
-            .map(drop)
-            .map_err(|e| e.to_string())
+    fn run(&self, op: Op) -> Result<(), MachinesError> {
+        self.client.execute(&op).and_then(|r| r.into_result()).map(drop)
     }
 }
 
@@ -224,15 +244,15 @@ mod tests {
         fn probe(&self) -> Probe {
             self.probe
         }
-        fn quit(&self) -> Result<(), String> {
+        fn quit(&self) -> Result<(), MachinesError> {
             self.log.borrow_mut().push("quit");
             Ok(())
         }
-        fn start(&self) -> Result<(), String> {
+        fn start(&self) -> Result<(), MachinesError> {
             self.log.borrow_mut().push("start");
             Ok(())
         }
-        fn status(&self) -> Result<String, String> {
+        fn status(&self) -> Result<String, MachinesError> {
             self.log.borrow_mut().push("status");
             let mut s = self.statuses.borrow_mut();
             let next = if s.len() > 1 { s.pop() } else { s.last().copied() };
@@ -299,7 +319,9 @@ mod tests {
     #[test]
     fn gives_up_after_the_timeout_and_says_what_it_saw() {
         let stuck = Fake::new(None, 90.0, &["Starting"]);
-        let e = remedy(&stuck, &LIMITS, Duration::from_millis(20)).unwrap_err();
+        let e = remedy(&stuck, &LIMITS, Duration::from_millis(20))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("swap is at 90%"), "{e}");
         assert!(e.contains("still said \"Starting\""), "{e}");
     }

@@ -18,7 +18,7 @@ use super::state::{LockHolder, RunLock, RunState, now_ms};
 use super::stats::{activity, stats};
 use crate::config::{Config, MachinesConfig, OnPressure};
 use crate::errors::{Error, Result};
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, StepOutcome};
 use crate::results::MachineStats;
 use crate::signals::Interrupts;
 use orbtest_machines::broker::Broker;
@@ -108,8 +108,8 @@ fn step<T>(
     let start = Instant::now();
     let outcome = f();
     let shown = match &outcome {
-        Ok((_, message)) => Ok(message.clone()),
-        Err(e) => Err(e.to_string()),
+        Ok((_, message)) => StepOutcome::Done(message.clone()),
+        Err(e) => StepOutcome::Failed(e.to_string()),
     };
     observer.event(&Event::StepFinished {
         step: name,
@@ -284,25 +284,59 @@ impl Session {
                 &ctx.report_dir.join("baselines"),
             )
             .map_err(|e| Error::preflight("baselines", e.to_string()))?;
-            let message = match (outcome.built.len(), outcome.reused.len()) {
-                (0, 0) => "none configured".to_string(),
-                _ => format!(
-                    "{}{}",
-                    if outcome.built.is_empty() {
-                        String::new()
-                    } else {
-                        format!("built {}", outcome.built.join(", "))
-                    },
-                    if outcome.reused.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "{}reused {}",
-                            if outcome.built.is_empty() { "" } else { "; " },
-                            outcome.reused.join(", ")
-                        )
+            let mut outcome = outcome;
+            // Automatic ones only speed the run up: one that cannot be made is a note, not a
+            // failure.
+            let auto = if machines.auto_baselines {
+                baselines::automatic(&machines.baselines, &resolved.state.demand())
+            } else {
+                Vec::new()
+            };
+            let mut auto_note = String::new();
+            if !auto.is_empty() {
+                match baselines::ensure(
+                    client,
+                    &resolved.state,
+                    &auto,
+                    &existing,
+                    ctx.options.rebuild_baselines,
+                    &ctx.report_dir.join("baselines"),
+                ) {
+                    Ok(made) => {
+                        outcome.built.extend(made.built);
+                        outcome.reused.extend(made.reused);
+                        outcome.ready.extend(made.ready);
+                        auto_note = format!(
+                            " (automatic: {}, created {}+ times by the last run; auto_baselines = false turns this off)",
+                            auto.iter().map(|b| b.image.as_str()).collect::<Vec<_>>().join(", "),
+                            baselines::AUTO_MIN_CREATES
+                        );
                     }
-                ),
+                    Err(e) => auto_note = format!("; no automatic baseline: {e}"),
+                }
+            }
+            let message = match (outcome.built.len(), outcome.reused.len()) {
+                (0, 0) if auto_note.is_empty() => "none configured".to_string(),
+                (0, 0) => auto_note.trim_start_matches("; ").to_string(),
+                _ => {
+                    format!(
+                        "{}{}",
+                        if outcome.built.is_empty() {
+                            String::new()
+                        } else {
+                            format!("built {}", outcome.built.join(", "))
+                        },
+                        if outcome.reused.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "{}reused {}",
+                                if outcome.built.is_empty() { "" } else { "; " },
+                                outcome.reused.join(", ")
+                            )
+                        }
+                    ) + &auto_note
+                }
             };
             Ok((outcome.ready, message))
         })?;
@@ -331,8 +365,8 @@ impl Session {
                 set.write(&run.dir)
                     .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
                 let tracked = broker.tracked(None);
-                let message =
-                    super::workers::provide_all(&tracked, &set).map_err(|e| Error::preflight("workers", e))?;
+                let message = super::workers::provide_all(&tracked, &set, ctx.interrupts)
+                    .map_err(|e| Error::preflight("workers", e))?;
                 Ok((set, message))
             })?),
             _ => None,
@@ -366,7 +400,7 @@ impl Session {
     /// it failed them (see `blame`).
     pub fn blame(&self, tier: &mut crate::results::TierResult) {
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
-        super::blame::apply(tier, &view.ops);
+        super::blame::apply(tier, &view);
     }
 
     /// The run's own state directory (`ORBTEST_RUN_DIR`).
@@ -413,6 +447,10 @@ impl Session {
         // gave up on must exist, or be gone, before we look for what is ours. An interrupted
         // run does not wait; what they make is journaled, and the next run reaps it.
         if let Some(broker) = self.broker.take() {
+            // What the tests created, for the next run's automatic baselines.
+            if let Err(e) = self.resolved.state.set_demand(&broker.demand()) {
+                tracing::warn!("cannot record the run's creates per image: {e}");
+            }
             broker.stop(crate::signals::received().is_none());
         }
         let mut out = Postflight::default();
@@ -422,7 +460,7 @@ impl Session {
             Err(e) => {
                 // Without a list nothing is known about what exists: every claim stays, so the
                 // next run's preflight reaps what this run made.
-                out.errors.push(e);
+                out.errors.push(e.to_string());
                 return self.finish_postflight(out, start, observer);
             }
         };
@@ -460,7 +498,7 @@ impl Session {
         let after = match cleanup::list(&self.client) {
             Ok(after) => after,
             Err(e) => {
-                out.errors.push(e);
+                out.errors.push(e.to_string());
                 existing
             }
         };
@@ -510,9 +548,9 @@ impl Session {
             message.push_str(&format!("; LEFTOVER: {}", out.stats.leftover.join(", ")));
         }
         let outcome = if out.errors.is_empty() {
-            Ok(message)
+            StepOutcome::Done(message)
         } else {
-            Err(format!("{message}; {}", out.errors.join("; ")))
+            StepOutcome::Failed(format!("{message}; {}", out.errors.join("; ")))
         };
         observer.event(&Event::StepFinished {
             step: "postflight",

@@ -13,6 +13,24 @@ use orbtest_machines::broker::{Broker, Hooks};
 use orbtest_machines::settings::{BaselineRef, RunSettings};
 use orbtest_machines::{Journal, Provider};
 
+/// Why the shim could not be put in place; each says what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimSetupError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid protect pattern: {0}")]
+    Protect(#[source] globset::Error),
+}
+
+fn doing(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ShimSetupError {
+    let what = what.into();
+    move |source| ShimSetupError::Io { what, source }
+}
+
 /// Links `bin/orbctl` and `bin/orb` in the run directory to this executable (the shim), and
 /// starts the run's broker, which writes the settings the shim reads. Returns `bin/` and the
 /// broker (it serves until dropped).
@@ -23,14 +41,16 @@ pub(crate) fn install_shim(
     pressure: &PressureConfig,
     baselines: &[ReadyBaseline],
     journal: &Journal,
-) -> std::result::Result<(PathBuf, Broker), String> {
-    let me = std::env::current_exe().map_err(|e| format!("cannot find cargo-orbtest's own executable: {e}"))?;
+) -> std::result::Result<(PathBuf, Broker), ShimSetupError> {
+    let me = std::env::current_exe().map_err(doing("cannot find cargo-orbtest's own executable"))?;
     let bin = run_dir.join("bin");
-    orbtest_machines::files::ensure_private_dir(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    orbtest_machines::files::ensure_private_dir(&bin).map_err(doing(format!("cannot create {}", bin.display())))?;
     orbtest_machines::provider::link_orbctl(&me, &bin)
-        .map_err(|e| format!("cannot link the shim into {}: {e}", bin.display()))?;
-    crate::personalities::worker_slot::link(&bin)
-        .map_err(|e| format!("cannot link orbtest's worker commands into {}: {e}", bin.display()))?;
+        .map_err(doing(format!("cannot link the shim into {}", bin.display())))?;
+    crate::personalities::worker_slot::link(&bin).map_err(doing(format!(
+        "cannot link orbtest's worker commands into {}",
+        bin.display()
+    )))?;
     let settings = RunSettings {
         run_id: journal.run_id().to_string(),
         provider: resolved.provider.name().to_string(),
@@ -55,7 +75,7 @@ pub(crate) fn install_shim(
         journal: journal.path().to_path_buf(),
         broker: None,
     };
-    let protect = Protect::new(&config.protect).map_err(|e| format!("invalid protect pattern: {e}"))?;
+    let protect = Protect::new(&config.protect).map_err(ShimSetupError::Protect)?;
     let hooks = Hooks {
         pressure: Some(Arc::new(HostPressure(resolved.provider.clone()))),
         protected: Some(Arc::new(move |name: &str| {
@@ -64,8 +84,10 @@ pub(crate) fn install_shim(
                 .map(|pattern| format!("it is protected by `{pattern}` in orchestrator.toml"))
         })),
     };
-    let broker = Broker::start(run_dir, settings, hooks)
-        .map_err(|e| format!("cannot start the run's machine broker in {}: {e}", run_dir.display()))?;
+    let broker = Broker::start(run_dir, settings, hooks).map_err(doing(format!(
+        "cannot start the run's machine broker in {}",
+        run_dir.display()
+    )))?;
     Ok((bin, broker))
 }
 

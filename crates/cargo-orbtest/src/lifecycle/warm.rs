@@ -3,7 +3,32 @@
 //! unless a baseline already covers the image.
 
 use super::state::{ProviderState, now_ms};
-use orbtest_machines::{Client, Journal, Op};
+use orbtest_machines::{Client, Journal, MachinesError, Op};
+
+/// Why warming an image failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WarmError {
+    #[error("cannot journal `{machine}`: {source}")]
+    Journal {
+        machine: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("warming {image}: {source}")]
+    Create {
+        image: String,
+        #[source]
+        source: MachinesError,
+    },
+    #[error("deleting the warm-up machine `{machine}`: {source}")]
+    Delete {
+        machine: String,
+        #[source]
+        source: MachinesError,
+    },
+    #[error("cannot record warmed images: {0}")]
+    Record(#[source] std::io::Error),
+}
 
 /// Warms what needs warming; returns the images warmed now.
 pub fn warm(
@@ -12,7 +37,7 @@ pub fn warm(
     state: &ProviderState,
     images: &[String],
     covered: &std::collections::BTreeMap<String, String>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, WarmError> {
     let mut warmed = state.warmed();
     let mut done = Vec::new();
     for image in images {
@@ -20,23 +45,28 @@ pub fn warm(
             continue;
         }
         let name = format!("orbtest-warm-{}", super::provider::short_hash(image));
-        journal
-            .own(&name)
-            .map_err(|e| format!("cannot journal `{name}`: {e}"))?;
+        journal.own(&name).map_err(|source| WarmError::Journal {
+            machine: name.clone(),
+            source,
+        })?;
         let create = Op::create(image, &name);
         client
             .execute(&create)
             .and_then(|r| r.into_result())
-            .map_err(|e| format!("warming {image}: {e}"))?;
+            .map_err(|source| WarmError::Create {
+                image: image.clone(),
+                source,
+            })?;
         client
             .execute(&Op::delete(&name))
             .and_then(|r| r.into_result())
-            .map_err(|e| format!("deleting the warm-up machine `{name}`: {e}"))?;
+            .map_err(|source| WarmError::Delete {
+                machine: name.clone(),
+                source,
+            })?;
         let _ = journal.release(&name, "warm-up done");
         warmed.insert(image.clone(), now_ms());
-        state
-            .set_warmed(&warmed)
-            .map_err(|e| format!("cannot record warmed images: {e}"))?;
+        state.set_warmed(&warmed).map_err(WarmError::Record)?;
         done.push(image.clone());
     }
     Ok(done)

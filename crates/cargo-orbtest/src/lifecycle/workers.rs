@@ -11,6 +11,15 @@ use orbtest_machines::tracked::Tracked;
 use orbtest_machines::workers::{self, WorkerOps, WorkerSet, WorkerSource};
 use orbtest_machines::{Op, Outcome};
 
+/// Why the run's workers could not be provided.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvideError {
+    #[error("interrupted ({}) while making worker machines", .0.name())]
+    Interrupted(crate::signals::Interrupt),
+    #[error("{}", .0.iter().map(|(name, e)| format!("worker `{name}`: {e}")).collect::<Vec<_>>().join("; "))]
+    Failed(Vec<(String, workers::WorkerError)>),
+}
+
 /// At most this many workers are made at once (create slots still apply on top).
 const PARALLEL: usize = 8;
 
@@ -86,15 +95,19 @@ pub fn source(config: &WorkersConfig, ready: &[ReadyBaseline]) -> WorkerSource {
 
 /// Makes every worker, health-checks it and replaces it if it fails. Returns a line for the
 /// preflight step. On failure, deletes what it made (they are journaled either way).
-pub fn provide_all(tracked: &Tracked, set: &WorkerSet) -> std::result::Result<String, String> {
+pub fn provide_all(
+    tracked: &Tracked,
+    set: &WorkerSet,
+    interrupts: &crate::signals::Interrupts,
+) -> std::result::Result<String, ProvideError> {
     let made = super::parallel::map_bounded(
         &set.names,
         PARALLEL,
-        || crate::signals::received().is_some(),
+        || interrupts.received().is_some(),
         |name| {
             workers::provide(tracked, name, &set.source)
                 .and_then(|()| workers::ensure_healthy(tracked, name, &set.source))
-                .map_err(|e| format!("worker `{name}`: {e}"))
+                .map_err(|e| (name.clone(), e))
         },
     );
     let (mut replaced, mut errors) = (0, Vec::new());
@@ -104,13 +117,13 @@ pub fn provide_all(tracked: &Tracked, set: &WorkerSet) -> std::result::Result<St
             Err(e) => errors.push(e),
         }
     }
-    if let Some(i) = crate::signals::received() {
+    if let Some(i) = interrupts.received() {
         remove_all(tracked, set);
-        return Err(format!("interrupted ({}) while making worker machines", i.name()));
+        return Err(ProvideError::Interrupted(i));
     }
     if !errors.is_empty() {
         remove_all(tracked, set);
-        return Err(errors.join("; "));
+        return Err(ProvideError::Failed(errors));
     }
     let how = match &set.source {
         WorkerSource::Clone { baseline } => format!("clones of {baseline}"),

@@ -39,7 +39,7 @@ pub fn main(flavor: Flavor, args: Vec<OsString>) -> i32 {
     };
     let real = real_program(&run, flavor);
     if let Err(e) = not_ourselves(&real) {
-        return fail(&e);
+        return fail(&e.to_string());
     }
     let Some(text_args) = args
         .iter()
@@ -103,18 +103,30 @@ fn real_program(run: &Remote, flavor: Flavor) -> PathBuf {
 
 /// Refuses to execute the shim again (a misconfigured run would loop forever). This binary
 /// reached under another name (`orbsim-orbctl`: the embedded simulator) is fine.
-fn not_ourselves(real: &Path) -> Result<(), String> {
+fn not_ourselves(real: &Path) -> Result<(), RealOrbctlError> {
     let me = std::env::current_exe().and_then(std::fs::canonicalize);
-    let target =
-        std::fs::canonicalize(real).map_err(|e| format!("the real orbctl {} is unusable: {e}", real.display()))?;
+    let target = std::fs::canonicalize(real).map_err(|source| RealOrbctlError::Unusable {
+        path: real.to_path_buf(),
+        source,
+    })?;
     let name = real.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if me.is_ok_and(|me| me == target) && Flavor::from_argv0(name).is_some() {
-        return Err(format!(
-            "the real orbctl {} is this shim itself; check the run settings",
-            real.display()
-        ));
+        return Err(RealOrbctlError::Shim(real.to_path_buf()));
     }
     Ok(())
+}
+
+/// The run's real orbctl cannot be handed the call.
+#[derive(Debug, thiserror::Error)]
+enum RealOrbctlError {
+    #[error("the real orbctl {} is unusable: {source}", .path.display())]
+    Unusable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the real orbctl {} is this shim itself; check the run settings", .0.display())]
+    Shim(PathBuf),
 }
 
 fn command(run: &Remote, real: &Path, args: &[OsString]) -> Command {

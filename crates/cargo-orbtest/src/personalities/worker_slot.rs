@@ -44,20 +44,39 @@ pub fn main(name: &str, args: Vec<OsString>) -> i32 {
     }
 }
 
-fn fail(who: &str, message: &str) -> i32 {
+fn fail(who: &str, message: impl std::fmt::Display) -> i32 {
     crate::errln!("{who} (cargo orbtest): {message}");
     1
 }
 
+/// Why a test's worker machine cannot be given to it.
+#[derive(Debug, thiserror::Error)]
+enum SlotError {
+    #[error(transparent)]
+    Workers(#[from] orbtest_machines::files::ReadJsonError),
+    #[error(transparent)]
+    Run(#[from] orbtest_machines::MachinesError),
+    #[error("NEXTEST_TEST_GLOBAL_SLOT={0:?} is not a number")]
+    Slot(String),
+    #[error("test slot {index} has no worker machine: the run has {count} ([machines.workers] count)")]
+    NoWorker { index: usize, count: usize },
+    #[error("this test's worker (slot {index}): {source}")]
+    Unhealthy {
+        index: usize,
+        #[source]
+        source: workers::WorkerError,
+    },
+}
+
 /// The run's workers and an executor for its machine operations.
-fn run_workers() -> Result<Option<(Remote, WorkerSet)>, String> {
+fn run_workers() -> Result<Option<(Remote, WorkerSet)>, SlotError> {
     let Some(dir) = std::env::var_os(crate::env::RUN_DIR).filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
     let Some(set) = WorkerSet::read(Path::new(&dir))? else {
         return Ok(None);
     };
-    let run = Remote::open(Path::new(&dir), orbtest_machines::tracked::caller_from_env()).map_err(|e| e.to_string())?;
+    let run = Remote::open(Path::new(&dir), orbtest_machines::tracked::caller_from_env())?;
     Ok(Some((run, set)))
 }
 
@@ -71,7 +90,7 @@ fn runner(args: Vec<OsString>) -> i32 {
     let chained: Vec<String> = match std::env::var(CHAINED_ENV) {
         Ok(json) if !json.is_empty() => match serde_json::from_str(&json) {
             Ok(c) => c,
-            Err(e) => return fail(RUNNER, &format!("{CHAINED_ENV} is not a JSON list of strings: {e}")),
+            Err(e) => return fail(RUNNER, format!("{CHAINED_ENV} is not a JSON list of strings: {e}")),
         },
         _ => Vec::new(),
     };
@@ -91,32 +110,26 @@ fn runner(args: Vec<OsString>) -> i32 {
                 cmd.env(ENV_WORKER, name);
             }
             Ok(None) => {}
-            Err(e) => return fail(RUNNER, &e),
+            Err(e) => return fail(RUNNER, e),
         }
     }
     let e = cmd.exec();
     fail(
         RUNNER,
-        &format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()),
+        format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()),
     )
 }
 
-fn worker_for_slot(slot: &str) -> Result<Option<String>, String> {
+fn worker_for_slot(slot: &str) -> Result<Option<String>, SlotError> {
     let Some((tracked, set)) = run_workers()? else {
         return Ok(None);
     };
-    let index: usize = slot
-        .trim()
-        .parse()
-        .map_err(|_| format!("NEXTEST_TEST_GLOBAL_SLOT={slot:?} is not a number"))?;
-    let name = set.names.get(index).ok_or_else(|| {
-        format!(
-            "test slot {index} has no worker machine: the run has {} ([machines.workers] count)",
-            set.names.len()
-        )
+    let index: usize = slot.trim().parse().map_err(|_| SlotError::Slot(slot.to_string()))?;
+    let name = set.names.get(index).ok_or(SlotError::NoWorker {
+        index,
+        count: set.names.len(),
     })?;
-    workers::ensure_healthy(&tracked, name, &set.source)
-        .map_err(|e| format!("this test's worker (slot {index}): {e}"))?;
+    workers::ensure_healthy(&tracked, name, &set.source).map_err(|source| SlotError::Unhealthy { index, source })?;
     Ok(Some(name.clone()))
 }
 
@@ -133,7 +146,7 @@ fn helper(args: &[OsString]) -> i32 {
             );
             return 0;
         }
-        Some(other) => return fail(HELPER, &format!("unknown argument `{other}` (try --help)")),
+        Some(other) => return fail(HELPER, format!("unknown argument `{other}` (try --help)")),
     };
     let name = match workers::assigned(|k| std::env::var(k).ok()) {
         None => {
@@ -142,18 +155,18 @@ fn helper(args: &[OsString]) -> i32 {
                 "this run has no worker machines ([machines.workers]) or this is not a machine tier",
             );
         }
-        Some(Err(e)) => return fail(HELPER, &e),
+        Some(Err(e)) => return fail(HELPER, e),
         Some(Ok(name)) => name,
     };
     if check {
         match run_workers() {
             Ok(Some((tracked, set))) => {
                 if let Err(e) = workers::ensure_healthy(&tracked, &name, &set.source) {
-                    return fail(HELPER, &e);
+                    return fail(HELPER, e);
                 }
             }
             Ok(None) => {}
-            Err(e) => return fail(HELPER, &e),
+            Err(e) => return fail(HELPER, e),
         }
     }
     crate::outln!("{name}");

@@ -182,3 +182,24 @@ pub fn shard_table(shards: &[ShardActual]) -> String {
     }
     out
 }
+
+/// The same as markdown, for GitHub's step summary (empty without shard information).
+pub fn shard_markdown(shards: &[ShardActual]) -> String {
+    use std::fmt::Write as _;
+    if shards.iter().all(|s| s.shard.is_none()) {
+        return String::new();
+    }
+    let ms = |v: u64| super::human_duration(Duration::from_millis(v));
+    let mut out = String::from("\n| shard | predicted | actual | run |\n| --- | ---: | ---: | --- |\n");
+    for s in shards {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | `{}` |",
+            s.shard.as_deref().unwrap_or("-"),
+            s.predicted_ms.map_or_else(|| "-".to_string(), ms),
+            ms(s.actual_ms),
+            s.run_id.replace(['|', '`'], "")
+        );
+    }
+    out
+}

@@ -43,7 +43,7 @@ pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Resu
             })
             .map_err(io)?
     };
-    let existing = cleanup::list(&client).map_err(Error::Infrastructure)?;
+    let existing = cleanup::list(&client).map_err(|e| Error::Infrastructure(e.to_string()))?;
     let report = cleanup::reap(
         &client,
         &resolved.state,
@@ -52,7 +52,7 @@ pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Resu
         options,
         DELETE_PARALLELISM,
     )
-    .map_err(Error::Infrastructure)?;
+    .map_err(|e| Error::Infrastructure(e.to_string()))?;
 
     let verb = if dry_run { "would delete" } else { "deleted" };
     let deleted: Vec<_> = if dry_run {

@@ -136,7 +136,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
                             std::time::Duration::from_millis(250),
                         ) {
                             Ok(done) => report.fixed.push(done.to_string()),
-                            Err(e) => problems.push(e),
+                            Err(e) => problems.push(e.to_string()),
                         }
                     }
                 }
@@ -161,7 +161,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
                 report.host.provider_swap_percent = Some(p.swap_percent);
             }
             match cleanup::list(&client) {
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(e.to_string()),
                 Ok(existing) => {
                     let (input, owners) = cleanup::reap_input(&resolved.state, &config.machines, &existing);
                     let known = input.baselines.clone();

@@ -212,6 +212,13 @@ fn describe(out: &mut String, t: &Tier) {
         if let Some(rerun) = &c.rerun {
             let _ = writeln!(out, "  rerun: {}", crate::tiers::command::display(rerun));
         }
+        if let Some(listing) = &c.list {
+            let _ = writeln!(
+                out,
+                "  list: {} (shards split the tier through {{tests}})",
+                crate::tiers::command::display(listing)
+            );
+        }
         let _ = writeln!(
             out,
             "  threads ({{threads}}): {}  timeout (whole tier): {}  retries: {}",
@@ -262,4 +269,11 @@ fn describe(out: &mut String, t: &Tier) {
             format!(" (+{} retries)", t.flaky_retries)
         }
     );
+    if t.new_test_runs > 1 {
+        let _ = writeln!(
+            out,
+            "  new_test_runs: {} (tests the flake ledger never saw run {} times)",
+            t.new_test_runs, t.new_test_runs
+        );
+    }
 }

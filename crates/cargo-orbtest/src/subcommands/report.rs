@@ -102,7 +102,7 @@ fn find_run(global: &GlobalArgs, arg: Option<&str>) -> Result<PathBuf> {
 
 /// Opens `path` with the platform's opener. Waits briefly so an opener that fails at once
 /// (no browser, no display) is reported; one that keeps running is left to it.
-fn open_in_browser(path: &Path) -> std::result::Result<(), String> {
+fn open_in_browser(path: &Path) -> std::result::Result<(), OpenError> {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     use orbtest_process::{Invocation, Output, Sink, Stop, Supervision};
     // It is the user's browser from now on: not in our group, not killed with us.
@@ -116,12 +116,28 @@ fn open_in_browser(path: &Path) -> std::result::Result<(), String> {
         stderr: Sink::Null,
     };
     let exit = orbtest_process::run(&Invocation::new(opener).arg(path), &supervision, output)
-        .map_err(|e| format!("cannot run {opener}: {}", e.io()))?;
+        .map_err(|source| OpenError::Start { opener, source })?;
     if exit.timed_out || exit.success() {
         Ok(())
     } else {
-        Err(format!("{opener} failed ({})", exit.describe()))
+        Err(OpenError::Failed {
+            opener,
+            how: exit.describe(),
+        })
     }
+}
+
+/// Why the report could not be shown in a browser.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("cannot run {opener}: {}", .source.io())]
+    Start {
+        opener: &'static str,
+        #[source]
+        source: orbtest_process::Error,
+    },
+    #[error("{opener} failed ({how})")]
+    Failed { opener: &'static str, how: String },
 }
 
 /// A shard given twice (the same directory, or two copies of one run) would count its tests
@@ -215,7 +231,11 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
     }
     crate::errln!(" merged {} shard reports into {}", shards.len(), out.display());
     if github::in_actions()
-        && let Err(e) = github::append_step_summary(&github::step_summary(&run))
+        && let Err(e) = github::append_step_summary(&format!(
+            "{}{}",
+            github::step_summary(&run),
+            merge::shard_markdown(&summary.shards)
+        ))
     {
         crate::errln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
     }

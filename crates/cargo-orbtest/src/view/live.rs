@@ -16,7 +16,7 @@ use super::tally::Tally;
 use super::term::AnsiTerm;
 use super::terminal::Style;
 use super::text;
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, StepOutcome};
 use crate::report::{human_duration, seconds};
 use crate::results::TierOutcome;
 
@@ -321,11 +321,11 @@ impl Observer for LiveView {
                 outcome,
             } => {
                 let line = match outcome {
-                    Ok(msg) if msg.is_empty() => format!("{step} ({})", human_duration(*duration)),
-                    Ok(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
-                    Err(msg) => format!("{step}: FAILED: {msg}"),
+                    StepOutcome::Done(msg) if msg.is_empty() => format!("{step} ({})", human_duration(*duration)),
+                    StepOutcome::Done(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
+                    StepOutcome::Failed(msg) => format!("{step}: FAILED: {msg}"),
                 };
-                self.end_spinner(&mut s, outcome.is_ok(), line);
+                self.end_spinner(&mut s, matches!(outcome, StepOutcome::Done(_)), line);
             }
             Event::TierStarted { tier, .. } => {
                 let bar = ProgressBar::new(0).with_prefix(format!("tier {tier}"));
@@ -414,7 +414,9 @@ impl Observer for LiveView {
                 self.redraw_tier(&mut s);
             }
             Event::Interrupted { interrupt, count } => {
-                self.println(&self.style.bold(&stopping_line(*interrupt, *count)));
+                if let Some(line) = stopping_line(*interrupt, *count) {
+                    self.println(&self.style.bold(&line));
+                }
             }
             Event::TierOutput { line, .. } => {
                 if self.verbose {
@@ -670,7 +672,7 @@ mod tests {
             text.contains("↻ retrying app::api deletes_machine in 5s (attempt 2 of 3)"),
             "{text}"
         );
-        assert!(text.contains("stopping… (SIGINT received"), "{text}");
+        assert!(text.contains("stopping… (SIGINT): ending the tests"), "{text}");
         // The ETA comes from recorded durations: 48 s of boots_in_time still to go, not 0s.
         assert!(text.contains("ETA 48s"), "{text}");
         assert!(text.contains("3 running"), "{text}");

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::tally::Tally;
-use crate::events::{Event, Observer};
+use crate::events::{Event, Observer, StepOutcome};
 use crate::monitor::Sample;
 use crate::report::{count, count_as, counts_phrase, human_duration, seconds};
 use crate::results::{TierOutcome, TierResult};
@@ -123,16 +123,18 @@ pub(crate) fn retrying_line(test: &str, attempt: u32, of: u32, delay: Duration) 
     format!("retrying {test} in {} (attempt {attempt} of {of})", seconds(delay))
 }
 
-/// What the run does after an interrupt, said the moment it arrives.
-pub(crate) fn stopping_line(interrupt: crate::signals::Interrupt, count: usize) -> String {
-    if count > 1 {
-        format!("stopping now: {} again, killing the tests", interrupt.name())
-    } else {
-        format!(
-            "stopping… ({} received: the tests are told to stop, then machines are cleaned up and reports written; \
-             once more to kill them)",
-            interrupt.name()
-        )
+/// What the run does after an interrupt, said the moment it arrives (the first two times).
+pub(crate) fn stopping_line(interrupt: crate::signals::Interrupt, count: usize) -> Option<String> {
+    let name = interrupt.name();
+    match count {
+        1 => Some(format!(
+            "stopping… ({name}): ending the tests, then deleting the run's machines and writing the reports; \
+             {name} again stops at once"
+        )),
+        2 => Some(format!(
+            "stopping at once ({name} again): the tests are killed; reports still follow"
+        )),
+        _ => None,
     }
 }
 
@@ -211,9 +213,9 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
                 duration,
                 outcome,
             } => Some(match outcome {
-                Ok(msg) if msg.is_empty() => format!("{step}: ok ({})", human_duration(*duration)),
-                Ok(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
-                Err(msg) => format!("{step}: FAILED: {msg}"),
+                StepOutcome::Done(msg) if msg.is_empty() => format!("{step}: ok ({})", human_duration(*duration)),
+                StepOutcome::Done(msg) => format!("{step}: {msg} ({})", human_duration(*duration)),
+                StepOutcome::Failed(msg) => format!("{step}: FAILED: {msg}"),
             }),
             Event::TierStarted { tier, .. } => {
                 s.command = None;
@@ -275,7 +277,7 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
                 }
                 None
             }
-            Event::Interrupted { interrupt, count } => Some(stopping_line(*interrupt, *count)),
+            Event::Interrupted { interrupt, count } => stopping_line(*interrupt, *count),
             Event::TierCommand { tier, attempt, command } => {
                 s.command = Some((Instant::now(), String::new()));
                 Some(match attempt {
@@ -422,7 +424,7 @@ mod tests {
             text.contains("orbtest: tier slow: retrying a z in 5s (attempt 3 of 3)\n"),
             "{text}"
         );
-        assert!(text.contains("orbtest: stopping… (SIGINT received"), "{text}");
+        assert!(text.contains("orbtest: stopping… (SIGINT): ending the tests"), "{text}");
     }
 
     #[test]

@@ -25,9 +25,33 @@ impl Parsed {
     }
 }
 
+/// A flag orbctl refuses, in its own words (pflag's for cobra commands, `run`'s own reader's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FlagError {
+    #[error("bad flag syntax: {0}")]
+    Syntax(String),
+    #[error("unknown flag: --{0}")]
+    UnknownLong(String),
+    #[error("flag needs an argument: --{0}")]
+    LongNeedsValue(String),
+    #[error("unknown shorthand flag: '{short}' in {arg}")]
+    UnknownShort { short: char, arg: String },
+    #[error("flag needs an argument: '{short}' in {arg}")]
+    ShortNeedsValue { short: char, arg: String },
+    #[error(
+        "invalid argument \"{value}\" for \"{names}\" flag: strconv.ParseBool: parsing \"{value}\": invalid syntax"
+    )]
+    NotBool { value: String, names: String },
+    /// `run`'s reader.
+    #[error("unknown flag {0}")]
+    RunUnknown(String),
+    #[error("missing value for flag {0}")]
+    RunNeedsValue(String),
+}
+
 /// pflag with interspersed flags: flags may come before, between or after positionals,
 /// and `--` ends flag parsing. Returns pflag's error text on failure.
-pub(crate) fn parse_pflag(specs: &[FlagSpec], args: &[String]) -> Result<Parsed, String> {
+pub(crate) fn parse_pflag(specs: &[FlagSpec], args: &[String]) -> Result<Parsed, FlagError> {
     let lookup_long = |name: &str| {
         specs
             .iter()
@@ -57,14 +81,14 @@ pub(crate) fn parse_pflag(specs: &[FlagSpec], args: &[String]) -> Result<Parsed,
         }
         if let Some(rest) = arg.strip_prefix("--") {
             if rest.starts_with('-') || rest.starts_with('=') {
-                return Err(format!("bad flag syntax: {arg}"));
+                return Err(FlagError::Syntax(arg.clone()));
             }
             let (name, inline) = match rest.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (rest, None),
             };
             let Some(spec) = lookup_long(name) else {
-                return Err(format!("unknown flag: --{name}"));
+                return Err(FlagError::UnknownLong(name.to_string()));
             };
             let value = if spec.takes_value {
                 match inline {
@@ -73,7 +97,7 @@ pub(crate) fn parse_pflag(specs: &[FlagSpec], args: &[String]) -> Result<Parsed,
                         i += 1;
                         args[i - 1].clone()
                     }
-                    None => return Err(format!("flag needs an argument: --{name}")),
+                    None => return Err(FlagError::LongNeedsValue(name.to_string())),
                 }
             } else {
                 bool_value(&spec, inline.as_deref().unwrap_or("true"))?
@@ -87,7 +111,10 @@ pub(crate) fn parse_pflag(specs: &[FlagSpec], args: &[String]) -> Result<Parsed,
         while j < cluster.len() {
             let c = cluster[j];
             let Some(spec) = lookup_short(c) else {
-                return Err(format!("unknown shorthand flag: '{c}' in {arg}"));
+                return Err(FlagError::UnknownShort {
+                    short: c,
+                    arg: arg.clone(),
+                });
             };
             let rest: String = cluster[j + 1..].iter().collect();
             if spec.takes_value {
@@ -99,7 +126,10 @@ pub(crate) fn parse_pflag(specs: &[FlagSpec], args: &[String]) -> Result<Parsed,
                     i += 1;
                     args[i - 1].clone()
                 } else {
-                    return Err(format!("flag needs an argument: '{c}' in {arg}"));
+                    return Err(FlagError::ShortNeedsValue {
+                        short: c,
+                        arg: arg.clone(),
+                    });
                 };
                 set(&mut out, spec, value);
                 break;
@@ -125,7 +155,7 @@ fn set(out: &mut Parsed, spec: FlagSpec, value: String) {
 }
 
 /// Go's `strconv.ParseBool`, with pflag's error wording.
-fn bool_value(spec: &FlagSpec, v: &str) -> Result<String, String> {
+fn bool_value(spec: &FlagSpec, v: &str) -> Result<String, FlagError> {
     match v {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok("true".into()),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok("false".into()),
@@ -134,9 +164,10 @@ fn bool_value(spec: &FlagSpec, v: &str) -> Result<String, String> {
                 Some(s) => format!("-{s}, --{}", spec.long),
                 None => format!("--{}", spec.long),
             };
-            Err(format!(
-                "invalid argument \"{v}\" for \"{names}\" flag: strconv.ParseBool: parsing \"{v}\": invalid syntax"
-            ))
+            Err(FlagError::NotBool {
+                value: v.to_string(),
+                names,
+            })
         }
     }
 }
@@ -156,7 +187,7 @@ pub(crate) struct RunFlags {
 /// `run`'s reader: flags only before the first plain word, which starts the command.
 /// Single-dash long forms (`-machine`) and `--key=value` are accepted; `--` is an unknown flag;
 /// an unknown `--key=value` is ignored, as orbctl does.
-pub(crate) fn parse_run(args: &[String]) -> Result<RunFlags, String> {
+pub(crate) fn parse_run(args: &[String]) -> Result<RunFlags, FlagError> {
     #[derive(Clone, Copy)]
     enum Slot {
         Machine,
@@ -205,7 +236,7 @@ pub(crate) fn parse_run(args: &[String]) -> Result<RunFlags, String> {
                     } else {
                         match slot_of(arg) {
                             Some(slot) => pending = Some((slot, arg)),
-                            None => return Err(format!("unknown flag {arg}")),
+                            None => return Err(FlagError::RunUnknown(arg.clone())),
                         }
                     }
                 }
@@ -216,7 +247,7 @@ pub(crate) fn parse_run(args: &[String]) -> Result<RunFlags, String> {
         i += 1;
     }
     if let Some((_, flag)) = pending {
-        return Err(format!("missing value for flag {flag}"));
+        return Err(FlagError::RunNeedsValue(flag.clone()));
     }
     out.command = args[i..].to_vec();
     Ok(out)
@@ -253,21 +284,24 @@ mod tests {
     #[test]
     fn pflag_error_texts() {
         let f = create_flags();
-        assert_eq!(parse_pflag(f, &s(&["--nope"])).unwrap_err(), "unknown flag: --nope");
         assert_eq!(
-            parse_pflag(f, &s(&["-x"])).unwrap_err(),
+            parse_pflag(f, &s(&["--nope"])).unwrap_err().to_string(),
+            "unknown flag: --nope"
+        );
+        assert_eq!(
+            parse_pflag(f, &s(&["-x"])).unwrap_err().to_string(),
             "unknown shorthand flag: 'x' in -x"
         );
         assert_eq!(
-            parse_pflag(f, &s(&["ubuntu", "--arch"])).unwrap_err(),
+            parse_pflag(f, &s(&["ubuntu", "--arch"])).unwrap_err().to_string(),
             "flag needs an argument: --arch"
         );
         assert_eq!(
-            parse_pflag(f, &s(&["-a"])).unwrap_err(),
+            parse_pflag(f, &s(&["-a"])).unwrap_err().to_string(),
             "flag needs an argument: 'a' in -a"
         );
         assert_eq!(
-            parse_pflag(f, &s(&["--set-password=pw"])).unwrap_err(),
+            parse_pflag(f, &s(&["--set-password=pw"])).unwrap_err().to_string(),
             "invalid argument \"pw\" for \"-p, --set-password\" flag: strconv.ParseBool: parsing \"pw\": invalid syntax"
         );
     }
@@ -282,11 +316,14 @@ mod tests {
     #[test]
     fn run_rejects_double_dash_and_dangling_values() {
         assert_eq!(
-            parse_run(&s(&["-m", "vm", "--", "uname"])).unwrap_err(),
+            parse_run(&s(&["-m", "vm", "--", "uname"])).unwrap_err().to_string(),
             "unknown flag --"
         );
-        assert_eq!(parse_run(&s(&["-m"])).unwrap_err(), "missing value for flag -m");
-        assert_eq!(parse_run(&s(&["-x"])).unwrap_err(), "unknown flag -x");
+        assert_eq!(
+            parse_run(&s(&["-m"])).unwrap_err().to_string(),
+            "missing value for flag -m"
+        );
+        assert_eq!(parse_run(&s(&["-x"])).unwrap_err().to_string(), "unknown flag -x");
     }
 
     #[test]

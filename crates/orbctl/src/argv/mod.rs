@@ -139,7 +139,7 @@ fn parse_orbctl(flavor: Flavor, args: &[String]) -> Result<Op, Exit> {
         Parsing::Cobra => {}
     }
     let parsed = flags::parse_pflag(cmd.flags, &rest)
-        .map_err(|e| Exit::stderr(usage::error_with_usage(flavor, &path, &e), 1))?;
+        .map_err(|e| Exit::stderr(usage::error_with_usage(flavor, &path, &e.to_string()), 1))?;
     if parsed.help || !cmd.runnable() {
         return Ok(Op::Help { path: names });
     }
@@ -240,7 +240,7 @@ fn build(names: &[String], p: &flags::Parsed) -> Op {
 fn parse_run(flavor: Flavor, args: &[String]) -> Result<Op, Exit> {
     let run = ROOT.find("run").map(|c| vec![c]).unwrap_or_default();
     match flags::parse_run(args) {
-        Err(e) => Err(Exit::stderr(usage::error_with_usage(flavor, &run, &e), 1)),
+        Err(e) => Err(Exit::stderr(usage::error_with_usage(flavor, &run, &e.to_string()), 1)),
         Ok(f) if f.help => Ok(Op::Help {
             path: vec!["run".into()],
         }),

@@ -30,7 +30,7 @@ impl Remote {
     }
 
     pub fn open(run_dir: &Path, test: Option<String>) -> Result<Self, MachinesError> {
-        let settings = RunSettings::read(run_dir).map_err(MachinesError::Broker)?;
+        let settings = RunSettings::read(run_dir).map_err(MachinesError::Run)?;
         let socket = settings.broker.clone().ok_or_else(|| {
             MachinesError::Broker(format!(
                 "the run in {} has no machine broker (its machine tiers have not started, or it has ended)",

@@ -157,7 +157,8 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
                     break;
                 }
             }
-            Err(message) => {
+            Err(e) => {
+                let message = format!("tier `{}`: command {e}", tier.name);
                 log.line(&format!("orbtest: {message}"));
                 infra_error = Some(message);
                 break;
@@ -189,7 +190,7 @@ struct TierRunner<'a, 'b> {
 impl TierRunner<'_, '_> {
     /// Runs attempt `number` (1 is the first run, later ones are retries); `Err` when the
     /// command could not be started.
-    fn attempt(&self, number: u32, log: &mut process::Log) -> std::result::Result<Attempt, String> {
+    fn attempt(&self, number: u32, log: &mut process::Log) -> std::result::Result<Attempt, process::SpawnError> {
         let (tier, command) = (self.run.tier, self.run.command);
         let junit_path = attempt_junit(&self.tier_dir, number);
         let _ = std::fs::remove_file(&junit_path);
@@ -264,8 +265,7 @@ impl TierRunner<'_, '_> {
                     line: &line,
                 });
             },
-        )
-        .map_err(|e| format!("tier `{}`: command {e}", tier.name))?;
+        )?;
         if exit.status.timed_out {
             log.line(&format!(
                 "orbtest: the tier's timeout ({}) passed: the command's process group was killed",

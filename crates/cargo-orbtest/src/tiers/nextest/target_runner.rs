@@ -13,6 +13,41 @@
 
 use std::path::{Path, PathBuf};
 
+/// Why a tier's tests cannot be routed through orbtest's target runner.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetRunnerError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not JSON: {source}", .path.display())]
+    NotJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{} names no target platform", .0.display())]
+    NoPlatform(PathBuf),
+    #[error(
+        "orbtest's target runner {0} has whitespace in its path, which cargo's runner setting cannot \
+         hold; set ORBTEST_HOME to a path without spaces"
+    )]
+    Whitespace(String),
+    #[error("different target runners are configured for {}; orbtest can chain only one", .0.join(" and "))]
+    Several(Vec<String>),
+    #[error("target.{triple}.runner in {} is neither a string nor a list", .file.display())]
+    Shape { triple: String, file: PathBuf },
+    #[error(
+        "{} sets target.'{key}'.runner, which orbtest cannot chain to give each test its worker machine; \
+         set it as target.{triple}.runner or in {} instead",
+        .file.display(),
+        env_name(.triple)
+    )]
+    Cfg { file: PathBuf, key: String, triple: String },
+}
+
 /// The user's runner for the wrapper to execute the test through.
 pub const CHAINED_ENV: &str = crate::env::CHAINED_RUNNER;
 
@@ -22,11 +57,12 @@ pub fn env_name(triple: &str) -> String {
 }
 
 /// The target triples a build made test binaries for (nextest's binaries metadata).
-pub fn triples(binaries_metadata: &Path) -> Result<Vec<String>, String> {
+pub fn triples(binaries_metadata: &Path) -> Result<Vec<String>, TargetRunnerError> {
+    let path = || binaries_metadata.to_path_buf();
     let text = std::fs::read_to_string(binaries_metadata)
-        .map_err(|e| format!("cannot read {}: {e}", binaries_metadata.display()))?;
+        .map_err(|source| TargetRunnerError::Read { path: path(), source })?;
     let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", binaries_metadata.display()))?;
+        serde_json::from_str(&text).map_err(|source| TargetRunnerError::NotJson { path: path(), source })?;
     let meta = &json["rust-build-meta"];
     let mut out: Vec<String> = meta["target-platforms"]
         .as_array()
@@ -40,30 +76,24 @@ pub fn triples(binaries_metadata: &Path) -> Result<Vec<String>, String> {
         out.push(host.to_string());
     }
     if out.is_empty() {
-        return Err(format!("{} names no target platform", binaries_metadata.display()));
+        return Err(TargetRunnerError::NoPlatform(path()));
     }
     Ok(out)
 }
 
 /// Environment that routes a tier's tests through `runner` (orbtest's own), chaining the
 /// user's runner when there is one.
-pub fn tier_env(runner: &Path, triples: &[String], ws_root: &Path) -> Result<Vec<(String, String)>, String> {
+pub fn tier_env(runner: &Path, triples: &[String], ws_root: &Path) -> Result<Vec<(String, String)>, TargetRunnerError> {
     let ours = runner.display().to_string();
     if ours.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "orbtest's target runner {ours} has whitespace in its path, which cargo's runner setting cannot \
-             hold; set ORBTEST_HOME to a path without spaces"
-        ));
+        return Err(TargetRunnerError::Whitespace(ours));
     }
     let mut chained: Option<Vec<String>> = None;
     let mut env = Vec::new();
     for triple in triples {
         if let Some(user) = user_runner(triple, ws_root, |k| std::env::var(k).ok())? {
             if chained.as_ref().is_some_and(|c| c != &user) {
-                return Err(format!(
-                    "different target runners are configured for {}; orbtest can chain only one",
-                    triples.join(" and ")
-                ));
+                return Err(TargetRunnerError::Several(triples.to_vec()));
             }
             chained = Some(user);
         }
@@ -83,7 +113,7 @@ pub fn user_runner(
     triple: &str,
     ws_root: &Path,
     get_env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Vec<String>>, String> {
+) -> Result<Option<Vec<String>>, TargetRunnerError> {
     if let Some(value) = get_env(&env_name(triple)).filter(|v| !v.trim().is_empty()) {
         return Ok(Some(value.split_whitespace().map(str::to_string).collect()));
     }
@@ -108,23 +138,22 @@ pub fn user_runner(
         // `.cargo/config.toml`'s paths with slashes are relative to the directory holding `.cargo`.
         let base = file.parent().and_then(Path::parent).unwrap_or(Path::new("."));
         if let Some(runner) = targets.get(triple).and_then(|t| t.get("runner")) {
-            return parse_runner(runner, base).map(Some).ok_or_else(|| {
-                format!(
-                    "target.{triple}.runner in {} is neither a string nor a list",
-                    file.display()
-                )
-            });
+            return parse_runner(runner, base)
+                .map(Some)
+                .ok_or_else(|| TargetRunnerError::Shape {
+                    triple: triple.to_string(),
+                    file: file.clone(),
+                });
         }
         if let Some((key, _)) = targets
             .iter()
             .find(|(k, v)| k.starts_with("cfg(") && v.get("runner").is_some())
         {
-            return Err(format!(
-                "{} sets target.'{key}'.runner, which orbtest cannot chain to give each test its worker machine; \
-                 set it as target.{triple}.runner or in {} instead",
-                file.display(),
-                env_name(triple)
-            ));
+            return Err(TargetRunnerError::Cfg {
+                file: file.clone(),
+                key: key.clone(),
+                triple: triple.to_string(),
+            });
         }
     }
     Ok(None)
@@ -192,7 +221,7 @@ mod tests {
         let from_env = |k: &str| (k == "CARGO_TARGET_T_X_RUNNER").then(|| "valgrind -q".to_string());
         assert_eq!(user_runner("t-x", &ws, from_env).unwrap().unwrap(), ["valgrind", "-q"]);
         std::fs::write(ws.join(".cargo/config.toml"), "[target.'cfg(unix)']\nrunner = \"x\"\n").unwrap();
-        let e = user_runner("t-x", &ws, home_env).unwrap_err();
+        let e = user_runner("t-x", &ws, home_env).unwrap_err().to_string();
         assert!(e.contains("cannot chain"), "{e}");
     }
 }

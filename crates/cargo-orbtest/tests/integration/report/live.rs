@@ -193,7 +193,7 @@ fn live_view_in_a_terminal_at_160_then_80_columns_and_ctrl_c() {
     let out = tmux.cmd(&["send-keys", "-t", "live", "C-c"]);
     assert!(out.status.success());
     let stopping = tmux.wait_for("the stopping line", |screen| screen.contains("stopping…"));
-    assert!(stopping.contains("stopping… (SIGINT received"), "{stopping}");
+    assert!(stopping.contains("stopping… (SIGINT): ending the tests"), "{stopping}");
     let end = tmux.wait_for("the end of the run", |screen| screen.contains("EXIT="));
     assert!(end.contains("EXIT=130"), "{end}");
     assert!(end.contains("INTERRUPTED (SIGINT)"), "{end}");

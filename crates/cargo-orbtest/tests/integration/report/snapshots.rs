@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use orbtest::events::{Event, Observer};
+use orbtest::events::{Event, Observer, StepOutcome};
 use orbtest::results::TestStatus;
 use orbtest::view::{PlainProgress, Style, render_summary};
 
@@ -52,7 +52,7 @@ fn feed(view: &dyn Observer) {
     view.event(&Event::StepFinished {
         step: "provider health",
         duration: Duration::from_millis(120),
-        outcome: Ok("OrbStack 1.10.2".into()),
+        outcome: StepOutcome::Done("OrbStack 1.10.2".into()),
     });
     for tier in &run.tiers[..2] {
         view.event(&Event::TierStarted {
