@@ -317,6 +317,7 @@ fn html_size_and_render(dir: &Path) -> bool {
             ops: &ops,
             merged_from: &[],
             shards: &[],
+            trend: &[],
         },
     );
     let render_ms = t0.elapsed().as_secs_f64() * 1e3;

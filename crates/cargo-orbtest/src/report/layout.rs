@@ -82,6 +82,26 @@ impl RunDir {
         self.path.join(name)
     }
 
+    /// Each tier's log (`tiers/<tier>/*.log`), relative to the run directory: report.html links
+    /// them, so they are published with the reports.
+    fn tier_logs(&self) -> Vec<PathBuf> {
+        let Ok(tiers) = fs::read_dir(self.path.join("tiers")) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for tier in tiers.flatten() {
+            let Ok(files) = fs::read_dir(tier.path()) else { continue };
+            for f in files.flatten() {
+                let name = f.file_name();
+                if Path::new(&name).extension().is_some_and(|e| e == "log") {
+                    out.push(Path::new("tiers").join(tier.file_name()).join(name));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// `tiers/<tier>/`, created on first use.
     pub fn tier_dir(&self, tier: &str) -> std::io::Result<PathBuf> {
         let dir = self.path.join("tiers").join(tier);
@@ -105,15 +125,25 @@ impl RunDir {
                     write_atomic(&self.report_dir.join(name), &fs::read(&src)?)?;
                 }
             }
+            for rel in self.tier_logs() {
+                if let Some(dir) = self.report_dir.join(&rel).parent() {
+                    ensure_private_dir(dir)?;
+                }
+                write_atomic(&self.report_dir.join(&rel), &fs::read(self.path.join(&rel))?)?;
+            }
             return Ok(());
         }
         let parent = self.report_dir.parent().unwrap_or(Path::new("."));
         let staging = parent.join(format!(".latest-{}", self.id));
         create_private_dir(&staging)?;
-        for name in REPORT_FILES {
-            let src = self.path.join(name);
+        let logs = self.tier_logs();
+        for rel in REPORT_FILES.iter().map(PathBuf::from).chain(logs) {
+            let src = self.path.join(&rel);
             if src.exists() {
-                let dst = staging.join(name);
+                let dst = staging.join(&rel);
+                if let Some(dir) = dst.parent() {
+                    ensure_private_dir(dir)?;
+                }
                 // Report files are only ever replaced by rename, never edited: a hard link is safe.
                 if fs::hard_link(&src, &dst).is_err() {
                     fs::copy(&src, &dst)?;
@@ -175,7 +205,13 @@ mod tests {
         let first = RunDir::create(root.path(), None, SystemTime::now()).unwrap();
         fs::write(first.file("summary.json"), "one").unwrap();
         fs::write(first.file("report.html"), "html").unwrap();
+        fs::write(first.tier_dir("fast").unwrap().join("nextest.log"), "log").unwrap();
         first.publish().unwrap();
+        assert_eq!(
+            fs::read_to_string(root.path().join("latest/tiers/fast/nextest.log")).unwrap(),
+            "log",
+            "the tier's log is published with the report that links it"
+        );
         let second = RunDir::create(root.path(), None, SystemTime::now()).unwrap();
         fs::write(second.file("summary.json"), "two").unwrap();
         second.publish().unwrap();

@@ -14,6 +14,7 @@ pub mod merge;
 mod rerun;
 mod summary;
 mod text;
+pub mod trend;
 mod write;
 
 pub use digest::{Digest, Entry, TierRow, Verdict, counts_phrase, failure_word};

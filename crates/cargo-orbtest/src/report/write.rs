@@ -41,6 +41,9 @@ pub fn write_summary(run: &RunResult, dir: &RunDir) -> Result<()> {
 pub fn write_html(run: &RunResult, dir: &Path, merged_from: &[String]) -> Result<PathBuf> {
     let timelines = [timeline_for(run, dir, None)?];
     let ops = ops_in(dir)?;
+    let trend = super::trend::runs_dir_for(dir)
+        .map(|runs| super::trend::read_trend(&runs, &run.run_id, super::trend::TREND_RUNS))
+        .unwrap_or_default();
     let page = html::render(
         run,
         &html::Extras {
@@ -48,6 +51,7 @@ pub fn write_html(run: &RunResult, dir: &Path, merged_from: &[String]) -> Result
             ops: &ops,
             merged_from,
             shards: &[],
+            trend: &trend,
         },
     );
     let path = dir.join("report.html");

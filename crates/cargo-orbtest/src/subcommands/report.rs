@@ -221,6 +221,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
             ops: &ops,
             merged_from: &merged_from,
             shards: &summary.shards,
+            trend: &[],
         },
     );
     write(out, "report.html", &page)?;
