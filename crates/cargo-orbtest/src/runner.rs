@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use nextest_metadata::NextestExitCode;
+
 use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
@@ -584,7 +586,10 @@ impl Runner<'_> {
         let junit = junit_path.exists().then(|| crate::junit::read_path(&junit_path));
         let mut infra_error = None;
         match (output.exit_code, junit) {
-            (Some(code @ (0 | 4 | 100)), Some(Ok(mut tests))) => {
+            (
+                Some(code @ (NextestExitCode::OK | NextestExitCode::NO_TESTS_RUN | NextestExitCode::TEST_RUN_FAILED)),
+                Some(Ok(mut tests)),
+            ) => {
                 for t in &mut tests {
                     t.label_timeouts(tier.timeout);
                 }
@@ -604,7 +609,9 @@ impl Runner<'_> {
                     let missing = total.saturating_sub(ran);
                     result.counts.not_run = missing as u64;
                 }
-                let clean = code != 100 && result.counts.failures() == 0 && result.counts.not_run == 0;
+                let clean = code != NextestExitCode::TEST_RUN_FAILED
+                    && result.counts.failures() == 0
+                    && result.counts.not_run == 0;
                 if clean {
                     result.outcome = TierOutcome::Passed;
                 } else if result.counts.failures() == 0 {
@@ -614,7 +621,7 @@ impl Runner<'_> {
                     });
                 }
             }
-            (Some(0 | 4), None) => {
+            (Some(NextestExitCode::OK | NextestExitCode::NO_TESTS_RUN), None) => {
                 // No test selected: nextest writes no JUnit.
                 result.outcome = TierOutcome::Passed;
             }
