@@ -6,7 +6,7 @@
 //! is ever stopped, reused or rebuilt. A machine that merely has a baseline's name — one someone
 //! made after deleting the baseline, say — is somebody else's, and preflight stops and says so.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -134,7 +134,7 @@ pub fn recipe_hash(b: &Baseline) -> String {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
+pub struct BaselineReport {
     pub ready: Vec<ReadyBaseline>,
     pub reused: Vec<String>,
     pub built: Vec<String>,
@@ -148,9 +148,9 @@ pub fn ensure(
     existing: &[MachineRecord],
     rebuild: bool,
     log_dir: &Path,
-) -> Result<Outcome, BaselineError> {
+) -> Result<BaselineReport, BaselineError> {
     let mut registry = state.baselines();
-    let mut out = Outcome::default();
+    let mut out = BaselineReport::default();
     for b in baselines {
         let hash = recipe_hash(b);
         let machine = existing.iter().find(|m| m.name == b.name);
@@ -317,13 +317,6 @@ fn save(
         name: b.name.clone(),
         source,
     })
-}
-
-/// Names of every baseline we know: configured or in the registry (never reaped).
-pub fn known_names(state: &ProviderState, configured: &[Baseline]) -> BTreeSet<String> {
-    let mut names: BTreeSet<String> = state.baselines().into_keys().collect();
-    names.extend(configured.iter().map(|b| b.name.clone()));
-    names
 }
 
 /// Images that have a ready baseline (no need to warm them).

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use super::journal::{OpRecord, op_stats};
+use super::journal::{JournalOp, op_stats};
 use crate::monitor::Sample;
 use crate::report::human_duration;
 use crate::results::{RunOutcome, RunResult, TestResult, TestStatus, TierOutcome};
@@ -39,7 +39,7 @@ pub struct Band {
 /// What the page shows besides the run itself.
 pub struct Extras<'a> {
     pub timelines: &'a [Timeline],
-    pub ops: &'a [OpRecord],
+    pub ops: &'a [JournalOp],
     /// Run ids of merged shard reports.
     pub merged_from: &'a [String],
     /// A merged report's shards: predicted against actual time.
@@ -627,7 +627,7 @@ fn nice_ceiling(n: u64) -> u64 {
     }
 }
 
-fn machines(h: &mut String, run: &RunResult, ops: &[OpRecord]) {
+fn machines(h: &mut String, run: &RunResult, ops: &[JournalOp]) {
     let m = &run.machines;
     h.push_str("<section id=\"machines\"><h2>Machines</h2>\n");
     let _ = writeln!(

@@ -2,9 +2,9 @@
 
 use nextest_metadata::{ListCommand, TestListSummary};
 
-use super::scrub::scrubbed;
 use super::{Built, ToolConfig, profile_name};
 use crate::config::{Config, Tier};
+use crate::env::scrubbed;
 use crate::errors::{Error, Result};
 use crate::results::TestId;
 use crate::signals::Interrupts;

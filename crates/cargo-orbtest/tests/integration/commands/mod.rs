@@ -9,4 +9,4 @@ mod junit_flavours;
 mod placeholders;
 mod pytest;
 mod remedy;
-mod workers;
+mod worker_machines;
