@@ -9,6 +9,9 @@ pub const HOME: &str = "ORBTEST_HOME";
 pub const LOG: &str = "ORBTEST_LOG";
 /// Marks every process of a tier, so the ones left when nextest dies can be found and ended.
 pub const TIER_PROCESS: &str = "ORBTEST_TIER_PROCESS";
+/// The lock a run holds while it lives, on every process of its tiers: a later run ends the
+/// processes of a run that was killed outright (nobody holds its lock any more).
+pub const RUN_ALIVE: &str = "ORBTEST_RUN_ALIVE";
 /// The user's own target runner, which orbtest's runner chains to.
 pub const CHAINED_RUNNER: &str = "ORBTEST_CHAINED_RUNNER";
 /// A command tier's name, attempt number and JUnit path, as its command sees them.

@@ -14,6 +14,8 @@ pub const INFRASTRUCTURE: i32 = 3;
 pub const NO_TESTS: i32 = 4;
 /// Bad command line or config.
 pub const USAGE: i32 = 64;
+/// Ended by SIGHUP (the terminal went away), handled like SIGTERM.
+pub const HANGUP: i32 = 129;
 /// Interrupted by SIGINT (Ctrl-C).
 pub const INTERRUPTED: i32 = 130;
 /// Terminated by SIGTERM.

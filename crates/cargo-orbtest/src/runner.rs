@@ -95,6 +95,11 @@ impl Runner<'_> {
             run_id: &dir.id,
             dir: &dir.path,
         });
+        let ended = crate::tiers::strays::end_those_of_dead_runs(&dir.alive_path());
+        if ended > 0 {
+            let message = format!("ended {ended} processes that a killed run had left running");
+            self.observer.event(&Event::Note { message: &message });
+        }
 
         let mut result = RunResult {
             run_id: dir.id.clone(),
@@ -196,14 +201,17 @@ impl Runner<'_> {
                 result.tiers.push(empty);
                 continue;
             }
-            let mut env = Vec::new();
+            let mut env = vec![(
+                crate::env::RUN_ALIVE.to_string(),
+                dir.alive_path().display().to_string(),
+            )];
             if tier.machines {
                 if matches!(machines, MachineStage::NotStarted) {
                     machines = self.preflight(&dir, &mut result);
                 }
                 match &machines {
                     MachineStage::Ready(session) => {
-                        env = session.tier_env();
+                        env.extend(session.tier_env());
                         if let (Some(runner), Some((_, built)), false) =
                             (session.target_runner(), &nextest, tier.is_command())
                         {
@@ -224,7 +232,10 @@ impl Runner<'_> {
                         continue;
                     }
                     MachineStage::Failed | MachineStage::NotStarted => {
-                        let reason = "preflight failed".to_string();
+                        let reason = match self.interrupts.received() {
+                            Some(i) => format!("the run was interrupted ({})", i.name()),
+                            None => "preflight failed".to_string(),
+                        };
                         stop = Some(reason.clone());
                         self.skip_counted(&mut result, tier, reason, nextest.as_ref());
                         continue;
@@ -573,7 +584,7 @@ impl Runner<'_> {
                 .unwrap_or_else(|_| Err(Error::Infrastructure("a listing thread panicked".into())));
             (output, skipped)
         });
-        let output = output?;
+        let (output, streamed) = output?;
         let skipped = skipped.unwrap_or_else(|e| {
             tracing::warn!("cannot list the #[ignore]d tests of tier `{}`: {e}", tier.name);
             Vec::new()
@@ -636,6 +647,18 @@ impl Runner<'_> {
                 };
                 if output.interrupted.is_some() {
                     result.reason = Some(format!("interrupted: {why}"));
+                    // Stopped at once (a second interrupt killed nextest): what it had printed as
+                    // final is kept, the rest did not run. Results already known are not dropped.
+                    if self.interrupts.count() >= 2 {
+                        result.counts = TestCounts::of(&streamed);
+                        result.counts.not_run = output.total.unwrap_or(0).saturating_sub(streamed.len()) as u64;
+                        result.tests = streamed;
+                        result.reason = Some(format!(
+                            "stopped at once by a second {}: results from nextest's output, its JUnit was never \
+                             written",
+                            output.interrupted.map_or("interrupt", |i| i.name())
+                        ));
+                    }
                 } else {
                     result.reason = Some(format!("{why}: {}", last_error_line(&output.tail)));
                     infra_error = Some(format!(
@@ -649,9 +672,36 @@ impl Runner<'_> {
         Ok((result, infra_error))
     }
     /// One tier's nextest process, its output turned into progress events as it comes.
-    fn run_tier_process(&self, tier: &Tier, run: &TierRun<'_>) -> Result<nextest::TierRunOutput> {
+    /// Runs the tier's nextest; also the final statuses it printed, the tier's results when a
+    /// second interrupt stops nextest before it writes its JUnit.
+    fn run_tier_process(
+        &self,
+        tier: &Tier,
+        run: &TierRun<'_>,
+    ) -> Result<(nextest::TierRunOutput, Vec<crate::results::TestResult>)> {
         let observer = self.observer;
-        nextest::run_tier(run, &mut |event, line| {
+        let mut streamed: Vec<crate::results::TestResult> = Vec::new();
+        let output = nextest::run_tier(run, &mut |event, line| {
+            if let LineEvent::TestDone {
+                status,
+                binary_id,
+                name,
+                ..
+            } = event
+            {
+                streamed.push(crate::results::TestResult {
+                    id: crate::results::TestId {
+                        binary_id: binary_id.clone(),
+                        name: name.clone(),
+                    },
+                    status: *status,
+                    duration: std::time::Duration::ZERO,
+                    attempts: 1,
+                    message: None,
+                    output: None,
+                    attempt_log: Vec::new(),
+                });
+            }
             match event {
                 LineEvent::Started { total } => observer.event(&Event::TierTotal {
                     tier: &tier.name,
@@ -676,7 +726,8 @@ impl Runner<'_> {
                 LineEvent::Summary | LineEvent::Other => {}
             }
             observer.event(&Event::TierOutput { tier: &tier.name, line });
-        })
+        })?;
+        Ok((output, streamed))
     }
 }
 

@@ -1,5 +1,6 @@
-//! SIGINT/SIGTERM: recorded, never fatal by themselves, so the run can stop its children, clean
-//! up machines and still write its reports before exiting 130/143.
+//! SIGINT/SIGTERM/SIGHUP: recorded, never fatal by themselves, so the run can stop its
+//! children, clean up machines and still write its reports before exiting 130/143/129. A
+//! hangup (the terminal closed, an SSH session dropped) is handled like SIGTERM.
 //!
 //! The process's signals become one [`Interrupts`] value, handed to whatever supervises a child
 //! (tiers, preflight's machine calls) so it can forward them; code that only needs to know
@@ -20,7 +21,7 @@ pub fn install() -> std::io::Result<Interrupts> {
     if let Some(interrupts) = INTERRUPTS.get() {
         return Ok(interrupts.clone());
     }
-    let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])?;
+    let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
     let interrupts = INTERRUPTS.get_or_init(Interrupts::new).clone();
     let raised = interrupts.clone();
     std::thread::Builder::new()
@@ -50,5 +51,6 @@ pub fn exit_code(interrupt: Interrupt) -> i32 {
     match interrupt {
         Interrupt::Int => exit_code::INTERRUPTED,
         Interrupt::Term => exit_code::TERMINATED,
+        Interrupt::Hup => exit_code::HANGUP,
     }
 }

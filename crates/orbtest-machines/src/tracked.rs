@@ -30,7 +30,9 @@ pub struct Tracked {
     unnamed_imports: Arc<Mutex<()>>,
 }
 
-/// Who is calling, for the journal: nextest's test name, or pytest's current test.
+/// Who is calling, for the journal: nextest's test name (`binary-id::test`), or pytest's
+/// current test named as its JUnit report names it (`classname::name`), so a test's machine
+/// calls and its result meet.
 pub fn caller_from_env() -> Option<String> {
     if let Ok(test) = std::env::var("NEXTEST_TEST_NAME") {
         return Some(match std::env::var("NEXTEST_BINARY_ID") {
@@ -38,12 +40,30 @@ pub fn caller_from_env() -> Option<String> {
             Err(_) => test,
         });
     }
-    std::env::var("PYTEST_CURRENT_TEST").ok().map(|t| {
-        t.trim_end_matches(" (call)")
-            .trim_end_matches(" (setup)")
-            .trim_end_matches(" (teardown)")
-            .to_string()
-    })
+    std::env::var("PYTEST_CURRENT_TEST").ok().map(|t| pytest_junit_name(&t))
+}
+
+/// `tests/test_x.py::TestGroup::test_a[1] (call)` → `tests.test_x.TestGroup::test_a[1]`: the
+/// node id pytest puts in `PYTEST_CURRENT_TEST`, as its JUnit XML names the test case.
+pub fn pytest_junit_name(current: &str) -> String {
+    let node = current
+        .trim_end_matches(" (call)")
+        .trim_end_matches(" (setup)")
+        .trim_end_matches(" (teardown)");
+    // Parameters (`[...]`) may hold anything, `::` included: they stay with the name.
+    let (node, params) = node.split_at(node.find('[').unwrap_or(node.len()));
+    let mut parts = node.split("::");
+    let file = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    let Some((name, classes)) = rest.split_last() else {
+        return format!("{node}{params}");
+    };
+    let mut classname = file.strip_suffix(".py").unwrap_or(file).replace('/', ".");
+    for class in classes {
+        classname.push('.');
+        classname.push_str(class);
+    }
+    format!("{classname}::{name}{params}")
 }
 
 impl Tracked {
@@ -302,5 +322,27 @@ impl Tracked {
         if let Err(e) = self.journal.release(name, why) {
             tracing::warn!(machine = name, "cannot record release in the run journal: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pytest_junit_name;
+
+    #[test]
+    fn pytest_node_ids_become_junit_names() {
+        assert_eq!(
+            pytest_junit_name("tests/test_vm.py::test_create (call)"),
+            "tests.test_vm::test_create"
+        );
+        assert_eq!(
+            pytest_junit_name("tests/test_x.py::TestGroup::test_in_class (setup)"),
+            "tests.test_x.TestGroup::test_in_class"
+        );
+        assert_eq!(
+            pytest_junit_name("test_x.py::test_p[a::b] (call)"),
+            "test_x::test_p[a::b]"
+        );
+        assert_eq!(pytest_junit_name("odd"), "odd");
     }
 }

@@ -11,6 +11,8 @@ pub enum Interrupt {
     Int,
     /// SIGTERM.
     Term,
+    /// SIGHUP (the terminal went away): handled like SIGTERM, and SIGTERM is what children get.
+    Hup,
 }
 
 impl Interrupt {
@@ -19,7 +21,7 @@ impl Interrupt {
     pub fn signal(self) -> i32 {
         match self {
             Interrupt::Int => libc::SIGINT,
-            Interrupt::Term => libc::SIGTERM,
+            Interrupt::Term | Interrupt::Hup => libc::SIGTERM,
         }
     }
 
@@ -29,6 +31,7 @@ impl Interrupt {
         match self {
             Interrupt::Int => "SIGINT",
             Interrupt::Term => "SIGTERM",
+            Interrupt::Hup => "SIGHUP",
         }
     }
 
@@ -38,6 +41,7 @@ impl Interrupt {
         match signal {
             libc::SIGINT => Some(Interrupt::Int),
             libc::SIGTERM => Some(Interrupt::Term),
+            libc::SIGHUP => Some(Interrupt::Hup),
             _ => None,
         }
     }
@@ -48,6 +52,7 @@ impl Interrupt {
         match name {
             "SIGINT" => Some(Interrupt::Int),
             "SIGTERM" => Some(Interrupt::Term),
+            "SIGHUP" => Some(Interrupt::Hup),
             _ => None,
         }
     }
@@ -183,9 +188,13 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for i in [Interrupt::Int, Interrupt::Term] {
+        for i in [Interrupt::Int, Interrupt::Term, Interrupt::Hup] {
             assert_eq!(Interrupt::from_name(i.name()), Some(i));
+        }
+        for i in [Interrupt::Int, Interrupt::Term] {
             assert_eq!(Interrupt::from_signal(i.signal()), Some(i));
         }
+        assert_eq!(Interrupt::from_signal(libc::SIGHUP), Some(Interrupt::Hup));
+        assert_eq!(Interrupt::Hup.signal(), libc::SIGTERM, "children get SIGTERM");
     }
 }

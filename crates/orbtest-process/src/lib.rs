@@ -22,5 +22,5 @@ mod supervise;
 
 pub use interrupts::{Interrupt, Interrupts, Listening};
 pub use invocation::{Invocation, StdinMode};
-pub use orphans::{Mark, kill_marked};
+pub use orphans::{Mark, kill_marked, kill_marked_if};
 pub use supervise::{ChildExit, Output, Sink, Stop, SuperviseError, Supervision, Watch, capture, run};

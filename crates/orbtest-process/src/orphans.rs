@@ -41,10 +41,18 @@ impl Mark {
 
 /// SIGKILLs every process of ours (other than us) whose environment carries `mark`; how many
 /// there were.
-#[cfg(target_os = "linux")]
 #[must_use = "the count says whether anything was left running"]
 pub fn kill_marked(mark: &Mark) -> usize {
-    let needle = format!("{}={}", mark.var, mark.value);
+    kill_marked_if(&mark.var, |value| value == mark.value)
+}
+
+/// SIGKILLs every process of ours (other than us) whose environment has `var` set to a value
+/// `doomed` accepts; how many there were. Marks that outlive their supervisor: a later run can
+/// end what a run killed outright (SIGKILL, power loss) left behind.
+#[cfg(target_os = "linux")]
+#[must_use = "the count says whether anything was left running"]
+pub fn kill_marked_if(var: &str, doomed: impl Fn(&str) -> bool) -> usize {
+    let prefix = format!("{var}=");
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
@@ -61,7 +69,13 @@ pub fn kill_marked(mark: &Mark) -> usize {
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };
-        if environ.split(|b| *b == 0).any(|var| var == needle.as_bytes()) {
+        let marked = environ.split(|b| *b == 0).any(|entry| {
+            entry
+                .strip_prefix(prefix.as_bytes())
+                .and_then(|value| std::str::from_utf8(value).ok())
+                .is_some_and(&doomed)
+        });
+        if marked {
             // SAFETY: kill(2) has no memory-safety preconditions.
             if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
                 killed += 1;
@@ -74,7 +88,7 @@ pub fn kill_marked(mark: &Mark) -> usize {
 /// Without /proc nothing can be found.
 #[cfg(not(target_os = "linux"))]
 #[must_use]
-pub fn kill_marked(_mark: &Mark) -> usize {
+pub fn kill_marked_if(_var: &str, _doomed: impl Fn(&str) -> bool) -> usize {
     0
 }
 

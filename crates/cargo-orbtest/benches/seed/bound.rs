@@ -5,7 +5,8 @@
 //!   (the baseline build; per test clone, start, readiness poll, its own commands, delete)
 //!   divided by the machines that fit under the swap limit;
 //! * create work ÷ create slots: the baseline's create and one clone per test, divided by the
-//!   create-class operations the configuration allows at once;
+//!   create-class operations that can run at once (as many as machines fit: the default create
+//!   cap follows the host's memory headroom);
 //! * the critical path: the baseline build, then the longest single test.
 //!
 //! A warm run (the baseline already exists) has no baseline build in any of the three.
@@ -58,8 +59,9 @@ pub fn machines_under(s: &Scenario, swap_limit: f64) -> u64 {
     (0..1000).take_while(|&n| swap(n) <= swap_limit).last().unwrap_or(0)
 }
 
-/// One test's machine work: create as clone + start (a worker's extra start finds it running
-/// and costs nothing), the first readiness poll, its steps, the delete at its end.
+/// One test's machine work: the client's health check (`list`), create as clone + start (a
+/// worker's extra start finds it running and costs nothing), the first readiness poll, its
+/// steps, the client's look before deleting (`list`) and the delete at its end.
 fn test_work(s: &Scenario, t: &MachineTest) -> f64 {
     let l = |k: &str| mean(s, k);
     let steps: f64 = t
@@ -74,23 +76,24 @@ fn test_work(s: &Scenario, t: &MachineTest) -> f64 {
             Step::Restart => l("restart"),
         })
         .sum();
-    l("clone") + l("start") + l("info") + steps + l("delete")
+    l("list") + l("clone") + l("start") + l("info") + steps + l("list") + l("delete")
 }
 
 /// `warm`: the baseline exists already (a later run on the same host), so building it is not
 /// part of the work.
-pub fn bound(s: &Scenario, suite: &Suite, provision_steps: usize, swap_limit: f64, slots: u64, warm: bool) -> Bound {
+pub fn bound(s: &Scenario, suite: &Suite, provision_steps: usize, swap_limit: f64, warm: bool) -> Bound {
     let l = |k: &str| mean(s, k);
     let cold = if warm { 0.0 } else { 1.0 };
     let baseline_create = cold * (l("create") + l("provisioning"));
     let baseline = baseline_create + cold * (provision_steps as f64 * l("run") + l("stop"));
     let works: Vec<f64> = suite.machine_tests.iter().map(|t| test_work(s, t)).collect();
+    let machines = machines_under(s, swap_limit).max(1);
     Bound {
         machine_work: baseline + works.iter().sum::<f64>(),
         delete_work: suite.machine_tests.len() as f64 * l("delete"),
-        machines: machines_under(s, swap_limit).max(1),
+        machines,
         create_work: baseline_create + suite.machine_tests.len() as f64 * l("clone"),
-        slots: slots.max(1),
+        slots: machines,
         critical_path: baseline + works.iter().copied().fold(0.0, f64::max),
     }
 }

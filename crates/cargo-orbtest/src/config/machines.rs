@@ -15,6 +15,7 @@ const KEYS: &[&str] = &[
     "prefixes",
     "protect",
     "max_concurrent_creates",
+    "auto_baselines",
     "timeouts",
     "retry",
     "images",
@@ -73,6 +74,9 @@ pub struct MachinesConfig {
     /// At most this many create/clone/import at once. Default none: as many as the host has
     /// memory headroom for (at least one), from the pressure limits.
     pub max_concurrent_creates: Option<u32>,
+    /// Make a baseline for each image the previous run's tests created again and again (and
+    /// have no baseline for), and turn their creates into clones of it. Default true.
+    pub auto_baselines: bool,
     pub timeouts: OpTimeouts,
     pub retry: OpRetry,
     /// Images warmed in preflight.
@@ -178,6 +182,7 @@ impl Default for MachinesConfig {
             prefixes: Vec::new(),
             protect: Vec::new(),
             max_concurrent_creates: None,
+            auto_baselines: true,
             timeouts: OpTimeouts {
                 create: Duration::from_secs(180),
                 lifecycle: Duration::from_secs(60),
@@ -327,6 +332,7 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
             .integer("max_concurrent_creates", 1..=64, diags)
             .map(|n| n as u32)
             .or(d.max_concurrent_creates),
+        auto_baselines: t.bool("auto_baselines", diags).unwrap_or(d.auto_baselines),
         timeouts,
         retry,
         images: t
@@ -478,6 +484,7 @@ impl MachinesConfig {
         if let Some(cap) = self.max_concurrent_creates {
             w.integer("max_concurrent_creates", i64::from(cap));
         }
+        w.bool("auto_baselines", self.auto_baselines);
         w.inline_table("timeouts", |t| {
             t.string("create", &duration_string(self.timeouts.create));
             t.string("lifecycle", &duration_string(self.timeouts.lifecycle));

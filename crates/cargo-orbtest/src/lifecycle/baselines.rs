@@ -5,6 +5,12 @@
 //! A baseline is known by its machine id, recorded when it was created: only that exact machine
 //! is ever stopped, reused or rebuilt. A machine that merely has a baseline's name — one someone
 //! made after deleting the baseline, say — is somebody else's, and preflight stops and says so.
+//!
+//! Besides the configured ones, an automatic baseline (`orbtest-auto-<distro>-<version>`, not
+//! provisioned) is made for each image the previous run's tests created again and again without
+//! a baseline to clone ([`automatic`]; `auto_baselines = false` turns it off). Building
+//! baselines never changes the user's default machine: OrbStack makes the first machine the
+//! default, and preflight sets the old one back.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +19,8 @@ use sha2::{Digest, Sha256};
 
 use super::state::{BaselineRecord, ProviderState, now_ms};
 use crate::config::Baseline;
+use orbctl::images::canonical;
+use orbtest_machines::broker::ImageDemand;
 use orbtest_machines::files::write_atomic;
 use orbtest_machines::{Client, MachineRecord, MachinesError, Op};
 
@@ -149,8 +157,29 @@ pub fn ensure(
     rebuild: bool,
     log_dir: &Path,
 ) -> Result<BaselineReport, BaselineError> {
-    let mut registry = state.baselines();
+    let before = if baselines.is_empty() {
+        None
+    } else {
+        default_machine(client)
+    };
     let mut out = BaselineReport::default();
+    let made = ensure_each(client, state, baselines, existing, rebuild, log_dir, &mut out);
+    if !out.built.is_empty() {
+        keep_default(client, before.as_deref(), &out.built);
+    }
+    made.map(|()| out)
+}
+
+fn ensure_each(
+    client: &Client,
+    state: &ProviderState,
+    baselines: &[Baseline],
+    existing: &[MachineRecord],
+    rebuild: bool,
+    log_dir: &Path,
+    out: &mut BaselineReport,
+) -> Result<(), BaselineError> {
+    let mut registry = state.baselines();
     for b in baselines {
         let hash = recipe_hash(b);
         let machine = existing.iter().find(|m| m.name == b.name);
@@ -217,7 +246,7 @@ pub fn ensure(
         out.built.push(b.name.clone());
         out.ready.push(ready);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Creates, provisions and stops baseline `b`; `created` learns its id as soon as it exists.
@@ -317,6 +346,76 @@ fn save(
         name: b.name.clone(),
         source,
     })
+}
+
+/// How often the previous run must have created machines from one image (and user) for an
+/// automatic baseline of it.
+pub const AUTO_MIN_CREATES: u32 = 3;
+
+/// Prefix of automatic baselines' names.
+pub const AUTO_PREFIX: &str = "orbtest-auto-";
+
+/// Automatic baselines: one per image (and user) the previous run's tests created at least
+/// [`AUTO_MIN_CREATES`] times and no configured baseline serves, named after the image as
+/// OrbStack resolves it, not provisioned, cloned for matching creates.
+pub fn automatic(configured: &[Baseline], demand: &[ImageDemand]) -> Vec<Baseline> {
+    let mut out: Vec<Baseline> = Vec::new();
+    for d in demand.iter().filter(|d| d.creates >= AUTO_MIN_CREATES) {
+        let Some((distro, version)) = canonical(&d.image) else {
+            continue;
+        };
+        let serves = |b: &Baseline| {
+            b.clone_for_create
+                && canonical(&b.image).is_some_and(|c| c == (distro, version.clone()))
+                && b.user == d.user
+        };
+        if configured.iter().any(serves) || out.iter().any(serves) {
+            continue;
+        }
+        let mut name = format!("{AUTO_PREFIX}{distro}-{version}");
+        if let Some(user) = &d.user {
+            name.push('-');
+            name.push_str(user);
+        }
+        let name: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' })
+            .collect();
+        out.push(Baseline {
+            name,
+            image: d.image.clone(),
+            user: d.user.clone(),
+            provision: Vec::new(),
+            provision_timeout: std::time::Duration::from_secs(600),
+            clone_for_create: true,
+        });
+    }
+    out
+}
+
+/// The machine `orbctl default` names, when there is one.
+fn default_machine(client: &Client) -> Option<String> {
+    let r = client
+        .execute(&Op::Default { name: None })
+        .ok()
+        .filter(|r| r.is_success())?;
+    Some(r.stdout_text().trim().to_string()).filter(|n| !n.is_empty())
+}
+
+/// Sets the user's default machine back when building baselines changed it to one of them.
+fn keep_default(client: &Client, before: Option<&str>, built: &[String]) {
+    let now = default_machine(client);
+    if let (Some(before), Some(now)) = (before, now)
+        && now != before
+        && built.contains(&now)
+    {
+        let restore = Op::Default {
+            name: Some(before.to_string()),
+        };
+        if !client.execute(&restore).is_ok_and(|r| r.is_success()) {
+            tracing::warn!("building baselines made `{now}` the default machine and `{before}` could not be set back");
+        }
+    }
 }
 
 /// Images that have a ready baseline (no need to warm them).

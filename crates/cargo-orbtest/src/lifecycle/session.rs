@@ -284,25 +284,59 @@ impl Session {
                 &ctx.report_dir.join("baselines"),
             )
             .map_err(|e| Error::preflight("baselines", e.to_string()))?;
-            let message = match (outcome.built.len(), outcome.reused.len()) {
-                (0, 0) => "none configured".to_string(),
-                _ => format!(
-                    "{}{}",
-                    if outcome.built.is_empty() {
-                        String::new()
-                    } else {
-                        format!("built {}", outcome.built.join(", "))
-                    },
-                    if outcome.reused.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "{}reused {}",
-                            if outcome.built.is_empty() { "" } else { "; " },
-                            outcome.reused.join(", ")
-                        )
+            let mut outcome = outcome;
+            // Automatic ones only speed the run up: one that cannot be made is a note, not a
+            // failure.
+            let auto = if machines.auto_baselines {
+                baselines::automatic(&machines.baselines, &resolved.state.demand())
+            } else {
+                Vec::new()
+            };
+            let mut auto_note = String::new();
+            if !auto.is_empty() {
+                match baselines::ensure(
+                    client,
+                    &resolved.state,
+                    &auto,
+                    &existing,
+                    ctx.options.rebuild_baselines,
+                    &ctx.report_dir.join("baselines"),
+                ) {
+                    Ok(made) => {
+                        outcome.built.extend(made.built);
+                        outcome.reused.extend(made.reused);
+                        outcome.ready.extend(made.ready);
+                        auto_note = format!(
+                            " (automatic: {}, created {}+ times by the last run; auto_baselines = false turns this off)",
+                            auto.iter().map(|b| b.image.as_str()).collect::<Vec<_>>().join(", "),
+                            baselines::AUTO_MIN_CREATES
+                        );
                     }
-                ),
+                    Err(e) => auto_note = format!("; no automatic baseline: {e}"),
+                }
+            }
+            let message = match (outcome.built.len(), outcome.reused.len()) {
+                (0, 0) if auto_note.is_empty() => "none configured".to_string(),
+                (0, 0) => auto_note.trim_start_matches("; ").to_string(),
+                _ => {
+                    format!(
+                        "{}{}",
+                        if outcome.built.is_empty() {
+                            String::new()
+                        } else {
+                            format!("built {}", outcome.built.join(", "))
+                        },
+                        if outcome.reused.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "{}reused {}",
+                                if outcome.built.is_empty() { "" } else { "; " },
+                                outcome.reused.join(", ")
+                            )
+                        }
+                    ) + &auto_note
+                }
             };
             Ok((outcome.ready, message))
         })?;
@@ -366,7 +400,7 @@ impl Session {
     /// it failed them (see `blame`).
     pub fn blame(&self, tier: &mut crate::results::TierResult) {
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
-        super::blame::apply(tier, &view.ops);
+        super::blame::apply(tier, &view);
     }
 
     /// The run's own state directory (`ORBTEST_RUN_DIR`).
@@ -413,6 +447,10 @@ impl Session {
         // gave up on must exist, or be gone, before we look for what is ours. An interrupted
         // run does not wait; what they make is journaled, and the next run reaps it.
         if let Some(broker) = self.broker.take() {
+            // What the tests created, for the next run's automatic baselines.
+            if let Err(e) = self.resolved.state.set_demand(&broker.demand()) {
+                tracing::warn!("cannot record the run's creates per image: {e}");
+            }
             broker.stop(crate::signals::received().is_none());
         }
         let mut out = Postflight::default();

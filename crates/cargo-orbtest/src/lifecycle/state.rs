@@ -12,6 +12,7 @@
 //!                      run is alive), the shim's bin/ and settings, the broker's socket
 //! baselines.json       baselines we built: name → recipe hash, machine id
 //! warmed.json          images already warmed
+//! demand.json          the last run's creates per image (what automatic baselines are made for)
 //! ```
 //!
 //! How the lock and liveness are kept is the provider's choice ([`Liveness`]): file locks here,
@@ -321,6 +322,15 @@ impl ProviderState {
 
     pub fn set_warmed(&self, warmed: &BTreeMap<String, u64>) -> std::io::Result<()> {
         write_json(&self.dir.join("warmed.json"), warmed)
+    }
+
+    /// How often the last run with machine tiers created machines from each image.
+    pub fn demand(&self) -> Vec<orbtest_machines::broker::ImageDemand> {
+        read_json(&self.dir.join("demand.json")).unwrap_or_default()
+    }
+
+    pub fn set_demand(&self, demand: &[orbtest_machines::broker::ImageDemand]) -> std::io::Result<()> {
+        write_json(&self.dir.join("demand.json"), &demand)
     }
 }
 

@@ -118,7 +118,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg);font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.failed td:first-child{border-left:4px solid var(--bad)}tr.skipped td:first-child{border-left:4px solid var(--warn)}tr.passed td:first-child{border-left:4px solid var(--ok)}
-.why{color:var(--muted);font-size:13px}
+.why{color:var(--muted);font-size:13px}.blame{border-left:4px solid var(--warn);padding-left:8px;font-size:13px}
 ul.violations li{color:var(--bad)}
 details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:4px 10px}details.output{border:none;padding:0;margin:0}details.output summary{font-size:12px;color:var(--muted)}
 summary{cursor:pointer;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
@@ -285,6 +285,9 @@ fn failures(h: &mut String, run: &RunResult) {
             esc(tier),
             attempts(r.attempts)
         );
+        if let Some(why) = r.machine_blame() {
+            let _ = writeln!(h, "<p class=\"blame\"><strong>machine layer</strong>: {}</p>", esc(why));
+        }
         let excerpt = r.output.as_deref().map(|o| super::failure_excerpt(o, OUTPUT_LINES));
         if let Some(m) = &r.message
             && !excerpt.as_deref().is_some_and(|e| e.contains(m.trim()))

@@ -29,7 +29,12 @@ pub struct RunDir {
     pub report_dir: PathBuf,
     /// Whether `report_dir` is ours to replace wholesale (the default `latest/`).
     report_dir_is_default: bool,
+    /// `alive.lock`, held while the run lives (see [`RunDir::alive_path`]).
+    _alive: Option<std::sync::Arc<fs::File>>,
 }
+
+/// The file a run holds locked while it lives.
+const ALIVE: &str = "alive.lock";
 
 /// A sortable, readable run id: UTC time plus a random suffix (`20261122-123456-3fa9`).
 pub fn new_run_id(now: SystemTime) -> String {
@@ -55,12 +60,22 @@ impl RunDir {
                 Err(e) => return Err(e),
             }
         };
+        let alive = orbtest_machines::files::create_private_file(&path.join(ALIVE))?;
+        alive.lock()?;
         Ok(Self {
             id,
             path,
             report_dir: report_dir.map_or_else(|| orbtest_dir.join("latest"), Path::to_path_buf),
             report_dir_is_default: report_dir.is_none(),
+            _alive: Some(std::sync::Arc::new(alive)),
         })
+    }
+
+    /// The lock this run holds while it lives. Every process of its tiers carries this path
+    /// (`ORBTEST_RUN_ALIVE`), so a later run can tell, if this one is killed outright, which
+    /// processes it left running and that nobody holds the lock any more.
+    pub fn alive_path(&self) -> PathBuf {
+        self.path.join(ALIVE)
     }
 
     pub fn file(&self, name: &str) -> PathBuf {

@@ -76,6 +76,19 @@ struct Shared {
     protected: Option<Arc<ProtectFn>>,
     calls: Mutex<Calls>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    /// Creates a baseline could serve, by image and user: what automatic baselines are made
+    /// from next time.
+    demand: Mutex<std::collections::BTreeMap<(String, Option<String>), u32>>,
+}
+
+/// How often the run's tests created machines from an image (as a baseline could serve them:
+/// no `--arch`, user data or password).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageDemand {
+    /// As the tests wrote it (`ubuntu:22.04`).
+    pub image: String,
+    pub user: Option<String>,
+    pub creates: u32,
 }
 
 #[derive(Default)]
@@ -162,6 +175,7 @@ impl Broker {
             protected: hooks.protected,
             calls: Mutex::new(Calls::default()),
             workers: Mutex::new(Vec::new()),
+            demand: Mutex::new(std::collections::BTreeMap::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let accept = {
@@ -180,6 +194,19 @@ impl Broker {
 
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// The creates of the run's tests that a baseline could have served, by image and user.
+    pub fn demand(&self) -> Vec<ImageDemand> {
+        let demand = self.shared.demand.lock().unwrap_or_else(|e| e.into_inner());
+        demand
+            .iter()
+            .map(|((image, user), creates)| ImageDemand {
+                image: image.clone(),
+                user: user.clone(),
+                creates: *creates,
+            })
+            .collect()
     }
 
     /// The run's create gate (creates in flight, for the monitor).
@@ -361,6 +388,7 @@ impl Shared {
         if let Some(begun) = self.join(&key, &op, journal) {
             return begun;
         }
+        self.count_demand(&op);
         // A `delete -a` becomes a delete of the machines it may delete, by name.
         let (op, argv) = match self.guard_delete(&op, journal) {
             Ok(None) => (op, argv.to_vec()),
@@ -370,9 +398,6 @@ impl Shared {
             }
             Err(reply) => return Begun::Answer(*reply),
         };
-        if let Some(reply) = self.cannot_create(&op, test.as_deref(), journal) {
-            return Begun::Answer(reply);
-        }
         let call = Arc::new(Call {
             key,
             test: test.clone(),
@@ -389,14 +414,18 @@ impl Shared {
             done: Condvar::new(),
         });
         {
+            // Looked at and registered at once, so of two tests making one name at the same
+            // moment exactly one goes ahead.
             let mut calls = self.calls();
-            // The same call may have begun while we looked at the machine's name.
             if let Some(same) = calls.under_way.iter().find(|c| c.key.is_some() && c.key == call.key) {
                 same.lock().callers += 1;
                 return Begun::Wait {
                     call: same.clone(),
                     joined: true,
                 };
+            }
+            if let Some(reply) = self.collision(&calls, &op, test.as_deref(), journal) {
+                return Begun::Answer(reply);
             }
             calls.under_way.push(call.clone());
         }
@@ -418,6 +447,23 @@ impl Shared {
                     "the broker cannot start a thread for the call: {e}"
                 )))
             }
+        }
+    }
+
+    /// Counts a create a baseline could serve.
+    fn count_demand(&self, op: &Op) {
+        if let Op::Create {
+            image,
+            arch: None,
+            user,
+            user_data: None,
+            set_password: false,
+            ..
+        } = op
+            && orbctl::images::canonical(image).is_some()
+        {
+            let mut demand = self.demand.lock().unwrap_or_else(|e| e.into_inner());
+            *demand.entry((image.clone(), user.clone())).or_default() += 1;
         }
     }
 
@@ -527,46 +573,53 @@ impl Shared {
         }))
     }
 
-    /// A create-class call that cannot succeed, answered at once in orbctl's words: its name is
-    /// being made by another test of the run, or (when it would have to wait for admission)
-    /// taken already.
-    fn cannot_create(&self, op: &Op, test: Option<&str>, journal: &Journal) -> Option<WireReply> {
+    /// A create-class call for a name another test's call under way is making: orbctl would say
+    /// the name is taken, so that is the answer, at once; the collision is journaled.
+    fn collision(&self, calls: &Calls, op: &Op, test: Option<&str>, journal: &Journal) -> Option<WireReply> {
+        if op.class() != OpClass::Create {
+            return None;
+        }
+        let name = op.created_machine()?;
+        let other = calls
+            .under_way
+            .iter()
+            .find(|c| c.op.created_machine() == Some(name) && c.test.as_deref() != test)?;
+        self.collided(journal, name, other.test.clone());
+        checks::name_taken_answer(op).map(|taken| answer(&taken))
+    }
+
+    fn collided(&self, journal: &Journal, machine: &str, other: Option<String>) {
+        self.note(
+            journal,
+            Record::Collision {
+                ts_ms: now_ms(),
+                pid: journal.pid(),
+                test: journal.test().map(str::to_string),
+                machine: machine.to_string(),
+                other,
+            },
+        );
+    }
+
+    /// A create-class call that would have to wait for admission for a name that exists: it
+    /// cannot succeed, so it gets orbctl's answer at once instead of a place in the queue. A
+    /// name another test of the run made is a collision worth showing.
+    fn taken_while_queued(&self, op: &Op, journal: &Journal) -> Option<WireReply> {
         if op.class() != OpClass::Create {
             return None;
         }
         let name = op.created_machine()?;
         let taken = checks::name_taken_answer(op)?;
-        let collide = |other: Option<String>| {
-            self.note(
-                journal,
-                Record::Collision {
-                    ts_ms: now_ms(),
-                    pid: journal.pid(),
-                    test: test.map(str::to_string),
-                    machine: name.to_string(),
-                    other,
-                },
-            );
-            Some(answer(&taken))
-        };
-        let other = self
-            .calls()
-            .under_way
-            .iter()
-            .find(|c| c.op.created_machine() == Some(name) && c.test.as_deref() != test)
-            .map(|c| c.test.clone());
-        if let Some(other) = other {
-            return collide(other);
-        }
         if self.gate.would_admit_now() || !self.exists(name) {
             return None;
         }
-        // Taken: by another test of the run (a collision worth showing), or by anyone else.
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
-        match view.owned.get(name) {
-            Some(owner) if owner.test.as_deref() != test => collide(owner.test.clone()),
-            _ => Some(answer(&taken)),
+        if let Some(owner) = view.owned.get(name)
+            && owner.test.as_deref() != journal.test()
+        {
+            self.collided(journal, name, owner.test.clone());
         }
+        Some(answer(&taken))
     }
 
     fn exists(&self, name: &str) -> bool {
@@ -585,9 +638,12 @@ impl Shared {
 
     /// Runs the call to its end, whoever is still waiting for it.
     fn carry_out(&self, call: &Arc<Call>, tracked: &Tracked, argv: &[String]) {
-        let reply = match tracked.execute(&call.op, argv) {
-            Ok(result) => WireReply::of(&result),
-            Err(e) => WireReply::error(e.to_string()),
+        let reply = match self.taken_while_queued(&call.op, tracked.journal()) {
+            Some(answer) => answer,
+            None => match tracked.execute(&call.op, argv) {
+                Ok(result) => WireReply::of(&result),
+                Err(e) => WireReply::error(e.to_string()),
+            },
         };
         let succeeded = reply.head.error.is_none() && reply.head.code == 0;
         let mut calls = self.calls();

@@ -72,6 +72,13 @@ impl TierRun<'_> {
     }
 }
 
+/// nextest's line for a retry it has scheduled: `DELAY 2/4 by 5.000s ...`, or an attempt
+/// after the first starting (`TRY 2 START`, shown at higher status levels).
+fn schedules_a_retry(line: &str) -> bool {
+    let line = line.trim_start();
+    line.starts_with("DELAY ") || (line.starts_with("TRY ") && line.contains(" START"))
+}
+
 /// Runs the tier to completion, calling `on_line` for each line of nextest's output.
 pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) -> Result<TierRunOutput> {
     let mut log = orbtest_machines::files::create_private_file(&run.log_path)
@@ -80,11 +87,17 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
     for (k, v) in &run.env {
         inv = inv.env(k, v);
     }
+    let nextest_pid = std::sync::atomic::AtomicU32::new(0);
     let on_spawn = |pid| {
+        nextest_pid.store(pid, std::sync::atomic::Ordering::SeqCst);
         if let Some(f) = run.on_spawn {
             f(pid);
         }
     };
+    // Interrupted tests are not retried: nextest, cancelling after Ctrl-C, still schedules a
+    // retry of a test the interrupt ended and sits out its delay (5 s of silence with
+    // `delay = "5s"`). Its second-signal path ends that at once and still writes the JUnit.
+    let mut escalated = false;
     // Every process of this tier (nextest, its tests, what they start) carries the mark, so
     // that what a killed nextest left running can be found and stopped.
     let supervision = Supervision::new()
@@ -115,6 +128,16 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
                 // After the summary nextest repeats failures and flakes; they are not new results.
                 LineEvent::TestDone { .. } if summary_seen => event = LineEvent::Other,
                 _ => {}
+            }
+            if !escalated && run.interrupts.received().is_some() && schedules_a_retry(line) {
+                let pid = nextest_pid.load(std::sync::atomic::Ordering::SeqCst);
+                if pid != 0 {
+                    escalated = true;
+                    // SAFETY: killpg(2) on the process group of the child we started.
+                    unsafe {
+                        libc::killpg(pid as libc::pid_t, libc::SIGINT);
+                    }
+                }
             }
             on_line(&event, line);
             if tail.len() == TAIL_LINES {

@@ -9,4 +9,5 @@ mod junit_flavours;
 mod placeholders;
 mod pytest;
 mod remedy;
+mod seed_client;
 mod worker_machines;

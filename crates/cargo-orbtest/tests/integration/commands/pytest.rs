@@ -167,7 +167,7 @@ machines = true
     // Each create is journaled with the pytest test that asked for it.
     let journal = std::fs::read_to_string(s.path().join(".orbtest/latest/journal.jsonl")).unwrap();
     assert!(
-        journal.contains("\"test\":\"tests/test_machines.py::test_create_use_delete["),
+        journal.contains("\"test\":\"tests.test_machines::test_create_use_delete["),
         "{journal}"
     );
 }

@@ -273,3 +273,136 @@ fn the_shim_never_deletes_protected_machines_or_baselines() {
         "{journal}"
     );
 }
+
+/// The failed attempts of `test` in the tier, from summary.json.
+fn attempts_of(summary: &serde_json::Value, test: &str) -> Vec<serde_json::Value> {
+    summary["tiers"][0]["failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["name"].as_str().is_some_and(|n| n.ends_with(test)))
+        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Two tests that build the same machine name at once: the second is answered `machine
+/// already exists` at once, and its failure is put on the machine layer, naming the other test,
+/// in summary.json and report.html.
+#[test]
+fn a_name_two_tests_make_at_once_is_a_machine_layer_failure_naming_both() {
+    let sim = Sim::new(
+        &config(
+            "",
+            "[tiers.impatient]\nfilter = \"binary(impatient) & test(collide)\"\nthreads = 2\nmachines = true\n",
+        ),
+        Some("time_scale = 0.01\n[latency]\ncreate = \"300s\"\n"),
+    );
+    let mut cmd = sim.reporting(&[]);
+    cmd.env("FIXTURE_IMPATIENT", "collide")
+        .env("FIXTURE_STAMP", "1700000000");
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 1, "one of the two fails: {}", stderr(&out));
+    let summary = sim.summary();
+    let blamed: Vec<serde_json::Value> = ["collide_a", "collide_b"]
+        .iter()
+        .flat_map(|t| attempts_of(&summary, t))
+        .collect();
+    assert_eq!(blamed.len(), 1, "{summary}");
+    let why = blamed[0]["blame"]["machines"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("collided") && why.contains("test-shared-1700000000"),
+        "{}",
+        blamed[0]
+    );
+    assert!(why.contains("impatient::collide_"), "names the other test: {why}");
+    assert!(
+        why.contains("making the same name"),
+        "answered by the broker at once: {why}"
+    );
+    let html = std::fs::read_to_string(sim.reports().join("report.html")).unwrap();
+    assert!(
+        html.contains("machine layer</strong>: `orbctl create test-shared-1700000000` collided"),
+        "report.html"
+    );
+}
+
+/// A create that waits in the queue (one slot, held) until its caller gives up fails its test:
+/// that failure is put on the machine layer with the wait and the settings to change.
+#[test]
+fn a_create_given_up_on_in_the_queue_is_a_machine_layer_failure_with_the_wait() {
+    let sim = Sim::new(
+        &config(
+            "max_concurrent_creates = 1",
+            "[tiers.impatient]\nfilter = \"binary(impatient) & test(queue)\"\nthreads = 2\nmachines = true\n",
+        ),
+        Some("time_scale = 0.01\n[latency]\ncreate = \"200s\"\n"),
+    );
+    let mut cmd = sim.reporting(&[]);
+    cmd.env("FIXTURE_IMPATIENT", "queue");
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 1, "the impatient test fails: {}", stderr(&out));
+    let summary = sim.summary();
+    let attempts = attempts_of(&summary, "queue_gives_up");
+    assert_eq!(attempts.len(), 1, "{summary}");
+    let why = attempts[0]["blame"]["machines"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("in orbtest's create queue and its caller gave up"),
+        "{why}"
+    );
+    assert!(why.contains("max_concurrent_creates"), "{why}");
+    assert!(attempts_of(&summary, "queue_holder").is_empty(), "the holder passed");
+}
+
+/// An image the tests created again and again gets an automatic baseline in the next run's
+/// preflight, and their creates become clones of it; it never becomes the user's default
+/// machine; `auto_baselines = false` turns it off.
+#[test]
+fn an_image_created_again_and_again_gets_an_automatic_baseline() {
+    let tier = "[tiers.many]\nfilter = \"binary(many_creates)\"\nthreads = 4\nmachines = true\n";
+    let scenario = "time_scale = 0.01\n[latency]\ncreate = \"20s\"\nclone = \"3s\"\n";
+    let sim = Sim::new(&config("", tier), Some(scenario));
+    // The user's machines: with the first one deleted, none is the default by choice, so
+    // OrbStack would make the next machine created the default.
+    sim.precreate(&["aaa-dev", "zzz-box"]);
+    assert!(sim.orbctl(&["delete", "-f", "aaa-dev"]).status.success());
+    let default = || {
+        String::from_utf8_lossy(&sim.orbctl(&["default"]).stdout)
+            .trim()
+            .to_string()
+    };
+    assert_eq!(default(), "zzz-box");
+
+    let out = sim.run(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let first = sim.stats();
+    assert_eq!(first["clones_started"], 0, "no history yet: {first}");
+
+    let out = sim.run(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let second = sim.stats();
+    assert_eq!(
+        second["creates_started"].as_u64().unwrap() - first["creates_started"].as_u64().unwrap(),
+        1,
+        "only the automatic baseline was created: {second}"
+    );
+    assert_eq!(second["clones_started"], 8, "{second}");
+    assert!(
+        sim.machines().contains(&"orbtest-auto-ubuntu-jammy".to_string()),
+        "{:?}",
+        sim.machines()
+    );
+    assert_eq!(default(), "zzz-box", "the baseline did not become the default machine");
+    assert!(
+        stderr(&out).contains("orbtest-auto-ubuntu-jammy"),
+        "preflight says so: {}",
+        stderr(&out)
+    );
+
+    let opted_out = config("auto_baselines = false", tier)
+        .replace("{scenario}", &sim.path().join("scenario.toml").display().to_string());
+    std::fs::write(sim.path().join("orchestrator.toml"), opted_out).unwrap();
+    let out = sim.run(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let third = sim.stats();
+    assert_eq!(third["clones_started"], 8, "opted out: creates stay creates: {third}");
+}

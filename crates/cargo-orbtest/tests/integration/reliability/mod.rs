@@ -14,3 +14,4 @@ mod processes;
 mod redaction;
 mod results;
 mod security;
+mod signals;

@@ -77,12 +77,21 @@ fn run(id: &str, start: u64, tests: Vec<TestResult>) -> RunResult {
     }
 }
 
+/// Blame from a journal that holds these operation records only.
+fn blame(tier: &mut orbtest::results::TierResult, ops: &[orbtest_machines::OpRecord]) {
+    let journal = orbtest_machines::JournalView {
+        ops: ops.to_vec(),
+        ..Default::default()
+    };
+    orbtest::lifecycle::blame::apply(tier, &journal);
+}
+
 #[test]
 fn a_create_timeout_in_the_journal_makes_the_attempt_infra_not_flaky() {
     // Run 1: `web` failed while its create timed out; `api` failed on its own.
     let mut r1 = run("r1", T0, vec![flaky("web", 1_000), flaky("api", 1_000)]);
     let ops = [create_timed_out("pkg::it::web", T0 + 4_000)];
-    orbtest::lifecycle::blame::apply(&mut r1.tiers[0], &ops);
+    blame(&mut r1.tiers[0], &ops);
     let mut lines = lines_for_run(&r1, &ops, &RunContext::default());
     // Runs 2-4: both pass at once.
     for (i, id) in ["r2", "r3", "r4"].iter().enumerate() {
@@ -173,7 +182,7 @@ fn flaky_shows_rates_and_infra_attempts_from_imported_artifacts() {
         vec![flaky("web", 1_000), flaky("api", 1_000)],
     );
     let ops = [create_timed_out("pkg::it::web", T0 + 4_000)];
-    orbtest::lifecycle::blame::apply(&mut r1.tiers[0], &ops);
+    blame(&mut r1.tiers[0], &ops);
     let mut text = orbtest::ledger::to_jsonl(&lines_for_run(&r1, &ops, &RunContext::default()));
     let r2 = run("20270115-090000-bbbbbb", T0 + 3_600_000, vec![flaky("api", 0)]);
     text.push_str(&orbtest::ledger::to_jsonl(&lines_for_run(
@@ -211,4 +220,48 @@ fn flaky_shows_rates_and_infra_attempts_from_imported_artifacts() {
     let with_entry = format!("[tiers.py]\ncommand = [\"true\"]\n{suggested}");
     orbtest::config::parse(orbtest::config::Source::new("orchestrator.toml", with_entry))
         .expect("suggested entries load");
+}
+
+#[test]
+fn the_gate_bounds_each_tests_flake_rate_over_its_window() {
+    use orbtest::config::GateConfig;
+    use orbtest::ledger::add_flake_rates;
+    use orbtest::report::gate::evaluate;
+    // `api` was flaky by its own fault in 2 of its 4 runs, `web` once through the machines.
+    let mut lines = Vec::new();
+    for (i, id) in ["r1", "r2", "r3", "r4"].iter().enumerate() {
+        let start = T0 + i as u64 * 100_000;
+        let mut api = flaky("api", 0);
+        if i % 2 == 1 {
+            api.status = TestStatus::Passed;
+            api.attempt_log.clear();
+        }
+        // web's first attempt starts a second into the run; its create times out 3 s later.
+        let web = flaky("web", start - T0 + 1_000);
+        let ops = [create_timed_out("pkg::it::web", start + 4_000)];
+        let mut r = run(id, start, vec![api, web]);
+        blame(&mut r.tiers[0], &ops);
+        lines.extend(lines_for_run(&r, &ops, &RunContext::default()));
+    }
+    let this_run = run("r4", T0, vec![flaky("api", 0), flaky("web", 0)]);
+    let config = GateConfig {
+        max_flake_rate: Some(0.25),
+        ..GateConfig::default()
+    };
+    let mut verdict = evaluate(&config, &this_run);
+    add_flake_rates(&mut verdict, &config, &this_run, &lines);
+    assert!(!verdict.passed);
+    assert_eq!(
+        verdict.violations,
+        ["pkg::it::api (tier `it`) was flaky in 2 of its last 4 runs: flake rate 0.50 (max 0.25)"],
+        "web's failures were the machine layer's"
+    );
+    // A window of the last run only: api passed at once there.
+    let narrow = GateConfig {
+        flake_window: 1,
+        ..config
+    };
+    let mut verdict = evaluate(&narrow, &this_run);
+    add_flake_rates(&mut verdict, &narrow, &this_run, &lines);
+    assert!(verdict.passed, "{verdict:?}");
 }

@@ -75,3 +75,33 @@ fn an_expired_quarantine_warns_and_the_test_counts_again() {
     assert_eq!(tier["tests"]["failed"], 1);
     assert!(tier["quarantined_tests"].is_null(), "{tier}");
 }
+
+#[test]
+fn a_command_tiers_test_is_quarantined_by_its_node_id() {
+    use crate::support::pysuite;
+    let Some(python) = pysuite::python_or_skip("a_command_tiers_test_is_quarantined_by_its_node_id") else {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "pytest is required in CI");
+        return;
+    };
+    let config = r#"
+[tiers.py]
+command = ["{python}", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml={junit}", "tests/test_basic.py"]
+
+[[quarantine]]
+test = "test(=tests/test_basic.py::test_fails_when_asked)"
+reason = "fails when asked"
+owner = "py-team"
+expires = "2099-01-01"
+"#;
+    let s = pysuite::Scenario::new(config, Some(&python), None);
+    let out = s.command(&[]).env("PYSUITE_FAIL", "1").output().unwrap();
+    assert_eq!(pysuite::code(&out), 0, "{}", pysuite::stderr(&out));
+    let tier = s.tier("py");
+    assert_eq!(tier["outcome"], "passed", "{tier}");
+    assert_eq!(tier["tests"]["quarantined"], 1);
+    assert_eq!(
+        tier["quarantined_tests"][0]["name"],
+        "tests.test_basic::test_fails_when_asked"
+    );
+    assert_eq!(tier["quarantined_tests"][0]["owner"], "py-team");
+}

@@ -348,3 +348,20 @@ list = ["{python}", "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovi
     // Every collected test ran once: 5 in tests/test_basic.py (one is skipped by pytest).
     assert_eq!(all.len(), 5, "{all:?}");
 }
+
+#[test]
+fn without_a_plan_shards_are_nextests_slices() {
+    let mut seen = BTreeSet::new();
+    for k in 1..=2 {
+        let s = Scenario::new("basic", GREEN);
+        let out = run(&s, &["--shard", &format!("{k}/2")]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(stderr(&out).contains("nextest's slice (no --plan)"), "{}", stderr(&out));
+        let summary = s.summary();
+        assert!(summary["shard"]["plan_id"].is_null(), "{summary}");
+        let ran = junit_tests(&s.reports());
+        assert!(!ran.is_empty() && seen.is_disjoint(&ran));
+        seen.extend(ran);
+    }
+    assert_eq!(seen.len(), 9, "{seen:?}");
+}
