@@ -54,6 +54,8 @@ pub fn kill_marked(mark: &Mark) -> usize {
 pub fn kill_marked_if(var: &str, doomed: impl Fn(&str) -> bool) -> usize {
     let prefix = format!("{var}=");
     let me = std::process::id();
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -65,7 +67,14 @@ pub fn kill_marked_if(var: &str, doomed: impl Fn(&str) -> bool) -> usize {
         if pid == me {
             continue;
         }
-        // Readable only for our own processes.
+        // Only our user's processes (as root every environ is readable, not every process ours).
+        let ours = std::os::unix::fs::MetadataExt::uid(&match entry.metadata() {
+            Ok(m) => m,
+            Err(_) => continue,
+        }) == uid;
+        if !ours {
+            continue;
+        }
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };

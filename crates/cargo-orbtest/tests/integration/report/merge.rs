@@ -6,7 +6,7 @@ use crate::support::cli::{Scenario, code, counts, stderr};
 /// Tiers of the basic fixture without its waiting and hanging tests (also the shard tests').
 pub(crate) const CONFIG: &str = r#"
 [tiers.unit]
-filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request)"
+filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request) & !test(=tests::stubborn_on_request)"
 flaky = ["test(=tests::flaky_listed)"]
 [tiers.integration]
 filter = "kind(test)"

@@ -6,7 +6,7 @@ use crate::support::cli::{Scenario, code, stderr};
 fn config(expires: &str) -> String {
     format!(
         r#"[tiers.unit]
-filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request) & !test(/flaky/)"
+filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request) & !test(=tests::stubborn_on_request) & !test(/flaky/)"
 
 [[quarantine]]
 test = "test(=tests::fails_on_request)"

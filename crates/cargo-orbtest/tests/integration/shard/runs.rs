@@ -11,7 +11,7 @@ use crate::support::cli::{Scenario, code, counts, stderr};
 /// Every test passes (the once-failing ones on a retry).
 const GREEN: &str = r#"
 [tiers.unit]
-filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request)"
+filter = "kind(lib) & !test(=tests::waits_on_request) & !test(=tests::hangs_on_request) & !test(=tests::stubborn_on_request)"
 retries = 1
 [tiers.integration]
 filter = "kind(test)"
