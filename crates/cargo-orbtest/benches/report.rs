@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use indicatif::{ProgressDrawTarget, TermLike};
 use orbtest::config::MonitorConfig;
 use orbtest::events::{Event, Observer, Tee};
 use orbtest::monitor::{Monitor, Probe, Sample};
@@ -24,7 +23,7 @@ use orbtest::results::{
     GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome,
     TierResult,
 };
-use orbtest::view::LiveView;
+use orbtest::view::{AnsiTerm, LiveView};
 
 const TEN_MINUTES: f64 = 600.0;
 const TESTS: usize = 5000;
@@ -48,72 +47,17 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// A terminal that discards what it is sent (but indicatif still renders every frame for it).
-#[derive(Debug, Default)]
-struct Sink(AtomicU64);
+/// A terminal that only counts the bytes drawn on it.
+#[derive(Clone, Default)]
+struct Sink(Arc<AtomicU64>);
 
-impl TermLike for Sink {
-    fn width(&self) -> u16 {
-        120
+impl io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
     }
-    fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-    fn move_cursor_down(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_right(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_left(&self, _: usize) -> io::Result<()> {
-        Ok(())
-    }
-    fn write_line(&self, s: &str) -> io::Result<()> {
-        self.0.fetch_add(s.len() as u64 + 1, Ordering::Relaxed);
-        Ok(())
-    }
-    fn write_str(&self, s: &str) -> io::Result<()> {
-        self.0.fetch_add(s.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-    fn clear_line(&self) -> io::Result<()> {
-        Ok(())
-    }
-    fn flush(&self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone)]
-struct SharedSink(Arc<Sink>);
-
-impl TermLike for SharedSink {
-    fn width(&self) -> u16 {
-        self.0.width()
-    }
-    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        self.0.move_cursor_up(n)
-    }
-    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        self.0.move_cursor_down(n)
-    }
-    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        self.0.move_cursor_right(n)
-    }
-    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        self.0.move_cursor_left(n)
-    }
-    fn write_line(&self, s: &str) -> io::Result<()> {
-        self.0.write_line(s)
-    }
-    fn write_str(&self, s: &str) -> io::Result<()> {
-        self.0.write_str(s)
-    }
-    fn clear_line(&self) -> io::Result<()> {
-        self.0.clear_line()
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.0.flush()
     }
 }
 
@@ -137,9 +81,10 @@ fn monitor_and_view_cost() -> bool {
     // 2. The real monitor and live view for a few seconds at 10 samples a second, with
     //    5,000 tests finishing meanwhile.
     let run_dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(Sink::default());
-    let view = LiveView::with_target(
-        ProgressDrawTarget::term_like_with_hz(Box::new(SharedSink(sink.clone())), 8),
+    let sink = Sink::default();
+    let view = LiveView::on(
+        AnsiTerm::new(Box::new(sink.clone()), Box::new(|| (40, 120))),
+        Some(8),
         true,
         false,
     );
@@ -189,6 +134,7 @@ fn monitor_and_view_cost() -> bool {
                 } else {
                     TestStatus::Passed
                 },
+                duration: Duration::from_millis(3),
                 done,
                 total: TESTS,
             });

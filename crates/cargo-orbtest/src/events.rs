@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::results::Sample;
 use crate::results::{MachineActivity, TestStatus, TierResult};
+use crate::signals::Interrupt;
 
 /// How a preflight or postflight step ended, as the views show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,10 @@ pub enum Event<'a> {
         duration: Duration,
         /// `None` when built; else what went wrong, in a few words ("build failed").
         failure: Option<&'a str>,
+    },
+    /// The build's test binaries (path, binary id), for naming the tests that run.
+    TestBinaries {
+        binaries: &'a [(std::path::PathBuf, String)],
     },
     /// A preflight/postflight step (spinner with its duration on a terminal).
     StepStarted {
@@ -62,12 +67,53 @@ pub enum Event<'a> {
         tier: &'a str,
         total: usize,
     },
+    /// What the tier's tests took in earlier runs and how many run at once: for an ETA.
+    TierExpected {
+        tier: &'a str,
+        /// Tests at once (the tier's `threads`, or `-j`).
+        threads: usize,
+        /// Each known test (as shown: `binary-id test`) and its last duration.
+        durations: &'a [(String, Duration)],
+    },
+    /// A test reached its final status. `test` is as shown: `binary-id test-name`.
     TestFinished {
         tier: &'a str,
         test: &'a str,
         status: TestStatus,
+        /// Of the final attempt.
+        duration: Duration,
         done: usize,
         total: usize,
+    },
+    /// An attempt of a test failed or timed out (a retry may follow), with the first lines
+    /// of its message.
+    TestFailed {
+        tier: &'a str,
+        test: &'a str,
+        /// 1 for the first run.
+        attempt: u32,
+        status: TestStatus,
+        message: &'a [String],
+    },
+    /// A failed test waits before its next attempt.
+    TestRetrying {
+        tier: &'a str,
+        test: &'a str,
+        /// The attempt to come, of how many at most.
+        attempt: u32,
+        of: u32,
+        delay: Duration,
+    },
+    /// The tests running now in the tier, longest running first (from the monitor).
+    TestsRunning {
+        tier: &'a str,
+        tests: &'a [(String, Duration)],
+    },
+    /// SIGINT or SIGTERM arrived (`count` 2 and up: the impatient kind); sent the moment it
+    /// does, from the signal thread.
+    Interrupted {
+        interrupt: Interrupt,
+        count: usize,
     },
     /// A line of nextest's (or a command tier's) output for the tier (shown live with `-v`).
     TierOutput {

@@ -162,16 +162,60 @@ impl Probe {
 /// is far cheaper than scanning every process. `None` if the kernel does not offer it.
 #[cfg(target_os = "linux")]
 fn proc_children(pid: u32) -> Option<u64> {
+    proc_child_pids(pid).map(|p| p.len() as u64)
+}
+
+#[cfg(target_os = "linux")]
+fn proc_child_pids(pid: u32) -> Option<Vec<u32>> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut n = 0;
+    let mut out = Vec::new();
     let mut any = false;
     for task in tasks.flatten() {
         if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
             any = true;
-            n += text.split_whitespace().count() as u64;
+            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
         }
     }
-    any.then_some(n)
+    any.then_some(out)
+}
+
+/// The tests nextest runs now as its children, each as `binary-id test-name` with how long it
+/// has run: a test process's arguments are `BINARY --exact NAME ...` (after a runner's own
+/// program, if one wraps it). Linux only (elsewhere: none, and the view shows counts).
+#[cfg(target_os = "linux")]
+fn proc_running_tests(pid: u32, binaries: &std::collections::HashMap<PathBuf, String>) -> Vec<(String, Duration)> {
+    let Some(children) = proc_child_pids(pid) else {
+        return Vec::new();
+    };
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let uptime: Option<f64> = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok());
+    children
+        .into_iter()
+        .filter_map(|child| {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let exact = args.iter().position(|a| a == "--exact")?;
+            let name = args.get(exact + 1)?;
+            let binary = exact.checked_sub(1).and_then(|i| args.get(i))?;
+            let id = binaries.get(Path::new(binary)).cloned().unwrap_or_else(|| {
+                // Not in the build's list: its file name without cargo's hash.
+                let file = Path::new(binary).file_name().map(|f| f.to_string_lossy().into_owned());
+                let file = file.unwrap_or_default();
+                file.rsplit_once('-').map_or(file.clone(), |(stem, _)| stem.to_string())
+            });
+            // Field 22 of stat, counted after the command's closing parenthesis.
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+            let started: f64 = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()?;
+            let ran = uptime.map_or(0.0, |u| (u - started / ticks).max(0.0));
+            Some((format!("{id} {name}"), Duration::from_secs_f64(ran)))
+        })
+        .collect()
 }
 
 /// Samples resources on the thread that calls [`Monitor::run`], from the `RunStarted` event
@@ -193,6 +237,8 @@ struct State {
     run: Option<Running>,
     tier: Option<String>,
     nextest_pid: Option<u32>,
+    /// Test binary paths and their ids, to name the running tests.
+    binaries: std::collections::HashMap<PathBuf, String>,
     stopped: bool,
     /// The samples written to the timeline (peaks are computed over these).
     samples: Vec<Sample>,
@@ -253,11 +299,20 @@ impl<'a> Monitor<'a> {
                 return;
             }
             let (tier, pid) = (state.tier.clone(), state.nextest_pid);
+            #[cfg(target_os = "linux")]
+            let running = match (&tier, pid) {
+                (Some(_), Some(pid)) => Some(proc_running_tests(pid, &state.binaries)),
+                _ => None,
+            };
             drop(state);
-            let Some(sample) = self.take(&mut probe, tier, pid) else {
+            let Some(sample) = self.take(&mut probe, tier.clone(), pid) else {
                 return;
             };
             // Outside our lock: the view draws, and the runner's events must not wait on that.
+            #[cfg(target_os = "linux")]
+            if let (Some(tier), Some(tests)) = (&tier, &running) {
+                self.view.event(&Event::TestsRunning { tier, tests });
+            }
             self.view.event(&Event::Resources { sample: &sample });
             state = self.lock();
             record(&mut state, &sample, self.every.saturating_sub(self.tick / 2), stopped);
@@ -373,6 +428,7 @@ impl Observer for Monitor<'_> {
                 state.nextest_pid = None;
             }
             Event::TierProcess { pid, .. } => state.nextest_pid = Some(*pid),
+            Event::TestBinaries { binaries } => state.binaries = binaries.iter().cloned().collect(),
             Event::TierFinished { .. } => {
                 state.tier = None;
                 state.nextest_pid = None;

@@ -499,6 +499,11 @@ impl Runner<'_> {
             duration: build_clock.elapsed(),
             failure,
         });
+        if let Ok(b) = &built {
+            self.observer.event(&Event::TestBinaries {
+                binaries: &b.binary_ids(),
+            });
+        }
         match built {
             Ok(b) => Ok(Ok(Some((tool_config, b)))),
             Err(e @ (Error::Build { .. } | Error::Nextest { .. } | Error::Infrastructure(_))) => Ok(Err(e)),
@@ -548,6 +553,21 @@ impl Runner<'_> {
         self.observer.event(&Event::TierStarted {
             tier: &tier.name,
             machines: tier.machines,
+        });
+        let durations: Vec<(String, std::time::Duration)> = History::load(&self.ws.orbtest_dir())
+            .slowest_first(&tier.name)
+            .into_iter()
+            .map(|t| {
+                (
+                    format!("{} {}", t.binary_id, t.name),
+                    std::time::Duration::from_millis(t.millis),
+                )
+            })
+            .collect();
+        self.observer.event(&Event::TierExpected {
+            tier: &tier.name,
+            threads: nextest::effective_threads(tier.threads, &self.options.forwarded.run),
+            durations: &durations,
         });
         let started_at = SystemTime::now();
         let clock = Instant::now();
@@ -680,12 +700,27 @@ impl Runner<'_> {
         run: &TierRun<'_>,
     ) -> Result<(nextest::TierRunOutput, Vec<crate::results::TestResult>)> {
         let observer = self.observer;
+        let mut tap = nextest::FailureTap::default();
+        let failed = |f: nextest::FailedAttempt| {
+            observer.event(&Event::TestFailed {
+                tier: &tier.name,
+                test: &f.test,
+                attempt: f.attempt,
+                status: f.status,
+                message: &f.message,
+            });
+        };
         let mut streamed: Vec<crate::results::TestResult> = Vec::new();
         let output = nextest::run_tier(run, &mut |event, line| {
+            if let Some(f) = tap.feed(event, line) {
+                failed(f);
+            }
             if let LineEvent::TestDone {
                 status,
                 binary_id,
                 name,
+                attempt,
+                duration,
                 ..
             } = event
             {
@@ -695,8 +730,8 @@ impl Runner<'_> {
                         name: name.clone(),
                     },
                     status: *status,
-                    duration: std::time::Duration::ZERO,
-                    attempts: 1,
+                    duration: *duration,
+                    attempts: *attempt,
                     message: None,
                     output: None,
                     attempt_log: Vec::new(),
@@ -711,23 +746,45 @@ impl Runner<'_> {
                     status,
                     binary_id,
                     name,
+                    duration,
                     done,
                     total,
+                    ..
                 } => {
                     let test = format!("{binary_id} {name}");
                     observer.event(&Event::TestFinished {
                         tier: &tier.name,
                         test: &test,
                         status: *status,
+                        duration: *duration,
                         done: *done,
                         total: *total,
                     });
                 }
-                LineEvent::Summary | LineEvent::Other => {}
+                LineEvent::Retrying {
+                    binary_id,
+                    name,
+                    attempt,
+                    of,
+                    delay,
+                } => {
+                    let test = format!("{binary_id} {name}");
+                    observer.event(&Event::TestRetrying {
+                        tier: &tier.name,
+                        test: &test,
+                        attempt: *attempt,
+                        of: *of,
+                        delay: *delay,
+                    });
+                }
+                LineEvent::AttemptFailed { .. } | LineEvent::Summary | LineEvent::Other => {}
             }
             observer.event(&Event::TierOutput { tier: &tier.name, line });
-        })?;
-        Ok((output, streamed))
+        });
+        if let Some(f) = tap.close() {
+            failed(f);
+        }
+        Ok((output?, streamed))
     }
 }
 

@@ -258,8 +258,8 @@ impl Session {
                 "nothing left over".to_string()
             } else {
                 format!(
-                    "deleted {} leftover machines ({orphans} from earlier runs, {} by prefix)",
-                    report.deleted.len(),
+                    "deleted {} ({orphans} from earlier runs, {} by prefix)",
+                    crate::report::count_as(report.deleted.len() as u64, "leftover machine", "leftover machines"),
                     report.deleted.len() - orphans
                 )
             };
@@ -536,9 +536,13 @@ impl Session {
         if let Err(e) = state.prune(keep_runs, &unfinished) {
             tracing::warn!("cannot prune old runs in {}: {e}", state.dir.display());
         }
-        let mut message = format!("deleted {} machines", out.deleted.len());
+        let mut message = format!("deleted {}", crate::report::count(out.deleted.len() as u64, "machine"));
         if !out.kept.is_empty() {
-            message = format!("kept {} machines as asked: {}", out.kept.len(), out.kept.join(", "));
+            message = format!(
+                "kept {} as asked: {}",
+                crate::report::count(out.kept.len() as u64, "machine"),
+                out.kept.join(", ")
+            );
         }
         if !out.stats.leftover.is_empty() {
             message.push_str(&format!("; LEFTOVER: {}", out.stats.leftover.join(", ")));

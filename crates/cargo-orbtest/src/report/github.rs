@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::report::human_duration;
-use crate::results::{RunOutcome, RunResult, TestResult, TestStatus, TierOutcome};
+use crate::report::{Digest, Verdict, count, counts_phrase, failure_word, human_duration};
+use crate::results::{RunResult, TierOutcome};
 
 /// Failures annotated; GitHub shows at most 10 error annotations per step anyway.
 const ANNOTATED: usize = 50;
@@ -70,7 +70,8 @@ pub fn annotations(run: &RunResult, ws_root: Option<&Path>) -> String {
 
 pub fn annotations_with(run: &RunResult, ws_root: Option<&Path>, checkout: Option<&Path>) -> String {
     let mut out = String::new();
-    for (tier, r) in failures(run).into_iter().take(ANNOTATED) {
+    for e in Digest::of(run).failures.iter().take(ANNOTATED) {
+        let r = e.test;
         let text = [r.output.as_deref(), r.message.as_deref()];
         let location = text.iter().flatten().find_map(|t| panic_location(t));
         let mut props = Vec::new();
@@ -80,30 +81,19 @@ pub fn annotations_with(run: &RunResult, ws_root: Option<&Path>, checkout: Optio
             props.push(format!("file={}", escape_property(&path)));
             props.push(format!("line={line}"));
         }
-        let what = if r.status == TestStatus::TimedOut {
-            "timed out"
-        } else {
-            "failed"
-        };
+        let what = failure_word(r.status);
         props.push(format!(
             "title={}",
-            escape_property(&format!("{} {what} (tier {tier})", r.id.shown()))
+            escape_property(&format!("{} {what} (tier {})", r.id.shown(), e.tier))
         ));
         let body = match &r.output {
             Some(o) => super::failure_excerpt(o, EXCERPT_LINES),
             None => r.message.clone().unwrap_or_else(|| format!("test {what}")),
         };
-        let body = format!("{body}\nrerun: {}", super::rerun_in(run, tier, &r.id));
+        let body = format!("{body}\nrerun: {}", e.rerun.as_deref().unwrap_or_default());
         let _ = writeln!(out, "::error {}::{}", props.join(","), escape_data(&body));
     }
     out
-}
-
-fn failures(run: &RunResult) -> Vec<(&str, &TestResult)> {
-    run.tiers
-        .iter()
-        .flat_map(|t| t.failures().map(move |r| (t.name.as_str(), r)))
-        .collect()
 }
 
 /// Workflow-command escaping of the message.
@@ -118,37 +108,72 @@ fn escape_property(s: &str) -> String {
 
 /// The markdown job summary.
 pub fn step_summary(run: &RunResult) -> String {
+    let d = Digest::of(run);
     let mut md = String::new();
-    let c = run.counts();
-    let verdict = match (run.interrupted, run.outcome()) {
-        (Some(i), _) => format!(":stop_sign: interrupted ({})", i.name()),
-        (None, RunOutcome::Passed) => ":white_check_mark: passed".to_string(),
-        (None, RunOutcome::Failed) => ":x: failed".to_string(),
-        (None, RunOutcome::GateFailed) => ":no_entry: gate failed".to_string(),
-        (None, RunOutcome::Error) => ":boom: error".to_string(),
+    let verdict = match d.verdict {
+        Verdict::Interrupted(i) => format!(":stop_sign: interrupted ({})", i.name()),
+        Verdict::Passed => ":white_check_mark: passed".to_string(),
+        Verdict::Failed => ":x: failed".to_string(),
+        Verdict::GateFailed => ":no_entry: gate failed".to_string(),
+        Verdict::Error => ":boom: error".to_string(),
     };
     let _ = writeln!(md, "## cargo orbtest: {verdict}\n");
     let _ = writeln!(
         md,
-        "{} tests: {} passed, {} failed, {} timed out, {} flaky, {} skipped in {} · exit {} · run `{}`\n",
-        c.total(),
-        c.passed,
-        c.failed,
-        c.timed_out,
-        c.flaky,
-        c.skipped,
+        "{}: {} in {} · exit {} · run `{}`\n",
+        count(d.counts.total(), "test"),
+        counts_phrase(&d.counts),
         human_duration(run.duration),
         run.exit_code(),
         run.run_id
     );
+    tier_table(&mut md, &d);
+    if let Some(e) = &run.error {
+        let _ = writeln!(md, "\n**Error:**\n\n{}", fenced(e));
+    }
+    if run.gate.evaluated {
+        if run.gate.passed {
+            md.push_str("\n### Release gate: passed\n");
+        } else {
+            md.push_str("\n### Release gate: failed\n\n");
+            for v in &run.gate.violations {
+                let _ = writeln!(md, "- {v}");
+            }
+        }
+    }
+    failed_tests(&mut md, &d);
+    if !d.flaky.is_empty() {
+        let _ = writeln!(md, "\n### Flaky tests ({})\n", d.flaky.len());
+        for e in d.flaky.iter().take(SUMMARY_LISTED) {
+            let _ = writeln!(
+                md,
+                "- `{}` ({}, passed on attempt {})",
+                e.test.id.shown(),
+                e.tier,
+                e.test.attempts
+            );
+        }
+    }
+    let pct = |p: Option<f64>| p.map_or("not measured".to_string(), |p| format!("{p:.1}%"));
+    let _ = writeln!(
+        md,
+        "\nPeak memory {}, peak swap {}.",
+        pct(run.resources.peak_memory_percent),
+        pct(run.resources.peak_swap_percent)
+    );
+    md
+}
+
+fn tier_table(md: &mut String, d: &Digest<'_>) {
     md.push_str("| tier | result | tests | passed | failed | flaky | timed out | skipped | time |\n");
     md.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    for t in &run.tiers {
+    for row in &d.tiers {
+        let t = row.tier;
         let c = &t.counts;
-        let result = match (&t.outcome, &t.reason) {
-            (TierOutcome::Passed, _) => "passed".to_string(),
-            (o, Some(r)) => format!("{} ({})", o.as_str(), cell(r)),
-            (o, None) => o.as_str().to_string(),
+        let result = match (&t.outcome, &row.note) {
+            (TierOutcome::Passed, _) => row.verdict.clone(),
+            (_, Some(note)) => format!("{} ({})", row.verdict, cell(note)),
+            (_, None) => row.verdict.clone(),
         };
         let _ = writeln!(
             md,
@@ -163,67 +188,43 @@ pub fn step_summary(run: &RunResult) -> String {
             human_duration(t.duration)
         );
     }
-    if let Some(e) = &run.error {
-        let _ = writeln!(md, "\n**Error:**\n\n{}", fenced(e));
+}
+
+fn failed_tests(md: &mut String, d: &Digest<'_>) {
+    if d.failures.is_empty() {
+        return;
     }
-    if run.gate.evaluated {
-        if run.gate.passed {
-            md.push_str("\n### Release gate: passed\n");
-        } else {
-            md.push_str("\n### Release gate: failed\n\n");
-            for v in &run.gate.violations {
-                let _ = writeln!(md, "- {v}");
-            }
+    let _ = writeln!(md, "\n### Failed tests ({})\n", d.failures.len());
+    for (i, e) in d.failures.iter().enumerate().take(SUMMARY_LISTED) {
+        let r = e.test;
+        let what = failure_word(r.status);
+        if i >= SUMMARY_DETAILED {
+            let _ = writeln!(md, "- `{}` ({}, {what})", r.id.shown(), e.tier);
+            continue;
         }
+        let _ = writeln!(
+            md,
+            "<details><summary><code>{}</code> ({}, {what}, {})</summary>\n",
+            super::html::esc(&r.id.shown()),
+            e.tier,
+            count(r.attempts, "attempt")
+        );
+        if let Some(o) = &r.output {
+            let _ = writeln!(md, "{}", fenced(&super::failure_excerpt(o, EXCERPT_LINES)));
+        }
+        let _ = writeln!(
+            md,
+            "rerun: `{}`\n\n</details>\n",
+            e.rerun.as_deref().unwrap_or_default()
+        );
     }
-    let failed = failures(run);
-    if !failed.is_empty() {
-        let _ = writeln!(md, "\n### Failed tests ({})\n", failed.len());
-        for (i, (tier, r)) in failed.iter().enumerate().take(SUMMARY_LISTED) {
-            let what = if r.status == TestStatus::TimedOut {
-                "timed out"
-            } else {
-                "failed"
-            };
-            if i >= SUMMARY_DETAILED {
-                let _ = writeln!(md, "- `{}` ({tier}, {what})", r.id.shown());
-                continue;
-            }
-            let _ = writeln!(
-                md,
-                "<details><summary><code>{}</code> ({tier}, {what}, {} attempt{})</summary>\n",
-                super::html::esc(&r.id.shown()),
-                r.attempts,
-                if r.attempts == 1 { "" } else { "s" }
-            );
-            if let Some(o) = &r.output {
-                let _ = writeln!(md, "{}", fenced(&super::failure_excerpt(o, EXCERPT_LINES)));
-            }
-            let _ = writeln!(md, "rerun: `{}`\n\n</details>\n", super::rerun_in(run, tier, &r.id));
-        }
-        if failed.len() > SUMMARY_LISTED {
-            let _ = writeln!(md, "- … and {} more (see summary.json)", failed.len() - SUMMARY_LISTED);
-        }
+    if d.failures.len() > SUMMARY_LISTED {
+        let _ = writeln!(
+            md,
+            "- … and {} more (see summary.json)",
+            d.failures.len() - SUMMARY_LISTED
+        );
     }
-    let flaky: Vec<(&str, &TestResult)> = run
-        .tiers
-        .iter()
-        .flat_map(|t| t.flaky().map(move |r| (t.name.as_str(), r)))
-        .collect();
-    if !flaky.is_empty() {
-        let _ = writeln!(md, "\n### Flaky tests ({})\n", flaky.len());
-        for (tier, r) in flaky.iter().take(SUMMARY_LISTED) {
-            let _ = writeln!(md, "- `{}` ({tier}, passed on attempt {})", r.id.shown(), r.attempts);
-        }
-    }
-    let pct = |p: Option<f64>| p.map_or("not measured".to_string(), |p| format!("{p:.1}%"));
-    let _ = writeln!(
-        md,
-        "\nPeak memory {}, peak swap {}.",
-        pct(run.resources.peak_memory_percent),
-        pct(run.resources.peak_swap_percent)
-    );
-    md
 }
 
 /// A table cell: no pipes or newlines.

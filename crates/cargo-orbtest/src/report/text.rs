@@ -15,6 +15,35 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
+/// A duration in whole seconds for clocks that tick (`850ms`, `12s`, `3m 05s`): what a test has
+/// run so far, an ETA, a wait.
+pub fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else {
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+/// `1 test`, `2 tests`: a count with its noun, singular for one (nouns that add an `s`).
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    count_as(n, noun, &format!("{noun}s"))
+}
+
+/// `1 retry`, `2 retries`: a count with the singular or plural given.
+pub fn count_as(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// The part of a failed test's output worth showing: from the last panic message up to its
 /// backtrace (at most `n` lines), else the last `n` lines.
 pub fn failure_excerpt(output: &str, n: usize) -> String {
@@ -41,6 +70,13 @@ pub use orbtest_machines::text::excerpt;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(count(1u64, "test"), "1 test");
+        assert_eq!(count(0u64, "machine"), "0 machines");
+        assert_eq!(count(2u32, "attempt"), "2 attempts");
+    }
 
     #[test]
     fn excerpt_shows_the_panic_not_the_backtrace() {

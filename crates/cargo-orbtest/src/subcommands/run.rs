@@ -3,6 +3,7 @@
 //! with the documented code.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::errors::{Error, Result};
@@ -61,18 +62,13 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         shard,
         invocation: invocation(global, args, &ws),
     };
-    // Said the moment an interrupt arrives, whatever the run is doing (a provision step, a
-    // tier, a retry delay): the run is stopping, and what happens next.
-    let interrupts =
-        crate::signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
-    let _stopping = (!global.quiet).then(|| interrupts.listen(stopping_notice));
-    let live_view = live.then(|| LiveView::new(color, global.verbose));
-    let plain = (!live && !global.quiet).then(|| PlainProgress::new(std::io::stderr()).github_groups(in_actions));
-    let view: &dyn Observer = match (&live_view, &plain) {
-        (Some(v), _) => v,
-        (None, Some(p)) => p,
-        (None, None) => &Silent,
+    let live_view = live.then(|| Arc::new(LiveView::new(color, global.verbose)));
+    let shared: Arc<dyn Observer> = match &live_view {
+        Some(v) => v.clone(),
+        None if global.quiet => Arc::new(Silent),
+        None => Arc::new(PlainProgress::new(std::io::stderr()).github_groups(in_actions)),
     };
+    let view: &dyn Observer = shared.as_ref();
     // With machine tiers, the provider's figures (machines, creates in flight, and orbsim's
     // scenario pressure) join the timeline. A provider that cannot be resolved is reported by
     // preflight; the timeline then just has no machine figures.
@@ -85,6 +81,12 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let monitor = Monitor::new(&config.monitor, live, machine_source, view);
     let observer = Tee(vec![&monitor, view]);
 
+    let interrupts =
+        crate::signals::install().map_err(|e| Error::Infrastructure(format!("cannot install signal handlers: {e}")))?;
+    // Said the moment it arrives, from the signal thread: the run may take a while to stop.
+    let told = shared.clone();
+    let _listening =
+        interrupts.listen(move |interrupt, count| told.event(&crate::events::Event::Interrupted { interrupt, count }));
     let finished = std::thread::scope(|scope| {
         scope.spawn(|| monitor.run());
         // Stops the sampler however the run ends, so the scope can join it.
@@ -163,18 +165,6 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         super::app::print_error(&e, color);
     }
     Ok(run.exit_code())
-}
-
-fn stopping_notice(interrupt: crate::signals::Interrupt, count: usize) {
-    let name = interrupt.name();
-    if count == 1 {
-        crate::errln!(
-            "\norbtest: stopping… ({name}): ending the tests, then deleting the run's machines and writing the \
-             reports; {name} again stops at once"
-        );
-    } else if count == 2 {
-        crate::errln!("orbtest: stopping at once ({name} again): the tests are killed; reports still follow");
-    }
 }
 
 /// The command line as typed, and what a rerun of one test keeps of it.

@@ -1,11 +1,16 @@
-//! What the terminal shows: the [`live`] view while a run happens (indicatif bars), [`progress`]
-//! lines without a terminal (CI, pipes, GitHub groups), and the [`terminal`] summary after it.
+//! What the terminal shows: the [`live`] view while a run happens (indicatif bars on an
+//! [`term::AnsiTerm`]), [`progress`] lines without a terminal (CI, pipes, GitHub groups), and
+//! the [`terminal`] summary after it. Both views keep the running tier's counts, running tests
+//! and ETA in a [`tally::Tally`].
 
 mod live;
 mod progress;
+pub mod tally;
+pub mod term;
 mod terminal;
 pub mod text;
 
 pub use live::LiveView;
 pub use progress::PlainProgress;
+pub use term::AnsiTerm;
 pub use terminal::{Style, render_summary};

@@ -22,6 +22,21 @@ pub struct Built {
 }
 
 impl Built {
+    /// Each test binary's path and binary id, from the build's binaries metadata (empty when
+    /// it cannot be read: only the live view's names need it).
+    pub fn binary_ids(&self) -> Vec<(PathBuf, String)> {
+        let Ok(text) = std::fs::read_to_string(&self.binaries_metadata) else {
+            return Vec::new();
+        };
+        let Ok(list) = serde_json::from_str::<nextest_metadata::BinaryListSummary>(&text) else {
+            return Vec::new();
+        };
+        list.rust_binaries
+            .values()
+            .map(|b| (b.binary_path.clone().into_std_path_buf(), b.binary_id.to_string()))
+            .collect()
+    }
+
     pub fn args(&self) -> [String; 4] {
         [
             "--binaries-metadata".into(),

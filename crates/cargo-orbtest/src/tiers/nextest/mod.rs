@@ -19,8 +19,8 @@ pub use list::{
     TierListing, build_and_list, count_selected, list_binaries, list_each_tier, list_matching, list_skipped_by_design,
     list_tiers,
 };
-pub use progress::{LineEvent, parse_line};
-pub use run::{TierRun, TierRunOutput, run_tier};
+pub use progress::{FailedAttempt, FailureTap, LineEvent, MESSAGE_LINES, parse_line};
+pub use run::{TierRun, TierRunOutput, effective_threads, run_tier};
 pub use sites::{ConfigSite, config_sites};
 pub use tool_config::{ToolConfig, profile_name, slow_timeout};
 pub use version::{MIN_VERSION, NextestVersion, check_version};

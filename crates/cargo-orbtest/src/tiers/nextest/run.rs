@@ -158,3 +158,41 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
         tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
     })
 }
+
+/// How many tests a tier runs at once: its `threads`, unless this run's arguments say otherwise
+/// (`-j N`, `--test-threads N`, or `--no-capture`, which runs one at a time).
+pub fn effective_threads(threads: crate::config::Threads, run_args: &[String]) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let resolve = |n: i64| -> usize {
+        if n > 0 {
+            n as usize
+        } else {
+            cpus.saturating_sub(n.unsigned_abs() as usize).max(1)
+        }
+    };
+    let mut out = match threads {
+        crate::config::Threads::NumCpus => cpus,
+        crate::config::Threads::Count(n) => resolve(n),
+    };
+    let mut args = run_args.iter().take_while(|a| *a != "--");
+    while let Some(arg) = args.next() {
+        let value = match arg.as_str() {
+            "-j" | "--test-threads" => args.next().cloned(),
+            "--no-capture" | "--nocapture" => Some("1".to_string()),
+            a => a
+                .strip_prefix("--test-threads=")
+                .or_else(|| a.strip_prefix("-j").filter(|v| !v.is_empty()))
+                .map(str::to_string),
+        };
+        match value.as_deref() {
+            Some("num-cpus") => out = cpus,
+            Some(v) => {
+                if let Ok(n) = v.parse::<i64>() {
+                    out = resolve(n);
+                }
+            }
+            None => {}
+        }
+    }
+    out.max(1)
+}

@@ -69,7 +69,7 @@ fn machines_tests_leave_behind_are_deleted_whatever_their_names() {
         "the test's machine is gone, the foreign one stays"
     );
     assert!(
-        stderr(&out).contains("postflight: deleted 1 machines"),
+        stderr(&out).contains("postflight: deleted 1 machine"),
         "{}",
         stderr(&out)
     );

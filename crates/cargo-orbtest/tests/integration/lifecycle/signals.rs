@@ -33,7 +33,7 @@ fn sigint_mid_tier_runs_postflight_and_exits_130() {
     let summary = sim.summary();
     assert_eq!(summary["interrupted"], "SIGINT");
     assert!(
-        sim.output_of("run").contains("postflight: deleted 1 machines"),
+        sim.output_of("run").contains("postflight: deleted 1 machine"),
         "{}",
         sim.output_of("run")
     );
@@ -72,7 +72,7 @@ fn sigkill_mid_tier_then_the_next_run_reaps_exactly_its_orphans() {
     let out = sim.reporting(&[]).env("FIXTURE_PREFIX", "scratch-").output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("deleted 1 leftover machines (1 from earlier runs"),
+        stderr(&out).contains("deleted 1 leftover machine (1 from earlier runs"),
         "{}",
         stderr(&out)
     );

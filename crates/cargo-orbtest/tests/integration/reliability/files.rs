@@ -33,7 +33,7 @@ fn an_unwritable_report_directory_is_exit_3_with_the_results_still_shown() {
     );
     // The results are on the terminal all the same: the failed test and the verdict.
     assert!(err.contains("tests::fails_on_request"), "{err}");
-    assert!(err.contains("1 failed, 1 passed of 2 tests"), "{err}");
+    assert!(err.contains("1 passed, 1 failed of 2 tests"), "{err}");
     assert!(
         err.contains("exit 3"),
         "the verdict line names the real exit code: {err}"

@@ -167,7 +167,7 @@ fn a_machine_deleted_by_someone_else_fails_its_test_and_nothing_breaks() {
     assert!(passed_markers(&sim).is_empty());
     let log = sim.output_of("run");
     // The second machine the test made before it failed: postflight's to delete.
-    assert!(log.contains("postflight: deleted 1 machines"), "{log}");
+    assert!(log.contains("postflight: deleted 1 machine"), "{log}");
     assert_next_run_reaps(&sim);
     assert_eq!(code(&sim.orbctl(&["info", machine])), 1, "still gone");
 }

@@ -199,7 +199,7 @@ fn protect_wins_over_prefixes_in_preflight_postflight_and_clean() {
     }
     let out = s.run(&["--tier", "uses", "--gate"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains("deleted 1 leftover machines"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("deleted 1 leftover machine"), "{}", stderr(&out));
     assert_eq!(
         s.machines(),
         ["test-fixture-db"],

@@ -4,6 +4,7 @@
 mod data;
 mod gate;
 mod github;
+mod live;
 pub(crate) mod merge;
 mod render;
 mod runs;

@@ -75,10 +75,21 @@ fn feed(view: &dyn Observer) {
                 tier: &tier.name,
                 line: "        PASS [   0.012s] (1/3) app config::parses",
             });
+            if t.status.is_failure() {
+                let message: Vec<String> = t.message.iter().cloned().collect();
+                view.event(&Event::TestFailed {
+                    tier: &tier.name,
+                    test: &t.id.shown(),
+                    attempt: t.attempts,
+                    status: t.status,
+                    message: &message,
+                });
+            }
             view.event(&Event::TestFinished {
                 tier: &tier.name,
-                test: &t.id.to_string(),
+                test: &t.id.shown(),
                 status: t.status,
+                duration: t.duration,
                 done: i + 1,
                 total,
             });
@@ -125,8 +136,9 @@ fn plain_progress_is_rate_limited_to_one_line_per_interval() {
     for done in 1..=500 {
         progress.event(&Event::TestFinished {
             tier: "fast",
-            test: "app::t",
+            test: "app t",
             status: TestStatus::Passed,
+            duration: Duration::from_millis(3),
             done,
             total: 500,
         });
