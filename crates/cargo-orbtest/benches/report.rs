@@ -18,7 +18,7 @@ use orbtest::config::MonitorConfig;
 use orbtest::events::{Event, Observer, Tee};
 use orbtest::monitor::{Monitor, Probe, Sample};
 use orbtest::report::html::{self, Band, Extras, Timeline};
-use orbtest::report::journal::OpRecord;
+use orbtest::report::journal::JournalOp;
 use orbtest::results::{
     GateVerdict, MachineStats, ResourcePeaks, RunResult, TestCounts, TestId, TestResult, TestStatus, TierOutcome,
     TierResult,
@@ -177,7 +177,7 @@ fn monitor_and_view_cost() -> bool {
     percent < 1.0
 }
 
-fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
+fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<JournalOp>) {
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let output: String = (0..60)
         .map(|i| format!("log line {i}: connecting to test-machine-{i} <ok> & continuing\n"))
@@ -281,8 +281,8 @@ fn synthetic_run() -> (RunResult, Vec<Timeline>, Vec<OpRecord>) {
         })
         .collect();
     let bands = html::bands_from_run(&run);
-    let ops: Vec<OpRecord> = (0..1500)
-        .map(|i| OpRecord {
+    let ops: Vec<JournalOp> = (0..1500)
+        .map(|i| JournalOp {
             ts_ms: i,
             test: Some(format!("app::integration::case_{i}")),
             op: ["create", "clone", "start", "delete", "run"][i as usize % 5].to_string(),

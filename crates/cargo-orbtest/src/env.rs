@@ -18,3 +18,10 @@ pub const CHAINED_RUNNER: &str = "ORBTEST_CHAINED_RUNNER";
 pub const TIER: &str = "ORBTEST_TIER";
 pub const ATTEMPT: &str = "ORBTEST_ATTEMPT";
 pub const JUNIT: &str = "ORBTEST_JUNIT";
+
+/// `inv` without inherited `NEXTEST_*` variables: when orbtest itself runs under nextest (our
+/// own tests do), they would silently override a tier's profile (e.g. `NEXTEST_TEST_THREADS`)
+/// or the workspace nextest and cargo see.
+pub fn scrubbed(inv: orbtest_process::Invocation) -> orbtest_process::Invocation {
+    inv.without_inherited("NEXTEST_")
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::monitor::Sample;
+use crate::results::Sample;
 use crate::results::{MachineActivity, TestStatus, TierResult};
 use crate::signals::Interrupt;
 

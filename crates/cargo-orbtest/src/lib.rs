@@ -60,6 +60,7 @@ pub mod runner;
 pub mod shard;
 pub mod signals;
 pub mod subcommands;
+pub mod test_ids;
 pub mod tiers;
 pub mod view;
 pub mod workspace;

@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::MonitorConfig;
 use crate::events::{Event, Observer};
 use crate::results::ResourcePeaks;
@@ -47,30 +45,7 @@ pub trait MachineSource: Send + Sync {
     fn sample(&self) -> Option<MachineSample>;
 }
 
-/// One line of `timeline.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Milliseconds since the run started.
-    pub t_ms: u64,
-    pub memory_percent: f64,
-    pub swap_percent: f64,
-    /// Host CPU use over the last interval, all cores together (0-100).
-    pub cpu_percent: f64,
-    /// Running machines; `null` when no provider is attached (no machine tier) or it did not answer.
-    pub machines: Option<u64>,
-    pub creates_in_flight: Option<u64>,
-    /// Test processes running under the current tier's nextest (0 between tiers).
-    pub running_tests: u64,
-    /// The tier running at this moment, if any.
-    pub tier: Option<String>,
-    /// Where memory/swap came from: `host` or `provider`.
-    #[serde(default = "host")]
-    pub pressure_from: String,
-}
-
-fn host() -> String {
-    "host".to_string()
-}
+pub use crate::results::Sample;
 
 /// Reads a timeline, skipping lines that do not parse (a run killed mid-write leaves half a line).
 pub fn read_timeline(path: &Path) -> std::io::Result<Vec<Sample>> {
@@ -356,7 +331,7 @@ impl<'a> Monitor<'a> {
         let t = self.lock().run.as_ref()?.clock.elapsed();
         let (mut memory, mut swap, cpu) = probe.host();
         let machines = self.source.and_then(|s| s.sample());
-        let mut pressure_from = host();
+        let mut pressure_from = "host".to_string();
         if let Some(m) = machines {
             if let Some(p) = m.memory_percent {
                 memory = p;

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use crate::signals::Interrupt;
 
 /// A test as nextest names it: binary id plus test name.
@@ -384,7 +386,7 @@ impl RunOutcome {
 
 /// How a run was asked for: shown in report.html's header, and what reruns keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Invocation {
+pub struct RunInvocation {
     /// The command line, shell-quoted (`cargo orbtest --tier fast -E 'test(/db/)'`).
     pub command_line: String,
     /// Arguments a rerun of one test keeps: everything but what selected tests (tiers, test
@@ -399,7 +401,7 @@ pub struct Invocation {
 #[derive(Debug, Clone)]
 pub struct RunResult {
     pub run_id: String,
-    pub invocation: Invocation,
+    pub invocation: RunInvocation,
     pub started_at: SystemTime,
     pub duration: Duration,
     pub tiers: Vec<TierResult>,
@@ -552,4 +554,29 @@ impl RunResult {
             RunOutcome::Passed
         }
     }
+}
+
+/// One line of `timeline.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the run started.
+    pub t_ms: u64,
+    pub memory_percent: f64,
+    pub swap_percent: f64,
+    /// Host CPU use over the last interval, all cores together (0-100).
+    pub cpu_percent: f64,
+    /// Running machines; `null` when no provider is attached (no machine tier) or it did not answer.
+    pub machines: Option<u64>,
+    pub creates_in_flight: Option<u64>,
+    /// Test processes running under the current tier's nextest (0 between tiers).
+    pub running_tests: u64,
+    /// The tier running at this moment, if any.
+    pub tier: Option<String>,
+    /// Where memory/swap came from: `host` or `provider`.
+    #[serde(default = "host")]
+    pub pressure_from: String,
+}
+
+fn host() -> String {
+    "host".to_string()
 }

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use nextest_metadata::NextestExitCode;
+
 use crate::config::{Config, Tier};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer};
@@ -35,11 +37,11 @@ pub struct RunOptions {
     /// `--shard K/N [--plan FILE]`.
     pub shard: Option<crate::shard::runtime::ShardRequest>,
     /// How the run was asked for (into the results and reports).
-    pub invocation: crate::results::Invocation,
+    pub invocation: crate::results::RunInvocation,
 }
 
 /// Where the run stands with machines: preflight runs before the first machine tier.
-enum Machines {
+enum MachineStage {
     NotStarted,
     Ready(Box<Session>),
     /// Host pressure with `on_pressure = "skip"`.
@@ -71,7 +73,7 @@ impl Runner<'_> {
     pub fn run(&self) -> Result<Finished> {
         // Problems that make any run pointless surface before anything starts.
         crate::tiers::command::check_programs(self.config, &self.plan.tiers)?;
-        crate::lifecycle::workers::check(self.config, &self.plan.tiers)?;
+        crate::lifecycle::worker_provisioning::check(self.config, &self.plan.tiers)?;
         let nextest_tiers: Vec<&Tier> = self.plan.tiers.iter().filter(|t| !t.is_command()).collect();
         let version = match nextest_tiers.first() {
             None => None,
@@ -181,7 +183,7 @@ impl Runner<'_> {
             });
         }
 
-        let mut machines = Machines::NotStarted;
+        let mut machines = MachineStage::NotStarted;
         let mut stop: Option<String> = None;
         for tier in &self.plan.tiers {
             let skip = if let Some(i) = self.interrupts.received() {
@@ -204,11 +206,11 @@ impl Runner<'_> {
                 dir.alive_path().display().to_string(),
             )];
             if tier.machines {
-                if matches!(machines, Machines::NotStarted) {
+                if matches!(machines, MachineStage::NotStarted) {
                     machines = self.preflight(&dir, &mut result);
                 }
                 match &machines {
-                    Machines::Ready(session) => {
+                    MachineStage::Ready(session) => {
                         env.extend(session.tier_env());
                         if let (Some(runner), Some((_, built)), false) =
                             (session.target_runner(), &nextest, tier.is_command())
@@ -225,11 +227,11 @@ impl Runner<'_> {
                             }
                         }
                     }
-                    Machines::Skipped(reason) => {
+                    MachineStage::Skipped(reason) => {
                         self.skip_counted(&mut result, tier, reason.clone(), nextest.as_ref());
                         continue;
                     }
-                    Machines::Failed | Machines::NotStarted => {
+                    MachineStage::Failed | MachineStage::NotStarted => {
                         let reason = match self.interrupts.received() {
                             Some(i) => format!("the run was interrupted ({})", i.name()),
                             None => "preflight failed".to_string(),
@@ -271,12 +273,12 @@ impl Runner<'_> {
             if tier_result.outcome == TierOutcome::Passed && tier_result.counts.total() == 0 {
                 self.nothing_selected(tier, &mut tier_result);
             }
-            if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
+            if let (true, MachineStage::Ready(session)) = (tier.machines, &machines) {
                 session.blame(&mut tier_result);
             }
             crate::quarantine::apply(self.config, &quarantined, tier.is_command(), &mut tier_result);
             self.observer.event(&Event::TierFinished { result: &tier_result });
-            if let (true, Machines::Ready(session)) = (tier.machines, &machines) {
+            if let (true, MachineStage::Ready(session)) = (tier.machines, &machines) {
                 let activity = session.activity_since(tier_start);
                 self.observer.event(&Event::MachineActivity {
                     tier: &tier.name,
@@ -304,7 +306,7 @@ impl Runner<'_> {
                 t.reason = Some("this run's filters select no test in any tier".into());
             }
         }
-        if let Machines::Ready(session) = machines {
+        if let MachineStage::Ready(session) = machines {
             let failed = result.error.is_some()
                 || self.interrupts.received().is_some()
                 || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
@@ -447,7 +449,7 @@ impl Runner<'_> {
         self.observer.event(&Event::Note { message: &message });
     }
 
-    fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> Machines {
+    fn preflight(&self, dir: &RunDir, result: &mut RunResult) -> MachineStage {
         let ctx = PreflightContext {
             config: self.config,
             run_id: &dir.id,
@@ -455,15 +457,15 @@ impl Runner<'_> {
             report_dir: &dir.path,
             options: &self.options.lifecycle,
             home: crate::lifecycle::state::home(),
-            workers: crate::lifecycle::workers::count(self.config, &self.plan.tiers),
+            workers: crate::lifecycle::worker_provisioning::count(self.config, &self.plan.tiers),
             interrupts: &self.interrupts,
         };
         match Session::preflight(&ctx, self.observer) {
-            Ok(Preflight::Ready(session)) => Machines::Ready(session),
-            Ok(Preflight::Skip(reason)) => Machines::Skipped(reason),
+            Ok(Preflight::Ready(session)) => MachineStage::Ready(session),
+            Ok(Preflight::Skip(reason)) => MachineStage::Skipped(reason),
             Err(e) => {
                 result.error.get_or_insert(e.to_string());
-                Machines::Failed
+                MachineStage::Failed
             }
         }
     }
@@ -615,7 +617,10 @@ impl Runner<'_> {
         let junit = junit_path.exists().then(|| crate::junit::read_path(&junit_path));
         let mut infra_error = None;
         match (output.exit_code, junit) {
-            (Some(code @ (0 | 4 | 100)), Some(Ok(mut tests))) => {
+            (
+                Some(code @ (NextestExitCode::OK | NextestExitCode::NO_TESTS_RUN | NextestExitCode::TEST_RUN_FAILED)),
+                Some(Ok(mut tests)),
+            ) => {
                 for t in &mut tests {
                     t.label_timeouts(tier.timeout);
                 }
@@ -635,7 +640,9 @@ impl Runner<'_> {
                     let missing = total.saturating_sub(ran);
                     result.counts.not_run = missing as u64;
                 }
-                let clean = code != 100 && result.counts.failures() == 0 && result.counts.not_run == 0;
+                let clean = code != NextestExitCode::TEST_RUN_FAILED
+                    && result.counts.failures() == 0
+                    && result.counts.not_run == 0;
                 if clean {
                     result.outcome = TierOutcome::Passed;
                 } else if result.counts.failures() == 0 {
@@ -645,7 +652,7 @@ impl Runner<'_> {
                     });
                 }
             }
-            (Some(0 | 4), None) => {
+            (Some(NextestExitCode::OK | NextestExitCode::NO_TESTS_RUN), None) => {
                 // No test selected: nextest writes no JUnit.
                 result.outcome = TierOutcome::Passed;
             }

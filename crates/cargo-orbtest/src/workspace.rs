@@ -36,7 +36,7 @@ impl Workspace {
         if let Some(m) = manifest_path {
             inv = inv.arg("--manifest-path").arg(m);
         }
-        let inv = crate::tiers::nextest::scrubbed(inv);
+        let inv = crate::env::scrubbed(inv);
         let shown = manifest_path.map_or_else(
             || {
                 std::env::current_dir()

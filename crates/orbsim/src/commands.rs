@@ -5,7 +5,7 @@ use orbctl::errors::DaemonError;
 use std::io::BufRead;
 
 use crate::ctx::{Ctx, Reply, go_io_error, isatty};
-use crate::daemon::{Ended, NewMachine, OrbStatus, Plan};
+use crate::daemon::{CreatePlan, Ended, NewMachine, OrbStatus};
 use crate::state::MState;
 use orbctl::images;
 use orbctl::output::{ImageSpec, MachineRecord, to_orbctl_json};
@@ -98,7 +98,7 @@ pub fn create(ctx: &Ctx, op: &Op) -> Reply {
 /// The client side of create/clone/import: wait for the daemon, report, maybe hang.
 /// It looks in at least every 100 ms of real time, so a canceled creation is reported
 /// promptly, as the real daemon's answer would be.
-pub fn finish_create(ctx: &Ctx, plan: &Plan, prefix: &str) -> Reply {
+pub fn finish_create(ctx: &Ctx, plan: &CreatePlan, prefix: &str) -> Reply {
     let mut until = plan.ends_at;
     loop {
         ctx.sleep_until_at_most(until, std::time::Duration::from_millis(100));

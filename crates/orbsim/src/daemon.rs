@@ -46,7 +46,7 @@ pub struct Memory {
 
 /// A create-class operation the daemon accepted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub struct CreatePlan {
     pub id: String,
     pub ends_at: SimSecs,
     pub failure: Option<String>,
@@ -374,7 +374,12 @@ impl Txn<'_> {
 
     /// `create`: validated by the caller up to the name; returns the plan or the daemon's
     /// message (without `create 'N': `, which the caller adds).
-    pub fn begin_create(&mut self, m: NewMachine, cloud_init: bool, known_version: bool) -> Result<Plan, DaemonError> {
+    pub fn begin_create(
+        &mut self,
+        m: NewMachine,
+        cloud_init: bool,
+        known_version: bool,
+    ) -> Result<CreatePlan, DaemonError> {
         let name = m.name.clone();
         match self.check_new_name(&name) {
             Err(NameError::Invalid) => return Err(DaemonError::InvalidName(name.to_string())),
@@ -414,7 +419,7 @@ impl Txn<'_> {
         };
         self.insert(id.clone(), m, &timeline, CreateKind::Create, ends_at, failure.clone());
         self.state.counters.creates_started += 1;
-        Ok(Plan {
+        Ok(CreatePlan {
             id,
             ends_at,
             failure,
@@ -423,7 +428,7 @@ impl Txn<'_> {
     }
 
     /// `clone SRC DST`: the copy ends up stopped. Errors are the daemon's messages.
-    pub fn begin_clone(&mut self, src: usize, dst: &str) -> Result<Plan, DaemonError> {
+    pub fn begin_clone(&mut self, src: usize, dst: &str) -> Result<CreatePlan, DaemonError> {
         self.check_hold(src, "clone")?;
         match self.check_new_name(dst) {
             Err(NameError::Invalid) => return Err(DaemonError::InvalidName(dst.to_string())),
@@ -445,7 +450,7 @@ impl Txn<'_> {
     }
 
     /// `import`: `staged` already holds the archive's files; it becomes the machine directory.
-    pub fn begin_import(&mut self, m: NewMachine, staged: &std::path::Path) -> Result<Plan, DaemonError> {
+    pub fn begin_import(&mut self, m: NewMachine, staged: &std::path::Path) -> Result<CreatePlan, DaemonError> {
         let name = m.name.clone();
         // UNVERIFIED: import reports name problems like clone (no `create 'N': ` prefix).
         match self.check_new_name(&name) {
@@ -471,7 +476,7 @@ impl Txn<'_> {
         latency: SimSecs,
         failure: Option<(SimSecs, String)>,
         hang: SimSecs,
-    ) -> Plan {
+    ) -> CreatePlan {
         let t0 = self.now;
         let (timeline, ends_at, failure) = match failure {
             Some((at, err)) => (
@@ -486,7 +491,7 @@ impl Txn<'_> {
             ),
         };
         self.insert(id.clone(), m, &timeline, kind, ends_at, failure.clone());
-        Plan {
+        CreatePlan {
             id,
             ends_at,
             failure,

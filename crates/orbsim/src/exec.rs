@@ -93,7 +93,7 @@ fn host_path(p: &str) -> String {
     }
 }
 
-pub struct RunArgs<'a> {
+pub struct RunCall<'a> {
     pub machine: Option<&'a str>,
     pub user: Option<&'a str>,
     pub workdir: Option<&'a str>,
@@ -102,7 +102,7 @@ pub struct RunArgs<'a> {
 }
 
 /// Replaces this process with the command; returns only on failure.
-pub fn run(ctx: &Ctx, a: RunArgs<'_>) -> Reply {
+pub fn run(ctx: &Ctx, a: RunCall<'_>) -> Reply {
     let target = match ctx.daemon("", |t| resolve(t, a.machine, "run")) {
         Ok(Ok(target)) => target,
         Ok(Err(Missing::Named(m))) => {

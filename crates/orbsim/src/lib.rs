@@ -110,7 +110,7 @@ fn dispatch(ctx: &Ctx, op: Op) -> Reply {
             command,
         } => exec::run(
             ctx,
-            exec::RunArgs {
+            exec::RunCall {
                 machine: machine.as_deref(),
                 user: user.as_deref(),
                 workdir: workdir.as_deref(),

@@ -53,23 +53,21 @@ impl Machines {
     /// nothing, and no other test runs on it at the same time. Under nextest orbtest's target
     /// runner has checked it already (`ORBTEST_WORKER`); otherwise it is found from the test
     /// runner's worker id (see `machines::workers`), checked, and replaced if broken.
-    pub fn worker(&self) -> Result<Option<Machine>, MachinesError> {
+    pub fn worker(&self) -> Result<Option<Machine>, crate::worker_machines::WorkerError> {
         let get = |k: &str| std::env::var(k).ok();
-        let name = match crate::workers::assigned(get) {
+        let name = match crate::worker_machines::assigned(get) {
             None => return Ok(None),
-            Some(Err(e)) => return Err(MachinesError::Worker(Box::new(e))),
+            Some(Err(e)) => return Err(e),
             Some(Ok(name)) => name,
         };
-        let checked = std::env::var_os(crate::workers::ENV_WORKER).is_some();
+        let checked = std::env::var_os(crate::worker_machines::ENV_WORKER).is_some();
         if let (Machines::Run(run), false) = (self, checked) {
             let set = std::env::var_os(crate::env::RUN_DIR)
-                .map(|dir| crate::workers::WorkerSet::read(std::path::Path::new(&dir)))
-                .transpose()
-                .map_err(|e| MachinesError::Worker(Box::new(e.into())))?
+                .map(|dir| crate::worker_machines::WorkerSet::read(std::path::Path::new(&dir)))
+                .transpose()?
                 .flatten();
             if let Some(set) = set {
-                crate::workers::ensure_healthy(run.as_ref(), &name, &set.source)
-                    .map_err(|e| MachinesError::Worker(Box::new(e)))?;
+                crate::worker_machines::ensure_healthy(run.as_ref(), &name, &set.source)?;
             }
         }
         Ok(Some(Machine {

@@ -22,7 +22,9 @@ use crate::provider::Provider;
 use orbctl::errors::{ErrorKind, classify};
 use orbctl::op::{Op, OpClass};
 use orbctl::output::{MachineInfo, parse_info};
-use orbtest_process::{Exit as Captured, Interrupt, Interrupts, Invocation, Output, StdinMode, Supervision, Watch};
+use orbtest_process::{
+    ChildExit as Captured, Interrupt, Interrupts, Invocation, Output, StdinMode, Supervision, Watch,
+};
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +105,12 @@ impl OpResult {
 #[derive(Debug, thiserror::Error)]
 pub enum MachinesError {
     #[error("{0}")]
-    Process(#[from] orbtest_process::Error),
+    Process(#[from] orbtest_process::SuperviseError),
     #[error("orbctl: {0}")]
     NoOrbctl(#[source] which::Error),
     /// The settings of the run this process belongs to (`ORBTEST_RUN_DIR`) cannot be read.
     #[error("the run's settings: {0}")]
     Run(#[source] crate::files::ReadJsonError),
-    #[error("{0}")]
-    Worker(#[source] Box<crate::workers::WorkerError>),
     /// An interrupt reached the orbctl child; the call stopped at once, without retries.
     #[error("`{op}` was interrupted ({})", .interrupt.name())]
     Interrupted { op: String, interrupt: Interrupt },
@@ -194,9 +194,9 @@ pub enum AttemptOutcome {
     OrbStackDown,
 }
 
-/// One attempt of one call, reported to the [`Observer`] when the attempt is settled.
+/// One attempt of one call, reported to the [`AttemptObserver`] when the attempt is settled.
 #[derive(Debug, Clone)]
-pub struct Attempt<'a> {
+pub struct CallAttempt<'a> {
     pub op: &'a Op,
     pub class: OpClass,
     pub machine: Option<&'a str>,
@@ -213,8 +213,8 @@ pub struct Attempt<'a> {
 }
 
 /// Told about every attempt (a later journal records them).
-pub trait Observer: Send + Sync {
-    fn on_attempt(&self, attempt: &Attempt<'_>);
+pub trait AttemptObserver: Send + Sync {
+    fn on_attempt(&self, attempt: &CallAttempt<'_>);
 }
 
 /// Held for the duration of one create-class attempt; dropping it releases the slot.
@@ -231,7 +231,7 @@ pub trait Admission: Send + Sync {
 pub struct Client {
     provider: Arc<dyn Provider>,
     policy: Policy,
-    observer: Option<Arc<dyn Observer>>,
+    observer: Option<Arc<dyn AttemptObserver>>,
     admission: Option<Arc<dyn Admission>>,
     /// Where calls run (a test's directory, for the relative paths in its calls).
     cwd: Option<std::path::PathBuf>,
@@ -291,7 +291,7 @@ impl Client {
         self
     }
 
-    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+    pub fn with_observer(mut self, observer: Arc<dyn AttemptObserver>) -> Self {
         self.observer = Some(observer);
         self
     }
@@ -332,7 +332,7 @@ impl Client {
         }
         let started = Instant::now();
         // What our call creates is newer than this; anything older under that name is not ours.
-        let started_ms = crate::journal::now_ms();
+        let started_ms = crate::clock::now_ms();
         let mut admission_total = Duration::ZERO;
         let mut killed_before = false;
         let mut number = 0;
@@ -359,7 +359,7 @@ impl Client {
             }
             let report = |outcome: AttemptOutcome, recovery_wait: Duration| {
                 if let Some(obs) = &self.observer {
-                    obs.on_attempt(&Attempt {
+                    obs.on_attempt(&CallAttempt {
                         op,
                         class,
                         machine: op.machine(),
@@ -509,7 +509,7 @@ impl Client {
         let name = op
             .created_machine()
             .filter(|_| self.policy.watch_hangs && op.class() == OpClass::Create);
-        let since_ms = crate::journal::now_ms();
+        let since_ms = crate::clock::now_ms();
         let settled = || {
             name.is_some_and(|name| match self.info(name) {
                 InfoAnswer::Found(info) => finished(op, &info.record.state) && created_since(&info.record.id, since_ms),
@@ -693,7 +693,7 @@ fn safe_to_repeat(op: &Op) -> bool {
 /// Whether the machine with this id (a ULID: it carries its creation time) was created at or
 /// after `since_ms`, give or take the clock slack.
 fn created_since(id: &str, since_ms: u64) -> bool {
-    ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + crate::journal::CLOCK_SLACK_MS >= since_ms)
+    ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + crate::clock::CLOCK_SLACK_MS >= since_ms)
 }
 
 fn finished(op: &Op, state: &str) -> bool {

@@ -14,11 +14,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Attempt, AttemptOutcome, Observer};
+use crate::client::{AttemptObserver, AttemptOutcome, CallAttempt};
+use crate::redact::Redactor;
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +124,34 @@ pub enum Record {
     End { ts_ms: u64, kept: Vec<String> },
 }
 
+impl Record {
+    /// A journal record with its free text masked. Machine names in ownership records stay as
+    /// they are: they must match the machine for cleanup to find it.
+    pub fn redacted(&self, redactor: &Redactor) -> Record {
+        let r = |s: &str| redactor.redact(s).into_owned();
+        let mut out = self.clone();
+        match &mut out {
+            Record::Run { workspace, .. } => *workspace = r(workspace),
+            Record::Own { test, .. } => *test = test.as_deref().map(r),
+            Record::Release { reason, .. } => *reason = r(reason),
+            Record::Op(op) => {
+                op.test = op.test.as_deref().map(r);
+                op.machine = op.machine.as_deref().map(r);
+                op.error = op.error.as_deref().map(r);
+            }
+            Record::CallerGone { test, .. } | Record::Joined { test, .. } | Record::Collision { test, .. } => {
+                *test = test.as_deref().map(r)
+            }
+            Record::Refused { test, reason, .. } => {
+                *test = test.as_deref().map(r);
+                *reason = r(reason);
+            }
+            Record::Created { .. } | Record::End { .. } | Record::Broker { .. } => {}
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpRecord {
     pub ts_ms: u64,
@@ -147,11 +176,7 @@ pub struct OpRecord {
     pub exit_code: Option<i32>,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use crate::clock::{CLOCK_SLACK_MS, now_ms};
 
 /// Appends to one run's journal on behalf of one caller. Shared by threads; other processes
 /// open the same file.
@@ -212,7 +237,7 @@ impl Journal {
 
     /// Appends one record; `sync` for ownership changes, which must survive a crash.
     pub fn append(&self, record: &Record, sync: bool) -> std::io::Result<()> {
-        let record = crate::redact::global().record(record);
+        let record = record.redacted(crate::redact::global());
         let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
@@ -284,7 +309,7 @@ impl Journal {
         )
     }
 
-    fn op_record(&self, a: &Attempt<'_>) -> OpRecord {
+    fn op_record(&self, a: &CallAttempt<'_>) -> OpRecord {
         let ms = |d: Duration| d.as_millis() as u64;
         let (outcome, recovered, error) = match a.outcome {
             AttemptOutcome::Succeeded => ("ok", false, None),
@@ -313,8 +338,8 @@ impl Journal {
     }
 }
 
-impl Observer for Journal {
-    fn on_attempt(&self, attempt: &Attempt<'_>) {
+impl AttemptObserver for Journal {
+    fn on_attempt(&self, attempt: &CallAttempt<'_>) {
         let record = Record::Op(self.op_record(attempt));
         if let Err(e) = self.append(&record, false) {
             tracing::warn!(journal = %self.path.display(), "cannot append to the run journal: {e}");
@@ -344,10 +369,6 @@ pub struct Owned {
     /// Its id, once the create finished: then only that exact machine is ours.
     pub id: Option<String>,
 }
-
-/// Allowed difference between our clock and the provider's when comparing a machine's creation
-/// time with an ownership record (the provider runs on the same host).
-pub const CLOCK_SLACK_MS: u64 = 2_000;
 
 impl Owned {
     /// Whether the machine with this id (a ULID, which carries its creation time) can be the
@@ -451,6 +472,25 @@ impl JournalView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journal_records_keep_machine_names_for_ownership() {
+        let r = Redactor::from_vars([("RUN_TOKEN".into(), "test-s3cr3t".into())]);
+        let own = Record::Own {
+            ts_ms: 1,
+            pid: 1,
+            machine: "test-s3cr3t".into(),
+            test: Some("bin::uses test-s3cr3t".into()),
+            since_ms: None,
+        };
+        match own.redacted(&r) {
+            Record::Own { machine, test, .. } => {
+                assert_eq!(machine, "test-s3cr3t");
+                assert_eq!(test.as_deref(), Some("bin::uses [REDACTED]"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     /// Journals opened while another writer is mid-line (every shim opens one) must not
     /// take the line in progress for a torn one and leave blank lines in the file.

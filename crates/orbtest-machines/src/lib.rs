@@ -16,7 +16,7 @@
 //! * [`tracked`]: the broker's executor: ownership, create→clone.
 //! * [`settings`]: what a run tells the processes that call orbctl on its behalf.
 //! * [`api`]: machines for Rust tests that delete themselves on drop.
-//! * [`workers`]: the run's warm worker machines: which one a process has, health, replacement.
+//! * [`worker_machines`]: the run's warm worker machines: which one a process has, health, replacement.
 //! * [`redact`]: secrets masked in everything a run writes; [`files`]: atomic, private files;
 //!   [`text`]: other programs' output bounded before it enters a message.
 
@@ -24,6 +24,7 @@ pub mod admission;
 pub mod api;
 pub mod broker;
 pub mod client;
+pub mod clock;
 pub mod env;
 pub mod files;
 pub mod journal;
@@ -33,10 +34,12 @@ pub mod redact;
 pub mod settings;
 pub mod text;
 pub mod tracked;
-pub mod workers;
+pub mod worker_machines;
 
 pub use api::{Machine, Machines, RunOutput};
-pub use client::{Admission, Attempt, AttemptOutcome, Client, MachinesError, Observer, OpResult, Outcome, Permit};
+pub use client::{
+    Admission, AttemptObserver, AttemptOutcome, CallAttempt, Client, MachinesError, OpResult, Outcome, Permit,
+};
 pub use journal::{Journal, JournalView, OpRecord, Owned, Record};
 pub use orbctl::{ErrorKind, Flavor, MachineInfo, MachineRecord, Op, OpClass, classify, parse_info, parse_list};
 pub use policy::{Backoff, Policy, Retry, Timeouts};

@@ -83,6 +83,16 @@ pub enum Backoff {
     Fixed,
 }
 
+impl Backoff {
+    /// As configured: `fixed`, `exponential`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backoff::Fixed => "fixed",
+            Backoff::Exponential => "exponential",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Retry {

@@ -22,8 +22,6 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::journal::Record;
-
 pub const MASK: &str = "[REDACTED]";
 
 /// Words that make a variable name a secret's.
@@ -158,32 +156,6 @@ impl Redactor {
             Cow::Borrowed(_) => Ok(()),
             Cow::Owned(clean) => crate::files::write_atomic(path, &clean),
         }
-    }
-
-    /// A journal record with its free text masked. Machine names in ownership records stay as
-    /// they are: they must match the machine for cleanup to find it.
-    pub fn record(&self, record: &Record) -> Record {
-        let r = |s: &str| self.redact(s).into_owned();
-        let mut out = record.clone();
-        match &mut out {
-            Record::Run { workspace, .. } => *workspace = r(workspace),
-            Record::Own { test, .. } => *test = test.as_deref().map(r),
-            Record::Release { reason, .. } => *reason = r(reason),
-            Record::Op(op) => {
-                op.test = op.test.as_deref().map(r);
-                op.machine = op.machine.as_deref().map(r);
-                op.error = op.error.as_deref().map(r);
-            }
-            Record::CallerGone { test, .. } | Record::Joined { test, .. } | Record::Collision { test, .. } => {
-                *test = test.as_deref().map(r)
-            }
-            Record::Refused { test, reason, .. } => {
-                *test = test.as_deref().map(r);
-                *reason = r(reason);
-            }
-            Record::Created { .. } | Record::End { .. } | Record::Broker { .. } => {}
-        }
-        out
     }
 }
 
@@ -499,24 +471,5 @@ mod tests {
         assert_eq!(r.redact("MY_TOKEN=a,b"), "MY_TOKEN=[REDACTED],b");
         assert_eq!(r.redact("a == b, KEY="), "a == b, KEY=");
         assert!(matches!(r.redact("nothing to see"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn journal_records_keep_machine_names_for_ownership() {
-        let r = redactor(&[("RUN_TOKEN", "test-s3cr3t")]);
-        let own = Record::Own {
-            ts_ms: 1,
-            pid: 1,
-            machine: "test-s3cr3t".into(),
-            test: Some("bin::uses test-s3cr3t".into()),
-            since_ms: None,
-        };
-        match r.record(&own) {
-            Record::Own { machine, test, .. } => {
-                assert_eq!(machine, "test-s3cr3t");
-                assert_eq!(test.as_deref(), Some("bin::uses [REDACTED]"));
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

@@ -61,7 +61,7 @@ impl Interrupt {
 type Listener = Box<dyn Fn(Interrupt, usize) + Send>;
 
 #[derive(Default)]
-struct State {
+struct Shared {
     last: Option<Interrupt>,
     count: usize,
     next_id: u64,
@@ -72,7 +72,7 @@ struct State {
 /// clones share their state. [`Interrupts::none`] never fires.
 #[derive(Clone, Default)]
 pub struct Interrupts {
-    shared: Option<Arc<Mutex<State>>>,
+    shared: Option<Arc<Mutex<Shared>>>,
 }
 
 impl std::fmt::Debug for Interrupts {
@@ -99,7 +99,7 @@ impl Interrupts {
         }
     }
 
-    fn state(&self) -> Option<MutexGuard<'_, State>> {
+    fn state(&self) -> Option<MutexGuard<'_, Shared>> {
         // A listener that panicked leaves nothing half-updated worth refusing over.
         self.shared
             .as_ref()

@@ -23,4 +23,4 @@ mod supervise;
 pub use interrupts::{Interrupt, Interrupts, Listening};
 pub use invocation::{Invocation, StdinMode};
 pub use orphans::{Mark, kill_marked, kill_marked_if};
-pub use supervise::{Error, Exit, Output, Sink, Stop, Supervision, Watch, capture, run};
+pub use supervise::{ChildExit, Output, Sink, Stop, SuperviseError, Supervision, Watch, capture, run};

@@ -152,7 +152,7 @@ pub type LineSink<'a> = dyn FnMut(&[u8]) + 'a;
 
 /// What becomes of the child's output.
 pub enum Output<'a> {
-    /// Collected: [`Exit::stdout`] and [`Exit::stderr`].
+    /// Collected: [`ChildExit::stdout`] and [`ChildExit::stderr`].
     Capture,
     /// stdout and stderr through one pipe, handed over line by line (with the newline).
     Lines(&'a mut LineSink<'a>),
@@ -162,7 +162,7 @@ pub enum Output<'a> {
 
 /// How a supervised child ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Exit {
+pub struct ChildExit {
     /// `None` when the child died from a signal (including our own kill), or was left running.
     pub code: Option<i32>,
     pub signal: Option<i32>,
@@ -180,7 +180,7 @@ pub struct Exit {
     pub duration: Duration,
 }
 
-impl Exit {
+impl ChildExit {
     /// Exit code 0, in time.
     #[must_use]
     pub fn success(&self) -> bool {
@@ -200,7 +200,7 @@ impl Exit {
 
 /// Why a child could not be supervised.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum SuperviseError {
     #[error("cannot start {program}: {source}")]
     Start {
         program: String,
@@ -215,17 +215,17 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl SuperviseError {
     /// The underlying I/O error.
     #[must_use]
     pub fn io(&self) -> &std::io::Error {
         match self {
-            Error::Start { source, .. } | Error::Wait { source, .. } => source,
+            SuperviseError::Start { source, .. } | SuperviseError::Wait { source, .. } => source,
         }
     }
 }
 
-enum Event {
+enum ChildEvent {
     Exited,
     Line(Vec<u8>),
     Eof,
@@ -233,9 +233,9 @@ enum Event {
 }
 
 /// Runs `inv` under `supervision` until it ends (or is left running, see [`Stop::Leave`]).
-pub fn run(inv: &Invocation, supervision: &Supervision<'_>, output: Output<'_>) -> Result<Exit, Error> {
+pub fn run(inv: &Invocation, supervision: &Supervision<'_>, output: Output<'_>) -> Result<ChildExit, SuperviseError> {
     let program = inv.shown();
-    let start_error = |source| Error::Start {
+    let start_error = |source| SuperviseError::Start {
         program: program.clone(),
         source,
     };
@@ -307,24 +307,24 @@ pub fn run(inv: &Invocation, supervision: &Supervision<'_>, output: Output<'_>) 
         std::thread::spawn(move || {
             // Its result is read below with `try_wait`.
             let _ = handle.wait();
-            let _ = tx.send(Event::Exited);
+            let _ = tx.send(ChildEvent::Exited);
         });
     }
     let listening = {
         let tx = tx.clone();
         supervision.interrupts.listen(move |i, count| {
-            let _ = tx.send(Event::Interrupt(i, count));
+            let _ = tx.send(ChildEvent::Interrupt(i, count));
         })
     };
     drop(tx);
 
-    let mut child = Child {
+    let mut child = RunningChild {
         pid,
         own_group,
         handle: &handle,
         supervision,
         killed: false,
-        exit: Exit::default(),
+        exit: ChildExit::default(),
     };
     let streaming = on_line.is_some();
     let left_running = child.supervise(&rx, started, on_line, streaming);
@@ -338,7 +338,7 @@ pub fn run(inv: &Invocation, supervision: &Supervision<'_>, output: Output<'_>) 
     }
     let output = handle
         .try_wait()
-        .map_err(|source| Error::Wait {
+        .map_err(|source| SuperviseError::Wait {
             program: program.clone(),
             source,
         })?
@@ -360,36 +360,36 @@ pub fn run(inv: &Invocation, supervision: &Supervision<'_>, output: Output<'_>) 
 }
 
 /// Runs `inv` with its output captured, killed (with its group) after `timeout`.
-pub fn capture(inv: &Invocation, timeout: Option<Duration>) -> Result<Exit, Error> {
+pub fn capture(inv: &Invocation, timeout: Option<Duration>) -> Result<ChildExit, SuperviseError> {
     let supervision = Supervision::new().deadline(timeout.and_then(|t| Instant::now().checked_add(t)));
     run(inv, &supervision, Output::Capture)
 }
 
 /// Sends each line read from `read` (its end too) as an event.
-fn forward_lines(read: std::io::PipeReader, tx: &mpsc::Sender<Event>) {
+fn forward_lines(read: std::io::PipeReader, tx: &mpsc::Sender<ChildEvent>) {
     let mut lines = BufReader::new(read);
     loop {
         let mut buf = Vec::new();
         match lines.read_until(b'\n', &mut buf) {
             Ok(0) | Err(_) => break,
             Ok(_) => {
-                if tx.send(Event::Line(buf)).is_err() {
+                if tx.send(ChildEvent::Line(buf)).is_err() {
                     return;
                 }
             }
         }
     }
-    let _ = tx.send(Event::Eof);
+    let _ = tx.send(ChildEvent::Eof);
 }
 
 /// A running child and what has been done to it.
-struct Child<'h, 's, 'a> {
+struct RunningChild<'h, 's, 'a> {
     pid: u32,
     own_group: bool,
     handle: &'h duct::Handle,
     supervision: &'s Supervision<'a>,
     killed: bool,
-    exit: Exit,
+    exit: ChildExit,
 }
 
 /// When the supervisor next has something to do without an event.
@@ -417,7 +417,7 @@ fn due(timer: Option<Instant>, now: Instant) -> bool {
     timer.is_some_and(|t| now >= t)
 }
 
-impl Child<'_, '_, '_> {
+impl RunningChild<'_, '_, '_> {
     fn signal(&self, signal: i32) {
         if self.own_group {
             signal_group(self.pid, signal);
@@ -435,7 +435,7 @@ impl Child<'_, '_, '_> {
     /// left running ([`Stop::Leave`]).
     fn supervise(
         &mut self,
-        rx: &mpsc::Receiver<Event>,
+        rx: &mpsc::Receiver<ChildEvent>,
         started: Instant,
         mut on_line: Option<&mut LineSink<'_>>,
         streaming: bool,
@@ -475,13 +475,13 @@ impl Child<'_, '_, '_> {
                 },
             };
             match event {
-                Event::Line(bytes) => {
+                ChildEvent::Line(bytes) => {
                     if let Some(f) = on_line.as_mut() {
                         f(&bytes);
                     }
                 }
-                Event::Eof => eof = true,
-                Event::Exited => {
+                ChildEvent::Eof => eof = true,
+                ChildEvent::Exited => {
                     exited = true;
                     let now = Instant::now();
                     timers = Timers {
@@ -490,7 +490,7 @@ impl Child<'_, '_, '_> {
                         ..Timers::default()
                     };
                 }
-                Event::Interrupt(interrupt, count) => {
+                ChildEvent::Interrupt(interrupt, count) => {
                     self.exit.interrupted = Some(interrupt);
                     if exited {
                         continue;

@@ -96,12 +96,12 @@ pub struct MachinesConfig {
 /// Warm machines preflight provides and postflight deletes; each running test gets its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkersConfig {
-    pub source: WorkerSource,
+    pub source: WorkerSpec,
     pub count: WorkerCount,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WorkerSource {
+pub enum WorkerSpec {
     /// Clones of this `[[machines.baseline]]`.
     Baseline(String),
     /// Created from this image (cloned from a baseline of the same image when there is one).
@@ -382,7 +382,7 @@ fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnosti
             );
             return None;
         }
-        (Some(i), None) => WorkerSource::Image(i.into_inner()),
+        (Some(i), None) => WorkerSpec::Image(i.into_inner()),
         (None, Some(b)) => {
             if !baselines.iter().any(|x| x.name == *b.get_ref()) {
                 let mut d = Diagnostic::new(b.span(), format!("no [[machines.baseline]] named `{}`", b.get_ref()));
@@ -394,10 +394,10 @@ fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnosti
                 diags.push(d);
                 return None;
             }
-            WorkerSource::Baseline(b.into_inner())
+            WorkerSpec::Baseline(b.into_inner())
         }
         (None, None) => match baselines {
-            [only] => WorkerSource::Baseline(only.name.clone()),
+            [only] => WorkerSpec::Baseline(only.name.clone()),
             _ => {
                 diags.push(
                     Diagnostic::new(t.span.clone(), "[machines.workers] needs an `image` or a `baseline`")
@@ -511,8 +511,8 @@ impl MachinesConfig {
         if let Some(workers) = &self.workers {
             w.inline_table("workers", |wt| {
                 match &workers.source {
-                    WorkerSource::Baseline(b) => wt.string("baseline", b),
-                    WorkerSource::Image(i) => wt.string("image", i),
+                    WorkerSpec::Baseline(b) => wt.string("baseline", b),
+                    WorkerSpec::Image(i) => wt.string("image", i),
                 }
                 match workers.count {
                     WorkerCount::Count(n) => wt.integer("count", i64::from(n)),

@@ -21,7 +21,7 @@ pub use diagnostic::{ConfigError, Diagnostic, Source, did_you_mean};
 pub use gate::{GateConfig, TierGate};
 pub use machines::{
     Baseline, MIN_PREFIX_LEN, MachinesConfig, OpRetry, OpTimeouts, ProviderKind, RestartConfig, SimConfig, WorkerCount,
-    WorkerSource, WorkersConfig, bad_protect_glob, prefix_never_matches,
+    WorkerSpec, WorkersConfig, bad_protect_glob, prefix_never_matches,
 };
 pub use monitor::MonitorConfig;
 pub use pressure::{OnPressure, PressureConfig};

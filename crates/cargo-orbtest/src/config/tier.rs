@@ -171,20 +171,9 @@ impl NoTests {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backoff {
-    Fixed,
-    Exponential,
-}
-
-impl Backoff {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backoff::Fixed => "fixed",
-            Backoff::Exponential => "exponential",
-        }
-    }
-}
+/// How retry delays grow: the machines client's, so `[machines] retry` and a tier's `retries`
+/// mean the same thing.
+pub use orbtest_machines::policy::Backoff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retries {

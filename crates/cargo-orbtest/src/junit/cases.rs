@@ -82,7 +82,8 @@ fn merge_entries(id: TestId, mut entries: Vec<TestResult>) -> Option<TestResult>
     if last.status.is_failure() {
         let mut outputs: Vec<String> = earlier_failures.iter().filter_map(|e| e.output.clone()).collect();
         outputs.extend(last.output.take());
-        let output = (!outputs.is_empty()).then(|| crate::report::tail(&outputs.join("\n"), OUTPUT_LINES));
+        let output =
+            (!outputs.is_empty()).then(|| orbtest_machines::text::tail(&outputs.join("\n"), OUTPUT_LINES, 2_000));
         let messages: Vec<String> = earlier_failures
             .iter()
             .chain(std::iter::once(&last))

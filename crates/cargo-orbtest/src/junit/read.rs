@@ -490,7 +490,7 @@ fn output(text: &str, out: &str, err: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    Some(crate::report::tail(&text, OUTPUT_LINES))
+    Some(orbtest_machines::text::tail(&text, OUTPUT_LINES, 2_000))
 }
 
 fn attr(e: &BytesStart<'_>, key: &[u8]) -> Option<String> {

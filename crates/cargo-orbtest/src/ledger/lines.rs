@@ -3,7 +3,7 @@
 
 use orbtest_machines::journal::OpRecord;
 
-use super::{Attempt, Line, MachineCost, RunRef, TestLine, TierLine};
+use super::{LedgerAttempt, Line, MachineCost, RunRef, TestLine, TierLine};
 use crate::report::{AttemptSummary, BlameSummary};
 use crate::results::{RunResult, TestResult, TestStatus, TierOutcome};
 
@@ -56,13 +56,13 @@ pub fn lines_for_run(run: &RunResult, ops: &[OpRecord], ctx: &RunContext) -> Vec
 }
 
 /// Each attempt as the run kept it; a test that passed at once has one.
-fn attempts(test: &TestResult) -> Vec<Attempt> {
+fn attempts(test: &TestResult) -> Vec<LedgerAttempt> {
     if test.attempt_log.is_empty() {
         let status = match test.status {
             TestStatus::Passed | TestStatus::Flaky => "passed",
             other => other.as_str(),
         };
-        return vec![Attempt {
+        return vec![LedgerAttempt {
             n: 1,
             status: status.to_string(),
             duration_ms: Some(test.duration.as_millis() as u64),
@@ -73,7 +73,7 @@ fn attempts(test: &TestResult) -> Vec<Attempt> {
         .iter()
         .map(|a| {
             let summary = AttemptSummary::of(a);
-            Attempt {
+            LedgerAttempt {
                 n: summary.n,
                 status: summary.status,
                 duration_ms: Some(summary.duration_ms),
@@ -84,7 +84,7 @@ fn attempts(test: &TestResult) -> Vec<Attempt> {
 }
 
 fn machine_cost(test: &str, ops: &[OpRecord]) -> MachineCost {
-    let key = crate::shard::ids::match_key(test);
+    let key = crate::test_ids::match_key(test);
     let mut cost = MachineCost::default();
     let mut made = std::collections::BTreeSet::new();
     for op in ops.iter().filter(|op| {
@@ -92,7 +92,7 @@ fn machine_cost(test: &str, ops: &[OpRecord]) -> MachineCost {
             && op
                 .test
                 .as_deref()
-                .is_some_and(|t| t == test || crate::shard::ids::match_key(t) == key)
+                .is_some_and(|t| t == test || crate::test_ids::match_key(t) == key)
     }) {
         cost.create_ms += op.duration_ms;
         if op.outcome == "ok" {

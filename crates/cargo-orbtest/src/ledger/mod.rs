@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::report::BlameSummary;
 
 pub use lines::{RunContext, lines_for_run};
-pub use stats::{FailingAttempt, TestFlakes, flake_stats};
+pub use stats::{FailingAttempt, TestFlakes, add_flake_rates, flake_stats};
 
 /// The ledger's directory under the runs directory.
 pub const DIR_NAME: &str = "ledger";
@@ -80,7 +80,7 @@ pub struct TestLine {
     pub status: String,
     /// Of the final attempt.
     pub duration_ms: u64,
-    pub attempts: Vec<Attempt>,
+    pub attempts: Vec<LedgerAttempt>,
     /// Machines the test made and the time their create-class calls took.
     #[serde(default, skip_serializing_if = "MachineCost::is_zero")]
     pub machines: MachineCost,
@@ -92,13 +92,13 @@ pub struct TestLine {
 impl TestLine {
     /// `binary-id::name`, as summary.json names tests.
     pub fn id(&self) -> String {
-        crate::shard::ids::join(&self.binary_id, &self.name)
+        crate::test_ids::join(&self.binary_id, &self.name)
     }
 }
 
 /// One attempt of a test, as summary.json's `attempts` describe them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Attempt {
+pub struct LedgerAttempt {
     pub n: u32,
     /// passed | failed | timed-out
     pub status: String,
@@ -110,7 +110,7 @@ pub struct Attempt {
     pub blame: Option<BlameSummary>,
 }
 
-impl Attempt {
+impl LedgerAttempt {
     /// The machine layer failed this attempt.
     pub fn infra(&self) -> bool {
         matches!(self.blame, Some(BlameSummary::Machines(_)))

@@ -12,7 +12,7 @@
 //! baselines never changes the user's default machine: OrbStack makes the first machine the
 //! default, and preflight sets the old one back.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -142,7 +142,7 @@ pub fn recipe_hash(b: &Baseline) -> String {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
+pub struct BaselineReport {
     pub ready: Vec<ReadyBaseline>,
     pub reused: Vec<String>,
     pub built: Vec<String>,
@@ -156,13 +156,13 @@ pub fn ensure(
     existing: &[MachineRecord],
     rebuild: bool,
     log_dir: &Path,
-) -> Result<Outcome, BaselineError> {
+) -> Result<BaselineReport, BaselineError> {
     let before = if baselines.is_empty() {
         None
     } else {
         default_machine(client)
     };
-    let mut out = Outcome::default();
+    let mut out = BaselineReport::default();
     let made = ensure_each(client, state, baselines, existing, rebuild, log_dir, &mut out);
     if !out.built.is_empty() {
         keep_default(client, before.as_deref(), &out.built);
@@ -177,7 +177,7 @@ fn ensure_each(
     existing: &[MachineRecord],
     rebuild: bool,
     log_dir: &Path,
-    out: &mut Outcome,
+    out: &mut BaselineReport,
 ) -> Result<(), BaselineError> {
     let mut registry = state.baselines();
     for b in baselines {
@@ -416,13 +416,6 @@ fn keep_default(client: &Client, before: Option<&str>, built: &[String]) {
             tracing::warn!("building baselines made `{now}` the default machine and `{before}` could not be set back");
         }
     }
-}
-
-/// Names of every baseline we know: configured or in the registry (never reaped).
-pub fn known_names(state: &ProviderState, configured: &[Baseline]) -> BTreeSet<String> {
-    let mut names: BTreeSet<String> = state.baselines().into_keys().collect();
-    names.extend(configured.iter().map(|b| b.name.clone()));
-    names
 }
 
 /// Images that have a ready baseline (no need to warm them).

@@ -122,7 +122,7 @@ pub fn reap_input(
         kept: owners.kept.clone(),
         prefixes: config.prefixes.clone(),
         protect: config.protect.clone(),
-        baselines: super::baselines::known_names(state, &config.baselines),
+        baselines: state.baseline_names(&config.baselines),
     };
     (input, owners)
 }

@@ -16,6 +16,6 @@ pub mod shim_setup;
 pub mod state;
 pub mod stats;
 pub mod warm;
-pub mod workers;
+pub mod worker_provisioning;
 
 pub use session::{LifecycleOptions, Postflight, Preflight, PreflightContext, Session};

@@ -12,7 +12,7 @@ use super::state::ProviderState;
 use crate::config::{MachinesConfig, ProviderKind};
 use crate::errors::{Error, Result};
 use orbtest_machines::OrbctlProvider;
-use orbtest_machines::{Backoff, Policy, Retry, Timeouts};
+use orbtest_machines::{Policy, Retry, Timeouts};
 
 #[derive(Debug, Clone)]
 pub struct ResolvedProvider {
@@ -189,10 +189,7 @@ pub fn policy(config: &MachinesConfig) -> Policy {
         retry: Retry {
             attempts: config.retry.attempts,
             delay: config.retry.delay,
-            backoff: match config.retry.backoff {
-                crate::config::Backoff::Fixed => Backoff::Fixed,
-                crate::config::Backoff::Exponential => Backoff::Exponential,
-            },
+            backoff: config.retry.backoff,
         },
         ..Policy::default()
     }

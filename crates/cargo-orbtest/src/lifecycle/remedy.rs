@@ -41,7 +41,7 @@ pub struct RemedyError {
 
 /// What the host and OrbStack look like now.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Probe {
+pub struct OrbStackLoad {
     /// Resident memory of OrbStack's helper processes, when visible (macOS).
     pub helper_mib: Option<u64>,
     pub swap_percent: f64,
@@ -49,7 +49,7 @@ pub struct Probe {
 
 /// OrbStack as the remedy sees it.
 pub trait OrbStack {
-    fn probe(&self) -> Probe;
+    fn probe(&self) -> OrbStackLoad;
     /// Stops OrbStack (and its VM) and quits the app where there is one.
     fn quit(&self) -> Result<(), MachinesError>;
     fn start(&self) -> Result<(), MachinesError>;
@@ -82,7 +82,7 @@ impl std::fmt::Display for Remedy {
 }
 
 /// Why OrbStack should be restarted, if it should.
-pub fn due(probe: &Probe, limits: &RestartConfig) -> Option<String> {
+pub fn due(probe: &OrbStackLoad, limits: &RestartConfig) -> Option<String> {
     if let Some(mib) = probe.helper_mib.filter(|m| *m > limits.helper_memory_mib) {
         return Some(format!(
             "its helper uses {mib} MiB, over the {} MiB limit",
@@ -97,7 +97,7 @@ pub fn due(probe: &Probe, limits: &RestartConfig) -> Option<String> {
     })
 }
 
-fn figures(probe: &Probe) -> String {
+fn figures(probe: &OrbStackLoad) -> String {
     match probe.helper_mib {
         Some(mib) => format!("helper {mib} MiB, swap {:.0}%", probe.swap_percent),
         None => format!("swap {:.0}%", probe.swap_percent),
@@ -145,13 +145,13 @@ pub struct ProviderOrbStack {
 }
 
 impl OrbStack for ProviderOrbStack {
-    fn probe(&self) -> Probe {
+    fn probe(&self) -> OrbStackLoad {
         let pressure = self
             .client
             .provider()
             .pressure()
             .unwrap_or_else(crate::monitor::host_pressure);
-        Probe {
+        OrbStackLoad {
             helper_mib: match self.kind {
                 ProviderKind::Orbstack => helper_mib(),
                 ProviderKind::Sim => None,
@@ -222,7 +222,7 @@ mod tests {
     use super::*;
 
     struct Fake {
-        probe: Probe,
+        probe: OrbStackLoad,
         statuses: RefCell<Vec<&'static str>>,
         log: RefCell<Vec<&'static str>>,
     }
@@ -230,7 +230,7 @@ mod tests {
     impl Fake {
         fn new(helper_mib: Option<u64>, swap_percent: f64, statuses: &[&'static str]) -> Self {
             Self {
-                probe: Probe {
+                probe: OrbStackLoad {
                     helper_mib,
                     swap_percent,
                 },
@@ -241,7 +241,7 @@ mod tests {
     }
 
     impl OrbStack for Fake {
-        fn probe(&self) -> Probe {
+        fn probe(&self) -> OrbStackLoad {
             self.probe
         }
         fn quit(&self) -> Result<(), MachinesError> {
@@ -276,7 +276,7 @@ mod tests {
         assert!(calm.log.borrow().is_empty());
         assert!(
             due(
-                &Probe {
+                &OrbStackLoad {
                     helper_mib: Some(9000),
                     swap_percent: 0.0
                 },
@@ -287,7 +287,7 @@ mod tests {
         );
         assert!(
             due(
-                &Probe {
+                &OrbStackLoad {
                     helper_mib: None,
                     swap_percent: 51.0
                 },

@@ -23,7 +23,7 @@ use crate::results::MachineStats;
 use crate::signals::Interrupts;
 use orbtest_machines::broker::Broker;
 use orbtest_machines::files::write_atomic;
-use orbtest_machines::workers::{ENV_WORKERS, WorkerSet};
+use orbtest_machines::worker_machines::{ENV_WORKERS, WorkerSet};
 use orbtest_machines::{Client, Journal, JournalView, Record};
 
 /// Command-line choices about machines.
@@ -359,13 +359,13 @@ impl Session {
         let workers = match (ctx.workers, &machines.workers) {
             (Some(count), Some(wanted)) if count > 0 => Some(step(observer, ctx.interrupts, "workers", || {
                 let set = WorkerSet {
-                    names: super::workers::names(ctx.run_id, count),
-                    source: super::workers::source(wanted, &ready),
+                    names: super::worker_provisioning::names(ctx.run_id, count),
+                    source: super::worker_provisioning::source(wanted, &ready),
                 };
                 set.write(&run.dir)
                     .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
                 let tracked = broker.tracked(None);
-                let message = super::workers::provide_all(&tracked, &set, ctx.interrupts)
+                let message = super::worker_provisioning::provide_all(&tracked, &set, ctx.interrupts)
                     .map_err(|e| Error::preflight("workers", e))?;
                 Ok((set, message))
             })?),
@@ -503,7 +503,7 @@ impl Session {
             }
         };
         let protect = Protect::new(&self.config.protect).ok();
-        let baseline_names = baselines::known_names(&self.resolved.state, &self.config.baselines);
+        let baseline_names = self.resolved.state.baseline_names(&self.config.baselines);
         out.stats.leftover = after
             .iter()
             .map(|m| m.name.clone())

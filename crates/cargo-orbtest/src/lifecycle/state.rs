@@ -19,7 +19,7 @@
 //! which the kernel releases when a run dies; a provider whose machines live elsewhere (a
 //! remote Docker engine) can keep them as labelled sentinels next to its machines.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -299,6 +299,13 @@ impl ProviderState {
             }
         }
         Ok(removed)
+    }
+
+    /// Names of every baseline we know: configured or in the registry (never reaped).
+    pub fn baseline_names(&self, configured: &[crate::config::Baseline]) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self.baselines().into_keys().collect();
+        names.extend(configured.iter().map(|b| b.name.clone()));
+        names
     }
 
     pub fn baselines(&self) -> BTreeMap<String, BaselineRecord> {

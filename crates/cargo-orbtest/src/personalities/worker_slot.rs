@@ -16,7 +16,7 @@ use std::process::Command;
 
 use crate::tiers::nextest::target_runner::CHAINED_ENV;
 use orbtest_machines::broker::remote::Remote;
-use orbtest_machines::workers::{self, ENV_WORKER, WorkerSet};
+use orbtest_machines::worker_machines::{self as workers, ENV_WORKER, WorkerSet};
 
 pub const RUNNER: &str = "orbtest-runner";
 pub const HELPER: &str = "orbtest-worker";

@@ -94,39 +94,6 @@ pub fn evaluate(config: &GateConfig, run: &RunResult) -> GateVerdict {
     }
 }
 
-/// Adds `max_flake_rate` violations: each test of `run` whose flake rate over its last
-/// `flake_window` runs in `ledger` (this run's lines included) is over the limit.
-pub fn add_flake_rates(
-    verdict: &mut GateVerdict,
-    config: &GateConfig,
-    run: &RunResult,
-    ledger: &[crate::ledger::Line],
-) {
-    let Some(max) = config.max_flake_rate else { return };
-    let in_run: std::collections::HashSet<(String, String)> = run
-        .tiers
-        .iter()
-        .flat_map(|t| t.tests.iter().map(move |r| (t.name.clone(), r.id.to_string())))
-        .collect();
-    let stats = crate::ledger::flake_stats(ledger, config.flake_window as usize);
-    let over: Vec<_> = stats
-        .iter()
-        .filter(|s| s.rate > max && in_run.contains(&(s.tier.clone(), s.id.clone())))
-        .collect();
-    for s in over.iter().take(20) {
-        verdict.violations.push(format!(
-            "{} (tier `{}`) was flaky in {} of its last {} runs: flake rate {:.2} (max {max})",
-            s.id, s.tier, s.flaky, s.runs, s.rate
-        ));
-    }
-    if over.len() > 20 {
-        verdict
-            .violations
-            .push(format!("{} more tests over the flake rate limit", over.len() - 20));
-    }
-    verdict.passed = verdict.violations.is_empty();
-}
-
 fn check_counts(out: &mut Vec<String>, scope: &str, c: &TestCounts, gate: &TierGate) {
     let checks = [
         (c.failed, gate.max_failed, "test failed", "tests failed"),

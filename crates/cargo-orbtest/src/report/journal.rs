@@ -11,7 +11,7 @@ pub const JOURNAL_FILE: &str = "journal.jsonl";
 
 /// One attempt of one machine operation (`"event":"op"`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct OpRecord {
+pub struct JournalOp {
     #[serde(default)]
     pub ts_ms: u64,
     #[serde(default)]
@@ -39,7 +39,7 @@ fn first() -> u32 {
 }
 
 /// The op records of a journal; a missing file is an empty journal (no machine tier ran).
-pub fn read_journal(path: &Path) -> std::io::Result<Vec<OpRecord>> {
+pub fn read_journal(path: &Path) -> std::io::Result<Vec<JournalOp>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(parse_journal(&text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -47,7 +47,7 @@ pub fn read_journal(path: &Path) -> std::io::Result<Vec<OpRecord>> {
     }
 }
 
-pub fn parse_journal(text: &str) -> Vec<OpRecord> {
+pub fn parse_journal(text: &str) -> Vec<JournalOp> {
     text.lines()
         .filter_map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).ok()?;
@@ -79,8 +79,8 @@ pub struct OpStats {
 }
 
 /// One row per operation, the usual lifecycle order first, then the rest by name.
-pub fn op_stats(records: &[OpRecord]) -> Vec<OpStats> {
-    let mut by_op: BTreeMap<&str, Vec<&OpRecord>> = BTreeMap::new();
+pub fn op_stats(records: &[JournalOp]) -> Vec<OpStats> {
+    let mut by_op: BTreeMap<&str, Vec<&JournalOp>> = BTreeMap::new();
     for r in records {
         by_op.entry(r.op.as_str()).or_default().push(r);
     }

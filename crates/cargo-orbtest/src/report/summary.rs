@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{Attempt, Blame, Invocation, RunResult, ShardInfo, TestResult, TestStatus, TierResult};
+use crate::results::{Attempt, Blame, RunInvocation, RunResult, ShardInfo, TestResult, TestStatus, TierResult};
 
 pub const SCHEMA: u32 = 1;
 
@@ -54,8 +54,8 @@ pub struct InvocationSummary {
 }
 
 impl InvocationSummary {
-    pub fn of(i: &Invocation) -> Option<Self> {
-        (*i != Invocation::default()).then(|| Self {
+    pub fn of(i: &RunInvocation) -> Option<Self> {
+        (*i != RunInvocation::default()).then(|| Self {
             command_line: i.command_line.clone(),
             rerun_args: i.rerun_args.clone(),
             git_commit: i.git_commit.clone(),
@@ -63,8 +63,8 @@ impl InvocationSummary {
         })
     }
 
-    pub fn to_invocation(&self) -> Invocation {
-        Invocation {
+    pub fn to_invocation(&self) -> RunInvocation {
+        RunInvocation {
             command_line: self.command_line.clone(),
             rerun_args: self.rerun_args.clone(),
             git_commit: self.git_commit.clone(),

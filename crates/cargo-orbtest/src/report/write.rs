@@ -71,7 +71,7 @@ pub fn timeline_for(run: &RunResult, dir: &Path, label: Option<String>) -> Resul
 }
 
 /// The machine operations recorded in `dir/journal.jsonl` (none without machine tiers).
-pub fn ops_in(dir: &Path) -> Result<Vec<journal::OpRecord>> {
+pub fn ops_in(dir: &Path) -> Result<Vec<journal::JournalOp>> {
     let path = dir.join(journal::JOURNAL_FILE);
     journal::read_journal(&path).map_err(|e| Error::io("cannot read", &path, e))
 }

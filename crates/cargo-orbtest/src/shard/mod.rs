@@ -10,7 +10,7 @@
 //! * [`select`]: a shard's tests in each tier of a run.
 //! * [`runtime`]: preparing a run that is one shard.
 
-pub mod ids;
+pub use crate::test_ids as ids;
 pub mod inputs;
 pub mod plan;
 pub mod planner;

@@ -134,7 +134,7 @@ enum OpenError {
     Start {
         opener: &'static str,
         #[source]
-        source: orbtest_process::Error,
+        source: orbtest_process::SuperviseError,
     },
     #[error("{opener} failed ({how})")]
     Failed { opener: &'static str, how: String },
@@ -179,7 +179,7 @@ fn merge_shards(global: &GlobalArgs, dirs: &[PathBuf], out: &Path, regate: bool,
             let mut all = Ledger::of(&ws.orbtest_dir()).read().unwrap_or_default();
             all.extend(lines.iter().cloned());
             let mut verdict = std::mem::take(&mut run.gate);
-            gate::add_flake_rates(&mut verdict, &config.gate, &run, &all);
+            crate::ledger::add_flake_rates(&mut verdict, &config.gate, &run, &all);
             run.gate = verdict;
         }
     }

@@ -14,7 +14,7 @@ use crate::lifecycle::{LifecycleOptions, provider, state};
 use crate::monitor::{MachineSource, Monitor};
 use crate::plan::{Plan, Selection};
 use crate::report::{self, gate, github, shell_word, write_atomic};
-use crate::results::Invocation;
+use crate::results::RunInvocation;
 use crate::runner::{RunOptions, Runner};
 use crate::shard::PlanFile;
 use crate::shard::runtime::ShardRequest;
@@ -127,7 +127,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
             });
             history.extend(lines.iter().cloned());
             let mut verdict = std::mem::take(&mut run.gate);
-            gate::add_flake_rates(&mut verdict, &config.gate, run, &history);
+            crate::ledger::add_flake_rates(&mut verdict, &config.gate, run, &history);
             run.gate = verdict;
         }
     }
@@ -168,7 +168,7 @@ pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
 }
 
 /// The command line as typed, and what a rerun of one test keeps of it.
-fn invocation(global: &GlobalArgs, args: &RunArgs, ws: &crate::workspace::Workspace) -> Invocation {
+fn invocation(global: &GlobalArgs, args: &RunArgs, ws: &crate::workspace::Workspace) -> RunInvocation {
     let mut words: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|w| w.to_string_lossy().into_owned())
@@ -198,7 +198,7 @@ fn invocation(global: &GlobalArgs, args: &RunArgs, ws: &crate::workspace::Worksp
         kept.push("--".to_string());
         kept.extend(rest);
     }
-    Invocation {
+    RunInvocation {
         command_line,
         rerun_args: kept,
         git_commit: ws.is_cargo.then(|| git_commit(&ws.root)).flatten(),

@@ -6,10 +6,18 @@
 
 use std::path::Path;
 
-/// Ends the processes of runs that died without ending them (never `own`'s); how many.
+/// Ends the processes of this project's runs that died without ending them (never `own`'s);
+/// how many. Only runs whose lock lives beside `own`'s (the same runs directory): another
+/// project's leftovers are its own next run's to end, and a concurrent run elsewhere on the
+/// host must not reach into them.
 pub fn end_those_of_dead_runs(own: &Path) -> usize {
+    let runs = own.parent().and_then(Path::parent).map(Path::to_path_buf);
     let own = own.to_string_lossy();
-    orbtest_process::kill_marked_if(crate::env::RUN_ALIVE, |lock| lock != own && !is_held(Path::new(lock)))
+    orbtest_process::kill_marked_if(crate::env::RUN_ALIVE, |lock| {
+        let lock_path = Path::new(lock);
+        let ours = runs.as_deref().is_some_and(|runs| lock_path.starts_with(runs));
+        ours && lock != own && !is_held(lock_path)
+    })
 }
 
 /// Whether some process holds `lock` (a run is alive while it does). A lock that cannot be

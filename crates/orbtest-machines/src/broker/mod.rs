@@ -38,7 +38,7 @@ use crate::tracked::Tracked;
 use orbctl::argv::{self, Exit};
 use orbctl::checks;
 use orbctl::op::{Flavor, Op, OpClass};
-use wire::{Reply, Request};
+use wire::{Request, WireReply};
 
 /// The socket's name in the run directory.
 pub const SOCKET: &str = "broker.sock";
@@ -95,7 +95,7 @@ pub struct ImageDemand {
 struct Calls {
     under_way: Vec<Arc<Call>>,
     /// Calls that succeeded after every caller had gone, kept for a retry to take.
-    unclaimed: Vec<(Key, Instant, Reply)>,
+    unclaimed: Vec<(Key, Instant, WireReply)>,
 }
 
 /// The same call by the same test: what a retry has in common with the call it repeats.
@@ -117,7 +117,7 @@ struct Call {
 
 struct CallState {
     phase: Phase,
-    reply: Option<Reply>,
+    reply: Option<WireReply>,
     /// Connections waiting for this call.
     callers: usize,
 }
@@ -307,7 +307,7 @@ impl Admission for PhaseAdmission {
 
 /// What a new call comes to before it runs.
 enum Begun {
-    Answer(Reply),
+    Answer(WireReply),
     /// Wait for this call; `joined` when it is the same call of the same test begun earlier.
     Wait {
         call: Arc<Call>,
@@ -443,7 +443,7 @@ impl Shared {
             }
             Err(e) => {
                 self.calls().under_way.retain(|c| !Arc::ptr_eq(c, &call));
-                Begun::Answer(Reply::error(format!(
+                Begun::Answer(WireReply::error(format!(
                     "the broker cannot start a thread for the call: {e}"
                 )))
             }
@@ -488,7 +488,7 @@ impl Shared {
         Some(Begun::Answer(reply))
     }
 
-    fn joined(&self, journal: &Journal, op: &Op, reply: &Reply) {
+    fn joined(&self, journal: &Journal, op: &Op, reply: &WireReply) {
         self.note(
             journal,
             Record::Joined {
@@ -505,7 +505,7 @@ impl Shared {
     /// Deletes spare protected machines and baselines: a named one is refused as orbctl
     /// refuses a machine it will not delete (nothing deleted, exit 1); `delete -a` becomes a
     /// delete of every other machine.
-    fn guard_delete(&self, op: &Op, journal: &Journal) -> Result<Option<Op>, Box<Reply>> {
+    fn guard_delete(&self, op: &Op, journal: &Journal) -> Result<Option<Op>, Box<WireReply>> {
         let Op::Delete { names, force, all } = op else {
             return Ok(None);
         };
@@ -532,7 +532,7 @@ impl Shared {
             for name in names {
                 if let Some(reason) = why(name) {
                     refuse(name, reason.clone());
-                    return Err(Box::new(Reply::answer(
+                    return Err(Box::new(WireReply::answer(
                         1,
                         Vec::new(),
                         checks::daemon_error(&format!("cannot delete '{name}': {reason}")),
@@ -564,7 +564,7 @@ impl Shared {
         }
         if rest.is_empty() {
             // What `delete -a` says when it has deleted everything it may: nothing.
-            return Err(Box::new(Reply::answer(0, Vec::new(), Vec::new())));
+            return Err(Box::new(WireReply::answer(0, Vec::new(), Vec::new())));
         }
         Ok(Some(Op::Delete {
             names: rest,
@@ -575,7 +575,7 @@ impl Shared {
 
     /// A create-class call for a name another test's call under way is making: orbctl would say
     /// the name is taken, so that is the answer, at once; the collision is journaled.
-    fn collision(&self, calls: &Calls, op: &Op, test: Option<&str>, journal: &Journal) -> Option<Reply> {
+    fn collision(&self, calls: &Calls, op: &Op, test: Option<&str>, journal: &Journal) -> Option<WireReply> {
         if op.class() != OpClass::Create {
             return None;
         }
@@ -604,7 +604,7 @@ impl Shared {
     /// A create-class call that would have to wait for admission for a name that exists: it
     /// cannot succeed, so it gets orbctl's answer at once instead of a place in the queue. A
     /// name another test of the run made is a collision worth showing.
-    fn taken_while_queued(&self, op: &Op, journal: &Journal) -> Option<Reply> {
+    fn taken_while_queued(&self, op: &Op, journal: &Journal) -> Option<WireReply> {
         if op.class() != OpClass::Create {
             return None;
         }
@@ -641,8 +641,8 @@ impl Shared {
         let reply = match self.taken_while_queued(&call.op, tracked.journal()) {
             Some(answer) => answer,
             None => match tracked.execute(&call.op, argv) {
-                Ok(result) => Reply::of(&result),
-                Err(e) => Reply::error(e.to_string()),
+                Ok(result) => WireReply::of(&result),
+                Err(e) => WireReply::error(e.to_string()),
             },
         };
         let succeeded = reply.head.error.is_none() && reply.head.code == 0;
@@ -670,7 +670,7 @@ impl Shared {
         stream: &UnixStream,
         since: Instant,
         journal: &Journal,
-    ) -> Option<Reply> {
+    ) -> Option<WireReply> {
         let mut st = call.lock();
         loop {
             if let Some(reply) = &st.reply {
@@ -738,11 +738,11 @@ fn gone(stream: &UnixStream) -> bool {
     }
 }
 
-fn answer(exit: &Exit) -> Reply {
-    Reply::answer(exit.code, exit.stdout.as_bytes(), exit.stderr.as_bytes())
+fn answer(exit: &Exit) -> WireReply {
+    WireReply::answer(exit.code, exit.stdout.as_bytes(), exit.stderr.as_bytes())
 }
 
-fn outcome_of(reply: &Reply) -> &str {
+fn outcome_of(reply: &WireReply) -> &str {
     match (&reply.head.summary, &reply.head.error) {
         (Some(s), _) => s.outcome.as_str(),
         (None, Some(_)) => "failed",

@@ -5,7 +5,7 @@ use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use super::wire::{Reply, Request};
+use super::wire::{Request, WireReply};
 use crate::client::{MachinesError, OpResult};
 use crate::journal::OpRecord;
 use crate::settings::RunSettings;
@@ -58,7 +58,7 @@ impl Remote {
     }
 
     /// Has the run carry out `orbctl ARGV`; its reply, byte for byte.
-    pub fn call(&self, argv: &[String]) -> Result<Reply, MachinesError> {
+    pub fn call(&self, argv: &[String]) -> Result<WireReply, MachinesError> {
         let stream = self.connect()?;
         let request = Request::Call {
             argv: argv.to_vec(),
@@ -68,7 +68,7 @@ impl Remote {
         };
         let lost = |e: std::io::Error| MachinesError::Broker(format!("the run's machine broker did not answer: {e}"));
         request.write_to(&mut &stream).map_err(lost)?;
-        Reply::read_from(&mut BufReader::new(&stream)).map_err(lost)
+        WireReply::read_from(&mut BufReader::new(&stream)).map_err(lost)
     }
 
     /// `op` carried out by the run, as a [`crate::Client`] would report it.
@@ -90,7 +90,7 @@ impl Remote {
 }
 
 /// An answer given without running anything (a refusal), as a result.
-fn answered(op: &Op, reply: &Reply) -> OpResult {
+fn answered(op: &Op, reply: &WireReply) -> OpResult {
     let outcome = if reply.head.code == 0 {
         crate::client::Outcome::Succeeded
     } else {

@@ -65,17 +65,17 @@ pub struct ReplyHead {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub struct WireReply {
     pub head: ReplyHead,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
 
-impl Reply {
+impl WireReply {
     /// orbctl's own answer (a refusal), with no call behind it.
-    pub fn answer(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl Into<Vec<u8>>) -> Reply {
+    pub fn answer(code: i32, stdout: impl Into<Vec<u8>>, stderr: impl Into<Vec<u8>>) -> WireReply {
         let (stdout, stderr) = (stdout.into(), stderr.into());
-        Reply {
+        WireReply {
             head: ReplyHead {
                 code,
                 stdout: stdout.len(),
@@ -89,15 +89,15 @@ impl Reply {
     }
 
     /// The machines layer's failure to carry the call out.
-    pub fn error(message: String) -> Reply {
-        let mut reply = Reply::answer(1, Vec::new(), Vec::new());
+    pub fn error(message: String) -> WireReply {
+        let mut reply = WireReply::answer(1, Vec::new(), Vec::new());
         reply.head.error = Some(message);
         reply
     }
 
     /// A finished call, as a pass-through caller reports it.
-    pub fn of(result: &OpResult) -> Reply {
-        let mut reply = Reply::answer(result.caller_exit_code(), result.stdout.clone(), result.stderr.clone());
+    pub fn of(result: &OpResult) -> WireReply {
+        let mut reply = WireReply::answer(result.caller_exit_code(), result.stdout.clone(), result.stderr.clone());
         let ms = |d: Duration| d.as_millis() as u64;
         reply.head.summary = Some(CallSummary {
             outcome: outcome_name(result.outcome).to_string(),
@@ -147,7 +147,7 @@ impl Reply {
         w.flush()
     }
 
-    pub fn read_from(r: &mut impl BufRead) -> std::io::Result<Reply> {
+    pub fn read_from(r: &mut impl BufRead) -> std::io::Result<WireReply> {
         let mut line = Vec::new();
         r.read_until(b'\n', &mut line)?;
         if line.is_empty() {
@@ -161,7 +161,7 @@ impl Reply {
         r.read_exact(&mut stdout)?;
         let mut stderr = vec![0; head.stderr];
         r.read_exact(&mut stderr)?;
-        Ok(Reply { head, stdout, stderr })
+        Ok(WireReply { head, stdout, stderr })
     }
 }
 
@@ -196,16 +196,16 @@ mod tests {
 
     #[test]
     fn replies_carry_bytes_exactly() {
-        let reply = Reply::answer(3, b"out\n\xff{".to_vec(), b"[-32098] x\n".to_vec());
+        let reply = WireReply::answer(3, b"out\n\xff{".to_vec(), b"[-32098] x\n".to_vec());
         let mut buf = Vec::new();
         reply.write_to(&mut buf).unwrap();
-        let back = Reply::read_from(&mut std::io::Cursor::new(buf)).unwrap();
+        let back = WireReply::read_from(&mut std::io::Cursor::new(buf)).unwrap();
         assert_eq!(back, reply);
     }
 
     #[test]
     fn a_silent_broker_is_an_error_not_an_empty_reply() {
-        let e = Reply::read_from(&mut std::io::Cursor::new(Vec::new())).unwrap_err();
+        let e = WireReply::read_from(&mut std::io::Cursor::new(Vec::new())).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }

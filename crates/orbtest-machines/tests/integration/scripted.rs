@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orbtest_machines::{
-    Attempt, AttemptOutcome, Client, ErrorKind, Observer, Op, Outcome, Policy, Pressure, Provider, Retry,
+    AttemptObserver, AttemptOutcome, CallAttempt, Client, ErrorKind, Op, Outcome, Policy, Pressure, Provider, Retry,
 };
 use orbtest_process::Invocation;
 
@@ -71,8 +71,8 @@ type Entry = (String, u32, Option<Duration>, AttemptOutcome);
 #[derive(Default)]
 struct Log(Mutex<Vec<Entry>>);
 
-impl Observer for Log {
-    fn on_attempt(&self, a: &Attempt<'_>) {
+impl AttemptObserver for Log {
+    fn on_attempt(&self, a: &CallAttempt<'_>) {
         self.0
             .lock()
             .unwrap()

@@ -12,7 +12,7 @@ fn interrupted(
     script: &str,
     supervision: Supervision<'_>,
     raise: &[Interrupt],
-) -> (orbtest_process::Exit, Vec<String>) {
+) -> (orbtest_process::ChildExit, Vec<String>) {
     let interrupts = Interrupts::new();
     let supervision = supervision.interrupts(interrupts.clone());
     let mut lines = Vec::new();

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::esc;
 use crate::report::human_duration;
-use crate::report::journal::{OpRecord, op_stats};
+use crate::report::journal::{JournalOp, op_stats};
 use crate::results::RunResult;
 
-pub(super) fn machines(h: &mut String, run: &RunResult, ops: &[OpRecord]) {
+pub(super) fn machines(h: &mut String, run: &RunResult, ops: &[JournalOp]) {
     let m = &run.machines;
     h.push_str("<section id=\"machines\"><h2>Machines</h2>\n");
     let _ = writeln!(
@@ -66,8 +66,8 @@ pub(super) fn machines(h: &mut String, run: &RunResult, ops: &[OpRecord]) {
 const EVENTS: usize = 500;
 
 /// Every recovery, retry and clone: when, which operation on which machine, for which test.
-fn events(h: &mut String, run: &RunResult, ops: &[OpRecord]) {
-    let notable: Vec<&OpRecord> = ops
+fn events(h: &mut String, run: &RunResult, ops: &[JournalOp]) {
+    let notable: Vec<&JournalOp> = ops
         .iter()
         .filter(|o| o.recovered || o.attempt > 1 || o.op == "clone")
         .collect();

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 pub use chart::{Band, Timeline, bands_from_run, bands_from_samples, place_labels};
 
-use super::journal::OpRecord;
+use super::journal::JournalOp;
 use super::trend::TrendPoint;
 use crate::report::{Digest, count, counts_phrase, human_duration};
 use crate::results::{RunResult, TierOutcome};
@@ -25,7 +25,7 @@ use crate::results::{RunResult, TierOutcome};
 /// What the page shows besides the run itself.
 pub struct Extras<'a> {
     pub timelines: &'a [Timeline],
-    pub ops: &'a [OpRecord],
+    pub ops: &'a [JournalOp],
     /// Run ids of merged shard reports.
     pub merged_from: &'a [String],
     /// A merged report's shards: predicted against actual time.

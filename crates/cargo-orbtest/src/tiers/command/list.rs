@@ -98,5 +98,5 @@ pub fn list_tests(
             tail: exit.tail,
         });
     }
-    Ok(Some(lines.iter().map(|id| crate::shard::ids::split(id)).collect()))
+    Ok(Some(lines.iter().map(|id| crate::test_ids::split(id)).collect()))
 }

@@ -30,9 +30,9 @@ pub struct Spawn<'a> {
 
 /// How one run of the command ended, and its last lines of output.
 #[derive(Debug, Clone)]
-pub struct Exit {
+pub struct CommandExit {
     /// As the supervisor saw it; `interrupted` is any interrupt of the run so far.
-    pub status: orbtest_process::Exit,
+    pub status: orbtest_process::ChildExit,
     /// The last lines of output.
     pub tail: String,
 }
@@ -82,11 +82,11 @@ pub fn run(
     spawn: &Spawn<'_>,
     on_start: &mut dyn FnMut(u32),
     on_line: &mut dyn FnMut(&str),
-) -> Result<Exit, SpawnError> {
+) -> Result<CommandExit, SpawnError> {
     let program = spawn.argv.first().map(String::as_str).unwrap_or_default();
     let path = search_path(spawn.env);
     let resolved = resolve_program(program, path.as_deref(), spawn.workdir)?;
-    let mut inv = crate::tiers::nextest::scrubbed(Invocation::new(resolved).args(&spawn.argv[1..]).dir(spawn.workdir));
+    let mut inv = crate::env::scrubbed(Invocation::new(resolved).args(&spawn.argv[1..]).dir(spawn.workdir));
     for (k, v) in spawn.env {
         inv = inv.env(k, v);
     }
@@ -119,8 +119,8 @@ pub fn run(
     if exit.orphans > 0 {
         tracing::warn!("stopped {} processes the command left running", exit.orphans);
     }
-    Ok(Exit {
-        status: orbtest_process::Exit {
+    Ok(CommandExit {
+        status: orbtest_process::ChildExit {
             interrupted: spawn.interrupts.received(),
             ..exit
         },
@@ -153,7 +153,7 @@ impl Log {
 mod tests {
     use super::*;
 
-    fn sh(script: &str, deadline: Duration) -> (Exit, Vec<String>) {
+    fn sh(script: &str, deadline: Duration) -> (CommandExit, Vec<String>) {
         let argv = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
         let dir = std::env::temp_dir();
         let spawn = Spawn {

@@ -100,9 +100,9 @@ pub fn check_programs(config: &Config, tiers: &[Tier]) -> Result<()> {
 }
 
 /// What one attempt left behind.
-struct Attempt {
+struct CommandAttempt {
     tests: Vec<TestResult>,
-    exit: process::Exit,
+    exit: process::CommandExit,
     /// Why the JUnit report could not be used, when one was expected or written.
     junit_problem: Option<String>,
     /// A report was written but could not be read: the attempt failed, whatever the exit code.
@@ -141,7 +141,7 @@ pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
         },
     };
 
-    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut attempts: Vec<CommandAttempt> = Vec::new();
     let mut infra_error = None;
     for number in 1..=tier.retries.count + 1 {
         if number > 1 && !sleep_unless_interrupted(delay_before(&tier.retries, number - 1), tr.deadline, run.interrupts)
@@ -190,7 +190,7 @@ struct TierRunner<'a, 'b> {
 impl TierRunner<'_, '_> {
     /// Runs attempt `number` (1 is the first run, later ones are retries); `Err` when the
     /// command could not be started.
-    fn attempt(&self, number: u32, log: &mut process::Log) -> std::result::Result<Attempt, process::SpawnError> {
+    fn attempt(&self, number: u32, log: &mut process::Log) -> std::result::Result<CommandAttempt, process::SpawnError> {
         let (tier, command) = (self.run.tier, self.run.command);
         let junit_path = attempt_junit(&self.tier_dir, number);
         let _ = std::fs::remove_file(&junit_path);
@@ -294,7 +294,7 @@ impl TierRunner<'_, '_> {
     fn conclude(
         &self,
         result: &mut TierResult,
-        attempts: &[Attempt],
+        attempts: &[CommandAttempt],
         infra_error: Option<&str>,
         log: &mut process::Log,
     ) {
@@ -348,7 +348,7 @@ impl TierRunner<'_, '_> {
     }
 }
 
-impl Attempt {
+impl CommandAttempt {
     /// The command succeeded and reported no failing test.
     fn passed(&self) -> bool {
         self.exit.status.success() && !self.unreadable && !self.tests.iter().any(|t| t.status.is_failure())
@@ -361,11 +361,11 @@ impl Attempt {
 fn read_attempt(
     junit_path: &Path,
     expects_junit: bool,
-    exit: process::Exit,
+    exit: process::CommandExit,
     duration: Duration,
     pseudo_id: &TestId,
     tier: &Tier,
-) -> Attempt {
+) -> CommandAttempt {
     let mut unreadable = false;
     let (mut tests, junit_problem, had_junit) = if junit_path.exists() {
         match junit::read_path(junit_path) {
@@ -425,7 +425,7 @@ fn read_attempt(
             format!("`{}` {} ({why})", pseudo_id.name, exit.status.describe()),
         ));
     }
-    Attempt {
+    CommandAttempt {
         tests,
         exit,
         junit_problem,

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use nextest_metadata::NextestExitCode;
 
-use super::scrub::scrubbed;
 use super::{ConfigSite, ToolConfig, config_sites};
 use crate::config::{Config, Diagnostic};
+use crate::env::scrubbed;
 use crate::errors::{Error, Result};
 use crate::report::tail;
 use crate::signals::Interrupts;

@@ -2,9 +2,9 @@
 
 use nextest_metadata::{ListCommand, TestListSummary};
 
-use super::scrub::scrubbed;
 use super::{Built, ToolConfig, profile_name};
 use crate::config::{Config, Tier};
+use crate::env::scrubbed;
 use crate::errors::{Error, Result};
 use crate::results::TestId;
 use crate::signals::Interrupts;
@@ -231,8 +231,8 @@ pub fn list_binaries(ws: &Workspace, quiet: bool) -> Result<Vec<crate::config::L
             text => crate::report::tail(text, 30),
         };
         return Err(match output.code {
-            Some(101) => Error::Build {
-                code: "101".into(),
+            Some(nextest_metadata::NextestExitCode::BUILD_FAILED) => Error::Build {
+                code: nextest_metadata::NextestExitCode::BUILD_FAILED.to_string(),
                 output_tail: detail,
             },
             code => Error::Nextest {

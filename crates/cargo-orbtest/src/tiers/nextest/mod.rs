@@ -3,11 +3,11 @@
 
 mod args;
 mod build;
+pub mod filterset;
 mod list;
 mod progress;
 pub mod repeat;
 mod run;
-mod scrub;
 mod sites;
 pub mod target_runner;
 mod tool_config;
@@ -21,7 +21,6 @@ pub use list::{
 };
 pub use progress::{FailedAttempt, FailureTap, LineEvent, MESSAGE_LINES, parse_line};
 pub use run::{TierRun, TierRunOutput, effective_threads, run_tier};
-pub(crate) use scrub::scrubbed;
 pub use sites::{ConfigSite, config_sites};
 pub use tool_config::{ToolConfig, profile_name, slow_timeout};
 pub use version::{MIN_VERSION, NextestVersion, check_version};

@@ -58,7 +58,7 @@ pub fn repeat_new_tests(r: &Repeat<'_>, result: &mut TierResult, new: &[TestId])
         .filter(|a| !a.starts_with("--partition"))
         .cloned()
         .collect();
-    args.extend(["-E".to_string(), crate::shard::select::filterset(&pairs)]);
+    args.extend(["-E".to_string(), super::filterset::filterset(&pairs)]);
     let mut failures: HashMap<TestId, Vec<Attempt>> = HashMap::new();
     let mut done = 1;
     for n in 2..=r.runs {

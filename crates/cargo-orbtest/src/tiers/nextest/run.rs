@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::scrub::scrubbed;
 use super::{Built, LineEvent, ToolConfig, parse_line, profile_name};
+use crate::env::scrubbed;
 use crate::errors::{Error, Result};
 use crate::signals::{Interrupt, Interrupts};
 use crate::workspace::Workspace;

@@ -29,7 +29,7 @@ impl NextestVersion {
 
 /// Runs `cargo nextest --version`; errors say how to install or upgrade.
 pub fn check_version(cargo: &std::path::Path) -> Result<NextestVersion> {
-    let inv = super::scrubbed(Invocation::new(cargo).args(["nextest", "--version"]));
+    let inv = crate::env::scrubbed(Invocation::new(cargo).args(["nextest", "--version"]));
     let output = orbtest_process::capture(&inv, None).map_err(|e| Error::NextestMissing {
         detail: format!("could not run {}: {}", cargo.display(), e.io()),
     })?;

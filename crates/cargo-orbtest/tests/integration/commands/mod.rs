@@ -10,4 +10,4 @@ mod placeholders;
 mod pytest;
 mod remedy;
 mod seed_client;
-mod workers;
+mod worker_machines;

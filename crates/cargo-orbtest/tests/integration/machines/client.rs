@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orbtest_machines::{
-    Admission, Attempt, AttemptOutcome, ErrorKind, Observer, Op, OpClass, Outcome, Permit, Policy, Retry,
+    Admission, AttemptObserver, AttemptOutcome, CallAttempt, ErrorKind, Op, OpClass, Outcome, Permit, Policy, Retry,
 };
 
 use crate::support::sim::Sim;
@@ -41,8 +41,8 @@ type Entry = (OpClass, String, Option<String>, u32, Option<Duration>, AttemptOut
 #[derive(Default)]
 struct Log(Mutex<Vec<Entry>>);
 
-impl Observer for Log {
-    fn on_attempt(&self, a: &Attempt<'_>) {
+impl AttemptObserver for Log {
+    fn on_attempt(&self, a: &CallAttempt<'_>) {
         self.0.lock().unwrap().push((
             a.class,
             a.op.verb().to_string(),

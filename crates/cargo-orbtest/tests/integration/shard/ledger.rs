@@ -225,7 +225,8 @@ fn flaky_shows_rates_and_infra_attempts_from_imported_artifacts() {
 #[test]
 fn the_gate_bounds_each_tests_flake_rate_over_its_window() {
     use orbtest::config::GateConfig;
-    use orbtest::report::gate::{add_flake_rates, evaluate};
+    use orbtest::ledger::add_flake_rates;
+    use orbtest::report::gate::evaluate;
     // `api` was flaky by its own fault in 2 of its 4 runs, `web` once through the machines.
     let mut lines = Vec::new();
     for (i, id) in ["r1", "r2", "r3", "r4"].iter().enumerate() {

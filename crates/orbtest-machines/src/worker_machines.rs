@@ -56,7 +56,7 @@ pub enum WorkerError {
     Check {
         name: String,
         #[source]
-        source: orbtest_process::Error,
+        source: orbtest_process::SuperviseError,
     },
     #[error(
         "`orbctl run -m {name} true` did not finish within {}",

@@ -4,11 +4,11 @@
 //! run journal before it can appear.
 
 use super::baselines::ReadyBaseline;
-use crate::config::{Config, Tier, WorkerCount, WorkerSource as ConfigSource, WorkersConfig};
+use crate::config::{Config, Tier, WorkerCount, WorkerSpec, WorkersConfig};
 use crate::errors::{Error, Result};
 use orbctl::images::canonical;
 use orbtest_machines::tracked::Tracked;
-use orbtest_machines::workers::{self, WorkerOps, WorkerSet, WorkerSource};
+use orbtest_machines::worker_machines::{self as workers, WorkerOps, WorkerSet, WorkerSource};
 use orbtest_machines::{Op, Outcome};
 
 /// Why the run's workers could not be provided.
@@ -77,8 +77,8 @@ pub fn names(run_id: &str, count: usize) -> Vec<String> {
 /// image, else created from the image.
 pub fn source(config: &WorkersConfig, ready: &[ReadyBaseline]) -> WorkerSource {
     match &config.source {
-        ConfigSource::Baseline(name) => WorkerSource::Clone { baseline: name.clone() },
-        ConfigSource::Image(image) => {
+        WorkerSpec::Baseline(name) => WorkerSource::Clone { baseline: name.clone() },
+        WorkerSpec::Image(image) => {
             let wanted = canonical(image);
             match ready
                 .iter()
@@ -189,7 +189,7 @@ mod tests {
             clone_for_create: false,
         }];
         let config = |image: &str| WorkersConfig {
-            source: ConfigSource::Image(image.into()),
+            source: WorkerSpec::Image(image.into()),
             count: WorkerCount::Threads,
         };
         assert_eq!(
