@@ -35,7 +35,9 @@ const WORDS: [&str; 3] = ["a", "b", "c"];
 const SCENARIO: &str = "seed = 7\ntime_scale = 0.01\n\
 [latency]\ncreate = { dist = \"uniform\", min = \"1s\", max = \"3s\" }\nprovisioning = \"1s\"\n\
 delete = { dist = \"uniform\", min = \"500ms\", max = \"2s\" }\nlist = \"200ms\"\ninfo = \"100ms\"\n\
-[host]\nmemory_mib = 1048576\n";
+[host]\nmemory_mib = 1048576\n\
+[faults.transient]\nrate = 0.1\nops = [\"create\"]\nburst = 4\nat = 0.5\n\
+error = \"make rootfs: download rootfs: stream to file: unexpected EOF\"\n";
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -115,6 +117,7 @@ fn config(prefixes: &[&str], script: Option<&str>, scenario: &Path) -> String {
     let list: Vec<String> = prefixes.iter().map(|p| format!("{p:?}")).collect();
     let mut text = format!(
         "[machines]\nprovider = \"sim\"\nprefixes = [{}]\nprotect = [{PROTECT:?}]\n\
+         retry = {{ attempts = 2, delay = \"10ms\" }}\n\
          [machines.sim]\nscenario = {:?}\n",
         list.join(", "),
         scenario.display().to_string()
