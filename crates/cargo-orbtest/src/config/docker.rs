@@ -127,8 +127,9 @@ fn read_recipe(name: &str, t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option
     for p in &packages {
         if !valid_package(p.get_ref()) {
             diags.push(
-                Diagnostic::new(p.span(), format!("`{}` is not a Debian package name", p.get_ref()))
-                    .help("one package per entry, like \"python3\" or \"iputils-ping\" (lower case, digits, `+`, `-`, `.`)"),
+                Diagnostic::new(p.span(), format!("`{}` is not a Debian package name", p.get_ref())).help(
+                    "one package per entry, like \"python3\" or \"iputils-ping\" (lower case, digits, `+`, `-`, `.`)",
+                ),
             );
         }
     }
@@ -175,8 +176,11 @@ fn read_recipe(name: &str, t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             {
                 diags.push(
-                    Diagnostic::new(suite.span(), format!("`{}` is not a Debian suite name", suite.get_ref()))
-                        .help("name a suite like \"bookworm\" or \"trixie\""),
+                    Diagnostic::new(
+                        suite.span(),
+                        format!("`{}` is not a Debian suite name", suite.get_ref()),
+                    )
+                    .help("name a suite like \"bookworm\" or \"trixie\""),
                 );
                 ok = false;
             }
@@ -232,12 +236,11 @@ pub(crate) fn check_uses(docker: &DockerConfig, uses: &[ImageUse], diags: &mut D
             continue;
         }
         diags.push(
-            Diagnostic::new(u.span.clone(), format!("no recipe for image `{}` ({})", u.image, u.key))
-                .help(format!(
-                    "provider = \"docker\" builds each machine image from [machines.docker.images.\"{}\"]: add it \
+            Diagnostic::new(u.span.clone(), format!("no recipe for image `{}` ({})", u.image, u.key)).help(format!(
+                "provider = \"docker\" builds each machine image from [machines.docker.images.\"{}\"]: add it \
                      with `from = \"IMAGE\"` (a Docker image) or `debootstrap = \"SUITE\"` (a Debian suite)",
-                    u.image
-                )),
+                u.image
+            )),
         );
     }
 }

@@ -222,12 +222,10 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
             "sim" => ProviderKind::Sim,
             "docker" => ProviderKind::Docker,
             other => {
-                diags.push(
-                    Diagnostic::new(p.span(), format!("unknown provider `{other}`")).help(
-                        "use \"orbstack\" (the real orbctl), \"sim\" (the bundled orbsim simulator) or \"docker\" \
+                diags.push(Diagnostic::new(p.span(), format!("unknown provider `{other}`")).help(
+                    "use \"orbstack\" (the real orbctl), \"sim\" (the bundled orbsim simulator) or \"docker\" \
                          (system containers on a Docker engine)",
-                    ),
-                );
+                ));
                 d.provider
             }
         },
