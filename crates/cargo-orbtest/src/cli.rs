@@ -406,10 +406,10 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
             .collect();
         if !given.is_empty() {
             return Err(conflict(format!(
-                "{} {} run options, given before the `{name}` subcommand: put options after the subcommand they \
+                "{} {}, given before the `{name}` subcommand: put options after the subcommand they \
                  are for (`cargo orbtest {name} --help` lists them), or leave out `{name}` to run",
                 given.join(", "),
-                if given.len() == 1 { "is a" } else { "are" }
+                if given.len() == 1 { "is a run option" } else { "are run options" }
             )));
         }
     }
