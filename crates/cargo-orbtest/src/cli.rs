@@ -207,7 +207,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show the tiers, their effective settings and the tests each selects.
     List(ListArgs),
-    /// Write a commented orchestrator.toml at the workspace root.
+    /// Write orchestrator.toml with tiers derived from your tests (outside cargo: from the test
+    /// runners found, pytest, go test, npm test).
     Init {
         /// Overwrite an existing file.
         #[arg(long)]
@@ -226,7 +227,8 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Check the provider, the host and the config, and show who owns which machine.
+    /// Check that a run would start (cargo-nextest, what each tier selects, the provider when a
+    /// tier needs machines); show the host and who owns which machine.
     Doctor {
         /// Print the findings as JSON.
         #[arg(long)]
