@@ -411,7 +411,11 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
                 "{} {}, given before the `{name}` subcommand: put options after the subcommand they \
                  are for (`cargo orbtest {name} --help` lists them), or leave out `{name}` to run",
                 given.join(", "),
-                if given.len() == 1 { "is a run option" } else { "are run options" }
+                if given.len() == 1 {
+                    "is a run option"
+                } else {
+                    "are run options"
+                }
             )));
         }
     }
