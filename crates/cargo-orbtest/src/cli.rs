@@ -519,5 +519,13 @@ mod tests {
                 "{words}: {text}"
             );
         }
+        let one = parse_words("--tier fast list")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            one.contains("--tier is a run option, given before the `list` subcommand"),
+            "{one}"
+        );
     }
 }
