@@ -215,6 +215,10 @@ pub struct CallAttempt<'a> {
 /// Told about every attempt (a later journal records them).
 pub trait AttemptObserver: Send + Sync {
     fn on_attempt(&self, attempt: &CallAttempt<'_>);
+
+    /// A create-class attempt under watch (`watch_hangs`) saw the machine it makes, made after
+    /// the attempt began, while the attempt still ran (in any state, `creating` too).
+    fn on_machine_seen(&self, _machine: &str, _id: &str) {}
 }
 
 /// Held for the duration of one create-class attempt; dropping it releases the slot.
@@ -510,9 +514,19 @@ impl Client {
             .created_machine()
             .filter(|_| self.policy.watch_hangs && op.class() == OpClass::Create);
         let since_ms = crate::clock::now_ms();
+        let seen = std::sync::atomic::AtomicBool::new(false);
         let settled = || {
             name.is_some_and(|name| match self.info(name) {
-                InfoAnswer::Found(info) => finished(op, &info.record.state) && created_since(&info.record.id, since_ms),
+                InfoAnswer::Found(info) if created_since(&info.record.id, since_ms) => {
+                    // Its id as soon as the machine shows: should this process die before the
+                    // call ends, only that exact machine is the one it was making.
+                    if let Some(obs) = &self.observer
+                        && !seen.swap(true, std::sync::atomic::Ordering::Relaxed)
+                    {
+                        obs.on_machine_seen(name, &info.record.id);
+                    }
+                    finished(op, &info.record.state)
+                }
                 _ => false,
             })
         };

@@ -345,6 +345,15 @@ impl AttemptObserver for Journal {
             tracing::warn!(journal = %self.path.display(), "cannot append to the run journal: {e}");
         }
     }
+
+    /// The id of a machine the run claimed, recorded while its create still runs: a run killed
+    /// mid-create then leaves a claim on that exact machine, not on whatever is made under the
+    /// name after it died (a create that then failed, and someone's own machine in its place).
+    fn on_machine_seen(&self, machine: &str, id: &str) {
+        if let Err(e) = self.created(machine, id) {
+            tracing::warn!(machine, "cannot record the machine's id in the run journal: {e}");
+        }
+    }
 }
 
 /// Whether a non-empty file's last byte is not a newline.

@@ -403,3 +403,45 @@ fn a_machine_made_under_the_name_of_a_create_that_failed_is_never_deleted() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(s.machines(), ["scratch-x"]);
 }
+
+/// A run SIGKILLed while its test's create is under way; OrbStack then fails that create (a
+/// download error near its end) and someone makes their own machine under the name before the
+/// next run. The dead run's claim names the machine it was making (its id, journaled as soon
+/// as the machine showed, while the create still ran), so the next run leaves the newcomer
+/// alone. Without the id, any machine newer than the claim passed for the dead run's.
+#[test]
+fn a_machine_made_in_place_of_a_killed_runs_failed_create_is_never_reaped() {
+    let orbsim = "time_scale = 0.01\n[latency]\ncreate = \"200s\"\n\
+                  [faults.transient]\nrate = 1.0\nops = [\"create\"]\nlimit = 1\nat = 0.9\n\
+                  error = \"make rootfs: download rootfs: stream to file: unexpected EOF\"\n";
+    let s = scenario(
+        "",
+        &tier("dies", "orbctl create ubuntu:22.04 scratch-y; sleep 60"),
+        Some(orbsim),
+    );
+    let log = s.path().join("run.log");
+    let mut run = spawn(s.command(&["--tier", "dies"]), &log);
+    let journaled_id = || {
+        std::fs::read_dir(s.sim().join("orbtest/runs"))
+            .map(|d| {
+                d.flatten().any(|run| {
+                    std::fs::read_to_string(run.path().join("journal.jsonl"))
+                        .is_ok_and(|j| j.lines().any(|l| l.contains("\"created\"") && l.contains("scratch-y")))
+                })
+            })
+            .unwrap_or(false)
+    };
+    wait_until("the machine's id in the run's journal", journaled_id);
+    assert_eq!(s.stats()["creates_in_flight"], 1, "the create is still under way");
+    run.kill().expect("SIGKILL");
+    run.wait().expect("wait");
+    wait_until("OrbStack to fail the create", || {
+        s.stats()["creates_failed"].as_u64() >= Some(1)
+    });
+    assert!(s.machines().is_empty(), "{:?}", s.machines());
+
+    assert!(s.orbctl(&["create", "ubuntu:22.04", "scratch-y"]).status.success());
+    let out = s.run(&["--tier", "quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s.machines(), ["scratch-y"], "{}", stderr(&out));
+}
