@@ -175,6 +175,33 @@ fn retries(r: &Retries) -> Value {
     Value::Table(t)
 }
 
+/// A forwarded `--profile NAME` must name a profile of the user's nextest config (the tool config
+/// names it too, see [`ToolConfig::generate`], so nextest no longer says so itself): nextest's
+/// own `default…` profiles, or `[profile.NAME]` in `config_file` (the forwarded `--config-file`,
+/// else the workspace's `.config/nextest.toml`).
+pub(crate) fn check_profile(name: &str, config_file: &Path) -> Result<(), String> {
+    if name.starts_with("default") {
+        return Ok(());
+    }
+    let declared = std::fs::read_to_string(config_file)
+        .ok()
+        .and_then(|text| text.parse::<Table>().ok())
+        .is_some_and(|t| {
+            t.get("profile")
+                .and_then(Value::as_table)
+                .is_some_and(|p| p.contains_key(name))
+        });
+    if declared {
+        Ok(())
+    } else {
+        Err(format!(
+            "--profile {name}: {} has no [profile.{name}]\n  = help: define it there, or leave out --profile \
+             (each tier already runs with its own profile, orbtest-<tier>)",
+            config_file.display()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,32 +241,5 @@ mod tests {
         assert_eq!(slow_timeout(Duration::from_secs(90)), (Duration::from_secs(45), 2));
         let (period, n) = slow_timeout(Duration::from_millis(61_500));
         assert_eq!(period * n, Duration::from_millis(61_500));
-    }
-}
-
-/// A forwarded `--profile NAME` must name a profile of the user's nextest config (the tool config
-/// names it too, see [`ToolConfig::generate`], so nextest no longer says so itself): nextest's
-/// own `default…` profiles, or `[profile.NAME]` in `config_file` (the forwarded `--config-file`,
-/// else the workspace's `.config/nextest.toml`).
-pub(crate) fn check_profile(name: &str, config_file: &Path) -> Result<(), String> {
-    if name.starts_with("default") {
-        return Ok(());
-    }
-    let declared = std::fs::read_to_string(config_file)
-        .ok()
-        .and_then(|text| text.parse::<Table>().ok())
-        .is_some_and(|t| {
-            t.get("profile")
-                .and_then(Value::as_table)
-                .is_some_and(|p| p.contains_key(name))
-        });
-    if declared {
-        Ok(())
-    } else {
-        Err(format!(
-            "--profile {name}: {} has no [profile.{name}]\n  = help: define it there, or leave out --profile \
-             (each tier already runs with its own profile, orbtest-<tier>)",
-            config_file.display()
-        ))
     }
 }
