@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::diagnostic::Diagnostic;
+use super::docker::{self, DockerConfig, ImageUse};
 use super::reader::{Diagnostics, Table};
 use super::tier::Backoff;
 use super::write::{Writer, duration_string};
@@ -23,6 +24,7 @@ const KEYS: &[&str] = &[
     "keep_on_failure",
     "keep_runs",
     "sim",
+    "docker",
     "workers",
     "restart",
 ];
@@ -49,6 +51,8 @@ pub enum ProviderKind {
     Orbstack,
     /// orbsim, the bundled simulator.
     Sim,
+    /// Labelled system containers on a Docker engine (orbdock, embedded).
+    Docker,
 }
 
 impl ProviderKind {
@@ -56,6 +60,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Orbstack => "orbstack",
             ProviderKind::Sim => "sim",
+            ProviderKind::Docker => "docker",
         }
     }
 }
@@ -87,6 +92,8 @@ pub struct MachinesConfig {
     /// How many runs' journals to keep. Default 20.
     pub keep_runs: u32,
     pub sim: SimConfig,
+    /// `[machines.docker]`: machine images for the Docker provider.
+    pub docker: DockerConfig,
     /// `[machines.workers]`: warm machines handed to tests, one per test slot. Default none.
     pub workers: Option<WorkersConfig>,
     /// `[machines.restart]`: when `doctor --fix` and `--restart-orbstack` restart OrbStack.
@@ -198,6 +205,7 @@ impl Default for MachinesConfig {
             keep_on_failure: false,
             keep_runs: 20,
             sim: SimConfig::default(),
+            docker: DockerConfig::default(),
             workers: None,
             restart: RestartConfig::default(),
         }
@@ -212,11 +220,12 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
         Some(p) => match p.get_ref().as_str() {
             "orbstack" => ProviderKind::Orbstack,
             "sim" => ProviderKind::Sim,
+            "docker" => ProviderKind::Docker,
             other => {
-                diags.push(
-                    Diagnostic::new(p.span(), format!("unknown provider `{other}`"))
-                        .help("use \"orbstack\" (the real orbctl) or \"sim\" (the bundled orbsim simulator)"),
-                );
+                diags.push(Diagnostic::new(p.span(), format!("unknown provider `{other}`")).help(
+                    "use \"orbstack\" (the real orbctl), \"sim\" (the bundled orbsim simulator) or \"docker\" \
+                         (system containers on a Docker engine)",
+                ));
                 d.provider
             }
         },
@@ -291,10 +300,11 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
             }
         }
     };
+    let mut uses = Vec::new();
     let baselines = t
         .table_list("baseline", diags)
         .iter()
-        .filter_map(|b| read_baseline(b, diags))
+        .filter_map(|b| read_baseline(b, &mut uses, diags))
         .collect::<Vec<_>>();
     let sim = match t.table("sim", format!("{}.sim", t.name), diags) {
         None => d.sim.clone(),
@@ -308,7 +318,20 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
     };
     let workers = t
         .table("workers", "[machines.workers]".to_string(), diags)
-        .and_then(|w| read_workers(&w, &baselines, diags));
+        .and_then(|w| read_workers(&w, &baselines, &mut uses, diags));
+    let docker = t
+        .table("docker", "[machines.docker]".to_string(), diags)
+        .map(|dt| docker::read(&dt, diags))
+        .unwrap_or_default();
+    let images = t.string_list("images", diags).unwrap_or_default();
+    uses.extend(images.iter().map(|i| ImageUse {
+        image: i.get_ref().clone(),
+        span: i.span(),
+        key: "[machines] images",
+    }));
+    if provider == ProviderKind::Docker {
+        docker::check_uses(&docker, &uses, diags);
+    }
     let restart = match t.table("restart", "[machines.restart]".to_string(), diags) {
         None => d.restart,
         Some(rt) => {
@@ -335,24 +358,25 @@ pub(crate) fn read(t: &Table<'_, '_>, base_dir: &std::path::Path, diags: &mut Di
         auto_baselines: t.bool("auto_baselines", diags).unwrap_or(d.auto_baselines),
         timeouts,
         retry,
-        images: t
-            .string_list("images", diags)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| i.into_inner())
-            .collect(),
+        images: images.into_iter().map(|i| i.into_inner()).collect(),
         baselines,
         keep_on_failure: t.bool("keep_on_failure", diags).unwrap_or(d.keep_on_failure),
         keep_runs: t
             .integer("keep_runs", 1..=10_000, diags)
             .map_or(d.keep_runs, |n| n as u32),
         sim,
+        docker,
         workers,
         restart,
     }
 }
 
-fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnostics) -> Option<WorkersConfig> {
+fn read_workers(
+    t: &Table<'_, '_>,
+    baselines: &[Baseline],
+    uses: &mut Vec<ImageUse>,
+    diags: &mut Diagnostics,
+) -> Option<WorkersConfig> {
     t.deny_unknown(WORKER_KEYS, diags);
     let count = match t.get("count") {
         None => Some(WorkerCount::Threads),
@@ -382,7 +406,14 @@ fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnosti
             );
             return None;
         }
-        (Some(i), None) => WorkerSpec::Image(i.into_inner()),
+        (Some(i), None) => {
+            uses.push(ImageUse {
+                image: i.get_ref().clone(),
+                span: i.span(),
+                key: "[machines.workers] image",
+            });
+            WorkerSpec::Image(i.into_inner())
+        }
         (None, Some(b)) => {
             if !baselines.iter().any(|x| x.name == *b.get_ref()) {
                 let mut d = Diagnostic::new(b.span(), format!("no [[machines.baseline]] named `{}`", b.get_ref()));
@@ -410,7 +441,7 @@ fn read_workers(t: &Table<'_, '_>, baselines: &[Baseline], diags: &mut Diagnosti
     Some(WorkersConfig { source, count: count? })
 }
 
-fn read_baseline(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Baseline> {
+fn read_baseline(t: &Table<'_, '_>, uses: &mut Vec<ImageUse>, diags: &mut Diagnostics) -> Option<Baseline> {
     t.deny_unknown(BASELINE_KEYS, diags);
     let name = t.string("name", diags);
     let image = t.string("image", diags);
@@ -421,6 +452,13 @@ fn read_baseline(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Baseline>
                     .help("a baseline needs a `name` and an `image`, like name = \"orbtest-base-jammy\", image = \"ubuntu:22.04\""),
             );
         }
+    }
+    if let Some(i) = &image {
+        uses.push(ImageUse {
+            image: i.get_ref().clone(),
+            span: i.span(),
+            key: "a [[machines.baseline]] image",
+        });
     }
     Some(Baseline {
         name: name?.into_inner(),
@@ -507,6 +545,9 @@ impl MachinesConfig {
                     s.string("scenario", &scenario.to_string_lossy());
                 }
             });
+        }
+        if self.docker != DockerConfig::default() {
+            w.inline_table("docker", |d| self.docker.write(d));
         }
         if let Some(workers) = &self.workers {
             w.inline_table("workers", |wt| {

@@ -5,6 +5,7 @@
 //! value; the typed [`Config`] it produces is what the rest of the program sees.
 
 mod diagnostic;
+mod docker;
 mod gate;
 mod load;
 mod machines;
@@ -18,6 +19,7 @@ mod tier;
 mod write;
 
 pub use diagnostic::{ConfigError, Diagnostic, Source, did_you_mean};
+pub use docker::{DockerConfig, ImageRecipe, ImageSource};
 pub use gate::{GateConfig, TierGate};
 pub use machines::{
     Baseline, MIN_PREFIX_LEN, MachinesConfig, OpRetry, OpTimeouts, ProviderKind, RestartConfig, SimConfig, WorkerCount,

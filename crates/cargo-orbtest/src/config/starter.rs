@@ -272,7 +272,7 @@ const OPTIONAL_SECTIONS: &str = r#"
 # prefixes = ["test-"]              # machines cleanup may delete (at least 3 characters)
 # protect = ["dev", "work-*"]       # never deleted
 # max_concurrent_creates = 4        # default: as many as the host has memory headroom for
-# auto_baselines = false           # default true: clone images the last run created again and again
+# auto_baselines = false            # default true: clone images the last run created again and again
 # images = ["ubuntu:22.04"]         # warmed in preflight
 #
 # [[machines.baseline]]             # a provisioned machine tests' creates are cloned from

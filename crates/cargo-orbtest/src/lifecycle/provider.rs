@@ -54,6 +54,10 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
                 env: Vec::new(),
             })
         }
+        ProviderKind::Docker => Err(Error::preflight(
+            "provider",
+            "provider = \"docker\" is not available in this build yet: use \"sim\" or \"orbstack\"",
+        )),
         ProviderKind::Sim => {
             let scenario = config.sim.scenario.clone().or_else(|| {
                 std::env::var_os("ORBSIM_SCENARIO")

@@ -154,7 +154,7 @@ impl OrbStack for ProviderOrbStack {
         OrbStackLoad {
             helper_mib: match self.kind {
                 ProviderKind::Orbstack => helper_mib(),
-                ProviderKind::Sim => None,
+                ProviderKind::Sim | ProviderKind::Docker => None,
             },
             swap_percent: pressure.swap_percent,
         }

@@ -75,7 +75,7 @@ impl MachineSource for ProviderSampler {
     fn sample(&self) -> Option<MachineSample> {
         match self.kind {
             ProviderKind::Sim => self.orbsim_stats(),
-            ProviderKind::Orbstack => Some(MachineSample {
+            ProviderKind::Orbstack | ProviderKind::Docker => Some(MachineSample {
                 running: self.running_machines()?,
                 // The run's broker admits every create of its tests, in this process.
                 creates_in_flight: orbtest_machines::admission::creates_in_flight() as u64,

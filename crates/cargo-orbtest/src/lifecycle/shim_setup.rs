@@ -92,7 +92,7 @@ pub(crate) fn install_shim(
 }
 
 /// The architecture orbctl takes for the host's: orbsim's scenario says; for OrbStack it is
-/// this Mac's.
+/// this Mac's; for Docker, the host's (the engine runs containers of its own architecture).
 fn host_arch(resolved: &ResolvedProvider) -> Option<String> {
     match resolved.kind {
         ProviderKind::Sim => {
@@ -107,7 +107,7 @@ fn host_arch(resolved: &ResolvedProvider) -> Option<String> {
                 None => Some(orbsim::scenario::Scenario::default().host_arch),
             }
         }
-        ProviderKind::Orbstack => match std::env::consts::ARCH {
+        ProviderKind::Orbstack | ProviderKind::Docker => match std::env::consts::ARCH {
             "aarch64" => Some("arm64".into()),
             "x86_64" => Some("amd64".into()),
             _ => None,

@@ -26,6 +26,8 @@ struct Report {
     ready: bool,
     /// What a run needs, each checked.
     checks: Vec<Check>,
+    /// Whether a tier has `machines = true` (otherwise the provider is shown, not needed).
+    machines_needed: bool,
     provider: String,
     status: Option<String>,
     version: Option<String>,
@@ -91,6 +93,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     let mut report = Report {
         ready: false,
         checks: Vec::new(),
+        machines_needed: config.uses_machines(),
         provider: config.machines.provider.as_str().to_string(),
         status: None,
         version: None,
@@ -231,7 +234,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
         advice.extend(
             problems
                 .drain(..provider_problems)
-                .map(|p| format!("provider (not used): {p}")),
+                .map(|p| format!("provider (not used until a tier has `machines = true`): {p}")),
         );
     }
     problems.extend(
@@ -261,12 +264,16 @@ fn print_human(r: &Report) {
     for c in &r.checks {
         crate::outln!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.what, c.detail);
     }
-    crate::outln!("provider: {}", r.provider);
-    crate::outln!(
-        "OrbStack: {} (version {})",
-        r.status.as_deref().unwrap_or("unknown"),
-        r.version.as_deref().unwrap_or("unknown")
-    );
+    // Without machine tiers the provider's details are noise to a newcomer: the check above says
+    // it is not needed, the advice what to fix before adding one.
+    if r.machines_needed || r.status.is_some() {
+        crate::outln!("provider: {}", r.provider);
+        crate::outln!(
+            "OrbStack: {} (version {})",
+            r.status.as_deref().unwrap_or("unknown"),
+            r.version.as_deref().unwrap_or("unknown")
+        );
+    }
     crate::outln!(
         "host: memory {:.0}%, swap {:.0}%, CPU {:.0}%",
         r.host.memory_percent,
@@ -278,10 +285,13 @@ fn print_human(r: &Report) {
     }
     match r.orbstack_helper_mib {
         Some(mib) => crate::outln!("OrbStack helper: {mib} MiB resident"),
-        None => crate::outln!("OrbStack helper: not visible on this host"),
+        None if r.machines_needed => crate::outln!("OrbStack helper: not visible on this host"),
+        None => {}
     }
     if r.machines.is_empty() {
-        crate::outln!("machines: none");
+        if r.machines_needed {
+            crate::outln!("machines: none");
+        }
     } else {
         crate::outln!("machines:");
         let width = r.machines.iter().map(|m| m.name.len()).max().unwrap_or(4);

@@ -204,6 +204,8 @@ impl LiveView {
         }
         let style = match (&t.command, width) {
             (Some(_), _) => template("{prefix:.bold} {spinner:.cyan} {elapsed} {wide_msg}"),
+            // Until nextest says how many tests the tier runs, a bar would read "0/0", full.
+            (None, _) if t.tally.total == 0 => template("{prefix:.bold} {wide_msg}"),
             (None, 0) => template("{prefix:.bold} {pos}/{len} {wide_msg}"),
             (None, w) => template(&format!(
                 "{{prefix:.bold}} [{{bar:{w}.cyan/blue}}] {{pos}}/{{len}} {{wide_msg}}"
@@ -221,6 +223,9 @@ impl LiveView {
                 String::new()
             };
             return format!("{attempt}{running} running · {}", self.style.dim(last));
+        }
+        if t.tally.total == 0 {
+            return "starting…".to_string();
         }
         let c = &t.tally.counts;
         let mut parts = vec![format!("{running} running")];
@@ -368,6 +373,8 @@ impl Observer for LiveView {
                     t.bar.set_length(*total as u64);
                     t.tally.total = *total;
                 }
+                // From a spinner to a bar.
+                s.bar_width = usize::MAX;
                 self.redraw_tier(&mut s);
             }
             Event::TestFinished {
@@ -705,6 +712,26 @@ mod tests {
         let text = screen.text();
         assert!(text.contains("tier integration 1/6"), "{text}");
         assert!(!text.contains('['), "no bar at 40 columns: {text}");
+    }
+
+    #[test]
+    fn a_tier_says_starting_until_its_tests_are_counted_never_a_full_bar() {
+        let screen = Screen::new(80);
+        let view = LiveView::on(screen.term(), None, false, false);
+        view.event(&Event::TierStarted {
+            tier: "integration",
+            machines: false,
+        });
+        let text = screen.text();
+        assert!(text.contains("tier integration starting…"), "{text}");
+        assert!(!text.contains("0/0"), "{text}");
+        view.event(&Event::TierTotal {
+            tier: "integration",
+            total: 6,
+        });
+        let text = screen.text();
+        assert!(text.contains("tier integration [") && text.contains("0/6"), "{text}");
+        assert!(!text.contains("starting"), "{text}");
     }
 
     #[test]

@@ -78,7 +78,10 @@ fn doctor_needs_the_provider_only_for_machine_tiers() {
     let s = Scenario::new("basic", &format!("{missing}{GOOD}"));
     let (code, text) = doctor(&s, &[]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("advice: provider (not used)"), "{text}");
+    assert!(
+        text.contains("advice: provider (not used until a tier has `machines = true`)"),
+        "{text}"
+    );
     let s = Scenario::new(
         "basic",
         &format!("{missing}[tiers.vm]\nfilter = \"kind(lib)\"\nmachines = true\n"),

@@ -99,7 +99,22 @@ fn protect_entries_under_a_prefix_are_exceptions() {
     let config = parse(Source::new("orchestrator.toml", text)).expect("accepted");
     assert_eq!(config.machines.protect, ["test-fixture-db", "test-keep-*"]);
 }
-snapshot!(unknown_provider, "[tiers.fast]\n[machines]\nprovider = \"docker\"\n");
+snapshot!(unknown_provider, "[tiers.fast]\n[machines]\nprovider = \"incus\"\n");
+snapshot!(
+    docker_images_without_a_recipe,
+    "[tiers.fast]\nmachines = true\n[machines]\nprovider = \"docker\"\nimages = [\"debian\", \"ubuntu:jammy\"]\n\
+     [[machines.baseline]]\nname = \"base-alpine\"\nimage = \"alpine\"\n[machines.workers]\nimage = \"fedora\"\n\
+     [machines.docker.images.\"ubuntu:22.04\"]\ndebootstrap = \"bookworm\"\n"
+);
+snapshot!(
+    docker_recipe_mistakes,
+    "[tiers.fast]\n[machines]\nprovider = \"docker\"\n\
+     [machines.docker.images.\"ubuntu:22.04\"]\nfrom = \"ubuntu:22.04\"\ndebootstrap = \"jammy\"\n\
+     [machines.docker.images.\"debian\"]\npackages = [\"python3\"]\n\
+     [machines.docker.images.\"debian:12\"]\nfrom = \"debian:12\"\nmirror = \"http://deb.debian.org/debian\"\n\
+     [machines.docker.images.\"ubunto\"]\nfrom = \"ubuntu\"\n\
+     [machines.docker.images.\"alpine\"]\ndebootstrap = \"Bookworm\"\nmirror = \"deb.debian.org\"\npackages = [\"python3 curl\"]\nfrm = \"x\"\n"
+);
 snapshot!(
     baseline_without_image,
     "[tiers.fast]\n[[machines.baseline]]\nname = \"base\"\n"
@@ -261,4 +276,28 @@ fn a_command_tier_reads_back_with_its_defaults() {
     assert!(!explicit.contains("filter"), "{explicit}");
     let again = parse(Source::new("/repo/orchestrator.toml", explicit)).unwrap();
     assert_eq!(again.tiers[0].command, tier.command);
+}
+
+#[test]
+fn a_docker_config_is_accepted_and_reads_back() {
+    let text = "[tiers.e2e]\nmachines = true\n[machines]\nprovider = \"docker\"\nimages = [\"ubuntu:jammy\"]\n\
+                [[machines.baseline]]\nname = \"base\"\nimage = \"ubuntu:22.04\"\n\
+                [machines.docker.images.\"ubuntu:22.04\"]\ndebootstrap = \"bookworm\"\npackages = [\"iputils-ping\"]\n\
+                [machines.docker.images.\"debian\"]\nfrom = \"debian:bookworm\"\n";
+    let config = parse(Source::new("orchestrator.toml", text)).expect("docker config");
+    assert_eq!(config.machines.provider, orbtest::config::ProviderKind::Docker);
+    let docker = &config.machines.docker;
+    let jammy = docker.recipe("ubuntu:jammy").expect("ubuntu:jammy is ubuntu:22.04");
+    assert_eq!(jammy.name, "ubuntu:22.04");
+    assert_eq!(
+        jammy.source,
+        orbtest::config::ImageSource::Debootstrap {
+            suite: "bookworm".into(),
+            mirror: None
+        }
+    );
+    assert_eq!(jammy.packages, ["iputils-ping"]);
+    assert!(docker.recipe("debian:12").is_some() && docker.recipe("alpine").is_none());
+    let again = parse(Source::new("orchestrator.toml", config.to_explicit_toml())).unwrap();
+    assert_eq!(again.machines, config.machines);
 }
