@@ -85,7 +85,7 @@ struct MachineOwner {
     next_clean: &'static str,
 }
 
-pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
     let mut checks = tier_checks(global, &ws, &config, !json && !global.quiet);
     let mut problems = Vec::new();

@@ -13,7 +13,7 @@ use crate::tiers::nextest;
 use crate::workspace::Workspace;
 use orbtest_machines::files::write_atomic;
 
-pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
     // What a run of the written config would trip over first (a runner that is not installed).
     let mut warnings = Vec::new();
     let (path, text, what) = match Workspace::discover(global.manifest_path.as_deref()) {
@@ -101,7 +101,7 @@ fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
 }
 
 /// The test runners a directory without cargo uses, each as a command tier.
-pub fn detect(dir: &Path) -> Vec<CommandTierStarter> {
+pub(super) fn detect(dir: &Path) -> Vec<CommandTierStarter> {
     [detect_pytest(dir), detect_go(dir), detect_npm(dir)]
         .into_iter()
         .flatten()
