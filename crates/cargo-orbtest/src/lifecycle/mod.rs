@@ -4,6 +4,7 @@
 pub mod baselines;
 pub mod blame;
 pub mod cleanup;
+pub mod docker;
 pub mod health;
 pub mod parallel;
 pub mod pressure;

@@ -104,7 +104,7 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
         advice: Vec::new(),
         fixed: Vec::new(),
     };
-    match provider::resolve(&config.machines, &state::home()) {
+    match provider::resolve(&config.machines, &state::home(), &ws.root) {
         Err(e) => problems.push(e.to_string()),
         Ok(resolved) => {
             report.provider = resolved.description.clone();

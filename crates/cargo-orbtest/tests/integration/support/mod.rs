@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod docker;
 pub mod lifecycle;
 pub mod project;
 pub mod pysuite;
