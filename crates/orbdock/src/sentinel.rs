@@ -81,7 +81,7 @@ pub fn lock_name(project: &str) -> String {
 pub fn lock(engine: Engine, project: &str, run: &str) -> Result<Option<Hold>, SentinelError> {
     let name = lock_name(project);
     for _ in 0..2 {
-        match start(engine_ref(&engine), &name, "lock", project, run)? {
+        match start(&engine, &name, "lock", project, run)? {
             Started::Running(id, attached) => {
                 return Ok(Some(Hold {
                     engine,
@@ -156,10 +156,6 @@ pub fn is_alive(engine: &Engine, project: &str, run: &str) -> Result<bool, Senti
     Ok(!engine
         .block_on(engine.docker().list_containers(Some(options)))?
         .is_empty())
-}
-
-fn engine_ref(engine: &Engine) -> &Engine {
-    engine
 }
 
 enum Started {
@@ -241,7 +237,7 @@ fn remove_if_stale(engine: &Engine, name: &str) -> Result<bool, SentinelError> {
     let created = inspect
         .created
         .as_deref()
-        .and_then(|c| chrono_free_age(c))
+        .and_then(age_of)
         .unwrap_or(Duration::ZERO);
     if created < STALE_AFTER {
         return Ok(false);
@@ -251,7 +247,7 @@ fn remove_if_stale(engine: &Engine, name: &str) -> Result<bool, SentinelError> {
 }
 
 /// How long ago an RFC 3339 time (`2026-11-30T20:31:45.123456789Z`) was.
-fn chrono_free_age(rfc3339: &str) -> Option<Duration> {
+fn age_of(rfc3339: &str) -> Option<Duration> {
     let (date, time) = rfc3339.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>());
     let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
@@ -413,8 +409,8 @@ mod tests {
 
     #[test]
     fn rfc3339_ages() {
-        let age = chrono_free_age("2020-01-01T00:00:00.5Z").unwrap();
+        let age = age_of("2020-01-01T00:00:00.5Z").unwrap();
         assert!(age > Duration::from_secs(5 * 365 * 86_400));
-        assert_eq!(chrono_free_age("garbage"), None);
+        assert_eq!(age_of("garbage"), None);
     }
 }

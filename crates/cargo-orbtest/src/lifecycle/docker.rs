@@ -63,7 +63,12 @@ pub fn resolve(config: &MachinesConfig, home: &Path, workspace: &Path) -> Result
     let engine = connect()?;
     let endpoint = engine.endpoint().to_string();
     drop(engine);
-    let project = project(workspace);
+    // `ORBDOCK_PROJECT` set by hand wins (several checkouts sharing machines, tests that need
+    // a project each).
+    let project = std::env::var(orbdock::env::PROJECT)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| project(workspace));
     let dir = state_dir(&endpoint, &project);
     let liveness = Arc::new(EngineSentinels {
         project: project.clone(),

@@ -19,7 +19,7 @@ fn reap_baselines_and_postflight() {
     }
     let docker = Docker::new(
         "prefixes = [\"scratch-\"]\n[[machines.baseline]]\nname = \"dk-base\"\nimage = \"ubuntu:22.04\"\n\
-         provision = [\"touch /etc/provisioned-by-orbtest\"]\n",
+         provision = [\"sudo touch /etc/provisioned-by-orbtest\"]\n",
         TIDY_AND_MESSY,
     );
     // A leftover of an earlier run, matching the cleanup prefix.
@@ -138,4 +138,46 @@ fn an_unreachable_engine_is_exit_3_saying_where_it_looked() {
         "says where it looked: {err}"
     );
     assert!(err.contains("dockerd"), "says how to start one: {err}");
+}
+
+#[test]
+fn a_sigkilled_run_frees_its_lock_and_the_next_run_reaps_its_machine() {
+    if available().is_none() {
+        return;
+    }
+    let docker = Docker::new("", WAITS);
+    let mut cmd = docker.reporting(&[]);
+    cmd.env("FIXTURE_WAIT_DIR", docker.path().join("wait"));
+    let mut run = docker.spawn("killed", cmd);
+    let pid_file = docker.path().join("wait").join("creates_then_waits.pid");
+    wait_until("the test to create its machine and wait", || {
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the run ended first: {}",
+            docker.output_of("killed")
+        );
+        pid_file.exists()
+    });
+    let sentinels = || {
+        docker_names(&format!("label=dev.orbtest.project={}", docker.project()))
+            .into_iter()
+            .filter(|n| n.starts_with("orbtest-lock-") || n.starts_with("orbtest-run-"))
+            .count()
+    };
+    assert_eq!(sentinels(), 2, "the run holds its lock and its liveness on the engine");
+    signal(run.id(), libc::SIGKILL);
+    run.wait().unwrap();
+    // The engine notices the closed connections: the sentinels go by themselves.
+    wait_until("the killed run's sentinels to go", || sentinels() == 0);
+    let orphan = docker.machines();
+    assert_eq!(orphan.len(), 1, "the killed run's machine is left: {orphan:?}");
+
+    let out = docker.run(&["--no-wait", "--tier", "machines"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "the lock is free: {err}");
+    assert!(
+        err.contains("reap: deleted 1 leftover machine (1 from earlier runs"),
+        "{err}"
+    );
+    assert_eq!(docker.containers(), Vec::<String>::new(), "{err}");
 }

@@ -62,9 +62,10 @@ impl Docker {
         self.path().join("reports")
     }
 
-    /// The project label of this scenario's containers.
+    /// The project label of this scenario's containers: one per scenario (they all run the
+    /// same fixture workspace, whose own project they would otherwise share).
     pub fn project(&self) -> String {
-        orbtest::lifecycle::docker::project(self.path())
+        format!("t-{}", orbtest::lifecycle::docker::project(self.path()))
     }
 
     /// `cargo-orbtest orbtest ARGS` over the machines fixture, with this scenario's config as
@@ -83,6 +84,7 @@ impl Docker {
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "0")
             .env("FIXTURE_PREFIX", "scratch-")
+            .env("ORBDOCK_PROJECT", self.project())
             .env_remove("FIXTURE_WAIT_DIR")
             .env_remove("FIXTURE_SLOT_DIR")
             .args(args);
