@@ -116,7 +116,7 @@ fn clean_leaves_a_container_orbtest_did_not_make() {
     assert_eq!(docker.machines(), Vec::<String>::new());
     assert_eq!(
         docker_names(&format!("name={foreign}")),
-        [foreign.clone()],
+        std::slice::from_ref(&foreign),
         "the foreign container survives"
     );
     let _ = Command::new("docker").args(["rm", "-f", &foreign]).output();
