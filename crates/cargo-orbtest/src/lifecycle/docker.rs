@@ -132,6 +132,9 @@ pub fn link_embedded_engine(dir: &Path) -> std::io::Result<[PathBuf; 2]> {
 /// (tests reach the engine it embeds this way).
 pub fn link_engine_names(exe: &Path, dir: &Path) -> std::io::Result<[PathBuf; 2]> {
     let me = std::fs::canonicalize(exe)?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
     orbtest_machines::files::ensure_private_dir(dir)?;
     let names = ["orbdock-orbctl", "orbdock-orb"];
     for name in names {

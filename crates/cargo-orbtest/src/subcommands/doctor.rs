@@ -269,7 +269,8 @@ fn print_human(r: &Report) {
     if r.machines_needed || r.status.is_some() {
         crate::outln!("provider: {}", r.provider);
         crate::outln!(
-            "OrbStack: {} (version {})",
+            "{}: {} (version {})",
+            if r.provider.starts_with("docker") { "orbdock on Docker" } else { "OrbStack" },
             r.status.as_deref().unwrap_or("unknown"),
             r.version.as_deref().unwrap_or("unknown")
         );
@@ -285,7 +286,9 @@ fn print_human(r: &Report) {
     }
     match r.orbstack_helper_mib {
         Some(mib) => crate::outln!("OrbStack helper: {mib} MiB resident"),
-        None if r.machines_needed => crate::outln!("OrbStack helper: not visible on this host"),
+        None if r.machines_needed && !r.provider.starts_with("docker") => {
+            crate::outln!("OrbStack helper: not visible on this host")
+        }
         None => {}
     }
     if r.machines.is_empty() {
