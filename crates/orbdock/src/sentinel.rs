@@ -234,11 +234,7 @@ fn remove_if_stale(engine: &Engine, name: &str) -> Result<bool, SentinelError> {
     if running {
         return Ok(false);
     }
-    let created = inspect
-        .created
-        .as_deref()
-        .and_then(age_of)
-        .unwrap_or(Duration::ZERO);
+    let created = inspect.created.as_deref().and_then(age_of).unwrap_or(Duration::ZERO);
     if created < STALE_AFTER {
         return Ok(false);
     }

@@ -270,7 +270,11 @@ fn print_human(r: &Report) {
         crate::outln!("provider: {}", r.provider);
         crate::outln!(
             "{}: {} (version {})",
-            if r.provider.starts_with("docker") { "orbdock on Docker" } else { "OrbStack" },
+            if r.provider.starts_with("docker") {
+                "orbdock on Docker"
+            } else {
+                "OrbStack"
+            },
             r.status.as_deref().unwrap_or("unknown"),
             r.version.as_deref().unwrap_or("unknown")
         );
