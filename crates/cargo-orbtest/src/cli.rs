@@ -80,7 +80,7 @@ pub enum ColorChoice {
 
 impl ColorChoice {
     /// Whether to colour output going to stderr (honours NO_COLOR for `auto`).
-    pub fn enabled(self) -> bool {
+    pub(crate) fn enabled(self) -> bool {
         use std::io::IsTerminal;
         match self {
             ColorChoice::Always => true,
@@ -173,7 +173,7 @@ pub struct NextestFlags {
 
 impl NextestFlags {
     /// The flags as nextest's own arguments, for the split between the build and the tiers.
-    pub fn to_args(&self) -> Vec<String> {
+    pub(crate) fn to_args(&self) -> Vec<String> {
         let mut out = Vec::new();
         for e in &self.filterset {
             out.extend(["-E".to_string(), e.clone()]);

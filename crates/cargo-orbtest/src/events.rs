@@ -149,7 +149,7 @@ pub trait Observer: Send + Sync {
 }
 
 /// Discards everything (`-q`, tests).
-pub struct Silent;
+pub(crate) struct Silent;
 
 impl Observer for Silent {
     fn event(&self, _: &Event<'_>) {}

@@ -13,39 +13,39 @@ const FILE_NAME: &str = "durations.json";
 
 /// tier → binary id → test name → milliseconds (the most recent run that ran the test).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct History {
+pub(crate) struct History {
     tiers: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
 }
 
 /// A test as nextest names it, with its last duration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timed {
+pub(crate) struct Timed {
     pub binary_id: String,
     pub name: String,
     pub millis: u64,
 }
 
 impl History {
-    pub fn path(orbtest_dir: &Path) -> PathBuf {
+    pub(crate) fn path(orbtest_dir: &Path) -> PathBuf {
         orbtest_dir.join(FILE_NAME)
     }
 
     /// The history on disk; empty when there is none or it cannot be read (it is only a hint).
-    pub fn load(orbtest_dir: &Path) -> Self {
+    pub(crate) fn load(orbtest_dir: &Path) -> Self {
         std::fs::read(Self::path(orbtest_dir))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default()
     }
 
-    pub fn save(&self, orbtest_dir: &Path) -> std::io::Result<()> {
+    pub(crate) fn save(&self, orbtest_dir: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         orbtest_machines::files::write_atomic(&Self::path(orbtest_dir), &bytes)
     }
 
     /// Adds `run`'s durations to the history on disk. Runs of one workspace may finish at the
     /// same time: the read-modify-write happens under a lock, so none loses the other's entries.
-    pub fn update(orbtest_dir: &Path, run: &RunResult) -> std::io::Result<()> {
+    pub(crate) fn update(orbtest_dir: &Path, run: &RunResult) -> std::io::Result<()> {
         std::fs::create_dir_all(orbtest_dir)?;
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -59,7 +59,7 @@ impl History {
     }
 
     /// Takes the durations of every test that ran in `run`.
-    pub fn record(&mut self, run: &RunResult) {
+    pub(crate) fn record(&mut self, run: &RunResult) {
         for tier in run.tiers.iter().filter(|t| t.command.is_none()) {
             let binaries = self.tiers.entry(tier.name.clone()).or_default();
             for test in tier.tests.iter().filter(|t| t.status != TestStatus::Skipped) {
@@ -72,7 +72,7 @@ impl History {
     }
 
     /// The tier's known tests, slowest first.
-    pub fn slowest_first(&self, tier: &str) -> Vec<Timed> {
+    pub(crate) fn slowest_first(&self, tier: &str) -> Vec<Timed> {
         let mut out: Vec<Timed> = self
             .tiers
             .get(tier)

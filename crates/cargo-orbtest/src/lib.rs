@@ -43,27 +43,27 @@ macro_rules! err {
 pub mod cli;
 pub mod config;
 pub mod env;
-pub mod errors;
+pub(crate) mod errors;
 pub mod events;
-pub mod exit_code;
-pub mod history;
+pub(crate) mod exit_code;
+pub(crate) mod history;
 pub mod junit;
 pub mod ledger;
 pub mod lifecycle;
 pub mod monitor;
 pub mod personalities;
-pub mod plan;
-pub mod quarantine;
+pub(crate) mod plan;
+pub(crate) mod quarantine;
 pub mod report;
 pub mod results;
-pub mod runner;
+pub(crate) mod runner;
 pub mod shard;
-pub mod signals;
+pub(crate) mod signals;
 pub mod subcommands;
 pub mod test_ids;
-pub mod tiers;
+pub(crate) mod tiers;
 pub mod view;
-pub mod workspace;
+pub(crate) mod workspace;
 
 /// The Rust API for tests moved to the `orbtest-machines` crate; depend on it directly.
 #[deprecated(

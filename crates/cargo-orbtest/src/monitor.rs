@@ -19,10 +19,10 @@ use crate::results::ResourcePeaks;
 use orbtest_machines::{MemoryMib, Pressure};
 
 /// The timeline's file name in the run directory.
-pub const TIMELINE_FILE: &str = "timeline.jsonl";
+pub(crate) const TIMELINE_FILE: &str = "timeline.jsonl";
 
 /// The live view's status line refreshes at least this often.
-pub const LIVE_REFRESH: Duration = Duration::from_secs(1);
+pub(crate) const LIVE_REFRESH: Duration = Duration::from_secs(1);
 
 /// What the provider says about machines right now.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -48,7 +48,7 @@ pub trait MachineSource: Send + Sync {
 pub use crate::results::Sample;
 
 /// Reads a timeline, skipping lines that do not parse (a run killed mid-write leaves half a line).
-pub fn read_timeline(path: &Path) -> std::io::Result<Vec<Sample>> {
+pub(crate) fn read_timeline(path: &Path) -> std::io::Result<Vec<Sample>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -64,7 +64,7 @@ pub fn read_timeline(path: &Path) -> std::io::Result<Vec<Sample>> {
 }
 
 /// The peaks summary.json reports, over the timeline's samples.
-pub fn peaks(samples: &[Sample]) -> ResourcePeaks {
+pub(crate) fn peaks(samples: &[Sample]) -> ResourcePeaks {
     let max = |f: fn(&Sample) -> f64| samples.iter().map(f).reduce(f64::max);
     ResourcePeaks {
         peak_memory_percent: max(|s| s.memory_percent),
@@ -76,10 +76,10 @@ pub fn peaks(samples: &[Sample]) -> ResourcePeaks {
 /// What one machine is expected to take on a real host, for create headroom: OrbStack's
 /// machines share the Mac's memory dynamically; a freshly created Linux machine settles at a
 /// few hundred MiB.
-pub const MACHINE_MIB: u64 = 512;
+pub(crate) const MACHINE_MIB: u64 = 512;
 
 /// The real host's memory and swap use, with the sizes (zero when the platform cannot tell).
-pub fn host_pressure() -> Pressure {
+pub(crate) fn host_pressure() -> Pressure {
     let Ok(mut sys) = sysinfo::System::new() else {
         return Pressure::percent(0.0, 0.0);
     };

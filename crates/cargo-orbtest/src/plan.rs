@@ -7,7 +7,7 @@ use crate::results::{TierOutcome, TierResult};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// `--tier a,b`; `None` selects every tier.
     pub tiers: Option<Vec<String>>,
     /// `--ignore-needs`: run a tier even if its needs failed or are not part of this run.
@@ -17,14 +17,14 @@ pub struct Selection {
 }
 
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub tiers: Vec<Tier>,
     pub ignore_needs: bool,
     pub no_fail_fast: bool,
 }
 
 impl Plan {
-    pub fn new(config: &Config, selection: &Selection) -> Result<Self> {
+    pub(crate) fn new(config: &Config, selection: &Selection) -> Result<Self> {
         let tiers = selected_tiers(config, selection.tiers.as_deref())?
             .into_iter()
             .cloned()
@@ -58,12 +58,12 @@ impl Plan {
         first_reason
     }
 
-    pub fn uses_machines(&self) -> bool {
+    pub(crate) fn uses_machines(&self) -> bool {
         self.tiers.iter().any(|t| t.machines)
     }
 
     /// Why `tier` must not run given the tiers that finished before it, or `None` to run it.
-    pub fn skip_reason(&self, tier: &Tier, done: &[TierResult]) -> Option<String> {
+    pub(crate) fn skip_reason(&self, tier: &Tier, done: &[TierResult]) -> Option<String> {
         if !self.no_fail_fast
             && let Some(failed) = done.iter().find(|r| r.outcome == TierOutcome::Failed)
         {
@@ -98,7 +98,7 @@ impl Plan {
 
 /// The tiers `--tier a,b` names (all without it), in file order; an unknown name is a usage
 /// error with a suggestion.
-pub fn selected_tiers<'c>(config: &'c Config, names: Option<&[String]>) -> Result<Vec<&'c Tier>> {
+pub(crate) fn selected_tiers<'c>(config: &'c Config, names: Option<&[String]>) -> Result<Vec<&'c Tier>> {
     let Some(names) = names else {
         return Ok(config.tiers.iter().collect());
     };

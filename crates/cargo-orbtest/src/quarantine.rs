@@ -17,12 +17,12 @@ use crate::results::{QuarantinedTest, TestStatus, TierOutcome, TierResult};
 use crate::shard::ids::match_key;
 
 /// Entries in force today, and those past their date.
-pub fn split<'c>(config: &'c Config, today: &str) -> (Vec<&'c QuarantineEntry>, Vec<&'c QuarantineEntry>) {
+pub(crate) fn split<'c>(config: &'c Config, today: &str) -> (Vec<&'c QuarantineEntry>, Vec<&'c QuarantineEntry>) {
     config.quarantine.iter().partition(|e| !e.expired(today))
 }
 
 /// One warning per expired entry, with its place in the config.
-pub fn expiry_warnings(config: &Config, today: &str) -> Vec<String> {
+pub(crate) fn expiry_warnings(config: &Config, today: &str) -> Vec<String> {
     split(config, today)
         .1
         .into_iter()
@@ -40,7 +40,7 @@ pub fn expiry_warnings(config: &Config, today: &str) -> Vec<String> {
 
 /// Which entry covers each test, by test name (`binary-id::name`).
 #[derive(Debug, Clone, Default)]
-pub struct Covered {
+pub(crate) struct Covered {
     /// nextest tests: name → entry index in the config.
     nextest: HashMap<String, usize>,
     /// Entries for command tiers (by index).
@@ -49,7 +49,7 @@ pub struct Covered {
 
 impl Covered {
     /// `matches[i]` holds the nextest tests entry `live[i]` selects.
-    pub fn new(config: &Config, live: &[&QuarantineEntry], matches: Vec<Vec<String>>) -> Self {
+    pub(crate) fn new(config: &Config, live: &[&QuarantineEntry], matches: Vec<Vec<String>>) -> Self {
         let index = |e: &QuarantineEntry| config.quarantine.iter().position(|c| c == e).unwrap_or(0);
         let mut nextest = HashMap::new();
         for (entry, names) in live.iter().zip(matches) {
@@ -63,7 +63,7 @@ impl Covered {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.nextest.is_empty() && self.command.is_empty()
     }
 
@@ -81,7 +81,7 @@ impl Covered {
 
 /// Sets a finished tier's quarantined failures apart; a tier that failed only through them
 /// passes.
-pub fn apply(config: &Config, covered: &Covered, command_tier: bool, tier: &mut TierResult) {
+pub(crate) fn apply(config: &Config, covered: &Covered, command_tier: bool, tier: &mut TierResult) {
     if covered.is_empty() {
         return;
     }
@@ -118,7 +118,7 @@ pub fn apply(config: &Config, covered: &Covered, command_tier: bool, tier: &mut 
 
 /// Whether a filterset's `test(...)` predicates (joined by `|`, `+` or `or`) match a command
 /// tier's test `id`.
-pub fn command_matches(filterset: &str, id: &str) -> bool {
+pub(crate) fn command_matches(filterset: &str, id: &str) -> bool {
     let name = id.rsplit("::").next().unwrap_or(id);
     let key = match_key(id);
     test_matchers(filterset).iter().any(|m| match m {
@@ -182,7 +182,12 @@ fn unescape(s: &str) -> String {
 }
 
 /// Quarantine entries to suggest, as TOML, for tests with a flake rate over `threshold`.
-pub fn suggestions(flakes: &[crate::ledger::TestFlakes], threshold: f64, config: &Config, today: &str) -> String {
+pub(crate) fn suggestions(
+    flakes: &[crate::ledger::TestFlakes],
+    threshold: f64,
+    config: &Config,
+    today: &str,
+) -> String {
     let expires = in_days(today, 30);
     let mut out = String::new();
     let mut by_tier: BTreeMap<&str, usize> = BTreeMap::new();
@@ -228,7 +233,7 @@ fn in_days(today: &str, days: u64) -> String {
 
 /// What each live entry covers in this run: nextest lists what each entry's filterset selects
 /// (with the build's tool config), one listing per entry.
-pub fn prepare(
+pub(crate) fn prepare(
     ws: &crate::workspace::Workspace,
     config: &Config,
     tiers: &[crate::config::Tier],

@@ -134,7 +134,7 @@ impl Attempt {
 
 /// A timed-out attempt's message: `timed out after 3s` (whole seconds from one second up, as
 /// a timeout is configured; milliseconds below).
-pub fn timed_out_after(limit: Duration) -> String {
+pub(crate) fn timed_out_after(limit: Duration) -> String {
     let shown = if limit >= Duration::from_secs(1) {
         Duration::from_secs(limit.as_secs())
     } else {
@@ -159,7 +159,7 @@ impl TestResult {
 
     /// Gives every timed-out attempt without a message of its own the limit it ran into (the
     /// tier's timeout), rather than the time the runner measured.
-    pub fn label_timeouts(&mut self, limit: Duration) {
+    pub(crate) fn label_timeouts(&mut self, limit: Duration) {
         let label = timed_out_after(limit);
         for a in self.attempt_log.iter_mut().filter(|a| a.status == TestStatus::TimedOut) {
             if a.message.as_deref().is_none_or(|m| m.starts_with("timed out after")) {
@@ -175,12 +175,12 @@ impl TestResult {
     }
 
     /// The final attempt: the one whose outcome the test has.
-    pub fn final_attempt(&self) -> Option<&Attempt> {
+    pub(crate) fn final_attempt(&self) -> Option<&Attempt> {
         self.attempt_log.last()
     }
 
     /// Whether any attempt failed because of the machine layer.
-    pub fn machine_blame(&self) -> Option<&str> {
+    pub(crate) fn machine_blame(&self) -> Option<&str> {
         self.attempt_log.iter().rev().find_map(|a| match &a.blame {
             Blame::Machines(reason) => Some(reason.as_str()),
             Blame::Test => None,
@@ -317,7 +317,7 @@ impl TierResult {
 
     /// A tier this shard leaves to other shards (`--shard`): passed with nothing selected,
     /// with why, so the tiers that need it still run.
-    pub fn left_to_other_shards(name: &str, reason: String) -> Self {
+    pub(crate) fn left_to_other_shards(name: &str, reason: String) -> Self {
         Self {
             outcome: TierOutcome::Passed,
             nothing_selected: true,
@@ -354,7 +354,7 @@ impl TierResult {
             .filter(|t| t.status.is_failure() && !self.is_quarantined(&t.id))
     }
 
-    pub fn is_quarantined(&self, id: &TestId) -> bool {
+    pub(crate) fn is_quarantined(&self, id: &TestId) -> bool {
         // By name: a run read back from its reports may split binary ids differently.
         let name = id.to_string();
         self.quarantined.iter().any(|q| q.id.to_string() == name)
@@ -545,7 +545,7 @@ impl RunResult {
     }
 
     /// The outcome before the gate is considered.
-    pub fn test_outcome(&self) -> RunOutcome {
+    pub(crate) fn test_outcome(&self) -> RunOutcome {
         if self.error.is_some() || self.interrupted.is_some() {
             RunOutcome::Error
         } else if self.tiers.iter().any(|t| t.outcome == TierOutcome::Failed) {

@@ -23,7 +23,7 @@ use crate::workspace::Workspace;
 use orbtest_machines::files::write_atomic;
 
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     pub forwarded: ForwardedArgs,
     pub report_dir: Option<PathBuf>,
     /// Colour cargo's build output.
@@ -49,7 +49,7 @@ enum MachineStage {
     Failed,
 }
 
-pub struct Runner<'a> {
+pub(crate) struct Runner<'a> {
     pub ws: &'a Workspace,
     pub config: &'a Config,
     pub plan: &'a Plan,
@@ -61,7 +61,7 @@ pub struct Runner<'a> {
 }
 
 /// A finished run and where its files are.
-pub struct Finished {
+pub(crate) struct Finished {
     pub result: RunResult,
     pub dir: RunDir,
 }
@@ -70,7 +70,7 @@ impl Runner<'_> {
     /// Runs the plan. Errors are problems that prevent any run (nextest missing, a filterset
     /// nextest rejects); a build failure or a broken tier ends in a `RunResult` with `error`
     /// set, so reports still get written.
-    pub fn run(&self) -> Result<Finished> {
+    pub(crate) fn run(&self) -> Result<Finished> {
         // Problems that make any run pointless surface before anything starts.
         crate::tiers::command::check_programs(self.config, &self.plan.tiers)?;
         crate::lifecycle::worker_provisioning::check(self.config, &self.plan.tiers)?;

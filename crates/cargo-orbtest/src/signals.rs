@@ -9,13 +9,13 @@
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::exit_code;
-pub use orbtest_process::{Interrupt, Interrupts};
+pub(crate) use orbtest_process::{Interrupt, Interrupts};
 
 static INTERRUPTS: OnceLock<Interrupts> = OnceLock::new();
 
 /// Starts recording SIGINT and SIGTERM for the rest of the process (idempotent), and returns
 /// the value that hears them.
-pub fn install() -> std::io::Result<Interrupts> {
+pub(crate) fn install() -> std::io::Result<Interrupts> {
     static INSTALLING: Mutex<()> = Mutex::new(());
     let _one_at_a_time = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(interrupts) = INTERRUPTS.get() {
@@ -37,17 +37,17 @@ pub fn install() -> std::io::Result<Interrupts> {
 }
 
 /// The process's interrupts once [`install`]ed; never interrupted before that.
-pub fn current() -> Interrupts {
+pub(crate) fn current() -> Interrupts {
     INTERRUPTS.get().cloned().unwrap_or_default()
 }
 
 /// The most recent interrupt received, if any.
-pub fn received() -> Option<Interrupt> {
+pub(crate) fn received() -> Option<Interrupt> {
     current().received()
 }
 
 /// The exit code of a run that ended because of `interrupt`.
-pub fn exit_code(interrupt: Interrupt) -> i32 {
+pub(crate) fn exit_code(interrupt: Interrupt) -> i32 {
     match interrupt {
         Interrupt::Int => exit_code::INTERRUPTED,
         Interrupt::Term => exit_code::TERMINATED,

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::errors::{Error, Result};
 
 #[derive(Debug, Clone)]
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub root: PathBuf,
-    pub target_dir: PathBuf,
     /// The `cargo metadata` output as cargo wrote it, handed to nextest (`--cargo-metadata`) so
     /// each tier skips re-reading the package graph.
     pub metadata_json: String,
@@ -23,13 +22,13 @@ pub struct Workspace {
     pub members: Vec<(String, PathBuf)>,
 }
 
-pub fn cargo_program() -> PathBuf {
+pub(crate) fn cargo_program() -> PathBuf {
     std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
 }
 
 impl Workspace {
     /// Reads the workspace containing `manifest_path` (or the current directory).
-    pub fn discover(manifest_path: Option<&Path>) -> Result<Self> {
+    pub(crate) fn discover(manifest_path: Option<&Path>) -> Result<Self> {
         let cargo = cargo_program();
         // The same graph nextest asks cargo for, so filtersets see the same packages.
         let mut inv = Invocation::new(&cargo).args(["metadata", "--format-version", "1", "--all-features"]);
@@ -75,7 +74,6 @@ impl Workspace {
         Ok(Self {
             root: metadata.workspace_root.into_std_path_buf(),
             orbtest_dir: target_dir.join("orbtest"),
-            target_dir,
             metadata_json,
             cargo,
             is_cargo: true,
@@ -85,11 +83,10 @@ impl Workspace {
 
     /// A directory that is not a cargo workspace, for configs whose tiers all run commands:
     /// runs and reports go to `<root>/.orbtest/` (`runs/<id>/`, `latest/`).
-    pub fn plain(root: &Path) -> Self {
+    pub(crate) fn plain(root: &Path) -> Self {
         let orbtest_dir = root.join(".orbtest");
         Self {
             root: root.to_path_buf(),
-            target_dir: orbtest_dir.clone(),
             metadata_json: String::new(),
             cargo: cargo_program(),
             is_cargo: false,
@@ -100,7 +97,7 @@ impl Workspace {
 
     /// The member package whose directory holds `dir` (the innermost), unless that is the
     /// workspace root: cargo tests only that package when run there.
-    pub fn member_at(&self, dir: &Path) -> Option<&str> {
+    pub(crate) fn member_at(&self, dir: &Path) -> Option<&str> {
         let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
         self.members
@@ -114,7 +111,7 @@ impl Workspace {
     }
 
     /// Where runs and reports live: `<target-dir>/orbtest` (`<root>/.orbtest` without cargo).
-    pub fn orbtest_dir(&self) -> PathBuf {
+    pub(crate) fn orbtest_dir(&self) -> PathBuf {
         self.orbtest_dir.clone()
     }
 }

@@ -13,12 +13,12 @@ pub fn daemon_error(message: &str) -> String {
 }
 
 /// The daemon's message for a new machine name that breaks the naming rule.
-pub fn invalid_name(name: &str) -> String {
+pub(crate) fn invalid_name(name: &str) -> String {
     crate::errors::DaemonError::InvalidName(name.to_string()).to_string()
 }
 
 /// The daemon's message for a new machine name already in use (create, clone, import).
-pub fn name_taken(name: &str) -> String {
+pub(crate) fn name_taken(name: &str) -> String {
     crate::errors::DaemonError::AlreadyExists(name.to_string()).to_string()
 }
 

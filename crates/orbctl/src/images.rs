@@ -172,7 +172,7 @@ impl Distro {
 }
 
 /// `--arch` choices on the simulated Mac.
-pub fn archs(host_arch: &str) -> &'static [&'static str] {
+pub(crate) fn archs(host_arch: &str) -> &'static [&'static str] {
     if host_arch == "amd64" {
         &["amd64", "i386"]
     } else {

@@ -19,7 +19,7 @@ Environment:
   ORBSIM_SCENARIO  scenario file (TOML): latency, faults, memory, outages, time scale, seed
 ";
 
-pub fn main(args: &[String]) -> Reply {
+pub(crate) fn main(args: &[String]) -> Reply {
     match args.first().map(String::as_str) {
         None | Some("help" | "-h" | "--help") => Reply::out(USAGE),
         Some("version" | "--version") => Reply::out(format!("orbsim {}\n", env!("CARGO_PKG_VERSION"))),

@@ -35,7 +35,7 @@ fn absolute(p: &str) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-pub fn export(ctx: &Ctx, name: &str, path: &str) -> Reply {
+pub(crate) fn export(ctx: &Ctx, name: &str, path: &str) -> Reply {
     let out = absolute(path);
     let got = ctx.daemon("", |t| {
         let wait = t.latency("export");
@@ -85,7 +85,7 @@ fn write_archive(out: &Path, src: &Path, record: MachineRecord) -> Result<(), Da
     std::fs::rename(&tmp, out).map_err(|e| DaemonError::Message(go_io_error("rename", &shown, &e)))
 }
 
-pub fn import(ctx: &Ctx, name: Option<&str>, path: &str) -> Reply {
+pub(crate) fn import(ctx: &Ctx, name: Option<&str>, path: &str) -> Reply {
     let input = absolute(path);
     let staged = ctx.store.dir().join("incoming").join(ulid::Ulid::new().to_string());
     let record = match read_archive(&input, &staged) {

@@ -9,12 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::scenario::SimSecs;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Clock {
+pub(crate) struct Clock {
     epoch_unix_ns: u128,
     scale: f64,
 }
 
-pub fn unix_ns_now() -> u128 {
+pub(crate) fn unix_ns_now() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -22,22 +22,22 @@ pub fn unix_ns_now() -> u128 {
 }
 
 impl Clock {
-    pub fn new(epoch_unix_ns: u128, scale: f64) -> Clock {
+    pub(crate) fn new(epoch_unix_ns: u128, scale: f64) -> Clock {
         Clock { epoch_unix_ns, scale }
     }
 
-    pub fn now(&self) -> SimSecs {
+    pub(crate) fn now(&self) -> SimSecs {
         let real = unix_ns_now().saturating_sub(self.epoch_unix_ns) as f64 / 1e9;
         real / self.scale
     }
 
     /// The real time a simulated span takes.
-    pub fn real(&self, span: SimSecs) -> Duration {
+    pub(crate) fn real(&self, span: SimSecs) -> Duration {
         Duration::from_secs_f64((span.max(0.0) * self.scale).min(1e9))
     }
 
     /// Sleeps until simulated time `t` (returns at once if it has passed).
-    pub fn sleep_until(&self, t: SimSecs) {
+    pub(crate) fn sleep_until(&self, t: SimSecs) {
         loop {
             let now = self.now();
             if now >= t {

@@ -13,7 +13,7 @@ use orbctl::{Op, checks};
 
 /// `create`, parsed. The CLI's own checks come first, in orbctl's order and words
 /// (`orbctl::checks`): arch, the password prompt, distro; then the daemon's.
-pub fn create(ctx: &Ctx, op: &Op) -> Reply {
+pub(crate) fn create(ctx: &Ctx, op: &Op) -> Reply {
     let Op::Create {
         image,
         name,
@@ -94,7 +94,7 @@ pub fn create(ctx: &Ctx, op: &Op) -> Reply {
 /// The client side of create/clone/import: wait for the daemon, report, maybe hang.
 /// It looks in at least every 100 ms of real time, so a canceled creation is reported
 /// promptly, as the real daemon's answer would be.
-pub fn finish_create(ctx: &Ctx, plan: &CreatePlan, prefix: &str) -> Reply {
+pub(crate) fn finish_create(ctx: &Ctx, plan: &CreatePlan, prefix: &str) -> Reply {
     let mut until = plan.ends_at;
     loop {
         ctx.sleep_until_at_most(until, std::time::Duration::from_millis(100));
@@ -119,7 +119,7 @@ fn host_username() -> String {
         .unwrap_or_else(|| "orbsim".into())
 }
 
-pub fn clone(ctx: &Ctx, src: &str, dst: &str) -> Reply {
+pub(crate) fn clone(ctx: &Ctx, src: &str, dst: &str) -> Reply {
     let plan = ctx.daemon("", |t| match t.find(src) {
         None => Err(DaemonError::NotFound(src.to_string())),
         Some(i) => t.begin_clone(i, dst),
@@ -131,7 +131,7 @@ pub fn clone(ctx: &Ctx, src: &str, dst: &str) -> Reply {
     }
 }
 
-pub fn delete(ctx: &Ctx, names: &[String], force: bool, all: bool) -> Reply {
+pub(crate) fn delete(ctx: &Ctx, names: &[String], force: bool, all: bool) -> Reply {
     if !all && names.is_empty() {
         return ctx.usage_error(&["delete"], "no machines specified");
     }
@@ -200,7 +200,7 @@ fn confirm_delete(names: &[String], all: bool) -> bool {
     orbctl::text::confirms(&line)
 }
 
-pub fn list(ctx: &Ctx, running: bool, quiet: bool, format: Option<&str>) -> Reply {
+pub(crate) fn list(ctx: &Ctx, running: bool, quiet: bool, format: Option<&str>) -> Reply {
     let format = format.unwrap_or("text");
     if !quiet && !matches!(format, "text" | "json" | "") {
         return ctx.usage_error(&["list"], &format!("invalid format: {format}"));
@@ -253,7 +253,7 @@ pub fn list(ctx: &Ctx, running: bool, quiet: bool, format: Option<&str>) -> Repl
     Reply::out(orbctl::text::list_text(&rows, isatty(1)))
 }
 
-pub fn info(ctx: &Ctx, name: &str, format: Option<&str>) -> Reply {
+pub(crate) fn info(ctx: &Ctx, name: &str, format: Option<&str>) -> Reply {
     let got = ctx.daemon("", |t| {
         let wait = t.latency("info");
         (wait, t.find(name).map(|i| t.info(i)))
@@ -327,7 +327,7 @@ fn lifecycle(ctx: &Ctx, names: &[String], all: bool, which: Lifecycle) -> Reply 
     }
 }
 
-pub fn start(ctx: &Ctx, names: &[String], all: bool) -> Reply {
+pub(crate) fn start(ctx: &Ctx, names: &[String], all: bool) -> Reply {
     if !all && names.is_empty() {
         // No names: start OrbStack itself.
         let running = match ctx.txn(|t| t.orb_status(t.now)) {
@@ -349,7 +349,7 @@ fn orbstack_down(ctx: &Ctx) -> Result<bool, Reply> {
     ctx.txn(|t| t.orb_status(t.now) == OrbStatus::Stopped)
 }
 
-pub fn stop(ctx: &Ctx, names: &[String], all: bool) -> Reply {
+pub(crate) fn stop(ctx: &Ctx, names: &[String], all: bool) -> Reply {
     match orbstack_down(ctx) {
         Ok(true) => return Reply::err("OrbStack is not running\n", 0),
         Ok(false) => {}
@@ -373,7 +373,7 @@ pub fn stop(ctx: &Ctx, names: &[String], all: bool) -> Reply {
     lifecycle(ctx, names, all, Lifecycle::Stop)
 }
 
-pub fn restart(ctx: &Ctx, names: &[String], all: bool) -> Reply {
+pub(crate) fn restart(ctx: &Ctx, names: &[String], all: bool) -> Reply {
     match orbstack_down(ctx) {
         Ok(true) => return Reply::err("OrbStack is not running\n", 0),
         Ok(false) => {}
@@ -385,7 +385,7 @@ pub fn restart(ctx: &Ctx, names: &[String], all: bool) -> Reply {
     lifecycle(ctx, names, all, Lifecycle::Restart)
 }
 
-pub fn rename(ctx: &Ctx, old: &str, new: &str) -> Reply {
+pub(crate) fn rename(ctx: &Ctx, old: &str, new: &str) -> Reply {
     let got = ctx.daemon("", |t| {
         let wait = t.latency("rename");
         let r = match t.find(old) {
@@ -406,7 +406,7 @@ pub fn rename(ctx: &Ctx, old: &str, new: &str) -> Reply {
     }
 }
 
-pub fn default(ctx: &Ctx, name: Option<&str>) -> Reply {
+pub(crate) fn default(ctx: &Ctx, name: Option<&str>) -> Reply {
     let got = ctx.daemon("", |t| {
         let wait = t.latency("default");
         let r = match name {
@@ -441,7 +441,7 @@ pub fn default(ctx: &Ctx, name: Option<&str>) -> Reply {
     }
 }
 
-pub fn status(ctx: &Ctx) -> Reply {
+pub(crate) fn status(ctx: &Ctx) -> Reply {
     match ctx.txn(|t| (t.latency("status"), t.orb_status(t.now))) {
         Ok((wait, s)) => {
             ctx.sleep_for(wait);
@@ -463,7 +463,7 @@ pub fn status(ctx: &Ctx) -> Reply {
     }
 }
 
-pub fn version() -> Reply {
+pub(crate) fn version() -> Reply {
     Reply::out(orbctl::text::version_text(
         "0000000000000000000000000000000000000000",
         &format!("orbsim {}", env!("CARGO_PKG_VERSION")),
@@ -471,7 +471,7 @@ pub fn version() -> Reply {
 }
 
 /// Errors go to stdout and the exit code is 0, as orbctl does for `logs`.
-pub fn logs(ctx: &Ctx, name: &str, all: bool) -> Reply {
+pub(crate) fn logs(ctx: &Ctx, name: &str, all: bool) -> Reply {
     let got = ctx.daemon("", |t| {
         let wait = t.latency("logs");
         let found = t.find(name).map(|i| {

@@ -43,7 +43,7 @@ fn show_value(v: &Value) -> String {
 
 /// `config show`, and `config get KEY`, which (in the spec's source) ignores KEY and prints
 /// the same listing.
-pub fn show(ctx: &Ctx) -> Reply {
+pub(crate) fn show(ctx: &Ctx) -> Reply {
     let got = ctx.daemon("", |t| {
         let wait = t.latency("config");
         let mut all = defaults(ctx);
@@ -112,7 +112,7 @@ enum SetError {
     UnknownKey,
 }
 
-pub fn set(ctx: &Ctx, key: &str, value: &str) -> Reply {
+pub(crate) fn set(ctx: &Ctx, key: &str, value: &str) -> Reply {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get() as u64)
         .unwrap_or(4);

@@ -13,25 +13,25 @@ use orbctl::op::Flavor;
 
 /// What a command prints and how it exits.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub code: i32,
 }
 
 impl Reply {
-    pub fn ok() -> Reply {
+    pub(crate) fn ok() -> Reply {
         Reply::default()
     }
 
-    pub fn out(text: impl Into<String>) -> Reply {
+    pub(crate) fn out(text: impl Into<String>) -> Reply {
         Reply {
             stdout: text.into().into_bytes(),
             ..Reply::default()
         }
     }
 
-    pub fn err(text: impl Into<String>, code: i32) -> Reply {
+    pub(crate) fn err(text: impl Into<String>, code: i32) -> Reply {
         Reply {
             stderr: text.into().into_bytes(),
             code,
@@ -40,12 +40,12 @@ impl Reply {
     }
 
     /// A daemon (RPC) error as orbctl prints it: `[-32098] <message>`, exit 1.
-    pub fn daemon(msg: &str) -> Reply {
+    pub(crate) fn daemon(msg: &str) -> Reply {
         Reply::err(orbctl::checks::daemon_error(msg), 1)
     }
 
     /// orbsim's own trouble (state directory, scenario file): says it is orbsim talking.
-    pub fn sim(msg: &str) -> Reply {
+    pub(crate) fn sim(msg: &str) -> Reply {
         Reply::err(format!("orbsim: {msg}\n"), 1)
     }
 }
@@ -60,7 +60,7 @@ impl From<argv::Exit> for Reply {
     }
 }
 
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub flavor: Flavor,
     pub store: Store,
     pub scenario: Scenario,
@@ -69,7 +69,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// `ORBSIM_STATE` (required) and `ORBSIM_SCENARIO` (optional).
-    pub fn from_env(flavor: Flavor) -> Result<Ctx, Reply> {
+    pub(crate) fn from_env(flavor: Flavor) -> Result<Ctx, Reply> {
         let dir = std::env::var_os("ORBSIM_STATE")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
@@ -87,7 +87,7 @@ impl Ctx {
     }
 
     /// One locked transaction on the state.
-    pub fn txn<R>(&self, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, Reply> {
+    pub(crate) fn txn<R>(&self, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, Reply> {
         self.store
             .with(&self.scenario, |t| {
                 self.clock.set(Some(t.clock));
@@ -99,7 +99,7 @@ impl Ctx {
     /// A transaction that first auto-starts OrbStack (waiting, unlocked, while it starts), as
     /// most orbctl commands do. During a scripted restart it fails with the daemon's
     /// `machine manager is stopping`, after `prefix` (create uses `create 'N': `).
-    pub fn daemon<R>(&self, prefix: &str, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, Reply> {
+    pub(crate) fn daemon<R>(&self, prefix: &str, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, Reply> {
         enum Step<R> {
             Done(R),
             Wait(SimSecs),
@@ -126,14 +126,14 @@ impl Ctx {
     }
 
     /// Sleeps (unlocked) until simulated time `t`.
-    pub fn sleep_until(&self, t: SimSecs) {
+    pub(crate) fn sleep_until(&self, t: SimSecs) {
         if let Some(clock) = self.clock.get() {
             clock.sleep_until(t);
         }
     }
 
     /// Sleeps until simulated time `t`, but no longer than `max` of real time.
-    pub fn sleep_until_at_most(&self, t: SimSecs, max: std::time::Duration) {
+    pub(crate) fn sleep_until_at_most(&self, t: SimSecs, max: std::time::Duration) {
         if let Some(clock) = self.clock.get() {
             let left = clock.real(t - clock.now());
             if !left.is_zero() {
@@ -143,7 +143,7 @@ impl Ctx {
     }
 
     /// Sleeps for a simulated span measured from now.
-    pub fn sleep_for(&self, span: SimSecs) {
+    pub(crate) fn sleep_for(&self, span: SimSecs) {
         if span > 0.0
             && let Some(clock) = self.clock.get()
         {
@@ -152,22 +152,22 @@ impl Ctx {
     }
 
     /// cobra's `Error: <msg>` + usage for the command at `path`.
-    pub fn usage_error(&self, path: &[&str], msg: &str) -> Reply {
+    pub(crate) fn usage_error(&self, path: &[&str], msg: &str) -> Reply {
         argv::usage_error(self.flavor, path, msg).into()
     }
 
-    pub fn root(&self) -> &'static str {
+    pub(crate) fn root(&self) -> &'static str {
         self.flavor.root()
     }
 }
 
-pub fn isatty(fd: i32) -> bool {
+pub(crate) fn isatty(fd: i32) -> bool {
     // SAFETY: isatty only inspects the descriptor number.
     unsafe { libc::isatty(fd) == 1 }
 }
 
 /// An I/O error the way Go prints it (`open PATH: no such file or directory`).
-pub fn go_io_error(op: &str, path: &str, e: &std::io::Error) -> String {
+pub(crate) fn go_io_error(op: &str, path: &str, e: &std::io::Error) -> String {
     let text = match e.raw_os_error() {
         Some(libc::ENOENT) => "no such file or directory".to_string(),
         Some(libc::EACCES) => "permission denied".to_string(),

@@ -14,7 +14,7 @@ use orbctl::output::{ImageSpec, MachineConfig, MachineInfo, MachineRecord};
 
 /// OrbStack as a whole.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OrbStatus {
+pub(crate) enum OrbStatus {
     Running,
     Starting {
         ready_at: SimSecs,
@@ -28,14 +28,14 @@ pub enum OrbStatus {
 
 /// What a command must do before it may talk to the daemon.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Gate {
+pub(crate) enum Gate {
     Ready,
     WaitUntil(SimSecs),
     Stopping,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Memory {
+pub(crate) struct Memory {
     pub memory_percent: f64,
     pub swap_percent: f64,
     pub slowdown: f64,
@@ -46,7 +46,7 @@ pub struct Memory {
 
 /// A create-class operation the daemon accepted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CreatePlan {
+pub(crate) struct CreatePlan {
     pub id: String,
     pub ends_at: SimSecs,
     pub failure: Option<String>,
@@ -56,14 +56,14 @@ pub struct CreatePlan {
 
 /// How a create-class operation ended, seen from its client.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Ended {
+pub(crate) enum Ended {
     Done,
     Failed(String),
     NotYet(SimSecs),
 }
 
 /// What a new machine looks like.
-pub struct NewMachine {
+pub(crate) struct NewMachine {
     pub name: String,
     pub image: ImageSpec,
     pub username: String,
@@ -74,7 +74,7 @@ const TOMBSTONES_KEPT: usize = 256;
 
 impl Txn<'_> {
     /// Accounts for everything that happened between the last settle and now.
-    pub fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         let now = self.now;
         let from = self.state.settled_at;
         let mut changed = false;
@@ -161,7 +161,7 @@ impl Txn<'_> {
         }
     }
 
-    pub fn orb_status(&self, t: SimSecs) -> OrbStatus {
+    pub(crate) fn orb_status(&self, t: SimSecs) -> OrbStatus {
         let windows = &self.scenario.windows;
         if let Some(w) = windows
             .iter()
@@ -195,7 +195,7 @@ impl Txn<'_> {
     }
 
     /// Auto-start, as most orbctl commands do before talking to the daemon.
-    pub fn ensure_started(&mut self) -> Gate {
+    pub(crate) fn ensure_started(&mut self) -> Gate {
         match self.orb_status(self.now) {
             OrbStatus::Running => Gate::Ready,
             OrbStatus::Starting { ready_at } => Gate::WaitUntil(ready_at),
@@ -214,12 +214,12 @@ impl Txn<'_> {
     }
 
     /// `orbctl stop` without names.
-    pub fn stop_orbstack(&mut self) {
+    pub(crate) fn stop_orbstack(&mut self) {
         self.state.orbstack.push(OrbEvent::Stop { at: self.now });
         self.touch();
     }
 
-    pub fn memory_at(&self, t: SimSecs) -> Memory {
+    pub(crate) fn memory_at(&self, t: SimSecs) -> Memory {
         let h = &self.scenario.host;
         let n = self
             .state
@@ -250,7 +250,7 @@ impl Txn<'_> {
     }
 
     /// An operation's latency now: its drawn duration times the pressure slowdown.
-    pub fn latency(&mut self, key: &str) -> SimSecs {
+    pub(crate) fn latency(&mut self, key: &str) -> SimSecs {
         let Some(dist) = self.scenario.latency(key).cloned() else {
             return 0.0;
         };
@@ -262,7 +262,7 @@ impl Txn<'_> {
     }
 
     /// By id first, then by name, among machines that still exist.
-    pub fn find(&self, key: &str) -> Option<usize> {
+    pub(crate) fn find(&self, key: &str) -> Option<usize> {
         let alive = |m: &SimMachine| m.state_at(self.now) != MState::Gone;
         let ms = &self.state.machines;
         ms.iter()
@@ -271,7 +271,7 @@ impl Txn<'_> {
     }
 
     /// The default machine: the one set, else the first by name.
-    pub fn default_machine(&self) -> Option<usize> {
+    pub(crate) fn default_machine(&self) -> Option<usize> {
         if let Some(id) = &self.state.default_id
             && let Some(i) = self.find(id)
         {
@@ -285,7 +285,7 @@ impl Txn<'_> {
     }
 
     /// Existing machines sorted by name.
-    pub fn listing(&self) -> Vec<usize> {
+    pub(crate) fn listing(&self) -> Vec<usize> {
         let mut v: Vec<usize> = (0..self.state.machines.len())
             .filter(|&i| self.state.machines[i].state_at(self.now) != MState::Gone)
             .collect();
@@ -293,7 +293,7 @@ impl Txn<'_> {
         v
     }
 
-    pub fn state_of(&self, i: usize) -> MState {
+    pub(crate) fn state_of(&self, i: usize) -> MState {
         self.state.machines[i].state_at(self.now)
     }
 
@@ -339,7 +339,7 @@ impl Txn<'_> {
 
     /// Whether `[faults.kill]` kills this call's process (after its work, before its output):
     /// the signal to die from.
-    pub fn draw_kill(&mut self, verb: &str) -> Option<i32> {
+    pub(crate) fn draw_kill(&mut self, verb: &str) -> Option<i32> {
         let k = self.scenario.faults.kill.clone()?;
         if !k.ops.iter().any(|o| o == verb) || k.limit.is_some_and(|l| self.state.counters.kills_injected >= l) {
             return None;
@@ -362,7 +362,7 @@ impl Txn<'_> {
     }
 
     /// Checks a new machine name as `beginCreate` does.
-    pub fn check_new_name(&self, name: &str) -> Result<(), NameError> {
+    pub(crate) fn check_new_name(&self, name: &str) -> Result<(), NameError> {
         if !orbctl::images::valid_machine_name(name) {
             return Err(NameError::Invalid);
         }
@@ -374,7 +374,7 @@ impl Txn<'_> {
 
     /// `create`: validated by the caller up to the name; returns the plan or the daemon's
     /// message (without `create 'N': `, which the caller adds).
-    pub fn begin_create(
+    pub(crate) fn begin_create(
         &mut self,
         m: NewMachine,
         cloud_init: bool,
@@ -428,7 +428,7 @@ impl Txn<'_> {
     }
 
     /// `clone SRC DST`: the copy ends up stopped. Errors are the daemon's messages.
-    pub fn begin_clone(&mut self, src: usize, dst: &str) -> Result<CreatePlan, DaemonError> {
+    pub(crate) fn begin_clone(&mut self, src: usize, dst: &str) -> Result<CreatePlan, DaemonError> {
         self.check_hold(src, "clone")?;
         match self.check_new_name(dst) {
             Err(NameError::Invalid) => return Err(DaemonError::InvalidName(dst.to_string())),
@@ -450,7 +450,7 @@ impl Txn<'_> {
     }
 
     /// `import`: `staged` already holds the archive's files; it becomes the machine directory.
-    pub fn begin_import(&mut self, m: NewMachine, staged: &std::path::Path) -> Result<CreatePlan, DaemonError> {
+    pub(crate) fn begin_import(&mut self, m: NewMachine, staged: &std::path::Path) -> Result<CreatePlan, DaemonError> {
         let name = m.name.clone();
         // UNVERIFIED: import reports name problems like clone (no `create 'N': ` prefix).
         match self.check_new_name(&name) {
@@ -532,7 +532,7 @@ impl Txn<'_> {
     }
 
     /// How our create-class call `id` ended.
-    pub fn ended(&self, id: &str) -> Ended {
+    pub(crate) fn ended(&self, id: &str) -> Ended {
         if let Some(t) = self.state.tombstones.iter().rev().find(|t| t.id == id) {
             return Ended::Failed(t.error.clone());
         }
@@ -552,7 +552,7 @@ impl Txn<'_> {
 
     /// The hold OrbStack keeps while a machine is being created.
     /// Text format from the source; which operations it blocks is UNVERIFIED.
-    pub fn check_hold(&self, i: usize, verb: &'static str) -> Result<(), DaemonError> {
+    pub(crate) fn check_hold(&self, i: usize, verb: &'static str) -> Result<(), DaemonError> {
         match self.state_of(i) {
             MState::Creating => Err(in_progress(verb, "creating")),
             _ => Ok(()),
@@ -579,7 +579,7 @@ impl Txn<'_> {
     }
 
     /// Schedules a start from `t`; returns when it is running.
-    pub fn start_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
+    pub(crate) fn start_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
             MState::Running | MState::Starting | MState::Provisioning => Ok(t.max(self.state.machines[i].settles_at())),
             MState::Creating => Err(in_progress("start", "creating")),
@@ -594,7 +594,7 @@ impl Txn<'_> {
     }
 
     /// Schedules a stop from `t`. A machine still provisioning disappears (creation canceled).
-    pub fn stop_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
+    pub(crate) fn stop_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
             MState::Stopped | MState::Stopping => Ok(t.max(self.state.machines[i].settles_at())),
             MState::Creating => Err(in_progress("stop", "creating")),
@@ -614,7 +614,7 @@ impl Txn<'_> {
         }
     }
 
-    pub fn restart_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
+    pub(crate) fn restart_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
             MState::Creating => Err(in_progress("restart", "creating")),
             MState::Deleting => Err(in_progress("restart", "deleting")),
@@ -636,7 +636,7 @@ impl Txn<'_> {
     }
 
     /// Schedules a delete from `t`; returns when it is gone.
-    pub fn delete_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
+    pub(crate) fn delete_at(&mut self, i: usize, t: SimSecs) -> Result<SimSecs, DaemonError> {
         match self.state_of(i) {
             MState::Creating => Err(in_progress("delete", "creating")),
             MState::Deleting | MState::Gone => Ok(t.max(self.state.machines[i].settles_at())),
@@ -655,7 +655,7 @@ impl Txn<'_> {
     }
 
     /// `rename`; the id stays.
-    pub fn rename(&mut self, i: usize, new: &str) -> Result<(), DaemonError> {
+    pub(crate) fn rename(&mut self, i: usize, new: &str) -> Result<(), DaemonError> {
         if self.state.machines[i].name == new {
             return Ok(());
         }
@@ -670,7 +670,7 @@ impl Txn<'_> {
         }
     }
 
-    pub fn record(&self, i: usize) -> MachineRecord {
+    pub(crate) fn record(&self, i: usize) -> MachineRecord {
         let m = &self.state.machines[i];
         MachineRecord {
             id: m.id.clone(),
@@ -686,7 +686,7 @@ impl Txn<'_> {
         }
     }
 
-    pub fn info(&self, i: usize) -> MachineInfo {
+    pub(crate) fn info(&self, i: usize) -> MachineInfo {
         let m = &self.state.machines[i];
         let running = self.state_of(i) == MState::Running;
         let base = orbctl::images::distro_by_image(&m.image.distro)
@@ -704,13 +704,13 @@ impl Txn<'_> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameError {
+pub(crate) enum NameError {
     Invalid,
     Taken,
 }
 
 /// Home directory inside the machine for `user`.
-pub fn home_of(user: &str) -> String {
+pub(crate) fn home_of(user: &str) -> String {
     if user == "root" {
         "/root".into()
     } else {
@@ -733,7 +733,7 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 }
 
 /// Recursive copy (files, directories, symlinks).
-pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

@@ -93,7 +93,7 @@ fn host_path(p: &str) -> String {
     }
 }
 
-pub struct RunCall<'a> {
+pub(crate) struct RunCall<'a> {
     pub machine: Option<&'a str>,
     pub user: Option<&'a str>,
     pub workdir: Option<&'a str>,
@@ -102,7 +102,7 @@ pub struct RunCall<'a> {
 }
 
 /// Replaces this process with the command; returns only on failure.
-pub fn run(ctx: &Ctx, a: RunCall<'_>) -> Reply {
+pub(crate) fn run(ctx: &Ctx, a: RunCall<'_>) -> Reply {
     let target = match ctx.daemon("", |t| resolve(t, a.machine, "run")) {
         Ok(Ok(target)) => target,
         Ok(Err(Missing::Named(m))) => {
@@ -160,7 +160,7 @@ pub fn run(ctx: &Ctx, a: RunCall<'_>) -> Reply {
 
 /// `push` (host → machine) and `pull` (machine → host): `cp -rf` run in the user's home, as
 /// orbctl runs it inside the machine. Returns only on failure (cp's exit code otherwise).
-pub fn copy(ctx: &Ctx, machine: Option<&str>, paths: &[String], push: bool) -> Reply {
+pub(crate) fn copy(ctx: &Ctx, machine: Option<&str>, paths: &[String], push: bool) -> Reply {
     let key = if push { "push" } else { "pull" };
     let target = match ctx.daemon("", |t| resolve(t, machine, key)) {
         Ok(Ok(target)) => target,

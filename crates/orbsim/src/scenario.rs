@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::Deserialize;
 
 /// Simulated seconds.
-pub type SimSecs = f64;
+pub(crate) type SimSecs = f64;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,7 +44,7 @@ impl Default for Scenario {
 
 /// Operations that take a latency. `create` is the download/unpack phase (state `creating`),
 /// `provisioning` the setup phase after it; `startup` is OrbStack itself starting.
-pub const LATENCY_KEYS: &[&str] = &[
+pub(crate) const LATENCY_KEYS: &[&str] = &[
     "create",
     "provisioning",
     "clone",
@@ -69,7 +69,7 @@ pub const LATENCY_KEYS: &[&str] = &[
 ];
 
 /// Operations faults can apply to.
-pub const FAULT_OPS: &[&str] = &["create", "clone", "import"];
+pub(crate) const FAULT_OPS: &[&str] = &["create", "clone", "import"];
 
 /// A latency distribution over simulated time. In TOML: `"12s"` (fixed) or a table
 /// `{ dist = "uniform", min = "10s", max = "20s" }` / `{ dist = "normal", mean = "30s",
@@ -149,7 +149,7 @@ impl TryFrom<RawDist> for Dist {
 }
 
 impl Dist {
-    pub fn draw(&self, rng: &mut impl Rng) -> SimSecs {
+    pub(crate) fn draw(&self, rng: &mut impl Rng) -> SimSecs {
         match *self {
             Dist::Fixed(v) => v,
             Dist::Uniform { min, max } => min + rng.random::<f64>() * (max - min),
@@ -197,13 +197,13 @@ pub struct Kill {
 
 /// Operations a `[faults.kill]` may apply to: every one orbsim simulates, except `run`, `push`
 /// and `pull`, for which orbsim becomes the command itself (exec) and is no longer there to die.
-pub const KILL_OPS: &[&str] = &[
+pub(crate) const KILL_OPS: &[&str] = &[
     "create", "delete", "list", "info", "start", "stop", "restart", "clone", "rename", "export", "import", "default",
     "status", "logs", "config",
 ];
 
 /// The signal number of a `[faults.kill] signal` name.
-pub fn signal_number(name: &str) -> Option<i32> {
+pub(crate) fn signal_number(name: &str) -> Option<i32> {
     Some(match name.trim_start_matches("SIG") {
         "KILL" => libc::SIGKILL,
         "TERM" => libc::SIGTERM,
@@ -273,7 +273,7 @@ fn transient_ops() -> Vec<String> {
     vec!["create".into()]
 }
 /// The error OrbStack users saw in orbstack/orbstack#643.
-pub fn download_error() -> String {
+pub(crate) fn download_error() -> String {
     "make rootfs: download rootfs: stream to file: unexpected EOF".into()
 }
 

@@ -23,7 +23,7 @@ const FORMAT: u32 = 1;
 /// A machine's state at one moment. `Gone` marks the end of its life (deleted or failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum MState {
+pub(crate) enum MState {
     Creating,
     Provisioning,
     Starting,
@@ -36,7 +36,7 @@ pub enum MState {
 
 impl MState {
     /// The word orbctl shows.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MState::Creating => "creating",
             MState::Provisioning => "provisioning",
@@ -50,7 +50,7 @@ impl MState {
     }
 
     /// Whether the machine occupies memory in this state.
-    pub fn uses_memory(self) -> bool {
+    pub(crate) fn uses_memory(self) -> bool {
         matches!(
             self,
             MState::Creating | MState::Provisioning | MState::Starting | MState::Running | MState::Stopping
@@ -59,14 +59,14 @@ impl MState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Phase {
+pub(crate) struct Phase {
     pub at: SimSecs,
     pub state: MState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CreateKind {
+pub(crate) enum CreateKind {
     Create,
     Clone,
     Import,
@@ -74,7 +74,7 @@ pub enum CreateKind {
 
 /// A create-class operation still under way in the "daemon".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
+pub(crate) struct Pending {
     pub kind: CreateKind,
     pub ends_at: SimSecs,
     /// Set when the operation is destined to fail (the machine then vanishes at `ends_at`).
@@ -82,7 +82,7 @@ pub struct Pending {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SimMachine {
+pub(crate) struct SimMachine {
     pub id: String,
     pub name: String,
     pub image: ImageSpec,
@@ -96,7 +96,7 @@ pub struct SimMachine {
 }
 
 impl SimMachine {
-    pub fn state_at(&self, t: SimSecs) -> MState {
+    pub(crate) fn state_at(&self, t: SimSecs) -> MState {
         self.timeline
             .iter()
             .rev()
@@ -107,12 +107,12 @@ impl SimMachine {
     }
 
     /// When the timeline's last phase begins (the machine is settled from then on).
-    pub fn settles_at(&self) -> SimSecs {
+    pub(crate) fn settles_at(&self) -> SimSecs {
         self.timeline.last().map(|p| p.at).unwrap_or(0.0)
     }
 
     /// Replaces everything after `t` with `phases` (which must start at or after `t`).
-    pub fn schedule(&mut self, t: SimSecs, phases: &[(SimSecs, MState)]) {
+    pub(crate) fn schedule(&mut self, t: SimSecs, phases: &[(SimSecs, MState)]) {
         self.timeline.retain(|p| p.at <= t);
         // Keep the timeline small: only the state in effect at `t` matters for the past.
         if self.timeline.len() > 1 {
@@ -127,7 +127,7 @@ impl SimMachine {
 
 /// Why a create-class operation that was under way ended without a machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Tombstone {
+pub(crate) struct Tombstone {
     pub id: String,
     pub error: String,
 }
@@ -135,13 +135,13 @@ pub struct Tombstone {
 /// OrbStack itself being stopped or started by a command.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
-pub enum OrbEvent {
+pub(crate) enum OrbEvent {
     Stop { at: SimSecs },
     Start { at: SimSecs, ready_at: SimSecs },
 }
 
 impl OrbEvent {
-    pub fn at(&self) -> SimSecs {
+    pub(crate) fn at(&self) -> SimSecs {
         match *self {
             OrbEvent::Stop { at } | OrbEvent::Start { at, .. } => at,
         }
@@ -151,7 +151,7 @@ impl OrbEvent {
 /// Counters `orbsim stats` reports (see `docs/orbsim.md`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub creates_started: u64,
     pub creates_finished: u64,
     pub creates_failed: u64,
@@ -170,7 +170,7 @@ pub struct Counters {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     pub format: u32,
     /// Wall-clock nanoseconds since the Unix epoch at simulated time 0.
     pub epoch_unix_ns: u64,
@@ -215,19 +215,19 @@ impl State {
         }
     }
 
-    pub fn clock(&self) -> Clock {
+    pub(crate) fn clock(&self) -> Clock {
         Clock::new(self.epoch_unix_ns as u128, self.time_scale)
     }
 }
 
 /// The state directory, opened by one process.
-pub struct Store {
+pub(crate) struct Store {
     dir: PathBuf,
     lock: File,
 }
 
 /// One locked read-modify-write of the state.
-pub struct Txn<'a> {
+pub(crate) struct Txn<'a> {
     pub state: State,
     pub now: SimSecs,
     pub clock: Clock,
@@ -239,12 +239,12 @@ pub struct Txn<'a> {
 
 impl Txn<'_> {
     /// Marks the state as changed so it is written back.
-    pub fn touch(&mut self) {
+    pub(crate) fn touch(&mut self) {
         self.dirty = true;
     }
 
     /// This call's random stream (keyed by seed and a call counter kept in the state).
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+    pub(crate) fn rng(&mut self) -> &mut ChaCha8Rng {
         let (seed, stream) = (self.state.seed, self.state.draws);
         if self.rng.is_none() {
             self.state.draws += 1;
@@ -260,7 +260,7 @@ impl Txn<'_> {
 
 /// What went wrong with orbsim's state directory.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("cannot create the orbsim state directory {}: {source}", .path.display())]
     Create {
         path: PathBuf,
@@ -299,7 +299,7 @@ fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Erro
 }
 
 impl Store {
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir.join("machines")).map_err(|source| StoreError::Create {
             path: dir.to_path_buf(),
             source,
@@ -317,12 +317,12 @@ impl Store {
         })
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Where machine `id` keeps its files (the root of its simulated filesystem).
-    pub fn machine_dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn machine_dir(&self, id: &str) -> PathBuf {
         self.dir.join("machines").join(id)
     }
 
@@ -331,7 +331,7 @@ impl Store {
     }
 
     /// Runs `f` on the locked, settled state and writes it back if it changed.
-    pub fn with<R>(&self, scenario: &Scenario, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, StoreError> {
+    pub(crate) fn with<R>(&self, scenario: &Scenario, f: impl FnOnce(&mut Txn<'_>) -> R) -> Result<R, StoreError> {
         self.lock.lock().map_err(io("lock", self.dir.join("state.lock")))?;
         let result = self.locked(scenario, f);
         // Closing would unlock too; unlocking early lets waiting processes in sooner.
@@ -384,7 +384,7 @@ impl Store {
     }
 
     /// Forgets every machine and counter (under the lock).
-    pub fn wipe(&self) -> Result<(), StoreError> {
+    pub(crate) fn wipe(&self) -> Result<(), StoreError> {
         self.lock.lock().map_err(io("lock", self.dir.join("state.lock")))?;
         let result = (|| {
             for sub in ["machines", "incoming"] {

@@ -60,7 +60,7 @@ pub struct Stats {
 }
 
 impl Txn<'_> {
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         let now = self.now;
         let c = &self.state.counters;
         let mem = self.memory_at(now);

@@ -46,7 +46,7 @@ impl PressureLimits {
 
     /// How many more machines fit before a limit is reached: free memory plus swap up to its
     /// limit, and no more than the memory limit allows, divided by a machine's size.
-    pub fn machines_that_fit(&self, mib: &MemoryMib) -> u64 {
+    pub(crate) fn machines_that_fit(&self, mib: &MemoryMib) -> u64 {
         if mib.per_machine == 0 {
             return u64::MAX;
         }
@@ -166,7 +166,7 @@ impl CreateGate {
     }
 
     /// Whether a create arriving now would be admitted without waiting.
-    pub fn would_admit_now(&self) -> bool {
+    pub(crate) fn would_admit_now(&self) -> bool {
         let mut st = self.lock();
         st.queue.is_empty() && self.room(&mut st).is_ok()
     }
@@ -263,7 +263,7 @@ impl CreateGate {
 }
 
 /// The gate as the client's admission hook.
-pub struct GateAdmission(pub Arc<CreateGate>);
+pub(crate) struct GateAdmission(pub Arc<CreateGate>);
 
 impl Admission for GateAdmission {
     fn admit(&self, op: &Op) -> Result<Permit, Box<dyn std::error::Error + Send + Sync>> {

@@ -302,7 +302,7 @@ impl Client {
     }
 
     /// Runs calls in `dir` (relative paths in them are the caller's).
-    pub fn with_cwd(mut self, dir: Option<std::path::PathBuf>) -> Self {
+    pub(crate) fn with_cwd(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.cwd = dir;
         self
     }
@@ -322,7 +322,7 @@ impl Client {
 
     /// Runs `op` with the caller's own argv (the shim passes argv through unchanged).
     /// `argv` must be what `op` was parsed from.
-    pub fn execute_argv(&self, op: &Op, argv: &[String]) -> Result<OpResult, MachinesError> {
+    pub(crate) fn execute_argv(&self, op: &Op, argv: &[String]) -> Result<OpResult, MachinesError> {
         let class = op.class();
         let timeout = self.policy.timeout(class);
         let mut inv = self.provider.invocation(argv);

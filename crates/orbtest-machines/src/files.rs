@@ -26,7 +26,7 @@ pub enum ReadJsonError {
 
 impl ReadJsonError {
     /// The file is not there.
-    pub fn is_missing(&self) -> bool {
+    pub(crate) fn is_missing(&self) -> bool {
         matches!(self, ReadJsonError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
 }

@@ -209,7 +209,7 @@ impl Journal {
     }
 
     /// The same journal, writing for another caller (the broker serves many tests).
-    pub fn for_caller(&self, test: Option<String>, pid: u32) -> Journal {
+    pub(crate) fn for_caller(&self, test: Option<String>, pid: u32) -> Journal {
         Journal {
             test,
             pid,
@@ -271,7 +271,7 @@ impl Journal {
 
     /// Records `machine` as ours, created no earlier than `since_ms` (a renamed machine keeps
     /// the time of its original creation).
-    pub fn own_since(&self, machine: &str, since_ms: Option<u64>) -> std::io::Result<()> {
+    pub(crate) fn own_since(&self, machine: &str, since_ms: Option<u64>) -> std::io::Result<()> {
         self.append(
             &Record::Own {
                 ts_ms: now_ms(),

@@ -23,8 +23,8 @@
 pub mod admission;
 pub mod api;
 pub mod broker;
-pub mod client;
-pub mod clock;
+pub(crate) mod client;
+pub(crate) mod clock;
 pub mod env;
 pub mod files;
 pub mod journal;

@@ -46,7 +46,7 @@ pub trait PressureSource: Send + Sync {
 }
 
 /// A provider's own figures (orbsim's scenario) as a pressure source.
-pub struct ProviderPressure(pub std::sync::Arc<dyn Provider>);
+pub(crate) struct ProviderPressure(pub std::sync::Arc<dyn Provider>);
 
 impl PressureSource for ProviderPressure {
     fn sample(&self) -> Option<Pressure> {
@@ -86,7 +86,7 @@ impl OrbctlProvider {
     }
 
     /// The real orbctl found on `PATH`.
-    pub fn from_path() -> Result<Self, which::Error> {
+    pub(crate) fn from_path() -> Result<Self, which::Error> {
         which::which("orbctl").map(Self::new)
     }
 

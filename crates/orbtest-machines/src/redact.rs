@@ -22,13 +22,13 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::OnceLock;
 
-pub const MASK: &str = "[REDACTED]";
+pub(crate) const MASK: &str = "[REDACTED]";
 
 /// Words that make a variable name a secret's.
-pub const SECRET_WORDS: &[&str] = &["TOKEN", "SECRET", "PASSWORD", "KEY"];
+pub(crate) const SECRET_WORDS: &[&str] = &["TOKEN", "SECRET", "PASSWORD", "KEY"];
 
 /// Shorter values are not masked: `KEY=1` would otherwise mask every `1`.
-pub const MIN_LEN: usize = 6;
+pub(crate) const MIN_LEN: usize = 6;
 
 const PASSWORD_FLAG: &str = "--set-password=";
 const PASSWORD_PROMPT: &str = "Password for Linux user: ";
@@ -47,7 +47,7 @@ pub struct Redactor {
 }
 
 /// Whether an environment variable of this name holds a secret.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     SECRET_WORDS.iter().any(|w| upper.contains(w))
 }
@@ -59,7 +59,7 @@ pub fn global() -> &'static Redactor {
 }
 
 impl Redactor {
-    pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+    pub(crate) fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
         let mut secrets: Vec<String> = Vec::new();
         for (name, value) in vars {
             let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {

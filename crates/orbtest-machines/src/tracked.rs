@@ -45,7 +45,7 @@ pub fn caller_from_env() -> Option<String> {
 
 /// `tests/test_x.py::TestGroup::test_a[1] (call)` → `tests.test_x.TestGroup::test_a[1]`: the
 /// node id pytest puts in `PYTEST_CURRENT_TEST`, as its JUnit XML names the test case.
-pub fn pytest_junit_name(current: &str) -> String {
+pub(crate) fn pytest_junit_name(current: &str) -> String {
     let node = current
         .trim_end_matches(" (call)")
         .trim_end_matches(" (setup)")

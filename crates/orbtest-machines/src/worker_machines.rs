@@ -22,9 +22,9 @@ use orbtest_process::StdinMode;
 pub const ENV_WORKERS: &str = crate::env::WORKERS;
 pub const ENV_WORKER: &str = crate::env::WORKER;
 /// How long a healthy worker may take to run `true`.
-pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Replacements tried for one broken worker before giving up.
-pub const MAX_REPLACEMENTS: u32 = 2;
+pub(crate) const MAX_REPLACEMENTS: u32 = 2;
 
 /// What went wrong with a worker machine.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +121,7 @@ pub trait WorkerOps {
 }
 
 /// The worker index of the calling process from its runner's worker id (see module docs).
-pub fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<usize, WorkerError> {
+pub(crate) fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<usize, WorkerError> {
     let bad = |var: &'static str, value: String, expected: &'static str| WorkerError::WorkerId { var, value, expected };
     if let Some(slot) = get("NEXTEST_TEST_GLOBAL_SLOT") {
         return slot
@@ -258,7 +258,7 @@ pub fn check(provider: &dyn Provider, name: &str) -> Result<(), WorkerError> {
 }
 
 /// `run -m NAME true`.
-pub fn health_op(name: &str) -> Op {
+pub(crate) fn health_op(name: &str) -> Op {
     Op::Run {
         machine: Some(name.to_string()),
         user: None,

@@ -148,7 +148,7 @@ pub enum Sink {
 }
 
 /// Receives each line of a streamed child's output.
-pub type LineSink<'a> = dyn FnMut(&[u8]) + 'a;
+pub(crate) type LineSink<'a> = dyn FnMut(&[u8]) + 'a;
 
 /// What becomes of the child's output.
 pub enum Output<'a> {

@@ -19,7 +19,7 @@ use orbsim::scenario::{Dist, Scenario};
 use super::fixture::{MachineTest, Step, Suite};
 
 #[derive(Debug, Clone, Copy)]
-pub struct Bound {
+pub(crate) struct Bound {
     pub machine_work: f64,
     /// The part of `machine_work` spent deleting: orbsim frees a machine's memory when its
     /// delete starts, so a schedule that overlapped deletes perfectly could save at most this
@@ -32,7 +32,7 @@ pub struct Bound {
 }
 
 impl Bound {
-    pub fn seconds(&self) -> f64 {
+    pub(crate) fn seconds(&self) -> f64 {
         (self.machine_work / self.machines as f64)
             .max(self.create_work / self.slots as f64)
             .max(self.critical_path)
@@ -40,7 +40,7 @@ impl Bound {
 }
 
 /// Expected latency of `key` in simulated seconds (0 when the scenario has none).
-pub fn mean(s: &Scenario, key: &str) -> f64 {
+pub(crate) fn mean(s: &Scenario, key: &str) -> f64 {
     match s.latency(key) {
         Some(Dist::Fixed(v)) => *v,
         Some(Dist::Uniform { min, max }) => (min + max) / 2.0,
@@ -50,7 +50,7 @@ pub fn mean(s: &Scenario, key: &str) -> f64 {
 }
 
 /// The most machines that can exist while swap stays at or under `swap_limit` percent.
-pub fn machines_under(s: &Scenario, swap_limit: f64) -> u64 {
+pub(crate) fn machines_under(s: &Scenario, swap_limit: f64) -> u64 {
     let h = &s.host;
     let swap = |n: u64| {
         let used = h.base_mib + n * h.machine_mib;
@@ -81,7 +81,7 @@ fn test_work(s: &Scenario, t: &MachineTest) -> f64 {
 
 /// `warm`: the baseline exists already (a later run on the same host), so building it is not
 /// part of the work.
-pub fn bound(s: &Scenario, suite: &Suite, provision_steps: usize, swap_limit: f64, warm: bool) -> Bound {
+pub(crate) fn bound(s: &Scenario, suite: &Suite, provision_steps: usize, swap_limit: f64, warm: bool) -> Bound {
     let l = |k: &str| mean(s, k);
     let cold = if warm { 0.0 } else { 1.0 };
     let baseline_create = cold * (l("create") + l("provisioning"));

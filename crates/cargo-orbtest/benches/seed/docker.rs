@@ -21,7 +21,7 @@ use super::fixture::Suite;
 const RECIPE: &str =
     "[machines.docker.images.\"ubuntu:22.04\"]\ndebootstrap = \"bookworm\"\npackages = [\"iputils-ping\"]\n";
 
-pub fn main(scratch: &Path, suite: &Suite) {
+pub(crate) fn main(scratch: &Path, suite: &Suite) {
     let started = Instant::now();
     let suite_dir = scratch.join("suite");
     let target = scratch.join("target");

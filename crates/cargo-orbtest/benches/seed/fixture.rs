@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// What a machine test does with its machine after getting it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// `orbctl run -m NAME sh -c ...`.
     Run,
     /// `orbctl stop NAME`, then `info` to see it stopped.
@@ -21,7 +21,7 @@ pub enum Step {
 }
 
 #[derive(Debug, Clone)]
-pub struct MachineTest {
+pub(crate) struct MachineTest {
     pub binary: &'static str,
     /// The machine comes from `Machine::worker()` (create + start) rather than
     /// `Machine::create()`.
@@ -30,22 +30,22 @@ pub struct MachineTest {
 }
 
 /// The suite's shape: fast test binaries and their sizes, and every machine test.
-pub struct Suite {
+pub(crate) struct Suite {
     pub fast: Vec<(&'static str, usize)>,
     pub machine_tests: Vec<MachineTest>,
 }
 
-pub const FAST_BINARIES: &[(&str, usize)] = &[
+pub(crate) const FAST_BINARIES: &[(&str, usize)] = &[
     ("command_builders", 75),
     ("connector", 67),
     ("cli_mocks", 30),
     ("operations_unit", 33),
 ];
-pub const INTEGRATION_BINARIES: &[&str] = &["integration", "vm_operations_integration"];
-pub const E2E_BINARIES: &[&str] = &["e2e", "pyinfra_operations_e2e"];
+pub(crate) const INTEGRATION_BINARIES: &[&str] = &["integration", "vm_operations_integration"];
+pub(crate) const E2E_BINARIES: &[&str] = &["e2e", "pyinfra_operations_e2e"];
 
 impl Suite {
-    pub fn new() -> Suite {
+    pub(crate) fn new() -> Suite {
         let mut machine_tests = Vec::new();
         // Integration, per-worker machine: look at it, run two commands.
         for _ in 0..36 {
@@ -82,13 +82,13 @@ impl Suite {
         }
     }
 
-    pub fn total_tests(&self) -> usize {
+    pub(crate) fn total_tests(&self) -> usize {
         self.fast.iter().map(|(_, n)| n).sum::<usize>() + self.machine_tests.len()
     }
 
     /// Writes the workspace into `dir`. Files whose content is unchanged are left alone, so
     /// cargo does not rebuild.
-    pub fn write(&self, dir: &Path, time_scale: f64) -> std::io::Result<()> {
+    pub(crate) fn write(&self, dir: &Path, time_scale: f64) -> std::io::Result<()> {
         let mut files: Vec<(String, String)> = vec![
             ("Cargo.toml".into(), CARGO_TOML.into()),
             ("src/lib.rs".into(), include_str!("suite_lib.rs").into()),

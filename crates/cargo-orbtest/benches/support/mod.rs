@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 /// up to date. Benchmarks that compare orbtest against "orbctl called directly" need a program
 /// that answers as `orbctl` through a link of that name, which cargo-orbtest's embedded
 /// simulator cannot (its `orbctl` name is the shim).
-pub fn orbsim_binary() -> PathBuf {
+pub(crate) fn orbsim_binary() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args([

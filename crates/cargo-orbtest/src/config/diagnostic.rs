@@ -21,7 +21,7 @@ impl Source {
     }
 
     /// 1-based line and column (in characters) of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let before = &self.text[..floor_char_boundary(&self.text, offset)];
         let line = before.matches('\n').count() + 1;
@@ -80,7 +80,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn single(source_file: Arc<Source>, diagnostic: Diagnostic) -> Self {
+    pub(crate) fn single(source_file: Arc<Source>, diagnostic: Diagnostic) -> Self {
         Self {
             source_file,
             diagnostics: vec![diagnostic],

@@ -20,7 +20,7 @@ const KEYS: &[&str] = &[
     "tiers",
 ];
 /// Runs a flake rate looks back over, by default.
-pub const DEFAULT_FLAKE_WINDOW: u32 = 20;
+pub(super) const DEFAULT_FLAKE_WINDOW: u32 = 20;
 
 const TIER_KEYS: &[&str] = &["max_failed", "max_timed_out", "max_flaky", "max_duration"];
 

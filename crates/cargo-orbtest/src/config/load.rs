@@ -42,7 +42,7 @@ impl Config {
     }
 
     /// Whether any tier needs machines (and so preflight/postflight run).
-    pub fn uses_machines(&self) -> bool {
+    pub(crate) fn uses_machines(&self) -> bool {
         self.tiers.iter().any(|t| t.machines)
     }
 
@@ -55,13 +55,13 @@ impl Config {
     }
 
     /// `file:line:col` of a byte offset in the file, for messages about its settings.
-    pub fn location(&self, offset: usize) -> String {
+    pub(crate) fn location(&self, offset: usize) -> String {
         let (line, col) = self.source.line_col(offset);
         format!("{}:{line}:{col}", self.source.path.display())
     }
 
     /// A config error pointing at `span` of this file (used when nextest rejects a filterset).
-    pub fn error_at(&self, diagnostic: Diagnostic) -> ConfigError {
+    pub(crate) fn error_at(&self, diagnostic: Diagnostic) -> ConfigError {
         ConfigError::single(self.source.clone(), diagnostic)
     }
 

@@ -10,7 +10,7 @@ mod gate;
 mod load;
 mod machines;
 mod monitor;
-pub mod placeholders;
+pub(crate) mod placeholders;
 mod pressure;
 mod quarantine;
 mod reader;

@@ -3,17 +3,17 @@
 //! `{{` and `}}` stand for literal braces.
 
 /// Every placeholder a command tier may use.
-pub const NAMES: &[&str] = &["junit", "threads", "tier", "run_dir", "tests"];
+pub(crate) const NAMES: &[&str] = &["junit", "threads", "tier", "run_dir", "tests"];
 
 /// The placeholder that tells a command which tests to run (a shard's share of the tier): an
 /// argument that is exactly `{tests}` becomes one argument per test id; inside a longer string
 /// the ids are joined by spaces. Without `--shard` it is empty (an argument that is exactly
 /// `{tests}` is dropped), so the command runs all its tests.
-pub const TESTS: &str = "tests";
+pub(crate) const TESTS: &str = "tests";
 
 /// A problem with one string: what, and the byte offset in it where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlaceholderError {
+pub(crate) struct PlaceholderError {
     pub offset: usize,
     /// Bytes of the offending part.
     pub len: usize,
@@ -22,7 +22,7 @@ pub struct PlaceholderError {
 }
 
 /// The placeholders `text` uses, or the first problem (an unknown name, an unclosed `{`).
-pub fn check(text: &str) -> Result<Vec<&str>, PlaceholderError> {
+pub(crate) fn check(text: &str) -> Result<Vec<&str>, PlaceholderError> {
     let mut used = Vec::new();
     walk(text, |piece| {
         if let Piece::Name(name, offset) = piece {
@@ -49,7 +49,7 @@ pub fn check(text: &str) -> Result<Vec<&str>, PlaceholderError> {
 
 /// `text` with each placeholder replaced by `value(name)`. Text that `check` rejects is
 /// returned with the offending part left as it was (config loading has refused it already).
-pub fn expand(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
+pub(crate) fn expand(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let _ = walk(text, |piece| {
         match piece {

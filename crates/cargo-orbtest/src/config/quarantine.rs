@@ -34,7 +34,7 @@ pub struct QuarantineEntry {
 
 impl QuarantineEntry {
     /// Whether the entry no longer applies on `today` (`YYYY-MM-DD`).
-    pub fn expired(&self, today: &str) -> bool {
+    pub(crate) fn expired(&self, today: &str) -> bool {
         today > self.expires.as_str()
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// nextest's kinds of test binary: `lib`, `bin`, `proc-macro`, `test` (a file under `tests/`),
 /// `bench`, `example`.
-pub const INTEGRATION_KIND: &str = "test";
+pub(super) const INTEGRATION_KIND: &str = "test";
 
 /// One test binary nextest listed, with how many tests it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct Derived {
 }
 
 impl Derived {
-    pub fn from_binaries(binaries: &[ListedBinary]) -> Self {
+    pub(crate) fn from_binaries(binaries: &[ListedBinary]) -> Self {
         let with_tests = binaries.iter().filter(|b| b.tests > 0);
         let mut d = Self {
             fast: Vec::new(),

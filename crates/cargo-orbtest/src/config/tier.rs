@@ -106,7 +106,7 @@ impl CommandTier {
     }
 
     /// Whether the command can be told which tests to run (`{tests}`).
-    pub fn takes_tests(&self) -> bool {
+    pub(crate) fn takes_tests(&self) -> bool {
         let mentions =
             |s: &String| super::placeholders::check(s).is_ok_and(|names| names.contains(&super::placeholders::TESTS));
         self.argv.iter().any(mentions) || self.env.iter().any(|(_, v)| mentions(v))
@@ -197,7 +197,7 @@ impl Default for Retries {
 }
 
 impl Retries {
-    pub fn with_extra(self, extra: u32) -> Self {
+    pub(crate) fn with_extra(self, extra: u32) -> Self {
         Self {
             count: self.count.saturating_add(extra),
             ..self
@@ -525,7 +525,7 @@ fn read_retries(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Retries> {
 }
 
 impl Tier {
-    pub fn is_command(&self) -> bool {
+    pub(crate) fn is_command(&self) -> bool {
         self.command.is_some()
     }
 

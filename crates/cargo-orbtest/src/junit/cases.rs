@@ -51,7 +51,7 @@ pub fn merge_duplicates(results: Vec<TestResult>) -> Vec<TestResult> {
 }
 
 /// [`merge_duplicates`] within each `K` (a suite): the same test under two keys stays two.
-pub fn merge_duplicates_by<K: Clone + Eq + Hash>(results: Vec<(K, TestResult)>) -> Vec<(K, TestResult)> {
+pub(crate) fn merge_duplicates_by<K: Clone + Eq + Hash>(results: Vec<(K, TestResult)>) -> Vec<(K, TestResult)> {
     let mut order: Vec<(K, TestId)> = Vec::new();
     let mut groups: HashMap<(K, TestId), Vec<TestResult>> = HashMap::new();
     for (key, r) in results {

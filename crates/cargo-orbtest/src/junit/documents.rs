@@ -14,7 +14,7 @@ use crate::results::RunResult;
 /// One `junit.xml` for the whole run: every tier's suites, named `<tier>/<binary-id>` so CI
 /// test viewers group them by tier. Tiers without a readable file contribute nothing (their
 /// state is in summary.json).
-pub fn merge_tiers(run: &RunResult) -> Result<String, quick_junit::SerializeError> {
+pub(crate) fn merge_tiers(run: &RunResult) -> Result<String, quick_junit::SerializeError> {
     let mut merged = Report::new("orbtest-run");
     merged.set_time(run.duration);
     for tier in &run.tiers {
@@ -35,7 +35,7 @@ pub fn merge_tiers(run: &RunResult) -> Result<String, quick_junit::SerializeErro
 
 /// One JUnit document from the shards' `junit.xml` files: suites of the same name
 /// (`<tier>/<binary-id>`) are joined. Shards without a readable file are reported back.
-pub fn merge_shards(dirs: &[&Path], duration: Duration) -> (String, Vec<String>) {
+pub(crate) fn merge_shards(dirs: &[&Path], duration: Duration) -> (String, Vec<String>) {
     let mut suites: Vec<TestSuite> = Vec::new();
     let mut problems = Vec::new();
     for dir in dirs {

@@ -3,10 +3,10 @@
 //! attempts and repeated entries into test results; [`write`] writes a command tier's results
 //! in nextest's shape; [`documents`] joins whole documents (the run's `junit.xml`, shards').
 
-pub mod cases;
-pub mod documents;
-pub mod read;
-pub mod write;
+pub(crate) mod cases;
+pub(crate) mod documents;
+pub(crate) mod read;
+pub(crate) mod write;
 
 pub use cases::{attempts_of, from_attempts, merge_duplicates};
 pub use read::{Invalid, JunitError, parse, parse_by_suite, read_path};

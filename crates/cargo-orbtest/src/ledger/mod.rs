@@ -23,11 +23,11 @@ pub use lines::{RunContext, lines_for_run};
 pub use stats::{FailingAttempt, TestFlakes, add_flake_rates, flake_stats};
 
 /// The ledger's directory under the runs directory.
-pub const DIR_NAME: &str = "ledger";
+pub(crate) const DIR_NAME: &str = "ledger";
 /// A run's (or a merged report's) own lines in its report directory.
-pub const RUN_FILE: &str = "ledger.jsonl";
+pub(crate) const RUN_FILE: &str = "ledger.jsonl";
 /// Runs kept in the ledger; older files are removed when a run is added.
-pub const KEEP_RUNS: usize = 500;
+pub(crate) const KEEP_RUNS: usize = 500;
 
 /// One line of a ledger file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,14 +271,14 @@ impl Ledger {
 
 /// Which tests the ledger has seen run, per tier (for `new_test_runs`).
 #[derive(Debug, Clone, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Runs in the ledger: with none, every test is new and `new_test_runs` stays off.
     pub runs: usize,
     tests: std::collections::HashSet<(String, String)>,
 }
 
 impl Seen {
-    pub fn of(lines: &[Line]) -> Self {
+    pub(crate) fn of(lines: &[Line]) -> Self {
         let mut runs = std::collections::HashSet::new();
         let mut tests = std::collections::HashSet::new();
         for line in lines {
@@ -293,7 +293,7 @@ impl Seen {
         }
     }
 
-    pub fn contains(&self, tier: &str, test: &str) -> bool {
+    pub(crate) fn contains(&self, tier: &str, test: &str) -> bool {
         self.tests.contains(&(tier.to_string(), test.to_string()))
     }
 }
@@ -302,7 +302,7 @@ impl Seen {
 /// `ledger.jsonl`, a `ledger/` directory, a report (`summary.json`, `junit.xml`,
 /// `journal.jsonl`, from before the ledger existed), or subdirectories holding those (CI
 /// artifacts downloaded side by side).
-pub fn read_source(path: &Path) -> Result<Vec<Line>, LedgerError> {
+pub(crate) fn read_source(path: &Path) -> Result<Vec<Line>, LedgerError> {
     let read_err = |source| LedgerError::Read {
         path: path.to_path_buf(),
         source,

@@ -26,7 +26,7 @@ use orbtest_machines::{Client, MachineRecord, MachinesError, Op};
 
 /// Why a baseline could not be made ready. Messages that quote provision steps are redacted.
 #[derive(Debug, thiserror::Error)]
-pub enum BaselineError {
+pub(crate) enum BaselineError {
     #[error(
         "a machine named `{name}` exists (id {id}) but is not the baseline cargo orbtest built{}: rename or \
          delete it yourself, or give the baseline another name (cargo orbtest never touches machines \
@@ -80,7 +80,7 @@ pub enum BaselineError {
 
 /// A provision step that ran and failed.
 #[derive(Debug)]
-pub struct ProvisionFailure {
+pub(crate) struct ProvisionFailure {
     pub baseline: String,
     pub number: usize,
     pub step: String,
@@ -108,7 +108,7 @@ impl std::fmt::Display for ProvisionFailure {
 
 impl BaselineError {
     /// An interrupt stopped an orbctl call: the machine may still be on its way.
-    pub fn is_interrupted(&self) -> bool {
+    pub(crate) fn is_interrupted(&self) -> bool {
         let source = match self {
             BaselineError::Call { source, .. }
             | BaselineError::Id { source, .. }
@@ -135,21 +135,21 @@ pub struct ReadyBaseline {
 use super::state::BUILDING;
 
 /// What a baseline is built from; any change means a rebuild.
-pub fn recipe_hash(b: &Baseline) -> String {
+pub(crate) fn recipe_hash(b: &Baseline) -> String {
     let recipe = serde_json::json!({ "image": b.image, "user": b.user, "provision": b.provision });
     let digest = Sha256::digest(recipe.to_string().as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct BaselineReport {
+pub(crate) struct BaselineReport {
     pub ready: Vec<ReadyBaseline>,
     pub reused: Vec<String>,
     pub built: Vec<String>,
 }
 
 /// Makes every configured baseline ready. `existing` is the machine list at the start.
-pub fn ensure(
+pub(crate) fn ensure(
     client: &Client,
     state: &ProviderState,
     baselines: &[Baseline],
@@ -350,15 +350,15 @@ fn save(
 
 /// How often the previous run must have created machines from one image (and user) for an
 /// automatic baseline of it.
-pub const AUTO_MIN_CREATES: u32 = 3;
+pub(crate) const AUTO_MIN_CREATES: u32 = 3;
 
 /// Prefix of automatic baselines' names.
-pub const AUTO_PREFIX: &str = "orbtest-auto-";
+pub(crate) const AUTO_PREFIX: &str = "orbtest-auto-";
 
 /// Automatic baselines: one per image (and user) the previous run's tests created at least
 /// [`AUTO_MIN_CREATES`] times and no configured baseline serves, named after the image as
 /// OrbStack resolves it, not provisioned, cloned for matching creates.
-pub fn automatic(configured: &[Baseline], demand: &[ImageDemand]) -> Vec<Baseline> {
+pub(crate) fn automatic(configured: &[Baseline], demand: &[ImageDemand]) -> Vec<Baseline> {
     let mut out: Vec<Baseline> = Vec::new();
     for d in demand.iter().filter(|d| d.creates >= AUTO_MIN_CREATES) {
         let Some((distro, version)) = canonical(&d.image) else {
@@ -419,7 +419,7 @@ fn keep_default(client: &Client, before: Option<&str>, built: &[String]) {
 }
 
 /// Images that have a ready baseline (no need to warm them).
-pub fn images(ready: &[ReadyBaseline]) -> BTreeMap<String, String> {
+pub(crate) fn images(ready: &[ReadyBaseline]) -> BTreeMap<String, String> {
     ready.iter().map(|b| (b.image.clone(), b.name.clone())).collect()
 }
 

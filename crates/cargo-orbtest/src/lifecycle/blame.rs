@@ -62,7 +62,7 @@ pub fn reason(op: &OpRecord, all: &[OpRecord]) -> Option<String> {
 /// Why what the broker saw of a call (`record`, of `test`) puts it on the machine layer, if it
 /// does. `later` are the records after it: a successful join of the same call by the same test
 /// means the call was recovered after all.
-pub fn call_reason(record: &Record, later: &[Record]) -> Option<String> {
+pub(crate) fn call_reason(record: &Record, later: &[Record]) -> Option<String> {
     let shown = |op: &str, machine: &Option<String>| match machine {
         Some(m) => format!("`orbctl {op} {m}`"),
         None => format!("`orbctl {op}`"),

@@ -14,7 +14,7 @@ use orbtest_machines::{
 
 /// Why listing or deleting machines failed.
 #[derive(Debug, thiserror::Error)]
-pub enum CleanupError {
+pub(crate) enum CleanupError {
     #[error("listing machines: {0}")]
     List(#[source] MachinesError),
     #[error("`orbctl list -f json` printed something unexpected: {0}")]
@@ -30,10 +30,10 @@ pub enum CleanupError {
 
 /// Deletes run this many at a time by default: reaping 200 machines at 100 ms each takes about
 /// 1.5 s instead of 20 s, without flooding OrbStack.
-pub const DELETE_PARALLELISM: usize = 16;
+pub(crate) const DELETE_PARALLELISM: usize = 16;
 
 /// The machines that exist now.
-pub fn list(client: &Client) -> Result<Vec<MachineRecord>, CleanupError> {
+pub(crate) fn list(client: &Client) -> Result<Vec<MachineRecord>, CleanupError> {
     let op = Op::List {
         running: false,
         quiet: false,
@@ -48,7 +48,7 @@ pub fn list(client: &Client) -> Result<Vec<MachineRecord>, CleanupError> {
 
 /// Who owns which machine according to the journals: runs still alive, and dead ones.
 #[derive(Debug, Default)]
-pub struct Ownership {
+pub(crate) struct Ownership {
     /// machine → run id, for runs that are no longer alive.
     pub orphans: BTreeMap<String, String>,
     /// machine → run id, for runs that are alive (ours included).
@@ -62,7 +62,7 @@ pub struct Ownership {
 
 /// Reads every run's journal. A journaled machine counts as owned only if the machine that
 /// exists under that name now was created after the run claimed it (its ULID says when).
-pub fn ownership(state: &ProviderState, existing: &[MachineRecord]) -> Ownership {
+pub(crate) fn ownership(state: &ProviderState, existing: &[MachineRecord]) -> Ownership {
     let ids: BTreeMap<&str, &str> = existing.iter().map(|m| (m.name.as_str(), m.id.as_str())).collect();
     let mut out = Ownership::default();
     let Ok(runs) = state.runs() else { return out };
@@ -93,7 +93,7 @@ pub fn ownership(state: &ProviderState, existing: &[MachineRecord]) -> Ownership
 }
 
 #[derive(Debug, Default)]
-pub struct ReapReport {
+pub(crate) struct ReapReport {
     pub plan: ReapPlan,
     pub deleted: Vec<(String, ReapReason)>,
     pub failed: Vec<(String, CleanupError)>,
@@ -101,7 +101,7 @@ pub struct ReapReport {
 
 /// What `cargo orbtest clean` (and preflight) may do beyond reaping leftovers.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ReapOptions {
+pub(crate) struct ReapOptions {
     /// Only say what would go.
     pub dry_run: bool,
     /// Also delete the machines finished runs kept on purpose (`clean --kept`).
@@ -109,7 +109,7 @@ pub struct ReapOptions {
 }
 
 /// The reap decision's input: what exists, who owns it, and the config's rules.
-pub fn reap_input(
+pub(crate) fn reap_input(
     state: &ProviderState,
     config: &MachinesConfig,
     existing: &[MachineRecord],
@@ -121,14 +121,13 @@ pub fn reap_input(
         live: owners.live.clone(),
         kept: owners.kept.clone(),
         prefixes: config.prefixes.clone(),
-        protect: config.protect.clone(),
         baselines: state.baseline_names(&config.baselines),
     };
     (input, owners)
 }
 
 /// Preflight's reap step, and `cargo orbtest clean`.
-pub fn reap(
+pub(crate) fn reap(
     client: &Client,
     state: &ProviderState,
     config: &MachinesConfig,
@@ -179,7 +178,11 @@ pub fn reap(
 /// Deletes `names`, `parallelism` at a time. A machine that is already gone counts as deleted;
 /// one still being made (its creator was killed, the daemon goes on) is waited for, up to a
 /// create timeout, rather than left behind.
-pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<(String, Result<(), CleanupError>)> {
+pub(crate) fn delete_all(
+    client: &Client,
+    names: &[String],
+    parallelism: usize,
+) -> Vec<(String, Result<(), CleanupError>)> {
     let results = super::parallel::map_bounded(names, parallelism, || false, |name| delete_one(client, name));
     names
         .iter()
@@ -195,7 +198,7 @@ pub fn delete_all(client: &Client, names: &[String], parallelism: usize) -> Vec<
 /// Deletes one machine; one already gone counts as deleted. A machine still being made for a
 /// client that died (the daemon goes on) cannot be deleted yet (`operations are in progress`):
 /// we wait for it to settle, up to a create timeout, instead of leaving it behind.
-pub fn delete_one(client: &Client, name: &str) -> Result<(), CleanupError> {
+pub(crate) fn delete_one(client: &Client, name: &str) -> Result<(), CleanupError> {
     let op = Op::delete(name);
     let policy = client.policy();
     let deadline = Instant::now() + policy.timeout(OpClass::Create).unwrap_or(Duration::from_secs(180));

@@ -1,22 +1,22 @@
 //! Machines around a run: preflight (provider health, pressure, run lock, reaping, warm images,
 //! baselines, worker machines) and postflight (cleanup, leak check).
 
-pub mod baselines;
+pub(crate) mod baselines;
 pub mod blame;
-pub mod cleanup;
+pub(crate) mod cleanup;
 pub mod docker;
-pub mod health;
-pub mod parallel;
-pub mod pressure;
+pub(crate) mod health;
+pub(crate) mod parallel;
+pub(crate) mod pressure;
 pub mod provider;
-pub mod reap;
-pub mod remedy;
-pub mod sampler;
-pub mod session;
-pub mod shim_setup;
-pub mod state;
-pub mod stats;
-pub mod warm;
-pub mod worker_provisioning;
+pub(crate) mod reap;
+pub(crate) mod remedy;
+pub(crate) mod sampler;
+pub(crate) mod session;
+pub(crate) mod shim_setup;
+pub(crate) mod state;
+pub(crate) mod stats;
+pub(crate) mod warm;
+pub(crate) mod worker_provisioning;
 
 pub use session::{LifecycleOptions, Postflight, Preflight, PreflightContext, Session};

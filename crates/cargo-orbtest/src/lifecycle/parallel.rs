@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `f` on each item, `parallelism` threads at a time. Once `stop` says so (an interrupt),
 /// no further item is started; those left out are `None`.
-pub fn map_bounded<T: Sync, R: Send>(
+pub(crate) fn map_bounded<T: Sync, R: Send>(
     items: &[T],
     parallelism: usize,
     stop: impl Fn() -> bool + Sync,

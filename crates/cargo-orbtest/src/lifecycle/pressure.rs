@@ -13,12 +13,12 @@ use orbtest_machines::{Pressure, PressureSource, Provider};
 
 /// Current memory and swap use, percent: the provider's own figures (orbsim's scenario), else
 /// the host's.
-pub fn sample(provider: &dyn Provider) -> Pressure {
+pub(crate) fn sample(provider: &dyn Provider) -> Pressure {
     provider.pressure().unwrap_or_else(host_pressure)
 }
 
 /// The orchestrator's sampler as the broker's pressure source.
-pub struct HostPressure(pub Arc<dyn Provider>);
+pub(crate) struct HostPressure(pub Arc<dyn Provider>);
 
 impl PressureSource for HostPressure {
     fn sample(&self) -> Option<Pressure> {
@@ -27,7 +27,7 @@ impl PressureSource for HostPressure {
 }
 
 /// `[pressure]` as the broker's admission limits; `None` with `on_pressure = "ignore"`.
-pub fn limits(config: &PressureConfig) -> Option<PressureLimits> {
+pub(crate) fn limits(config: &PressureConfig) -> Option<PressureLimits> {
     match config.on_pressure {
         OnPressure::Ignore => None,
         action => Some(PressureLimits {
@@ -40,7 +40,7 @@ pub fn limits(config: &PressureConfig) -> Option<PressureLimits> {
 }
 
 /// Why `p` is over the limits, if it is.
-pub fn over_limit(config: &PressureConfig, p: &Pressure) -> Option<String> {
+pub(crate) fn over_limit(config: &PressureConfig, p: &Pressure) -> Option<String> {
     if p.swap_percent > config.swap_limit_percent {
         return Some(format!(
             "swap at {:.0}% is over the {:.0}% limit (memory {:.0}%)",
@@ -58,7 +58,7 @@ pub fn over_limit(config: &PressureConfig, p: &Pressure) -> Option<String> {
 
 /// Why the run cannot go on under host pressure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PressureError {
+pub(crate) enum PressureError {
     #[error("host under pressure: {0}; free memory (stop machines or apps) or raise [pressure] swap_limit_percent")]
     Over(String),
     #[error(
@@ -71,7 +71,7 @@ pub enum PressureError {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Under the limits (possibly after waiting).
     Clear(Pressure),
     /// Over the limits and `on_pressure = "ignore"`: go ahead, but say so.
@@ -82,7 +82,7 @@ pub enum Verdict {
 
 /// Applies `on_pressure`. Errors say why the run cannot go on (`fail`, or `wait` timed out).
 /// `waiting` is told the situation while waiting (at most every `every`).
-pub fn check(
+pub(crate) fn check(
     config: &PressureConfig,
     mut sample: impl FnMut() -> Pressure,
     poll: Duration,

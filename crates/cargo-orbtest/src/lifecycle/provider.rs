@@ -114,7 +114,7 @@ pub fn resolve(config: &MachinesConfig, home: &Path, workspace: &Path) -> Result
 
 /// `[machines.sim] state`, else `$ORBSIM_STATE`, else one per scenario under
 /// `<orbtest home>/orbsim/` (a simulated OrbStack keeps the time scale it was created with).
-pub fn sim_state_dir(config: &MachinesConfig, home: &Path, scenario: Option<&Path>) -> PathBuf {
+pub(crate) fn sim_state_dir(config: &MachinesConfig, home: &Path, scenario: Option<&Path>) -> PathBuf {
     config
         .sim
         .state
@@ -142,7 +142,7 @@ pub fn sim_state_dir(config: &MachinesConfig, home: &Path, scenario: Option<&Pat
 /// Links `orbsim-orbctl`, `orbsim-orb` and `orbsim` in `dir` to this very executable, which
 /// runs the simulator it embeds when called by those names (so the simulator can never be an
 /// older build than the orchestrator). Returns the three paths.
-pub fn link_embedded_sim(dir: &Path) -> std::io::Result<[PathBuf; 3]> {
+pub(crate) fn link_embedded_sim(dir: &Path) -> std::io::Result<[PathBuf; 3]> {
     link_sim_names(&std::env::current_exe()?, dir)
 }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ReapReason {
+pub(crate) enum ReapReason {
     /// Created by run `run_id`, which ended without deleting it (crashed or killed).
     Orphan { run_id: String },
     /// Its name starts with a cleanup prefix.
@@ -25,7 +25,7 @@ impl std::fmt::Display for ReapReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum KeepReason {
+pub(crate) enum KeepReason {
     Protected {
         pattern: String,
     },
@@ -55,7 +55,7 @@ impl std::fmt::Display for KeepReason {
 
 /// What cleanup knows.
 #[derive(Debug, Clone, Default)]
-pub struct ReapInput {
+pub(crate) struct ReapInput {
     /// Machines that exist now.
     pub existing: Vec<String>,
     /// Machines journaled as created (and not deleted) by runs that are no longer alive.
@@ -65,25 +65,24 @@ pub struct ReapInput {
     /// Machines finished runs kept on purpose (by machine: run id).
     pub kept: BTreeMap<String, String>,
     pub prefixes: Vec<String>,
-    pub protect: Vec<String>,
     pub baselines: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReapPlan {
+pub(crate) struct ReapPlan {
     pub delete: Vec<(String, ReapReason)>,
     /// Candidates spared, with why (for `clean --dry-run` and doctor).
     pub keep: Vec<(String, KeepReason)>,
 }
 
 /// A protect list compiled once; names or globs (`work-*`).
-pub struct Protect {
+pub(crate) struct Protect {
     patterns: Vec<String>,
     set: GlobSet,
 }
 
 impl Protect {
-    pub fn new(patterns: &[String]) -> Result<Self, globset::Error> {
+    pub(crate) fn new(patterns: &[String]) -> Result<Self, globset::Error> {
         let mut builder = GlobSetBuilder::new();
         for p in patterns {
             builder.add(Glob::new(p)?);
@@ -94,12 +93,12 @@ impl Protect {
         })
     }
 
-    pub fn matching(&self, name: &str) -> Option<&str> {
+    pub(crate) fn matching(&self, name: &str) -> Option<&str> {
         self.set.matches(name).first().map(|&i| self.patterns[i].as_str())
     }
 }
 
-pub fn plan(input: &ReapInput, protect: &Protect) -> ReapPlan {
+pub(crate) fn plan(input: &ReapInput, protect: &Protect) -> ReapPlan {
     let mut out = ReapPlan::default();
     for name in &input.existing {
         let reason = if let Some(run_id) = input.orphans.get(name) {
@@ -199,7 +198,6 @@ mod tests {
                 live: live.iter().map(|n| (n.clone(), "live".to_string())).collect(),
                 kept: kept.iter().map(|n| (n.clone(), "kept".to_string())).collect(),
                 prefixes: prefixes.clone(),
-                protect: protect.clone(),
                 baselines: baselines.iter().cloned().collect(),
             };
             let guard = Protect::new(&protect).unwrap();

@@ -15,7 +15,7 @@ use orbtest_machines::{Client, MachinesError, Op};
 
 /// Why a restart did not bring OrbStack back.
 #[derive(Debug, thiserror::Error)]
-pub enum RestartError {
+pub(crate) enum RestartError {
     #[error("quitting it failed: {0}")]
     Quit(#[source] MachinesError),
     #[error("starting it again failed: {0}")]
@@ -32,7 +32,7 @@ pub enum RestartError {
 /// OrbStack was over a limit and could not be restarted.
 #[derive(Debug, thiserror::Error)]
 #[error("{reason}, but restarting OrbStack failed: {source}")]
-pub struct RemedyError {
+pub(crate) struct RemedyError {
     /// Why it was due.
     pub reason: String,
     #[source]
@@ -41,14 +41,14 @@ pub struct RemedyError {
 
 /// What the host and OrbStack look like now.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OrbStackLoad {
+pub(crate) struct OrbStackLoad {
     /// Resident memory of OrbStack's helper processes, when visible (macOS).
     pub helper_mib: Option<u64>,
     pub swap_percent: f64,
 }
 
 /// OrbStack as the remedy sees it.
-pub trait OrbStack {
+pub(crate) trait OrbStack {
     fn probe(&self) -> OrbStackLoad;
     /// Stops OrbStack (and its VM) and quits the app where there is one.
     fn quit(&self) -> Result<(), MachinesError>;
@@ -59,7 +59,7 @@ pub trait OrbStack {
 
 /// What a remedy did.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Remedy {
+pub(crate) enum Remedy {
     /// Under the limits: nothing done (the figures, as a sentence).
     NotNeeded(String),
     Restarted {
@@ -82,7 +82,7 @@ impl std::fmt::Display for Remedy {
 }
 
 /// Why OrbStack should be restarted, if it should.
-pub fn due(probe: &OrbStackLoad, limits: &RestartConfig) -> Option<String> {
+pub(crate) fn due(probe: &OrbStackLoad, limits: &RestartConfig) -> Option<String> {
     if let Some(mib) = probe.helper_mib.filter(|m| *m > limits.helper_memory_mib) {
         return Some(format!(
             "its helper uses {mib} MiB, over the {} MiB limit",
@@ -105,7 +105,7 @@ fn figures(probe: &OrbStackLoad) -> String {
 }
 
 /// Restarts OrbStack if it is over the limits.
-pub fn remedy(o: &dyn OrbStack, limits: &RestartConfig, poll: Duration) -> Result<Remedy, RemedyError> {
+pub(crate) fn remedy(o: &dyn OrbStack, limits: &RestartConfig, poll: Duration) -> Result<Remedy, RemedyError> {
     let probe = o.probe();
     let Some(reason) = due(&probe, limits) else {
         return Ok(Remedy::NotNeeded(figures(&probe)));
@@ -118,7 +118,7 @@ pub fn remedy(o: &dyn OrbStack, limits: &RestartConfig, poll: Duration) -> Resul
 }
 
 /// Quits and starts OrbStack, then polls `status` until Running or `timeout`.
-pub fn restart(o: &dyn OrbStack, timeout: Duration, poll: Duration) -> Result<Duration, RestartError> {
+pub(crate) fn restart(o: &dyn OrbStack, timeout: Duration, poll: Duration) -> Result<Duration, RestartError> {
     let clock = Instant::now();
     o.quit().map_err(RestartError::Quit)?;
     o.start().map_err(RestartError::Start)?;
@@ -139,7 +139,7 @@ pub fn restart(o: &dyn OrbStack, timeout: Duration, poll: Duration) -> Result<Du
 }
 
 /// The provider's OrbStack (the real one, or orbsim).
-pub struct ProviderOrbStack {
+pub(crate) struct ProviderOrbStack {
     pub client: Client,
     pub kind: ProviderKind,
 }
@@ -203,7 +203,7 @@ impl ProviderOrbStack {
 }
 
 /// Resident memory of OrbStack's helper processes (macOS; none elsewhere).
-pub fn helper_mib() -> Option<u64> {
+pub(crate) fn helper_mib() -> Option<u64> {
     let mut sys = sysinfo::System::new().ok()?;
     sys.refresh_processes(sysinfo::ProcessesToUpdate::All, true);
     let total: u64 = sys

@@ -13,14 +13,14 @@ use orbtest_process::Invocation;
 /// Real OrbStack is asked for its machine list at most this often.
 const LIST_EVERY: Duration = Duration::from_secs(10);
 
-pub struct ProviderSampler {
+pub(crate) struct ProviderSampler {
     kind: ProviderKind,
     provider: Arc<OrbctlProvider>,
     last_count: Mutex<Option<(Instant, u64)>>,
 }
 
 impl ProviderSampler {
-    pub fn new(resolved: &ResolvedProvider) -> Self {
+    pub(crate) fn new(resolved: &ResolvedProvider) -> Self {
         Self {
             kind: resolved.kind,
             provider: resolved.provider.clone(),

@@ -460,7 +460,7 @@ impl Session {
     }
 
     /// What tests did with machines from `from_ms` until now.
-    pub fn activity_since(&self, from_ms: u64) -> crate::results::MachineActivity {
+    pub(crate) fn activity_since(&self, from_ms: u64) -> crate::results::MachineActivity {
         let view = JournalView::read(self.journal.path()).unwrap_or_default();
         activity(&view, from_ms, now_ms(), std::process::id())
     }
@@ -480,7 +480,7 @@ impl Session {
     /// Environment for a machine tier's tests: the shim's `orbctl`/`orb` first on PATH, the
     /// run directory it reads its settings from, and the real orbctl (for reference; the shim
     /// uses the one in its settings).
-    pub fn tier_env(&self) -> Vec<(String, String)> {
+    pub(crate) fn tier_env(&self) -> Vec<(String, String)> {
         let mut env = self.resolved.env.clone();
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut dirs = vec![self.shim_dir.clone()];
@@ -501,7 +501,7 @@ impl Session {
 
     /// orbtest's target runner, which gives each nextest test its worker machine (only with
     /// workers).
-    pub fn target_runner(&self) -> Option<PathBuf> {
+    pub(crate) fn target_runner(&self) -> Option<PathBuf> {
         self.workers
             .as_ref()
             .map(|_| self.shim_dir.join(crate::personalities::worker_slot::RUNNER))
@@ -509,7 +509,7 @@ impl Session {
 
     /// Deletes what this run created (unless asked to keep it), reports leftovers, ends the
     /// journal and releases the provider.
-    pub fn postflight(mut self, run_failed: bool, observer: &dyn Observer) -> Postflight {
+    pub(crate) fn postflight(mut self, run_failed: bool, observer: &dyn Observer) -> Postflight {
         observer.event(&Event::StepStarted { step: "postflight" });
         let start = Instant::now();
         // Calls under way finish first (each is bounded by its timeout): a create its caller

@@ -15,7 +15,7 @@ use orbtest_machines::{Journal, Provider};
 
 /// Why the shim could not be put in place; each says what it was doing.
 #[derive(Debug, thiserror::Error)]
-pub enum ShimSetupError {
+pub(crate) enum ShimSetupError {
     #[error("{what}: {source}")]
     Io {
         what: String,

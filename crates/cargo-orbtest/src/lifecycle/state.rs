@@ -34,7 +34,7 @@ use orbtest_machines::files::{ensure_private_dir, write_atomic};
 
 /// The root of orbtest's per-user cache (`$ORBTEST_HOME`, else the user's cache directory): the
 /// simulator's default state and the links to it. Nothing about machines is kept here.
-pub fn home() -> PathBuf {
+pub(crate) fn home() -> PathBuf {
     if let Some(dir) = std::env::var_os(crate::env::HOME).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
@@ -42,7 +42,7 @@ pub fn home() -> PathBuf {
 }
 
 /// Where orbtest keeps its state about the real OrbStack: one fixed place per user.
-pub fn orbstack_state_dir() -> PathBuf {
+pub(crate) fn orbstack_state_dir() -> PathBuf {
     dirs::data_dir()
         .or_else(|| dirs::home_dir().map(|h| h.join(".local/share")))
         .unwrap_or_else(std::env::temp_dir)
@@ -51,11 +51,11 @@ pub fn orbstack_state_dir() -> PathBuf {
 }
 
 /// Something held for as long as it lives: the run lock, or a run's liveness.
-pub struct Hold(#[allow(dead_code)] Box<dyn Send + Sync>);
+pub(crate) struct Hold(#[allow(dead_code)] Box<dyn Send + Sync>);
 
 impl Hold {
     /// Holds `what` (dropped when the hold ends).
-    pub fn new(what: impl Send + Sync + 'static) -> Self {
+    pub(crate) fn new(what: impl Send + Sync + 'static) -> Self {
         Hold(Box::new(what))
     }
 }
@@ -68,7 +68,7 @@ impl std::fmt::Debug for Hold {
 
 /// How a provider keeps its run lock and knows which runs are alive. Both must end with the
 /// process that holds them, however it ends (a SIGKILLed run must read as dead).
-pub trait Liveness: Send + Sync + std::fmt::Debug {
+pub(crate) trait Liveness: Send + Sync + std::fmt::Debug {
     /// The provider's run lock for `me`, at once; `None` when another run holds it.
     fn try_lock(&self, me: &LockHolder) -> std::io::Result<Option<Hold>>;
     /// Which run holds the lock, when the provider keeps that itself (else the state
@@ -84,7 +84,7 @@ pub trait Liveness: Send + Sync + std::fmt::Debug {
 
 /// File locks in the provider's state directory.
 #[derive(Debug)]
-pub struct FileLocks {
+pub(crate) struct FileLocks {
     dir: PathBuf,
 }
 
@@ -164,20 +164,19 @@ impl Drop for RunLock {
 
 /// A run's own directory; `owner.lock` is held for as long as the run lives.
 #[derive(Debug)]
-pub struct RunState {
-    pub run_id: String,
+pub(crate) struct RunState {
     pub dir: PathBuf,
     _alive: Hold,
 }
 
 impl RunState {
-    pub fn journal_path(&self) -> PathBuf {
+    pub(crate) fn journal_path(&self) -> PathBuf {
         self.dir.join("journal.jsonl")
     }
 }
 
 /// A baseline record's `recipe` while its build has not finished (a crash mid-build leaves it).
-pub const BUILDING: &str = "building";
+pub(crate) const BUILDING: &str = "building";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BaselineRecord {
@@ -196,7 +195,7 @@ impl BaselineRecord {
     /// Whether the machine with this id is the one this record describes. Without a recorded
     /// id: a build cut short made its machine after the build started; a finished one before it
     /// finished. An id that is not a ULID is never ours.
-    pub fn is_machine(&self, id: &str) -> bool {
+    pub(crate) fn is_machine(&self, id: &str) -> bool {
         let slack = orbtest_machines::journal::CLOCK_SLACK_MS;
         match &self.id {
             Some(known) => known == id,
@@ -211,7 +210,7 @@ impl BaselineRecord {
     }
 }
 
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -226,7 +225,7 @@ impl ProviderState {
     }
 
     /// The state kept in `dir`, with the provider's own lock and liveness.
-    pub fn with_liveness(dir: &Path, liveness: Arc<dyn Liveness>) -> std::io::Result<Self> {
+    pub(crate) fn with_liveness(dir: &Path, liveness: Arc<dyn Liveness>) -> std::io::Result<Self> {
         ensure_private_dir(dir)?;
         ensure_private_dir(&dir.join("runs"))?;
         Ok(Self {
@@ -236,7 +235,7 @@ impl ProviderState {
     }
 
     /// Takes the run lock at once, or says who holds it.
-    pub fn try_lock(&self, me: &LockHolder) -> std::io::Result<Result<RunLock, Option<LockHolder>>> {
+    pub(crate) fn try_lock(&self, me: &LockHolder) -> std::io::Result<Result<RunLock, Option<LockHolder>>> {
         match self.liveness.try_lock(me)? {
             Some(hold) => {
                 let info = self.dir.join("run.lock.json");
@@ -284,15 +283,11 @@ impl ProviderState {
     }
 
     /// Creates this run's directory and marks the run alive.
-    pub fn start_run(&self, run_id: &str) -> std::io::Result<RunState> {
+    pub(crate) fn start_run(&self, run_id: &str) -> std::io::Result<RunState> {
         let dir = self.dir.join("runs").join(run_id);
         ensure_private_dir(&dir)?;
         let alive = self.liveness.hold_run(run_id, &dir)?;
-        Ok(RunState {
-            run_id: run_id.to_string(),
-            dir,
-            _alive: alive,
-        })
+        Ok(RunState { dir, _alive: alive })
     }
 
     /// Every run directory, oldest first, with whether its run is still alive.
@@ -313,7 +308,7 @@ impl ProviderState {
 
     /// Removes the oldest dead runs beyond `keep`, except `unfinished` ones (whose journals
     /// still own machines).
-    pub fn prune(&self, keep: usize, unfinished: &dyn Fn(&Path) -> bool) -> std::io::Result<usize> {
+    pub(crate) fn prune(&self, keep: usize, unfinished: &dyn Fn(&Path) -> bool) -> std::io::Result<usize> {
         let runs = self.runs()?;
         let excess = runs.len().saturating_sub(keep);
         let mut removed = 0;
@@ -327,7 +322,7 @@ impl ProviderState {
     }
 
     /// Names of every baseline we know: configured or in the registry (never reaped).
-    pub fn baseline_names(&self, configured: &[crate::config::Baseline]) -> BTreeSet<String> {
+    pub(crate) fn baseline_names(&self, configured: &[crate::config::Baseline]) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = self.baselines().into_keys().collect();
         names.extend(configured.iter().map(|b| b.name.clone()));
         names
@@ -337,15 +332,15 @@ impl ProviderState {
         read_json(&self.dir.join("baselines.json")).unwrap_or_default()
     }
 
-    pub fn set_baselines(&self, records: &BTreeMap<String, BaselineRecord>) -> std::io::Result<()> {
+    pub(crate) fn set_baselines(&self, records: &BTreeMap<String, BaselineRecord>) -> std::io::Result<()> {
         write_json(&self.dir.join("baselines.json"), records)
     }
 
-    pub fn warmed(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn warmed(&self) -> BTreeMap<String, u64> {
         read_json(&self.dir.join("warmed.json")).unwrap_or_default()
     }
 
-    pub fn set_warmed(&self, warmed: &BTreeMap<String, u64>) -> std::io::Result<()> {
+    pub(crate) fn set_warmed(&self, warmed: &BTreeMap<String, u64>) -> std::io::Result<()> {
         write_json(&self.dir.join("warmed.json"), warmed)
     }
 
@@ -354,7 +349,7 @@ impl ProviderState {
         read_json(&self.dir.join("demand.json")).unwrap_or_default()
     }
 
-    pub fn set_demand(&self, demand: &[orbtest_machines::broker::ImageDemand]) -> std::io::Result<()> {
+    pub(crate) fn set_demand(&self, demand: &[orbtest_machines::broker::ImageDemand]) -> std::io::Result<()> {
         write_json(&self.dir.join("demand.json"), &demand)
     }
 }

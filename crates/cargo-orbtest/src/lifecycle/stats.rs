@@ -8,7 +8,7 @@ use orbtest_machines::{JournalView, OpRecord};
 /// What the run's tests did with machines between two moments (one tier): every operation
 /// but the orchestrator's own (process `orchestrator`). Not only those with a test name: a
 /// command tier's runner (a shell script, a build tool) calls `orbctl` without one.
-pub fn activity(view: &JournalView, from_ms: u64, to_ms: u64, orchestrator: u32) -> MachineActivity {
+pub(crate) fn activity(view: &JournalView, from_ms: u64, to_ms: u64, orchestrator: u32) -> MachineActivity {
     let ops: Vec<&OpRecord> = view
         .ops
         .iter()
@@ -44,7 +44,7 @@ pub fn activity(view: &JournalView, from_ms: u64, to_ms: u64, orchestrator: u32)
 }
 
 /// The run's machine figures from its journal.
-pub fn stats(view: &JournalView) -> MachineStats {
+pub(crate) fn stats(view: &JournalView) -> MachineStats {
     let ok = |op: &str| view.ops.iter().filter(|o| o.op == op && o.outcome == "ok").count() as u64;
     let creates: Vec<(u64, u64)> = view
         .ops

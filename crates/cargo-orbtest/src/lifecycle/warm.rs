@@ -7,7 +7,7 @@ use orbtest_machines::{Client, Journal, MachinesError, Op};
 
 /// Why warming an image failed.
 #[derive(Debug, thiserror::Error)]
-pub enum WarmError {
+pub(crate) enum WarmError {
     #[error("cannot journal `{machine}`: {source}")]
     Journal {
         machine: String,
@@ -31,7 +31,7 @@ pub enum WarmError {
 }
 
 /// Warms what needs warming; returns the images warmed now.
-pub fn warm(
+pub(crate) fn warm(
     client: &Client,
     journal: &Journal,
     state: &ProviderState,

@@ -13,7 +13,7 @@ use orbtest_machines::{Op, Outcome};
 
 /// Why the run's workers could not be provided.
 #[derive(Debug, thiserror::Error)]
-pub enum ProvideError {
+pub(crate) enum ProvideError {
     #[error("interrupted ({}) while making worker machines", .0.name())]
     Interrupted(crate::signals::Interrupt),
     #[error("{}", .0.iter().map(|(name, e)| format!("worker `{name}`: {e}")).collect::<Vec<_>>().join("; "))]
@@ -24,7 +24,7 @@ pub enum ProvideError {
 const PARALLEL: usize = 8;
 
 /// How many workers the run needs for `tiers` (the selected ones), if it has workers at all.
-pub fn count(config: &Config, tiers: &[Tier]) -> Option<usize> {
+pub(crate) fn count(config: &Config, tiers: &[Tier]) -> Option<usize> {
     let workers = config.machines.workers.as_ref()?;
     if !tiers.iter().any(|t| t.machines) {
         return None;
@@ -42,7 +42,7 @@ pub fn count(config: &Config, tiers: &[Tier]) -> Option<usize> {
 
 /// Refuses a plan in which two tests of a nextest machine tier could run at once with the same
 /// worker: nextest's slots go up to the tier's threads, and each slot needs its own worker.
-pub fn check(config: &Config, tiers: &[Tier]) -> Result<()> {
+pub(crate) fn check(config: &Config, tiers: &[Tier]) -> Result<()> {
     let Some(n) = count(config, tiers) else {
         return Ok(());
     };
@@ -62,7 +62,7 @@ pub fn check(config: &Config, tiers: &[Tier]) -> Result<()> {
 }
 
 /// The workers' names: unique to the run, so a leftover of another run is never taken.
-pub fn names(run_id: &str, count: usize) -> Vec<String> {
+pub(crate) fn names(run_id: &str, count: usize) -> Vec<String> {
     let suffix: String = run_id
         .rsplit('-')
         .next()
@@ -75,7 +75,7 @@ pub fn names(run_id: &str, count: usize) -> Vec<String> {
 
 /// How workers are made: clones of the named baseline, or of a ready baseline of the same
 /// image, else created from the image.
-pub fn source(config: &WorkersConfig, ready: &[ReadyBaseline]) -> WorkerSource {
+pub(crate) fn source(config: &WorkersConfig, ready: &[ReadyBaseline]) -> WorkerSource {
     match &config.source {
         WorkerSpec::Baseline(name) => WorkerSource::Clone { baseline: name.clone() },
         WorkerSpec::Image(image) => {
@@ -95,7 +95,7 @@ pub fn source(config: &WorkersConfig, ready: &[ReadyBaseline]) -> WorkerSource {
 
 /// Makes every worker, health-checks it and replaces it if it fails. Returns a line for the
 /// preflight step. On failure, deletes what it made (they are journaled either way).
-pub fn provide_all(
+pub(crate) fn provide_all(
     tracked: &Tracked,
     set: &WorkerSet,
     interrupts: &crate::signals::Interrupts,

@@ -16,13 +16,13 @@ const SUMMARY_DETAILED: usize = 20;
 const SUMMARY_LISTED: usize = 200;
 const EXCERPT_LINES: usize = 15;
 
-pub fn in_actions() -> bool {
+pub(crate) fn in_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
 /// A source location from a Rust panic message: `panicked at src/lib.rs:4:62:` (Rust 1.73+) or
 /// `panicked at 'msg', src/lib.rs:4:5` (older).
-pub fn panic_location(text: &str) -> Option<(String, u32)> {
+pub(crate) fn panic_location(text: &str) -> Option<(String, u32)> {
     for line in text.lines().rev() {
         let Some((_, rest)) = line.split_once("panicked at ") else {
             continue;
@@ -63,12 +63,12 @@ fn annotation_path(file: &str, ws_root: Option<&Path>, checkout: Option<&Path>) 
 }
 
 /// `::error` lines for the failed tests.
-pub fn annotations(run: &RunResult, ws_root: Option<&Path>) -> String {
+pub(crate) fn annotations(run: &RunResult, ws_root: Option<&Path>) -> String {
     let checkout = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
     annotations_with(run, ws_root, checkout.as_deref())
 }
 
-pub fn annotations_with(run: &RunResult, ws_root: Option<&Path>, checkout: Option<&Path>) -> String {
+pub(crate) fn annotations_with(run: &RunResult, ws_root: Option<&Path>, checkout: Option<&Path>) -> String {
     let mut out = String::new();
     for e in Digest::of(run).failures.iter().take(ANNOTATED) {
         let r = e.test;
@@ -107,7 +107,7 @@ fn escape_property(s: &str) -> String {
 }
 
 /// The markdown job summary.
-pub fn step_summary(run: &RunResult) -> String {
+pub(crate) fn step_summary(run: &RunResult) -> String {
     let d = Digest::of(run);
     let mut md = String::new();
     let verdict = match d.verdict {
@@ -242,7 +242,7 @@ fn fenced(text: &str) -> String {
 }
 
 /// Appends to the file `$GITHUB_STEP_SUMMARY` names (if set).
-pub fn append_step_summary(markdown: &str) -> std::io::Result<Option<PathBuf>> {
+pub(crate) fn append_step_summary(markdown: &str) -> std::io::Result<Option<PathBuf>> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from) else {
         return Ok(None);
     };

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-pub const JOURNAL_FILE: &str = "journal.jsonl";
+pub(crate) const JOURNAL_FILE: &str = "journal.jsonl";
 
 /// One attempt of one machine operation (`"event":"op"`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -39,7 +39,7 @@ fn first() -> u32 {
 }
 
 /// The op records of a journal; a missing file is an empty journal (no machine tier ran).
-pub fn read_journal(path: &Path) -> std::io::Result<Vec<JournalOp>> {
+pub(crate) fn read_journal(path: &Path) -> std::io::Result<Vec<JournalOp>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(parse_journal(&text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -47,7 +47,7 @@ pub fn read_journal(path: &Path) -> std::io::Result<Vec<JournalOp>> {
     }
 }
 
-pub fn parse_journal(text: &str) -> Vec<JournalOp> {
+pub(crate) fn parse_journal(text: &str) -> Vec<JournalOp> {
     text.lines()
         .filter_map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).ok()?;
@@ -61,7 +61,7 @@ pub fn parse_journal(text: &str) -> Vec<JournalOp> {
 
 /// Latency and reliability of one operation kind, over all its attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpStats {
+pub(crate) struct OpStats {
     pub op: String,
     pub attempts: u64,
     pub ok: u64,
@@ -79,7 +79,7 @@ pub struct OpStats {
 }
 
 /// One row per operation, the usual lifecycle order first, then the rest by name.
-pub fn op_stats(records: &[JournalOp]) -> Vec<OpStats> {
+pub(crate) fn op_stats(records: &[JournalOp]) -> Vec<OpStats> {
     let mut by_op: BTreeMap<&str, Vec<&JournalOp>> = BTreeMap::new();
     for r in records {
         by_op.entry(r.op.as_str()).or_default().push(r);
@@ -111,7 +111,7 @@ pub fn op_stats(records: &[JournalOp]) -> Vec<OpStats> {
 }
 
 /// Nearest-rank percentile of sorted values (0 for none).
-pub fn percentile(sorted: &[u64], p: u32) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], p: u32) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

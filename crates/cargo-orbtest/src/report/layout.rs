@@ -74,7 +74,7 @@ impl RunDir {
     /// The lock this run holds while it lives. Every process of its tiers carries this path
     /// (`ORBTEST_RUN_ALIVE`), so a later run can tell, if this one is killed outright, which
     /// processes it left running and that nobody holds the lock any more.
-    pub fn alive_path(&self) -> PathBuf {
+    pub(crate) fn alive_path(&self) -> PathBuf {
         self.path.join(ALIVE)
     }
 
@@ -103,13 +103,13 @@ impl RunDir {
     }
 
     /// `tiers/<tier>/`, created on first use.
-    pub fn tier_dir(&self, tier: &str) -> std::io::Result<PathBuf> {
+    pub(crate) fn tier_dir(&self, tier: &str) -> std::io::Result<PathBuf> {
         let dir = self.path.join("tiers").join(tier);
         ensure_private_dir(&dir)?;
         Ok(dir)
     }
 
-    pub fn junit_path(&self, tier: &str) -> PathBuf {
+    pub(crate) fn junit_path(&self, tier: &str) -> PathBuf {
         self.path.join("tiers").join(tier).join("junit.xml")
     }
 

@@ -8,7 +8,7 @@ use super::load::LoadedRun;
 use super::summary::ShardActual;
 use crate::results::{GateVerdict, MachineStats, ResourcePeaks, RunResult, TierOutcome, TierResult};
 
-pub fn merge_runs(run_id: String, shards: &[LoadedRun]) -> RunResult {
+pub(crate) fn merge_runs(run_id: String, shards: &[LoadedRun]) -> RunResult {
     let runs: Vec<&RunResult> = shards.iter().map(|s| &s.run).collect();
     let started_at = runs
         .iter()
@@ -126,7 +126,7 @@ fn combined_gate(runs: &[&RunResult]) -> GateVerdict {
 }
 
 /// Each shard's predicted time (from its plan) against the time it took.
-pub fn shard_times(shards: &[LoadedRun]) -> Vec<ShardActual> {
+pub(crate) fn shard_times(shards: &[LoadedRun]) -> Vec<ShardActual> {
     let mut out: Vec<ShardActual> = shards
         .iter()
         .map(|s| ShardActual {
@@ -148,7 +148,7 @@ pub fn shard_times(shards: &[LoadedRun]) -> Vec<ShardActual> {
 }
 
 /// The merged report's per-shard table: predicted against actual, and the spread.
-pub fn shard_table(shards: &[ShardActual]) -> String {
+pub(crate) fn shard_table(shards: &[ShardActual]) -> String {
     use std::fmt::Write as _;
     if shards.iter().all(|s| s.shard.is_none()) {
         return String::new();
@@ -184,7 +184,7 @@ pub fn shard_table(shards: &[ShardActual]) -> String {
 }
 
 /// The same as markdown, for GitHub's step summary (empty without shard information).
-pub fn shard_markdown(shards: &[ShardActual]) -> String {
+pub(crate) fn shard_markdown(shards: &[ShardActual]) -> String {
     use std::fmt::Write as _;
     if shards.iter().all(|s| s.shard.is_none()) {
         return String::new();

@@ -3,18 +3,18 @@
 //! merging shards, and where those files go. [`digest`] is what every rendering of a finished
 //! run shows, computed once. What the terminal shows lives in `view`.
 
-pub mod digest;
+pub(crate) mod digest;
 pub mod gate;
-pub mod github;
+pub(crate) mod github;
 pub mod html;
 pub mod journal;
 mod layout;
 mod load;
-pub mod merge;
+pub(crate) mod merge;
 mod rerun;
 mod summary;
 mod text;
-pub mod trend;
+pub(crate) mod trend;
 mod write;
 
 pub use digest::{Digest, Entry, TierRow, Verdict, counts_phrase, failure_word};

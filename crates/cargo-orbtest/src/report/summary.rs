@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::results::{Attempt, Blame, RunInvocation, RunResult, ShardInfo, TestResult, TestStatus, TierResult};
 
-pub const SCHEMA: u32 = 1;
+pub(super) const SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -63,7 +63,7 @@ impl InvocationSummary {
         })
     }
 
-    pub fn to_invocation(&self) -> RunInvocation {
+    pub(crate) fn to_invocation(&self) -> RunInvocation {
         RunInvocation {
             command_line: self.command_line.clone(),
             rerun_args: self.rerun_args.clone(),
@@ -255,7 +255,7 @@ impl AttemptSummary {
         }
     }
 
-    pub fn to_attempt(&self) -> Attempt {
+    pub(crate) fn to_attempt(&self) -> Attempt {
         Attempt {
             message: self.message.clone(),
             output: self.output_tail.clone(),
@@ -318,7 +318,7 @@ pub struct GateSummary {
 const TAIL_LINES: usize = 30;
 
 impl Summary {
-    pub fn from_run(run: &RunResult) -> Self {
+    pub(crate) fn from_run(run: &RunResult) -> Self {
         Self {
             schema: SCHEMA,
             run_id: run.run_id.clone(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// Runs the trend shows at most.
-pub const TREND_RUNS: usize = 20;
+pub(crate) const TREND_RUNS: usize = 20;
 
 /// One earlier (or this) run.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +22,7 @@ pub struct TrendPoint {
 
 impl TrendPoint {
     /// Passed tests among those that ran (`None` when none ran).
-    pub fn pass_rate(&self) -> Option<f64> {
+    pub(crate) fn pass_rate(&self) -> Option<f64> {
         let ran = self.passed + self.failed;
         (ran > 0).then(|| self.passed as f64 / ran as f64)
     }
@@ -52,7 +52,7 @@ struct BriefCounts {
 
 /// Where the runs are for a report written in `dir`: `dir`'s parent when `dir` is a run's own
 /// directory (`runs/<id>`), else `<dir>/../runs` (a `latest/` beside `runs/`).
-pub fn runs_dir_for(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn runs_dir_for(dir: &Path) -> Option<PathBuf> {
     let parent = dir.parent()?;
     if parent.file_name().is_some_and(|n| n == "runs") {
         return Some(parent.to_path_buf());
@@ -64,7 +64,7 @@ pub fn runs_dir_for(dir: &Path) -> Option<PathBuf> {
 /// The last `n` runs in `runs` up to and including `run_id` (run ids sort by time), oldest
 /// first. Directories without a readable summary.json (the ledger, a run still going) are
 /// left out.
-pub fn read_trend(runs: &Path, run_id: &str, n: usize) -> Vec<TrendPoint> {
+pub(crate) fn read_trend(runs: &Path, run_id: &str, n: usize) -> Vec<TrendPoint> {
     let Ok(entries) = std::fs::read_dir(runs) else {
         return Vec::new();
     };

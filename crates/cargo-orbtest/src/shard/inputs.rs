@@ -29,7 +29,7 @@ struct TierRun {
 
 /// Timings by tier and test, from ledger lines.
 #[derive(Debug, Clone, Default)]
-pub struct HistoryTimings {
+pub(crate) struct HistoryTimings {
     /// (tier, key) → timing; key is the exact id for nextest tiers, the match key for command tiers.
     tests: HashMap<(String, String), Timing>,
     /// Tier → its median duration as a whole.
@@ -42,7 +42,7 @@ pub struct HistoryTimings {
 }
 
 impl HistoryTimings {
-    pub fn from_lines(lines: &[Line], config: &Config) -> Self {
+    pub(crate) fn from_lines(lines: &[Line], config: &Config) -> Self {
         let is_command = |tier: &str| config.tier(tier).is_some_and(Tier::is_command);
         // (tier, key) → (run start, timing, passed) per run.
         let mut per_test: BTreeMap<(String, String), Vec<Seen<'_>>> = BTreeMap::new();
@@ -147,7 +147,7 @@ impl HistoryTimings {
         out
     }
 
-    pub fn timing(&self, tier: &Tier, id: &str) -> Option<Timing> {
+    pub(crate) fn timing(&self, tier: &Tier, id: &str) -> Option<Timing> {
         let key = if tier.is_command() {
             match_key(id)
         } else {
@@ -176,7 +176,7 @@ impl HistoryTimings {
     }
 
     /// The tier's tests in its recent runs.
-    pub fn recent_tests(&self, tier: &str) -> Vec<(String, String)> {
+    pub(crate) fn recent_tests(&self, tier: &str) -> Vec<(String, String)> {
         self.recent
             .get(tier)
             .map(|s| s.iter().cloned().collect())
@@ -196,7 +196,7 @@ fn median(timings: &[Timing]) -> Timing {
 }
 
 /// Tests at once in a tier, given the CPUs of the machines that will run the shards.
-pub fn resolve_threads(threads: Threads, cpus: u32) -> u32 {
+pub(crate) fn resolve_threads(threads: Threads, cpus: u32) -> u32 {
     match threads {
         Threads::NumCpus => cpus.max(1),
         Threads::Count(n) if n > 0 => n as u32,
@@ -206,7 +206,7 @@ pub fn resolve_threads(threads: Threads, cpus: u32) -> u32 {
 
 /// Whether a tier's tests can go to different shards: every nextest tier; a command tier that
 /// can list its tests (`list`) and be told which to run (`{tests}`).
-pub fn splittable(tier: &Tier) -> bool {
+pub(crate) fn splittable(tier: &Tier) -> bool {
     match &tier.command {
         None => true,
         Some(c) => c.list.is_some() && c.takes_tests(),
@@ -216,7 +216,7 @@ pub fn splittable(tier: &Tier) -> bool {
 /// The planner's view of `tiers`: `listed` has each tier's tests now (group, name) when they
 /// could be listed; otherwise the tier's tests are those of its recent runs. `cpus` and
 /// `create_slots` are the shard machines' (for `threads = "num-cpus"` and machine tiers).
-pub fn tier_inputs(
+pub(crate) fn tier_inputs(
     tiers: &[&Tier],
     listed: &BTreeMap<String, Vec<(String, String)>>,
     history: &HistoryTimings,

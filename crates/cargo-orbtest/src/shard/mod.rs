@@ -11,12 +11,12 @@
 //! * [`runtime`]: preparing a run that is one shard.
 
 pub use crate::test_ids as ids;
-pub mod inputs;
-pub mod plan;
+pub(crate) mod inputs;
+pub(crate) mod plan;
 pub mod planner;
-pub mod runtime;
-pub mod select;
-pub mod spec;
+pub(crate) mod runtime;
+pub(crate) mod select;
+pub(crate) mod spec;
 
 pub use plan::{PlanError, PlanFile};
 pub use spec::{ShardSpec, hash_shard};

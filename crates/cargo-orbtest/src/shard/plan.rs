@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA: u32 = 1;
+pub(crate) const SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanFile {
@@ -153,7 +153,7 @@ impl PlanFile {
     }
 
     /// Where each planned test of `tier` goes: full id → shard index.
-    pub fn assignments(&self, tier: &str) -> BTreeMap<String, u32> {
+    pub(crate) fn assignments(&self, tier: &str) -> BTreeMap<String, u32> {
         let mut out = BTreeMap::new();
         for s in &self.shards {
             for t in s.tiers.iter().filter(|t| t.name == tier) {
@@ -168,7 +168,7 @@ impl PlanFile {
     }
 
     /// The shard a whole (unsplit) tier runs in.
-    pub fn whole_tier_shard(&self, tier: &str) -> Option<u32> {
+    pub(crate) fn whole_tier_shard(&self, tier: &str) -> Option<u32> {
         self.shards
             .iter()
             .find(|s| s.tiers.iter().any(|t| t.name == tier && t.whole))

@@ -52,7 +52,7 @@ pub struct Timing {
 }
 
 /// Duration of a test when no test has any history.
-pub const DEFAULT_MS: u64 = 1_000;
+pub(crate) const DEFAULT_MS: u64 = 1_000;
 
 struct Unit {
     tier: usize,

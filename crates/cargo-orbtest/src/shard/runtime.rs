@@ -21,14 +21,14 @@ use crate::workspace::Workspace;
 
 /// What `--shard` asked for.
 #[derive(Debug, Clone)]
-pub struct ShardRequest {
+pub(crate) struct ShardRequest {
     pub spec: ShardSpec,
     pub plan: Option<PlanFile>,
 }
 
 /// Each tier's share in this shard.
 #[derive(Debug, Clone)]
-pub struct Shares {
+pub(crate) struct Shares {
     pub spec: ShardSpec,
     tiers: BTreeMap<String, TierShare>,
     pub info: ShardInfo,
@@ -42,7 +42,7 @@ const SHOWN: usize = 10;
 impl ShardRequest {
     /// Decides every tier's share; with a plan and nextest tiers, lists them (with the build's
     /// tool config) and rewrites the tool config so each tier selects only its share.
-    pub fn prepare(
+    pub(crate) fn prepare(
         &self,
         ws: &Workspace,
         config: &Config,
@@ -165,7 +165,7 @@ impl ShardRequest {
 
 impl Shares {
     /// Why `tier` runs nothing in this shard, or `None` when it runs.
-    pub fn nothing_here(&self, tier: &str) -> Option<String> {
+    pub(crate) fn nothing_here(&self, tier: &str) -> Option<String> {
         match self.tiers.get(tier)? {
             TierShare::Elsewhere { shard } => Some(format!(
                 "nothing selected in shard {}: the tier runs whole in shard {shard}/{}",
@@ -179,16 +179,11 @@ impl Shares {
     }
 
     /// The ids a command tier runs here (`{tests}`), or `None` for all of them.
-    pub fn command_tests(&self, tier: &str) -> Option<Vec<String>> {
+    pub(crate) fn command_tests(&self, tier: &str) -> Option<Vec<String>> {
         match self.tiers.get(tier)? {
             TierShare::Tests { tests, .. } => Some(tests.iter().map(|(g, n)| super::ids::join(g, n)).collect()),
             _ => None,
         }
-    }
-
-    /// Whether nextest tiers run with `--partition slice:K/N`.
-    pub fn sliced(&self) -> bool {
-        self.tiers.values().any(|s| *s == TierShare::Slice)
     }
 }
 

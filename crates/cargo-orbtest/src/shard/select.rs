@@ -11,7 +11,7 @@ use super::spec::{ShardSpec, hash_shard};
 
 /// What a tier runs in this shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TierShare {
+pub(crate) enum TierShare {
     /// The whole tier.
     All,
     /// Exactly these tests (group, name); may be empty.
@@ -27,7 +27,13 @@ pub enum TierShare {
 }
 
 /// The share of a tier whose tests are `listed` (in the runner's order), per `plan`.
-pub fn by_plan(plan: &PlanFile, spec: ShardSpec, tier: &str, command: bool, listed: &[(String, String)]) -> TierShare {
+pub(crate) fn by_plan(
+    plan: &PlanFile,
+    spec: ShardSpec,
+    tier: &str,
+    command: bool,
+    listed: &[(String, String)],
+) -> TierShare {
     if let Some(whole) = plan.whole_tier_shard(tier) {
         return whole_in(whole, spec);
     }
@@ -59,7 +65,7 @@ pub fn by_plan(plan: &PlanFile, spec: ShardSpec, tier: &str, command: bool, list
 }
 
 /// A tier that cannot be split and that the plan does not know: whole in its hash's shard.
-pub fn unplanned_whole(tier: &str, spec: ShardSpec) -> TierShare {
+pub(crate) fn unplanned_whole(tier: &str, spec: ShardSpec) -> TierShare {
     whole_in(hash_shard("", tier, spec.count), spec)
 }
 
@@ -73,7 +79,7 @@ fn whole_in(shard: u32, spec: ShardSpec) -> TierShare {
 
 /// Round robin over `listed` (a command tier's list, without a plan): test i goes to shard
 /// i mod N + 1, as nextest's `slice:` does.
-pub fn by_slice(spec: ShardSpec, listed: &[(String, String)]) -> TierShare {
+pub(crate) fn by_slice(spec: ShardSpec, listed: &[(String, String)]) -> TierShare {
     let tests = listed
         .iter()
         .enumerate()
@@ -86,7 +92,7 @@ pub fn by_slice(spec: ShardSpec, listed: &[(String, String)]) -> TierShare {
     }
 }
 
-pub use crate::tiers::nextest::filterset::filterset;
+pub(crate) use crate::tiers::nextest::filterset::filterset;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use crate::lifecycle::state::{LockHolder, now_ms};
 use crate::lifecycle::{provider, state};
 use orbtest_machines::Client;
 
-pub fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Result<i32> {
     let dry_run = options.dry_run;
     let (ws, config) = super::project::load(global)?;
     let resolved = provider::resolve(&config.machines, &state::home(), &ws.root)?;

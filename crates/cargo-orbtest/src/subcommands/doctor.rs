@@ -5,6 +5,7 @@
 //! restarts an OrbStack that has grown over the `[machines.restart]` limits.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -84,7 +85,7 @@ struct MachineOwner {
     next_clean: &'static str,
 }
 
-pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
     let mut checks = tier_checks(global, &ws, &config, !json && !global.quiet);
     let mut problems = Vec::new();
@@ -262,7 +263,9 @@ pub fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32> {
 fn print_human(r: &Report) {
     crate::outln!("checks:");
     for c in &r.checks {
-        crate::outln!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.what, c.detail);
+        // A detail's help lines sit under its text.
+        let detail = c.detail.replace('\n', "\n       ");
+        crate::outln!("  {} {}: {detail}", if c.ok { "ok  " } else { "FAIL" }, c.what);
     }
     // Without machine tiers the provider's details are noise to a newcomer: the check above says
     // it is not needed, the advice what to fix before adding one.
@@ -307,7 +310,7 @@ fn print_human(r: &Report) {
         }
     }
     for p in &r.problems {
-        crate::outln!("problem: {p}");
+        crate::outln!("problem: {}", p.replace('\n', "\n         "));
     }
     for a in &r.advice {
         crate::outln!("advice: {a}");
@@ -367,6 +370,15 @@ fn tier_checks(global: &GlobalArgs, ws: &Workspace, config: &Config, chatty: boo
     }
     for tier in config.tiers.iter().filter(|t| t.is_command()) {
         let found = crate::tiers::command::check_programs(config, std::slice::from_ref(tier));
+        let found = found.map_err(|e| e.to_string()).and_then(|()| {
+            let Some(command) = tier.command.as_ref() else {
+                return Ok(());
+            };
+            match missing_python_module(&command.argv, &command.workdir(&config.dir()), &command.env) {
+                Some(problem) => Err(problem),
+                None => Ok(()),
+            }
+        });
         checks.push(Check::new(
             format!("tier {}", tier.name),
             match found {
@@ -377,11 +389,44 @@ fn tier_checks(global: &GlobalArgs, ws: &Workspace, config: &Config, chatty: boo
                         .map(|c| crate::tiers::command::display(&c.argv))
                         .unwrap_or_default()
                 )),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e),
             },
         ));
     }
     checks
+}
+
+/// For a command `PYTHON -m MODULE ...` (what init writes when pytest is not on PATH): why that
+/// python cannot run the module, when it cannot. The program itself was found already; a
+/// python that does not start is left to the run to report.
+pub(crate) fn missing_python_module(argv: &[String], workdir: &Path, env: &[(String, String)]) -> Option<String> {
+    let [python, flag, module, ..] = argv else {
+        return None;
+    };
+    let is_python = Path::new(python)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("python"));
+    if !is_python || flag != "-m" || module.contains('{') {
+        return None;
+    }
+    let probe = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)",
+            module.as_str(),
+        ])
+        .current_dir(workdir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    (probe.status.code() == Some(3)).then(|| {
+        format!(
+            "`{python} -m {module}`: {python} has no module {module}\n  = help: install it for that python \
+             (`{python} -m pip install {module}`), or point the command at a virtualenv's {module} \
+             (e.g. \".venv/bin/{module}\")"
+        )
+    })
 }
 
 /// A nextest tier with `n` tests: fine unless it selects none and would fail for it.

@@ -14,7 +14,7 @@ use crate::ledger::{Ledger, TestFlakes, flake_stats};
 /// Threshold for `--suggest` without `--threshold` or `[gate] max_flake_rate`.
 const DEFAULT_THRESHOLD: f64 = 0.1;
 
-pub fn execute(global: &GlobalArgs, args: &FlakyArgs) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, args: &FlakyArgs) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
     let ledger = Ledger::of(&ws.orbtest_dir());
     if !args.import.is_empty() {

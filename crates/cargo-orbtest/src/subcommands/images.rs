@@ -9,7 +9,7 @@ use crate::errors::{Error, Result};
 use crate::exit_code;
 use crate::lifecycle::docker;
 
-pub fn execute(global: &GlobalArgs, rebuild: bool, no_build: bool) -> Result<i32> {
+pub(crate) fn execute(global: &GlobalArgs, rebuild: bool, no_build: bool) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
     let recipes = &config.machines.docker;
     if config.machines.provider != ProviderKind::Docker && !global.quiet {

@@ -13,7 +13,9 @@ use crate::tiers::nextest;
 use crate::workspace::Workspace;
 use orbtest_machines::files::write_atomic;
 
-pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
+    // What a run of the written config would trip over first (a runner that is not installed).
+    let mut warnings = Vec::new();
     let (path, text, what) = match Workspace::discover(global.manifest_path.as_deref()) {
         Ok(ws) => {
             let path = super::project::config_path(global, &ws);
@@ -57,6 +59,11 @@ pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
                     e.to_string().lines().last().unwrap_or_default().trim()
                 )));
             }
+            for r in &runners {
+                if let Some(problem) = super::doctor::missing_python_module(&r.command, &dir, &r.env) {
+                    warnings.push(format!("tier {}: {problem}", r.name));
+                }
+            }
             let names: Vec<&str> = runners.iter().map(|r| r.name).collect();
             (
                 path,
@@ -77,6 +84,9 @@ pub fn execute(global: &GlobalArgs, force: bool) -> Result<i32> {
         "wrote {} with {what}\nnext: `cargo orbtest list` shows what each tier selects; `cargo orbtest` runs them",
         path.display()
     );
+    for w in &warnings {
+        crate::errln!("warning: {w}");
+    }
     Ok(exit_code::PASSED)
 }
 
@@ -91,7 +101,7 @@ fn refuse_overwrite(path: &Path, force: bool) -> Result<()> {
 }
 
 /// The test runners a directory without cargo uses, each as a command tier.
-pub fn detect(dir: &Path) -> Vec<CommandTierStarter> {
+pub(super) fn detect(dir: &Path) -> Vec<CommandTierStarter> {
     [detect_pytest(dir), detect_go(dir), detect_npm(dir)]
         .into_iter()
         .flatten()

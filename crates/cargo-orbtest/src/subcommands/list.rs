@@ -24,7 +24,7 @@ struct Listing<'c> {
     shared: Vec<(TestId, Vec<String>)>,
 }
 
-pub fn execute(global: &GlobalArgs, args: &ListArgs) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, args: &ListArgs) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
     let shown = crate::plan::selected_tiers(&config, args.tier.as_deref())?;
     let mut listing = Listing {

@@ -13,7 +13,7 @@ use crate::report::{
 use crate::view::Style;
 use crate::workspace::Workspace;
 
-pub fn execute(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, args: &ReportArgs) -> Result<i32> {
     match &args.action {
         Some(ReportAction::Merge {
             dirs,

@@ -21,7 +21,7 @@ use crate::shard::runtime::ShardRequest;
 use crate::tiers::nextest::ForwardedArgs;
 use crate::view::{LiveView, PlainProgress, Style};
 
-pub fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     let (ws, config) = super::project::load(global)?;
     let plan = Plan::new(
         &config,

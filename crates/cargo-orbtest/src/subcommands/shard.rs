@@ -21,7 +21,7 @@ use crate::workspace::Workspace;
 /// Create slots the plan assumes without `--create-slots` or `max_concurrent_creates`.
 const DEFAULT_CREATE_SLOTS: u32 = 2;
 
-pub fn execute(global: &GlobalArgs, args: &ShardArgs) -> Result<i32> {
+pub(super) fn execute(global: &GlobalArgs, args: &ShardArgs) -> Result<i32> {
     match &args.action {
         ShardAction::Plan(plan) => plan_shards(global, plan),
     }
@@ -135,7 +135,7 @@ fn list_now(
 }
 
 /// Each shard's predicted time, tests and per-tier time.
-pub fn table(plan: &PlanFile) -> String {
+pub(super) fn table(plan: &PlanFile) -> String {
     let ms = |v: u64| human_duration(Duration::from_millis(v));
     let tier_names: Vec<&str> = plan.tiers.iter().map(|t| t.name.as_str()).collect();
     let mut rows: Vec<Vec<String>> = vec![{
@@ -195,7 +195,7 @@ pub fn table(plan: &PlanFile) -> String {
 }
 
 /// `{"include":[{"shard":"1/4","index":1,"predicted":"1m 02s"},...]}` for `strategy.matrix`.
-pub fn github_matrix(plan: &PlanFile) -> String {
+pub(super) fn github_matrix(plan: &PlanFile) -> String {
     let include: Vec<serde_json::Value> = plan
         .shards
         .iter()

@@ -10,7 +10,7 @@ use std::path::Path;
 /// how many. Only runs whose lock lives beside `own`'s (the same runs directory): another
 /// project's leftovers are its own next run's to end, and a concurrent run elsewhere on the
 /// host must not reach into them.
-pub fn end_those_of_dead_runs(own: &Path) -> usize {
+pub(crate) fn end_those_of_dead_runs(own: &Path) -> usize {
     let runs = own.parent().and_then(Path::parent).map(Path::to_path_buf);
     let own = own.to_string_lossy();
     orbtest_process::kill_marked_if(crate::env::RUN_ALIVE, |lock| {

@@ -5,10 +5,10 @@
 
 mod live;
 mod progress;
-pub mod tally;
-pub mod term;
+pub(crate) mod tally;
+pub(crate) mod term;
 mod terminal;
-pub mod text;
+pub(crate) mod text;
 
 pub use live::LiveView;
 pub use progress::PlainProgress;

@@ -322,7 +322,7 @@ impl<W: Write + Send> Observer for PlainProgress<W> {
 }
 
 /// One line: what a machine tier did with machines.
-pub fn machine_activity(tier: &str, a: &crate::results::MachineActivity) -> String {
+pub(super) fn machine_activity(tier: &str, a: &crate::results::MachineActivity) -> String {
     let mut line = format!(
         "tier {tier}: machines: {} ({} as clones of baselines), {} recovered, {}, peak {}",
         count(a.creates + a.clones, "create"),

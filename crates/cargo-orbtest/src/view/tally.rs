@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::results::{TestCounts, TestStatus};
 
 #[derive(Debug, Clone)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub tier: String,
     pub counts: TestCounts,
     /// Tests finished (final status) and the total nextest announced.
@@ -27,7 +27,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn new(tier: &str) -> Self {
+    pub(crate) fn new(tier: &str) -> Self {
         Self {
             tier: tier.to_string(),
             counts: TestCounts::default(),
@@ -42,13 +42,13 @@ impl Tally {
         }
     }
 
-    pub fn expect(&mut self, threads: usize, durations: &[(String, Duration)]) {
+    pub(crate) fn expect(&mut self, threads: usize, durations: &[(String, Duration)]) {
         self.threads = threads.max(1);
         self.expected = durations.iter().cloned().collect();
     }
 
     /// A test's final status: counted as the summary counts it.
-    pub fn finished(&mut self, test: &str, status: TestStatus, duration: Duration, done: usize, total: usize) {
+    pub(crate) fn finished(&mut self, test: &str, status: TestStatus, duration: Duration, done: usize, total: usize) {
         match status {
             TestStatus::Passed => self.counts.passed += 1,
             TestStatus::Flaky => {
@@ -66,7 +66,7 @@ impl Tally {
         self.running.retain(|(t, _)| t != test);
     }
 
-    pub fn set_running(&mut self, tests: &[(String, Duration)]) {
+    pub(crate) fn set_running(&mut self, tests: &[(String, Duration)]) {
         let mut running: Vec<(String, Duration)> = tests
             .iter()
             .filter(|(t, _)| !self.finished.contains(t))
@@ -78,7 +78,7 @@ impl Tally {
     }
 
     /// The running tests with their time so far, advanced to now.
-    pub fn running_now(&self) -> Vec<(String, Duration)> {
+    pub(crate) fn running_now(&self) -> Vec<(String, Duration)> {
         let since = self.running_at.map(|t| t.elapsed()).unwrap_or_default();
         self.running.iter().map(|(t, d)| (t.clone(), *d + since)).collect()
     }
@@ -87,7 +87,7 @@ impl Tally {
     /// last time, else as the tests finished so far did) and what the running ones have left,
     /// spread over the tier's threads, and never less than the longest running test needs.
     /// `None` while nothing tells how long a test takes.
-    pub fn eta(&self) -> Option<Duration> {
+    pub(crate) fn eta(&self) -> Option<Duration> {
         if self.total > 0 && self.done >= self.total {
             return None;
         }

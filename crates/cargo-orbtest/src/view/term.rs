@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use indicatif::TermLike;
 
 /// Rows and columns of the terminal, asked at each frame.
-pub type Size = Box<dyn Fn() -> (u16, u16) + Send + Sync>;
+pub(crate) type Size = Box<dyn Fn() -> (u16, u16) + Send + Sync>;
 
 pub struct AnsiTerm {
     inner: Mutex<Inner>,

@@ -209,17 +209,22 @@ fn resources(out: &mut String, run: &RunResult, style: Style) {
         return;
     };
     let m = &run.machines;
-    let mut line = format!("peak memory {memory:.0}%, peak swap {swap:.0}%");
+    let _ = writeln!(
+        out,
+        "\n {}",
+        style.dim(&format!("peak memory {memory:.0}%, peak swap {swap:.0}%"))
+    );
+    // A line of its own: joined to the one above it no longer fits 80 columns.
     if m.created + m.cloned > 0 || !m.leftover.is_empty() {
-        line.push_str(&format!(
-            "; machines: {} created, {} cloned, {} recovered, {} leftover",
+        let line = format!(
+            "machines: {} created, {} cloned, {} recovered, {} leftover",
             m.created,
             m.cloned,
             m.recovered,
             m.leftover.len()
-        ));
+        );
+        let _ = writeln!(out, " {}", style.dim(&line));
     }
-    let _ = writeln!(out, "\n {}", style.dim(&line));
 }
 
 /// `PASSED: 16 passed (1 flaky), 1 skipped of 17 tests in 3.2s · exit 0`.

@@ -35,12 +35,12 @@ fn escaped(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
 }
 
 /// A name on one line: every control character and bidirectional control escaped.
-pub fn name(s: &str) -> Cow<'_, str> {
+pub(crate) fn name(s: &str) -> Cow<'_, str> {
     escaped(s, |_| false)
 }
 
 /// A line of output (already split into lines): the same, tabs kept.
-pub fn line(s: &str) -> Cow<'_, str> {
+pub(crate) fn line(s: &str) -> Cow<'_, str> {
     escaped(s, |c| c == '\t')
 }
 

@@ -12,7 +12,7 @@ pub(crate) struct Parsed {
 }
 
 impl Parsed {
-    pub fn string(&self, long: &str) -> Option<String> {
+    pub(super) fn string(&self, long: &str) -> Option<String> {
         self.values
             .iter()
             .rev()
@@ -20,7 +20,7 @@ impl Parsed {
             .map(|(_, v)| v.clone())
     }
 
-    pub fn bool(&self, long: &str) -> bool {
+    pub(super) fn bool(&self, long: &str) -> bool {
         self.string(long).is_some_and(|v| v == "true")
     }
 }

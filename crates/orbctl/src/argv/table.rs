@@ -49,7 +49,7 @@ pub(crate) enum ArgRule {
 impl ArgRule {
     /// The error cobra reports, or `None` when the count is acceptable.
     /// `NoArgs` is handled by the caller because its text names the offending argument.
-    pub fn check(self, n: usize) -> Option<String> {
+    pub(super) fn check(self, n: usize) -> Option<String> {
         match self {
             ArgRule::None | ArgRule::Any => None,
             ArgRule::Exact(k) if n != k => Some(format!("accepts {k} arg(s), received {n}")),
@@ -90,15 +90,15 @@ pub(crate) struct CmdSpec {
 }
 
 impl CmdSpec {
-    pub fn matches(&self, word: &str) -> bool {
+    pub(super) fn matches(&self, word: &str) -> bool {
         self.name == word || self.aliases.contains(&word)
     }
 
-    pub fn runnable(&self) -> bool {
+    pub(super) fn runnable(&self) -> bool {
         self.subcommands.is_empty()
     }
 
-    pub fn find(&self, word: &str) -> Option<&'static CmdSpec> {
+    pub(super) fn find(&self, word: &str) -> Option<&'static CmdSpec> {
         self.subcommands.iter().find(|c| c.matches(word))
     }
 }

@@ -118,7 +118,7 @@ fn is_ulid_char(c: u8) -> bool {
 
 /// Ids, addresses, sizes and the scratch directory made comparable; orbsim's IPv6 address
 /// dropped (Docker machines have none).
-pub fn normalise(text: &str, dir: &Path) -> String {
+pub(crate) fn normalise(text: &str, dir: &Path) -> String {
     let dir = dir.to_string_lossy();
     let text = text.replace(dir.as_ref(), "<DIR>");
     let mut out = String::new();

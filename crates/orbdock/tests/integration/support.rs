@@ -15,15 +15,15 @@ use orbdock::images::{self, ImageInfo, Recipe};
 use orbdock::{Engine, labels};
 
 /// The image name tests ask for.
-pub const IMAGE: &str = "ubuntu:22.04";
+pub(crate) const IMAGE: &str = "ubuntu:22.04";
 
-pub fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// Skips (returns `None`) when something outside is missing on a developer machine; fails
 /// under `CI=true`.
-pub fn skip(why: &str) -> Option<Engine> {
+pub(crate) fn skip(why: &str) -> Option<Engine> {
     if in_ci() {
         panic!("CI=true and {why}: .ci/run provides it");
     }
@@ -32,7 +32,7 @@ pub fn skip(why: &str) -> Option<Engine> {
 }
 
 /// The engine, or a skip when there is none.
-pub fn engine() -> Option<Engine> {
+pub(crate) fn engine() -> Option<Engine> {
     match Engine::connect() {
         Ok(e) => Some(e),
         Err(e) => skip(&format!("no Docker engine ({e})")),
@@ -40,7 +40,7 @@ pub fn engine() -> Option<Engine> {
 }
 
 /// The recipe the tests' machine image comes from: Debian's stable suite.
-pub fn recipe() -> Recipe {
+pub(crate) fn recipe() -> Recipe {
     Recipe {
         debootstrap: Some("bookworm".into()),
         ..Default::default()
@@ -52,13 +52,13 @@ fn tmp() -> PathBuf {
 }
 
 /// The build log of the shared image.
-pub fn image_log() -> PathBuf {
+pub(crate) fn image_log() -> PathBuf {
     tmp().join("orbdock-image.log")
 }
 
 /// The shared machine image (built on first use, by one test process at a time), or a skip
 /// when the engine or debootstrap is missing.
-pub fn image() -> Option<(Engine, ImageInfo)> {
+pub(crate) fn image() -> Option<(Engine, ImageInfo)> {
     let engine = engine()?;
     static BUILT: OnceLock<Result<ImageInfo, String>> = OnceLock::new();
     let r = BUILT.get_or_init(|| {
@@ -88,15 +88,15 @@ pub fn image() -> Option<(Engine, ImageInfo)> {
 
 /// One test's world: a project of its own, the image map, a scratch directory. Dropping it
 /// deletes every container, volume and snapshot image of the project.
-pub struct World {
-    pub project: String,
-    pub dir: tempfile::TempDir,
-    pub images_map: PathBuf,
-    pub engine: Engine,
+pub(crate) struct World {
+    pub(crate) project: String,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) images_map: PathBuf,
+    pub(crate) engine: Engine,
 }
 
 impl World {
-    pub fn new(engine: Engine, image: &ImageInfo) -> World {
+    pub(crate) fn new(engine: Engine, image: &ImageInfo) -> World {
         let project = format!("orbdock-test-{}", ulid::Ulid::new().to_string().to_lowercase());
         let dir = tempfile::tempdir().expect("tempdir");
         let images_map = dir.path().join("images.json");
@@ -111,7 +111,7 @@ impl World {
     }
 
     /// `orbdock ARGS...` in this world (cwd: the scratch directory, stdin empty).
-    pub fn orbctl<I, S>(&self, args: I) -> Out
+    pub(crate) fn orbctl<I, S>(&self, args: I) -> Out
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -119,7 +119,7 @@ impl World {
         self.orbctl_stdin(args, b"")
     }
 
-    pub fn orbctl_stdin<I, S>(&self, args: I, stdin: &[u8]) -> Out
+    pub(crate) fn orbctl_stdin<I, S>(&self, args: I, stdin: &[u8]) -> Out
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -129,7 +129,7 @@ impl World {
         run_with_stdin(c, stdin)
     }
 
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_orbdock"));
         c.env("ORBDOCK_PROJECT", &self.project)
             .env("ORBDOCK_RUN", "test")
@@ -147,7 +147,7 @@ impl Drop for World {
 }
 
 /// Deletes what orbdock made for `project` (machines, their snapshot images, default volumes).
-pub fn cleanup_project(engine: &Engine, project: &str) {
+pub(crate) fn cleanup_project(engine: &Engine, project: &str) {
     let Ok(machines) = orbdock::machine::list(engine, project) else {
         return;
     };
@@ -167,7 +167,7 @@ pub fn cleanup_project(engine: &Engine, project: &str) {
     }
 }
 
-pub fn tokio_rt() -> tokio::runtime::Runtime {
+pub(crate) fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -175,21 +175,21 @@ pub fn tokio_rt() -> tokio::runtime::Runtime {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Out {
-    pub stdout: String,
-    pub stderr: String,
-    pub code: i32,
+pub(crate) struct Out {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) code: i32,
 }
 
 impl Out {
     #[track_caller]
-    pub fn ok(&self) -> &Self {
+    pub(crate) fn ok(&self) -> &Self {
         assert_eq!(self.code, 0, "expected success: {self:?}");
         self
     }
 }
 
-pub fn run_with_stdin(mut c: Command, stdin: &[u8]) -> Out {
+pub(crate) fn run_with_stdin(mut c: Command, stdin: &[u8]) -> Out {
     use std::io::Write;
     c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use orbsim::Stats;
 
-pub struct Sim {
+pub(crate) struct Sim {
     pub dir: tempfile::TempDir,
     pub bin: PathBuf,
     pub state: PathBuf,
@@ -16,29 +16,29 @@ pub struct Sim {
 }
 
 #[derive(Debug, Clone)]
-pub struct Out {
+pub(crate) struct Out {
     pub stdout: String,
     pub stderr: String,
     pub code: i32,
 }
 
 impl Out {
-    pub fn ok(&self) -> &Self {
+    pub(crate) fn ok(&self) -> &Self {
         assert_eq!(self.code, 0, "expected success: {self:?}");
         self
     }
 }
 
-pub fn orbsim_exe() -> PathBuf {
+pub(crate) fn orbsim_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_orbsim"))
 }
 
 impl Sim {
-    pub fn new() -> Sim {
+    pub(crate) fn new() -> Sim {
         Self::make(None)
     }
 
-    pub fn with_scenario(toml: &str) -> Sim {
+    pub(crate) fn with_scenario(toml: &str) -> Sim {
         Self::make(Some(toml))
     }
 
@@ -66,7 +66,7 @@ impl Sim {
     }
 
     /// A command for `orbctl`/`orb` (through the links) with this sim's environment.
-    pub fn command(&self, program: &str) -> Command {
+    pub(crate) fn command(&self, program: &str) -> Command {
         let mut c = Command::new(self.bin.join(program));
         c.env("ORBSIM_STATE", &self.state)
             .env("USER", "tester")
@@ -79,7 +79,7 @@ impl Sim {
         c
     }
 
-    pub fn run(&self, program: &str, args: &[&str]) -> Out {
+    pub(crate) fn run(&self, program: &str, args: &[&str]) -> Out {
         let out = self.command(program).args(args).output().expect("run orbsim");
         Out {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -88,15 +88,15 @@ impl Sim {
         }
     }
 
-    pub fn orbctl(&self, args: &[&str]) -> Out {
+    pub(crate) fn orbctl(&self, args: &[&str]) -> Out {
         self.run("orbctl", args)
     }
 
-    pub fn orb(&self, args: &[&str]) -> Out {
+    pub(crate) fn orb(&self, args: &[&str]) -> Out {
         self.run("orb", args)
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         let mut c = Command::new(orbsim_exe());
         c.arg("stats").env("ORBSIM_STATE", &self.state);
         match &self.scenario {
@@ -109,7 +109,7 @@ impl Sim {
     }
 
     /// Polls `orbsim stats` until `cond` holds (a condition, not a guess at timing).
-    pub fn wait_for(&self, what: &str, cond: impl Fn(&Stats) -> bool) -> Stats {
+    pub(crate) fn wait_for(&self, what: &str, cond: impl Fn(&Stats) -> bool) -> Stats {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let s = self.stats();
@@ -121,25 +121,25 @@ impl Sim {
         }
     }
 
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let out = self.orbctl(&["list", "-q"]);
         out.ok();
         out.stdout.lines().map(str::to_string).collect()
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 }
 
 /// The machine's id from `info -f json`.
-pub fn id_of(sim: &Sim, name: &str) -> String {
+pub(crate) fn id_of(sim: &Sim, name: &str) -> String {
     let out = sim.orbctl(&["info", name, "-f", "json"]);
     out.ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("info JSON");
     v["record"]["id"].as_str().expect("id").to_string()
 }
 
-pub fn exists(p: &Path) -> bool {
+pub(crate) fn exists(p: &Path) -> bool {
     p.exists()
 }

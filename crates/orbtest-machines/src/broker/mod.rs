@@ -17,7 +17,7 @@
 //! It runs in the orchestrator's process from the first machine tier to postflight.
 
 pub mod remote;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::io::BufReader;
 use std::os::fd::AsRawFd;
@@ -41,13 +41,13 @@ use orbctl::op::{Flavor, Op, OpClass};
 use wire::{Request, WireReply};
 
 /// The socket's name in the run directory.
-pub const SOCKET: &str = "broker.sock";
+pub(crate) const SOCKET: &str = "broker.sock";
 
 /// How often a waiting connection looks for its caller having gone.
 const WATCH_EVERY: Duration = Duration::from_millis(20);
 
 /// Says why a machine may not be deleted by a test (`protect`), if it may not.
-pub type ProtectFn = dyn Fn(&str) -> Option<String> + Send + Sync;
+pub(crate) type ProtectFn = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 /// What the orchestrator gives the broker beyond the run's settings.
 #[derive(Default, Clone)]

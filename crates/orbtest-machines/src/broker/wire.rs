@@ -17,7 +17,7 @@ use orbctl::op::Op;
 /// learns that its caller went away.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Request {
+pub(crate) enum Request {
     /// Carry out an orbctl call (orbctl's argv, without the program name).
     Call {
         argv: Vec<String>,
@@ -138,7 +138,7 @@ impl WireReply {
         })
     }
 
-    pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+    pub(crate) fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
         let mut head = serde_json::to_vec(&self.head).map_err(std::io::Error::other)?;
         head.push(b'\n');
         head.extend_from_slice(&self.stdout);
@@ -147,7 +147,7 @@ impl WireReply {
         w.flush()
     }
 
-    pub fn read_from(r: &mut impl BufRead) -> std::io::Result<WireReply> {
+    pub(crate) fn read_from(r: &mut impl BufRead) -> std::io::Result<WireReply> {
         let mut line = Vec::new();
         r.read_until(b'\n', &mut line)?;
         if line.is_empty() {
@@ -165,7 +165,7 @@ impl WireReply {
     }
 }
 
-pub fn outcome_name(outcome: Outcome) -> &'static str {
+pub(crate) fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Succeeded => "succeeded",
         Outcome::Recovered => "recovered",
@@ -176,14 +176,14 @@ pub fn outcome_name(outcome: Outcome) -> &'static str {
 }
 
 impl Request {
-    pub fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+    pub(crate) fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         line.push(b'\n');
         w.write_all(&line)?;
         w.flush()
     }
 
-    pub fn read_from(r: &mut impl BufRead) -> std::io::Result<Request> {
+    pub(crate) fn read_from(r: &mut impl BufRead) -> std::io::Result<Request> {
         let mut line = Vec::new();
         r.read_until(b'\n', &mut line)?;
         serde_json::from_slice(&line).map_err(std::io::Error::other)

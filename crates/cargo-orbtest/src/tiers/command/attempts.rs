@@ -11,7 +11,7 @@ use crate::results::{TestId, TestResult, TestStatus};
 
 /// Merges attempts (oldest first) into one result per test, in first-seen order. Every attempt
 /// of a test that failed at least once is kept, in order.
-pub fn merge(attempts: &[Vec<TestResult>]) -> Vec<TestResult> {
+pub(crate) fn merge(attempts: &[Vec<TestResult>]) -> Vec<TestResult> {
     struct Entry {
         result: TestResult,
         /// Every run of the test so far, each of the command's attempts contributing its own.

@@ -12,7 +12,7 @@ use crate::config::{Tier, placeholders};
 const LIST_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
-pub enum ListError {
+pub(crate) enum ListError {
     #[error("tier `{tier}`: its `list` command {source}")]
     Spawn {
         tier: String,
@@ -30,7 +30,7 @@ pub enum ListError {
 
 /// Runs the tier's `list` (`None` when it has none) in its workdir with its environment;
 /// `run_dir` is what `{run_dir}` means. Each id is split at its first `::` (group, name).
-pub fn list_tests(
+pub(crate) fn list_tests(
     tier: &Tier,
     config_dir: &Path,
     run_dir: &Path,

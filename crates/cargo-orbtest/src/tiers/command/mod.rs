@@ -9,9 +9,9 @@
 //! * [`tier`]: a tier's attempts, deadline and result.
 //! * [`attempts`]: merging attempts, flaky detection.
 
-pub mod attempts;
-pub mod list;
-pub mod process;
+pub(crate) mod attempts;
+pub(crate) mod list;
+pub(crate) mod process;
 mod tier;
 
-pub use tier::{CommandRun, attempt_junit, check_programs, display, run_tier, threads};
+pub(crate) use tier::{CommandRun, check_programs, display, run_tier, threads};

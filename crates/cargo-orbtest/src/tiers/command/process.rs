@@ -16,7 +16,7 @@ use orbtest_process::{Invocation, Mark, Output, Stop, Supervision};
 /// Lines of output kept for messages.
 const TAIL_LINES: usize = 100;
 
-pub struct Spawn<'a> {
+pub(crate) struct Spawn<'a> {
     pub argv: &'a [String],
     pub workdir: &'a Path,
     /// Set on top of the inherited environment (from which `NEXTEST_*` is removed).
@@ -30,7 +30,7 @@ pub struct Spawn<'a> {
 
 /// How one run of the command ended, and its last lines of output.
 #[derive(Debug, Clone)]
-pub struct CommandExit {
+pub(crate) struct CommandExit {
     /// As the supervisor saw it; `interrupted` is any interrupt of the run so far.
     pub status: orbtest_process::ChildExit,
     /// The last lines of output.
@@ -38,7 +38,7 @@ pub struct CommandExit {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
+pub(crate) enum SpawnError {
     #[error("`{program}` not found (looked in {looked})")]
     NotFound { program: String, looked: String },
     #[error("cannot run `{program}`: {source}")]
@@ -51,7 +51,7 @@ pub enum SpawnError {
 
 /// Where `program` is: a path (relative to `workdir` when relative) or a name on `path`.
 /// The PATH a command will search: the last `PATH` its tier's `env` sets, else ours.
-pub fn search_path(env: &[(String, String)]) -> Option<std::ffi::OsString> {
+pub(crate) fn search_path(env: &[(String, String)]) -> Option<std::ffi::OsString> {
     env.iter()
         .rev()
         .find(|(k, _)| k == "PATH")
@@ -59,7 +59,7 @@ pub fn search_path(env: &[(String, String)]) -> Option<std::ffi::OsString> {
         .or_else(|| std::env::var_os("PATH"))
 }
 
-pub fn resolve_program(program: &str, path: Option<&OsStr>, workdir: &Path) -> Result<PathBuf, SpawnError> {
+pub(crate) fn resolve_program(program: &str, path: Option<&OsStr>, workdir: &Path) -> Result<PathBuf, SpawnError> {
     let found = if program.contains('/') {
         let p = workdir.join(program);
         which::which_in(&p, None::<&str>, workdir).ok()
@@ -78,7 +78,7 @@ pub fn resolve_program(program: &str, path: Option<&OsStr>, workdir: &Path) -> R
 
 /// Runs the command to completion (or its deadline), calling `on_start` with its pid and
 /// `on_line` with each line of output.
-pub fn run(
+pub(crate) fn run(
     spawn: &Spawn<'_>,
     on_start: &mut dyn FnMut(u32),
     on_line: &mut dyn FnMut(&str),
@@ -129,18 +129,18 @@ pub fn run(
 }
 
 /// Appends to the tier's log, echoing to our stderr when asked.
-pub struct Log {
+pub(crate) struct Log {
     file: std::fs::File,
     echo: bool,
 }
 
 impl Log {
-    pub fn open(path: &Path, echo: bool) -> std::io::Result<Self> {
+    pub(crate) fn open(path: &Path, echo: bool) -> std::io::Result<Self> {
         let file = orbtest_machines::files::append_private_file(path)?;
         Ok(Self { file, echo })
     }
 
-    pub fn line(&mut self, line: &str) {
+    pub(crate) fn line(&mut self, line: &str) {
         let line = orbtest_machines::redact::global().redact(line);
         let _ = writeln!(self.file, "{line}");
         if self.echo {

@@ -17,7 +17,7 @@ use crate::signals::Interrupts;
 use orbtest_machines::files::write_atomic;
 
 /// Everything one command tier needs to run.
-pub struct CommandRun<'a> {
+pub(crate) struct CommandRun<'a> {
     pub tier: &'a Tier,
     pub command: &'a CommandTier,
     pub config_dir: &'a Path,
@@ -34,7 +34,7 @@ pub struct CommandRun<'a> {
 }
 
 /// `{threads}`: the tier's `threads` as a number.
-pub fn threads(threads: Threads) -> usize {
+pub(crate) fn threads(threads: Threads) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     match threads {
         Threads::NumCpus => cpus,
@@ -44,7 +44,7 @@ pub fn threads(threads: Threads) -> usize {
 }
 
 /// The command line as one shell-quoted string, for messages and reports.
-pub fn display(argv: &[String]) -> String {
+pub(crate) fn display(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
             if !a.is_empty()
@@ -62,7 +62,7 @@ pub fn display(argv: &[String]) -> String {
 
 /// Checks before anything runs that each selected command tier's program exists, so a typo
 /// fails in a second with where it is in the config, not after preflight.
-pub fn check_programs(config: &Config, tiers: &[Tier]) -> Result<()> {
+pub(crate) fn check_programs(config: &Config, tiers: &[Tier]) -> Result<()> {
     for tier in tiers {
         let Some(command) = &tier.command else { continue };
         let Some(program) = command.argv.first() else { continue };
@@ -111,7 +111,7 @@ struct CommandAttempt {
 
 /// Runs the tier: attempts until one passes, retries run out, the deadline passes or we are
 /// interrupted. The second value is an infrastructure problem that makes the run an error.
-pub fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
+pub(crate) fn run_tier(run: &CommandRun<'_>) -> Result<(TierResult, Option<String>)> {
     let tier = run.tier;
     let tier_dir = run
         .dir
@@ -481,7 +481,7 @@ fn last_line(tail: &str) -> String {
 }
 
 /// Where a tier's attempts write `{junit}`.
-pub fn attempt_junit(tier_dir: &Path, number: u32) -> PathBuf {
+pub(super) fn attempt_junit(tier_dir: &Path, number: u32) -> PathBuf {
     tier_dir.join(format!("attempt-{number}.xml"))
 }
 

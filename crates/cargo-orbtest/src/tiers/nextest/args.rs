@@ -104,7 +104,7 @@ const NARROWING_BUILD: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ForwardedArgs {
+pub(crate) struct ForwardedArgs {
     /// For the build step (`cargo nextest list --list-type binaries-only`).
     pub build: Vec<String>,
     /// For every tier's `cargo nextest run`.
@@ -123,7 +123,7 @@ pub struct ForwardedArgs {
 }
 
 impl ForwardedArgs {
-    pub fn split(args: &[String]) -> Result<Self, Error> {
+    pub(crate) fn split(args: &[String]) -> Result<Self, Error> {
         let mut out = Self::default();
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
@@ -197,7 +197,7 @@ impl ForwardedArgs {
 impl ForwardedArgs {
     /// `args` without what selects tests (filtersets, test-name filters, partitions): what a
     /// rerun of one test keeps.
-    pub fn without_selection(args: &[String]) -> Vec<String> {
+    pub(crate) fn without_selection(args: &[String]) -> Vec<String> {
         let mut out = Vec::new();
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {

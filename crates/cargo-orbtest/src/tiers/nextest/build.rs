@@ -16,7 +16,7 @@ use orbtest_process::{Invocation, Output, Sink, Supervision};
 
 /// The reuse-build inputs each tier's `cargo nextest run` gets.
 #[derive(Debug, Clone)]
-pub struct Built {
+pub(crate) struct Built {
     pub binaries_metadata: PathBuf,
     pub cargo_metadata: PathBuf,
 }
@@ -24,7 +24,7 @@ pub struct Built {
 impl Built {
     /// Each test binary's path and binary id, from the build's binaries metadata (empty when
     /// it cannot be read: only the live view's names need it).
-    pub fn binary_ids(&self) -> Vec<(PathBuf, String)> {
+    pub(crate) fn binary_ids(&self) -> Vec<(PathBuf, String)> {
         let Ok(text) = std::fs::read_to_string(&self.binaries_metadata) else {
             return Vec::new();
         };
@@ -37,7 +37,7 @@ impl Built {
             .collect()
     }
 
-    pub fn args(&self) -> [String; 4] {
+    pub(crate) fn args(&self) -> [String; 4] {
         [
             "--binaries-metadata".into(),
             self.binaries_metadata.display().to_string(),
@@ -48,7 +48,7 @@ impl Built {
 }
 
 /// What to build, and how.
-pub struct BuildRequest<'a> {
+pub(crate) struct BuildRequest<'a> {
     pub ws: &'a Workspace,
     pub config: &'a Config,
     pub tool_config: &'a ToolConfig,
@@ -65,7 +65,7 @@ pub struct BuildRequest<'a> {
 
 /// Compiles the workspace's tests through nextest (which also validates every tier's
 /// filtersets: a bad one is reported as a config error at its line in orchestrator.toml).
-pub fn build(request: &BuildRequest<'_>) -> Result<Built> {
+pub(crate) fn build(request: &BuildRequest<'_>) -> Result<Built> {
     let BuildRequest {
         ws,
         config,

@@ -1,7 +1,7 @@
 //! Filtersets orbtest writes itself: exactly these tests (shards, new-test repeats).
 
 /// A nextest filterset selecting exactly `tests` (binary id, test name): `none()` for none.
-pub fn filterset(tests: &[(String, String)]) -> String {
+pub(crate) fn filterset(tests: &[(String, String)]) -> String {
     if tests.is_empty() {
         return "none()".to_string();
     }

@@ -11,7 +11,7 @@ use crate::signals::Interrupts;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone)]
-pub struct TierListing {
+pub(crate) struct TierListing {
     pub tier: String,
     /// Selected (non-ignored) tests, in nextest's order.
     pub tests: Vec<TestId>,
@@ -19,7 +19,7 @@ pub struct TierListing {
 
 /// Lists every tier's tests (in parallel: each listing runs every test binary) plus, first,
 /// all tests regardless of tier.
-pub fn list_tiers(
+pub(super) fn list_tiers(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
@@ -49,7 +49,7 @@ pub fn list_tiers(
 
 /// Lists each tier's tests, without the listing of all tests; `select` are extra selection
 /// arguments for every listing (`--run-ignored only` for the #[ignore]d ones).
-pub fn list_each_tier(
+pub(crate) fn list_each_tier(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
@@ -92,7 +92,7 @@ fn in_parallel(jobs: Vec<Listing<'_>>) -> Result<Vec<Vec<TestId>>> {
 /// The tests `tier` selects but does not run by design: its `#[ignore]`d tests (with
 /// `--run-ignored only`, the others), as nextest counts them "skipped". `select` are the run's
 /// own selection arguments; with `--run-ignored all` nothing is skipped.
-pub fn list_skipped_by_design(
+pub(crate) fn list_skipped_by_design(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
@@ -123,7 +123,7 @@ pub fn list_skipped_by_design(
 
 /// How many tests `tier` selects in this build, with the run's own selection arguments
 /// (filtersets, partition, test-name filters): the tests of a tier that did not run.
-pub fn count_selected(
+pub(crate) fn count_selected(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
@@ -136,7 +136,7 @@ pub fn count_selected(
 
 /// The tests each of `filtersets` selects among all built tests, whatever the tiers select
 /// (in the context of `tier`'s profile): one listing per filterset, side by side.
-pub fn list_matching(
+pub(crate) fn list_matching(
     ws: &Workspace,
     tool_config: &ToolConfig,
     built: &Built,
@@ -157,7 +157,7 @@ pub fn list_matching(
 /// orbtest directory and lists every test and what each tier selects: for commands that need
 /// the tests as they are now without running them (`list`, `shard plan`). `profile` is a
 /// forwarded `--profile`, the tier profiles' parent.
-pub fn build_and_list(
+pub(crate) fn build_and_list(
     ws: &Workspace,
     config: &Config,
     tiers: &[&Tier],
@@ -197,7 +197,7 @@ pub fn build_and_list(
 /// Every test binary of the workspace (the packages a run from its root builds) with how many
 /// tests each has, as `cargo nextest list` finds them: what `init` derives tiers from. cargo's
 /// build output goes to the terminal unless `quiet`.
-pub fn list_binaries(ws: &Workspace, quiet: bool) -> Result<Vec<crate::config::ListedBinary>> {
+pub(crate) fn list_binaries(ws: &Workspace, quiet: bool) -> Result<Vec<crate::config::ListedBinary>> {
     let mut list = ListCommand::new();
     list.cargo_path(ws.cargo.to_string_lossy().as_ref())
         .current_dir(ws.root.to_string_lossy().as_ref())

@@ -3,24 +3,23 @@
 
 mod args;
 mod build;
-pub mod filterset;
+pub(crate) mod filterset;
 mod list;
 mod progress;
-pub mod repeat;
+pub(crate) mod repeat;
 mod run;
 mod sites;
-pub mod target_runner;
+pub(crate) mod target_runner;
 mod tool_config;
 mod version;
 
-pub use args::ForwardedArgs;
-pub use build::{BuildRequest, Built, build};
-pub use list::{
-    TierListing, build_and_list, count_selected, list_binaries, list_each_tier, list_matching, list_skipped_by_design,
-    list_tiers,
+pub(crate) use args::ForwardedArgs;
+pub(crate) use build::{BuildRequest, Built, build};
+pub(crate) use list::{
+    build_and_list, count_selected, list_binaries, list_each_tier, list_matching, list_skipped_by_design,
 };
-pub use progress::{FailedAttempt, FailureTap, LineEvent, MESSAGE_LINES, parse_line};
-pub use run::{TierRun, TierRunOutput, effective_threads, run_tier};
-pub use sites::{ConfigSite, config_sites};
-pub use tool_config::{ToolConfig, profile_name, slow_timeout};
-pub use version::{MIN_VERSION, NextestVersion, check_version};
+pub(crate) use progress::{FailedAttempt, FailureTap, LineEvent, parse_line};
+pub(crate) use run::{TierRun, TierRunOutput, effective_threads, run_tier};
+pub(crate) use sites::{ConfigSite, config_sites};
+pub(crate) use tool_config::{ToolConfig, profile_name};
+pub(crate) use version::{MIN_VERSION, check_version};

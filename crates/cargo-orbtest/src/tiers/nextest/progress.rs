@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::results::TestStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineEvent {
+pub(crate) enum LineEvent {
     /// `Starting N tests across M binaries`.
     Started {
         total: usize,
@@ -44,7 +44,7 @@ pub enum LineEvent {
 }
 
 /// Parses one line of nextest's (uncoloured) human output.
-pub fn parse_line(line: &str) -> LineEvent {
+pub(crate) fn parse_line(line: &str) -> LineEvent {
     let line = line.trim();
     if let Some(rest) = line.strip_prefix("Starting ") {
         if let Some(total) = rest.split_whitespace().next().and_then(|n| n.parse().ok()) {
@@ -164,7 +164,7 @@ fn looks_like_status(line: &str) -> bool {
 
 /// A failed attempt, with the first lines of its message as nextest's output shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedAttempt {
+pub(crate) struct FailedAttempt {
     /// `binary-id test-name`.
     pub test: String,
     pub attempt: u32,
@@ -173,7 +173,7 @@ pub struct FailedAttempt {
 }
 
 /// Lines of a failure message the views show.
-pub const MESSAGE_LINES: usize = 3;
+pub(super) const MESSAGE_LINES: usize = 3;
 
 /// Follows nextest's output for failed attempts: a failure's status line is followed by the
 /// test's captured output (indented), in which a Rust panic names its message after
@@ -181,7 +181,7 @@ pub const MESSAGE_LINES: usize = 3;
 /// the end of the panic message (the backtrace note nextest prints right after it), or at the
 /// next status line.
 #[derive(Debug, Default)]
-pub struct FailureTap {
+pub(crate) struct FailureTap {
     open: Option<Open>,
 }
 
@@ -193,7 +193,7 @@ struct Open {
 
 impl FailureTap {
     /// Feeds one line (parsed as `event`); returns a failure whose message is now complete.
-    pub fn feed(&mut self, event: &LineEvent, line: &str) -> Option<FailedAttempt> {
+    pub(crate) fn feed(&mut self, event: &LineEvent, line: &str) -> Option<FailedAttempt> {
         let started = match event {
             LineEvent::AttemptFailed {
                 status,
@@ -253,7 +253,7 @@ impl FailureTap {
     }
 
     /// The failure being read, if any (at the end of the output).
-    pub fn close(&mut self) -> Option<FailedAttempt> {
+    pub(crate) fn close(&mut self) -> Option<FailedAttempt> {
         self.open.take().map(|o| o.failed)
     }
 }

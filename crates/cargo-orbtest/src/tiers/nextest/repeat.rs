@@ -13,7 +13,7 @@ use crate::results::{Attempt, TestId, TestStatus, TierResult};
 use crate::signals::Interrupts;
 use crate::workspace::Workspace;
 
-pub struct Repeat<'a> {
+pub(crate) struct Repeat<'a> {
     pub ws: &'a Workspace,
     pub tier: &'a str,
     /// How many runs each new test gets in all (the tier's own included).
@@ -27,7 +27,7 @@ pub struct Repeat<'a> {
 }
 
 /// Runs `new` (tests of `result` the ledger never saw) again; returns what to tell the user.
-pub fn repeat_new_tests(r: &Repeat<'_>, result: &mut TierResult, new: &[TestId]) -> Result<Option<String>> {
+pub(crate) fn repeat_new_tests(r: &Repeat<'_>, result: &mut TierResult, new: &[TestId]) -> Result<Option<String>> {
     let candidates: Vec<TestId> = new
         .iter()
         .filter(|id| {

@@ -13,7 +13,7 @@ use crate::signals::{Interrupt, Interrupts};
 use crate::workspace::Workspace;
 use orbtest_process::{Invocation, Mark, Output, Supervision};
 
-pub struct TierRun<'a> {
+pub(crate) struct TierRun<'a> {
     pub ws: &'a Workspace,
     pub tier: &'a str,
     pub tool_config: &'a ToolConfig,
@@ -33,7 +33,7 @@ pub struct TierRun<'a> {
 }
 
 #[derive(Debug, Clone)]
-pub struct TierRunOutput {
+pub(crate) struct TierRunOutput {
     /// nextest's exit code; `None` if it died from a signal.
     pub exit_code: Option<i32>,
     /// Tests nextest said it would run.
@@ -46,7 +46,7 @@ pub struct TierRunOutput {
 const TAIL_LINES: usize = 40;
 
 impl TierRun<'_> {
-    pub fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self) -> Vec<String> {
         let mut args = vec!["nextest".to_string(), "run".to_string()];
         args.extend(self.built.args());
         args.extend([
@@ -80,7 +80,7 @@ fn schedules_a_retry(line: &str) -> bool {
 }
 
 /// Runs the tier to completion, calling `on_line` for each line of nextest's output.
-pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) -> Result<TierRunOutput> {
+pub(crate) fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) -> Result<TierRunOutput> {
     let mut log = orbtest_machines::files::create_private_file(&run.log_path)
         .map_err(|e| Error::io("cannot create", &run.log_path, e))?;
     let mut inv = scrubbed(Invocation::new(&run.ws.cargo).args(run.args()).dir(&run.ws.root));
@@ -161,7 +161,7 @@ pub fn run_tier(run: &TierRun<'_>, on_line: &mut dyn FnMut(&LineEvent, &str)) ->
 
 /// How many tests a tier runs at once: its `threads`, unless this run's arguments say otherwise
 /// (`-j N`, `--test-threads N`, or `--no-capture`, which runs one at a time).
-pub fn effective_threads(threads: crate::config::Threads, run_args: &[String]) -> usize {
+pub(crate) fn effective_threads(threads: crate::config::Threads, run_args: &[String]) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let resolve = |n: i64| -> usize {
         if n > 0 {

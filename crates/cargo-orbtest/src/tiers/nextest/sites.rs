@@ -5,14 +5,14 @@ use super::tool_config;
 
 /// Where nextest's config problems point: a tier's filter or one of its flaky filtersets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigSite {
+pub(crate) enum ConfigSite {
     Filter { tier: String },
     Flaky { tier: String, index: usize },
 }
 
 /// Finds which tier setting nextest complained about in its stderr, from the config key it
 /// names (`profile.orbtest-<tier>.default-filter`, `profile.orbtest-<tier>.overrides at index N`).
-pub fn config_sites(stderr: &str) -> Vec<(ConfigSite, String)> {
+pub(crate) fn config_sites(stderr: &str) -> Vec<(ConfigSite, String)> {
     let mut out = Vec::new();
     let mut current: Option<ConfigSite> = None;
     let mut message = String::new();

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a tier's tests cannot be routed through orbtest's target runner.
 #[derive(Debug, thiserror::Error)]
-pub enum TargetRunnerError {
+pub(crate) enum TargetRunnerError {
     #[error("cannot read {}: {source}", .path.display())]
     Read {
         path: PathBuf,
@@ -49,15 +49,15 @@ pub enum TargetRunnerError {
 }
 
 /// The user's runner for the wrapper to execute the test through.
-pub const CHAINED_ENV: &str = crate::env::CHAINED_RUNNER;
+pub(crate) const CHAINED_ENV: &str = crate::env::CHAINED_RUNNER;
 
 /// `CARGO_TARGET_<TRIPLE>_RUNNER` for a target triple.
-pub fn env_name(triple: &str) -> String {
+pub(crate) fn env_name(triple: &str) -> String {
     format!("CARGO_TARGET_{}_RUNNER", triple.to_uppercase().replace(['-', '.'], "_"))
 }
 
 /// The target triples a build made test binaries for (nextest's binaries metadata).
-pub fn triples(binaries_metadata: &Path) -> Result<Vec<String>, TargetRunnerError> {
+pub(crate) fn triples(binaries_metadata: &Path) -> Result<Vec<String>, TargetRunnerError> {
     let path = || binaries_metadata.to_path_buf();
     let text = std::fs::read_to_string(binaries_metadata)
         .map_err(|source| TargetRunnerError::Read { path: path(), source })?;
@@ -83,7 +83,11 @@ pub fn triples(binaries_metadata: &Path) -> Result<Vec<String>, TargetRunnerErro
 
 /// Environment that routes a tier's tests through `runner` (orbtest's own), chaining the
 /// user's runner when there is one.
-pub fn tier_env(runner: &Path, triples: &[String], ws_root: &Path) -> Result<Vec<(String, String)>, TargetRunnerError> {
+pub(crate) fn tier_env(
+    runner: &Path,
+    triples: &[String],
+    ws_root: &Path,
+) -> Result<Vec<(String, String)>, TargetRunnerError> {
     let ours = runner.display().to_string();
     if ours.chars().any(char::is_whitespace) {
         return Err(TargetRunnerError::Whitespace(ours));
@@ -109,7 +113,7 @@ pub fn tier_env(runner: &Path, triples: &[String], ws_root: &Path) -> Result<Vec
 }
 
 /// The runner cargo would use for `triple`, as program and arguments.
-pub fn user_runner(
+pub(crate) fn user_runner(
     triple: &str,
     ws_root: &Path,
     get_env: impl Fn(&str) -> Option<String>,

@@ -13,13 +13,13 @@ use crate::history::{History, Timed};
 pub(crate) const PROFILE_PREFIX: &str = "orbtest-";
 
 /// The nextest profile of a tier.
-pub fn profile_name(tier: &str) -> String {
+pub(crate) fn profile_name(tier: &str) -> String {
     format!("{PROFILE_PREFIX}{tier}")
 }
 
 /// `slow-timeout` for a per-test timeout: period × terminate-after = timeout, with periods of at
 /// most a minute so nextest keeps reporting SLOW tests while they run.
-pub fn slow_timeout(timeout: Duration) -> (Duration, u32) {
+pub(super) fn slow_timeout(timeout: Duration) -> (Duration, u32) {
     let minute = Duration::from_secs(60);
     if timeout <= minute {
         return (timeout, 1);
@@ -29,7 +29,7 @@ pub fn slow_timeout(timeout: Duration) -> (Duration, u32) {
 }
 
 #[derive(Debug, Clone)]
-pub struct ToolConfig {
+pub(crate) struct ToolConfig {
     pub path: PathBuf,
     pub text: String,
 }
@@ -38,7 +38,7 @@ impl ToolConfig {
     /// The config for `tiers`, with JUnit reports at `junit_path(tier)`. With `inherits` (a
     /// forwarded `--profile`), each tier's profile inherits that profile's settings, and the
     /// tier's own settings win over them.
-    pub fn generate(
+    pub(crate) fn generate(
         tiers: &[&Tier],
         junit_path: impl Fn(&str) -> PathBuf,
         history: &History,
@@ -70,7 +70,7 @@ impl ToolConfig {
     }
 
     /// The `--tool-config-file` argument.
-    pub fn arg(&self) -> String {
+    pub(crate) fn arg(&self) -> String {
         format!("orbtest:{}", self.path.display())
     }
 }

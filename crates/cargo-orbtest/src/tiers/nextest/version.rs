@@ -5,10 +5,10 @@ use orbtest_process::Invocation;
 use crate::errors::{Error, Result};
 
 /// Oldest cargo-nextest whose config keys and reuse-build flags we rely on.
-pub const MIN_VERSION: NextestVersion = NextestVersion(0, 9, 100);
+pub(crate) const MIN_VERSION: NextestVersion = NextestVersion(0, 9, 100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NextestVersion(pub u32, pub u32, pub u32);
+pub(crate) struct NextestVersion(pub u32, pub u32, pub u32);
 
 impl std::fmt::Display for NextestVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -18,7 +18,7 @@ impl std::fmt::Display for NextestVersion {
 
 impl NextestVersion {
     /// Parses `cargo-nextest 0.9.143 (60fa45f63 2026-08-04)`.
-    pub fn parse(output: &str) -> Option<Self> {
+    pub(crate) fn parse(output: &str) -> Option<Self> {
         let word = output
             .split_whitespace()
             .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
@@ -28,7 +28,7 @@ impl NextestVersion {
 }
 
 /// Runs `cargo nextest --version`; errors say how to install or upgrade.
-pub fn check_version(cargo: &std::path::Path) -> Result<NextestVersion> {
+pub(crate) fn check_version(cargo: &std::path::Path) -> Result<NextestVersion> {
     let inv = crate::env::scrubbed(Invocation::new(cargo).args(["nextest", "--version"]));
     let output = orbtest_process::capture(&inv, None).map_err(|e| Error::NextestMissing {
         detail: format!("could not run {}: {}", cargo.display(), e.io()),

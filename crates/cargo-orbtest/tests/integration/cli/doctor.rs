@@ -91,3 +91,40 @@ fn doctor_needs_the_provider_only_for_machine_tiers() {
     assert!(text.contains("FAIL provider: "), "{text}");
     assert!(text.contains("verdict: not ready"), "{text}");
 }
+
+/// A command tier `python3 -m MODULE` (what init writes when pytest is not on PATH) is not
+/// ready when that python has no such module: the run would start only to fail at once.
+#[test]
+fn doctor_is_not_ready_when_a_command_tiers_python_lacks_its_module() {
+    let has_python = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_python {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: python3 must be installed"
+        );
+        eprintln!("skipped: no python3 on PATH");
+        return;
+    }
+    let s = Scenario::new(
+        "basic",
+        "[tiers.missing]\ncommand = [\"python3\", \"-m\", \"orbtest_no_such_module\", \"-q\"]\n\
+         [tiers.present]\ncommand = [\"python3\", \"-m\", \"json.tool\", \"--help\"]\n",
+    );
+    let (code, text) = doctor(&s, &[]);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains(
+            "FAIL tier missing: `python3 -m orbtest_no_such_module`: python3 has no module orbtest_no_such_module"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("python3 -m pip install orbtest_no_such_module"), "{text}");
+    assert!(
+        text.contains("ok   tier present: runs `python3 -m json.tool --help`"),
+        "{text}"
+    );
+    assert!(text.contains("verdict: not ready: 1 problem"), "{text}");
+}

@@ -12,12 +12,12 @@ use orbtest::results::TestStatus;
 
 use crate::support::lifecycle::{Sim, code, stderr};
 
-pub const PREFIX: &str = "scratch-";
+pub(super) const PREFIX: &str = "scratch-";
 
 /// orchestrator.toml for a fault test: `main` runs the selected fixture tests; `sweep` is the
 /// next run, whose preflight must reap whatever `main` left (it selects a test that touches no
 /// machine).
-pub fn config(main_filter: &str, machines_extra: &str, threads: u32) -> String {
+pub(super) fn config(main_filter: &str, machines_extra: &str, threads: u32) -> String {
     format!(
         "[machines]\nprovider = \"sim\"\n{machines_extra}\n[machines.sim]\nscenario = \"{{scenario}}\"\n\
          [tiers.main]\nfilter = \"{main_filter}\"\nthreads = {threads}\nmachines = true\n\
@@ -25,12 +25,12 @@ pub fn config(main_filter: &str, machines_extra: &str, threads: u32) -> String {
     )
 }
 
-pub fn faults_dir(sim: &Sim) -> PathBuf {
+pub(super) fn faults_dir(sim: &Sim) -> PathBuf {
     sim.path().join("faults")
 }
 
 /// `cargo orbtest --tier main` with the fixture's fault tests switched on.
-pub fn main_run(sim: &Sim, extra: &[&str]) -> Command {
+pub(super) fn main_run(sim: &Sim, extra: &[&str]) -> Command {
     let mut args = vec!["--tier", "main"];
     args.extend_from_slice(extra);
     let mut cmd = sim.reporting(&args);
@@ -42,12 +42,12 @@ pub fn main_run(sim: &Sim, extra: &[&str]) -> Command {
 
 /// Checks the exit code against summary.json (which must be complete) and that every test
 /// reported as passed really got to its end.
-pub fn assert_honest_run(sim: &Sim, out: &Output, expected: i32) -> serde_json::Value {
+pub(super) fn assert_honest_run(sim: &Sim, out: &Output, expected: i32) -> serde_json::Value {
     assert_honest(sim, code(out), &stderr(out), expected)
 }
 
 /// [`assert_honest_run`] for a run started in the background (`log`: its stderr).
-pub fn assert_honest(sim: &Sim, code: i32, log: &str, expected: i32) -> serde_json::Value {
+pub(super) fn assert_honest(sim: &Sim, code: i32, log: &str, expected: i32) -> serde_json::Value {
     let text = std::fs::read_to_string(sim.reports().join("summary.json"))
         .unwrap_or_else(|e| panic!("no summary.json ({e}); exit {code}: {log}"));
     let summary: serde_json::Value =
@@ -72,7 +72,7 @@ pub fn assert_honest(sim: &Sim, code: i32, log: &str, expected: i32) -> serde_js
 
 /// Every test the merged junit.xml calls passed (or flaky: passed on a retry) left its marker;
 /// how many such tests there were (`None` without a junit.xml).
-pub fn assert_passes_are_real(sim: &Sim, reports: &Path) -> Option<u64> {
+pub(super) fn assert_passes_are_real(sim: &Sim, reports: &Path) -> Option<u64> {
     let junit = reports.join("junit.xml");
     if !junit.exists() {
         return None;
@@ -94,7 +94,7 @@ pub fn assert_passes_are_real(sim: &Sim, reports: &Path) -> Option<u64> {
 }
 
 /// Runs the next run (`--tier sweep`) and checks that its preflight left none of our machines.
-pub fn assert_next_run_reaps(sim: &Sim) {
+pub(super) fn assert_next_run_reaps(sim: &Sim) {
     let out = sim
         .command(&[
             "--tier",
@@ -110,7 +110,7 @@ pub fn assert_next_run_reaps(sim: &Sim) {
 }
 
 /// Tests the markers say got to their end.
-pub fn passed_markers(sim: &Sim) -> Vec<String> {
+pub(super) fn passed_markers(sim: &Sim) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(faults_dir(sim).join("passed"))
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -123,7 +123,7 @@ pub fn passed_markers(sim: &Sim) -> Vec<String> {
 }
 
 /// Waits for the fixture's `pauses_with_a_machine` to reach its pause: its pid and machine.
-pub fn paused(sim: &Sim) -> (i32, String) {
+pub(super) fn paused(sim: &Sim) -> (i32, String) {
     let path = faults_dir(sim).join("paused");
     crate::support::lifecycle::wait_until("the test to pause with its machine", || {
         std::fs::read_to_string(&path).is_ok_and(|t| t.contains(' '))
@@ -134,12 +134,12 @@ pub fn paused(sim: &Sim) -> (i32, String) {
 }
 
 /// Lets the paused test go on.
-pub fn go(sim: &Sim) {
+pub(super) fn go(sim: &Sim) {
     std::fs::write(faults_dir(sim).join("go"), "").expect("go");
 }
 
 /// Every run journal of the scenario's provider, read whole.
-pub fn journals(sim: &Sim) -> String {
+pub(super) fn journals(sim: &Sim) -> String {
     let mut text = String::new();
     let Ok(runs) = std::fs::read_dir(sim.provider_state().join("runs")) else {
         return text;

@@ -8,11 +8,11 @@ use orbtest::results::{
     TierOutcome, TierResult,
 };
 
-pub fn start() -> SystemTime {
+pub(super) fn start() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
-pub fn test(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult {
+pub(super) fn test(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult {
     let failed = status.is_failure();
     let mut t = bare(binary, name, status, ms);
     // Every attempt of a test that failed at least once: the final one as the test says.
@@ -62,7 +62,7 @@ fn bare(binary: &str, name: &str, status: TestStatus, ms: u64) -> TestResult {
     }
 }
 
-pub fn tier(name: &str, outcome: TierOutcome, offset_ms: u64, ms: u64, tests: Vec<TestResult>) -> TierResult {
+pub(super) fn tier(name: &str, outcome: TierOutcome, offset_ms: u64, ms: u64, tests: Vec<TestResult>) -> TierResult {
     let counts = TestCounts::of(&tests);
     TierResult {
         name: name.into(),
@@ -82,7 +82,7 @@ pub fn tier(name: &str, outcome: TierOutcome, offset_ms: u64, ms: u64, tests: Ve
 }
 
 /// fast passes with a flaky test; integration fails (one failure, one timeout); e2e is skipped.
-pub fn mixed() -> RunResult {
+pub(super) fn mixed() -> RunResult {
     let fast = tier(
         "fast",
         TierOutcome::Passed,
@@ -143,7 +143,7 @@ pub fn mixed() -> RunResult {
 }
 
 /// Everything passes; the gate passes.
-pub fn green() -> RunResult {
+pub(super) fn green() -> RunResult {
     let fast = tier(
         "fast",
         TierOutcome::Passed,
@@ -177,7 +177,7 @@ pub fn green() -> RunResult {
     }
 }
 
-pub fn sample(t_ms: u64, tier: Option<&str>, running: u64) -> Sample {
+pub(super) fn sample(t_ms: u64, tier: Option<&str>, running: u64) -> Sample {
     Sample {
         t_ms,
         memory_percent: 40.0 + (t_ms / 1000) as f64 * 0.5,

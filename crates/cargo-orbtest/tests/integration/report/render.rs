@@ -15,7 +15,7 @@ use crate::support::cli::{code, stderr};
 
 /// Flags for a machine without network or display (without them Chromium waits on
 /// connections it cannot make).
-pub const CHROMIUM_FLAGS: &[&str] = &[
+pub(super) const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -26,14 +26,14 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-sync",
 ];
 
-pub fn chromium() -> Option<PathBuf> {
+pub(super) fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
         .iter()
         .find_map(|name| which::which(name).ok())
 }
 
 /// Runs Chromium on `url` with extra arguments, killing it if it hangs.
-pub fn run_chromium(browser: &Path, args: &[&str], url: &str) -> Result<Output, String> {
+pub(super) fn run_chromium(browser: &Path, args: &[&str], url: &str) -> Result<Output, String> {
     let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut child = Command::new(browser)
         .args(CHROMIUM_FLAGS)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::support::cli::{Scenario, code, stderr};
 
 /// A pass, a failure, a flaky pass (retried), a timeout; then a tier skipped because of it.
-pub const MIXED: &str = r#"
+pub(super) const MIXED: &str = r#"
 [tiers.unit]
 filter = "test(=tests::passes) | test(=tests::fails_on_request) | test(=tests::flaky_listed) | test(=tests::hangs_on_request)"
 flaky = ["test(=tests::flaky_listed)"]
@@ -22,7 +22,7 @@ needs = ["unit"]
 sample_every = "100ms"
 "#;
 
-pub fn mixed_run() -> (Scenario, std::process::Output) {
+pub(super) fn mixed_run() -> (Scenario, std::process::Output) {
     let s = Scenario::new("basic", MIXED);
     let mut cmd = s.command(["--report-dir".as_ref(), s.reports().as_os_str()]);
     let out = cmd
@@ -35,7 +35,7 @@ pub fn mixed_run() -> (Scenario, std::process::Output) {
 }
 
 /// The run's own directory under the fixture target.
-pub fn run_dir(s: &Scenario) -> PathBuf {
+pub(super) fn run_dir(s: &Scenario) -> PathBuf {
     let id = s.summary()["run_id"].as_str().unwrap().to_string();
     crate::support::cli::fixture_target().join("orbtest/runs").join(id)
 }

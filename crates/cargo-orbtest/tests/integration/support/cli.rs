@@ -4,23 +4,23 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 /// Fixture builds share one target dir so each fixture compiles once per test run.
-pub fn fixture_target() -> PathBuf {
+pub(crate) fn fixture_target() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
 }
 
 /// A scratch directory holding one test's config, markers and reports.
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub dir: tempfile::TempDir,
     pub fixture: PathBuf,
 }
 
 impl Scenario {
-    pub fn new(fixture_name: &str, config: &str) -> Self {
+    pub(crate) fn new(fixture_name: &str, config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("orchestrator.toml"), config).expect("write config");
         std::fs::create_dir(dir.path().join("markers")).expect("markers dir");
@@ -30,16 +30,16 @@ impl Scenario {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn reports(&self) -> PathBuf {
+    pub(crate) fn reports(&self) -> PathBuf {
         self.path().join("reports")
     }
 
     /// `cargo-orbtest orbtest <args>` against the fixture with this scenario's config.
-    pub fn command<I, S>(&self, args: I) -> Command
+    pub(crate) fn command<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -60,7 +60,7 @@ impl Scenario {
     }
 
     /// Runs `orbtest` with reports in this scenario's directory.
-    pub fn run<I, S>(&self, args: I) -> Output
+    pub(crate) fn run<I, S>(&self, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -70,13 +70,13 @@ impl Scenario {
         cmd.output().expect("run cargo-orbtest")
     }
 
-    pub fn summary(&self) -> serde_json::Value {
+    pub(crate) fn summary(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.reports().join("summary.json")).expect("summary.json");
         serde_json::from_str(&text).expect("summary.json is JSON")
     }
 
     /// The summary entry of one tier.
-    pub fn tier(&self, name: &str) -> serde_json::Value {
+    pub(crate) fn tier(&self, name: &str) -> serde_json::Value {
         self.summary()["tiers"]
             .as_array()
             .expect("tiers")
@@ -88,7 +88,7 @@ impl Scenario {
 }
 
 /// Our own tests run under nextest: its variables must not leak into the runs we start.
-pub fn scrub(cmd: &mut Command) {
+pub(crate) fn scrub(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("NEXTEST_") {
             cmd.env_remove(key);
@@ -96,16 +96,16 @@ pub fn scrub(cmd: &mut Command) {
     }
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-pub fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
 /// Counts of a tier as (passed, failed, flaky, timed_out, skipped).
-pub fn counts(tier: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
+pub(crate) fn counts(tier: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
     let t = &tier["tests"];
     let n = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("no count {k} in {tier}"));
     (n("passed"), n("failed"), n("flaky"), n("timed_out"), n("skipped"))

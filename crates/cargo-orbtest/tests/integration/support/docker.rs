@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The recipe the scenarios use: the dogfood's (`orchestrator.docker.toml`).
-pub const IMAGE_RECIPE: &str =
+pub(crate) const IMAGE_RECIPE: &str =
     "[machines.docker.images.\"ubuntu:22.04\"]\ndebootstrap = \"bookworm\"\npackages = [\"iputils-ping\"]\n";
 
 /// Whether this machine can run the Docker scenarios; `None` says why not (after failing the
 /// test under CI, where it must).
-pub fn available() -> Option<()> {
+pub(crate) fn available() -> Option<()> {
     let why = if let Err(e) = orbdock::Engine::connect() {
         Some(format!("no Docker engine: {e}"))
     } else if which::which("docker").is_err() {
@@ -39,14 +39,14 @@ pub fn available() -> Option<()> {
     }
 }
 
-pub struct Docker {
-    pub dir: tempfile::TempDir,
+pub(crate) struct Docker {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Docker {
     /// A project whose orchestrator.toml is `[machines] provider = "docker"` plus `machines`
     /// (more `[machines]` keys), the image recipe, and `tiers`.
-    pub fn new(machines: &str, tiers: &str) -> Self {
+    pub(crate) fn new(machines: &str, tiers: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = format!("[machines]\nprovider = \"docker\"\n{machines}\n{IMAGE_RECIPE}\n{tiers}");
         std::fs::write(dir.path().join("orchestrator.toml"), config).expect("write config");
@@ -54,23 +54,23 @@ impl Docker {
         Self { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn reports(&self) -> PathBuf {
+    pub(crate) fn reports(&self) -> PathBuf {
         self.path().join("reports")
     }
 
     /// The project label of this scenario's containers: one per scenario (they all run the
     /// same fixture workspace, whose own project they would otherwise share).
-    pub fn project(&self) -> String {
+    pub(crate) fn project(&self) -> String {
         format!("t-{}", orbtest::lifecycle::docker::project(self.path()))
     }
 
     /// `cargo-orbtest orbtest ARGS` over the machines fixture, with this scenario's config as
     /// the project (run from its directory).
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-orbtest"));
         cmd.arg("orbtest")
             .arg("--manifest-path")
@@ -92,19 +92,19 @@ impl Docker {
     }
 
     /// `command(ARGS)` with reports in this scenario's `reports/`.
-    pub fn reporting(&self, args: &[&str]) -> Command {
+    pub(crate) fn reporting(&self, args: &[&str]) -> Command {
         let reports = self.reports();
         let mut all = vec!["--report-dir", reports.to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
         self.command(&all)
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.reporting(args).output().expect("run cargo-orbtest")
     }
 
     /// Starts `cmd` in the background, its stderr in `<dir>/<name>.out`.
-    pub fn spawn(&self, name: &str, mut cmd: Command) -> std::process::Child {
+    pub(crate) fn spawn(&self, name: &str, mut cmd: Command) -> std::process::Child {
         let out = std::fs::File::create(self.path().join(format!("{name}.out"))).expect("output file");
         cmd.stdout(Stdio::null())
             .stderr(out)
@@ -112,12 +112,12 @@ impl Docker {
             .expect("spawn cargo-orbtest")
     }
 
-    pub fn output_of(&self, name: &str) -> String {
+    pub(crate) fn output_of(&self, name: &str) -> String {
         std::fs::read_to_string(self.path().join(format!("{name}.out"))).unwrap_or_default()
     }
 
     /// orbdock as this project's `orbctl`, as a user at another terminal would call it.
-    pub fn orbctl(&self, args: &[&str]) -> Output {
+    pub(crate) fn orbctl(&self, args: &[&str]) -> Output {
         let links = self.path().join("links");
         let [orbctl, _] =
             orbtest::lifecycle::docker::link_engine_names(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), &links)
@@ -131,7 +131,7 @@ impl Docker {
     }
 
     /// The project's machines, by name.
-    pub fn machines(&self) -> Vec<String> {
+    pub(crate) fn machines(&self) -> Vec<String> {
         let out = self.orbctl(&["list", "-q"]);
         let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -143,13 +143,13 @@ impl Docker {
 
     /// Every container on the engine labelled with this project (machines and sentinels), by
     /// name.
-    pub fn containers(&self) -> Vec<String> {
+    pub(crate) fn containers(&self) -> Vec<String> {
         docker_names(&format!("label=dev.orbtest.project={}", self.project()))
     }
 }
 
 /// Names of the containers `docker ps -a --filter FILTER` lists.
-pub fn docker_names(filter: &str) -> Vec<String> {
+pub(crate) fn docker_names(filter: &str) -> Vec<String> {
     let out = Command::new("docker")
         .args(["ps", "-a", "--filter", filter, "--format", "{{.Names}}"])
         .output()

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Sim {
+pub(crate) struct Sim {
     pub dir: tempfile::TempDir,
 }
 
 impl Sim {
     /// A scenario with this orchestrator.toml (`{scenario}` is replaced by the path of the
     /// orbsim scenario written next to it, when one is given).
-    pub fn new(config: &str, scenario: Option<&str>) -> Self {
+    pub(crate) fn new(config: &str, scenario: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let scenario_path = dir.path().join("scenario.toml");
         if let Some(text) = scenario {
@@ -27,21 +27,21 @@ impl Sim {
         Self { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.path().join("sim")
     }
 
-    pub fn reports(&self) -> PathBuf {
+    pub(crate) fn reports(&self) -> PathBuf {
         self.path().join("reports")
     }
 
     /// orbtest's state about this simulated OrbStack (run lock, runs and their journals,
     /// slots, baselines): kept with the provider, in orbsim's state directory.
-    pub fn provider_state(&self) -> PathBuf {
+    pub(crate) fn provider_state(&self) -> PathBuf {
         self.state().join("orbtest")
     }
 
@@ -55,7 +55,7 @@ impl Sim {
     }
 
     /// orbsim itself, as a user at another terminal would call `orbctl`.
-    pub fn orbctl(&self, args: &[&str]) -> Output {
+    pub(crate) fn orbctl(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(crate::support::orbsim());
         cmd.arg("orbctl").args(args).env("ORBSIM_STATE", self.state());
         self.scenario_env(&mut cmd);
@@ -63,7 +63,7 @@ impl Sim {
     }
 
     /// Creates machines that exist before any run (leftovers, or somebody else's).
-    pub fn precreate(&self, names: &[&str]) {
+    pub(crate) fn precreate(&self, names: &[&str]) {
         for name in names {
             let out = self.orbctl(&["create", "ubuntu:22.04", name]);
             assert!(
@@ -74,7 +74,7 @@ impl Sim {
         }
     }
 
-    pub fn machines(&self) -> Vec<String> {
+    pub(crate) fn machines(&self) -> Vec<String> {
         let out = self.orbctl(&["list", "-q"]);
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -82,7 +82,7 @@ impl Sim {
             .collect()
     }
 
-    pub fn stats(&self) -> serde_json::Value {
+    pub(crate) fn stats(&self) -> serde_json::Value {
         let mut cmd = Command::new(crate::support::orbsim());
         cmd.arg("stats").env("ORBSIM_STATE", self.state());
         self.scenario_env(&mut cmd);
@@ -91,7 +91,7 @@ impl Sim {
     }
 
     /// `cargo-orbtest orbtest ARGS` over the machines fixture, reports in this scenario.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-orbtest"));
         cmd.arg("orbtest")
             .arg("--manifest-path")
@@ -113,12 +113,12 @@ impl Sim {
     }
 
     /// Runs to completion with reports in this scenario's `reports/`.
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.reporting(args).output().expect("run cargo-orbtest")
     }
 
     /// `command(ARGS)` with reports in this scenario's `reports/`.
-    pub fn reporting(&self, args: &[&str]) -> Command {
+    pub(crate) fn reporting(&self, args: &[&str]) -> Command {
         let reports = self.reports();
         let mut all = vec!["--report-dir", reports.to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
@@ -126,13 +126,13 @@ impl Sim {
     }
 
     /// Makes the fixture's waiting tests wait (until a signal) in this scenario's `wait/`.
-    pub fn waiting(&self, mut cmd: Command) -> Command {
+    pub(crate) fn waiting(&self, mut cmd: Command) -> Command {
         cmd.env("FIXTURE_WAIT_DIR", self.path().join("wait"));
         cmd
     }
 
     /// Starts `cmd` in the background, its stderr in `<dir>/<name>.out`.
-    pub fn spawn(&self, name: &str, mut cmd: Command) -> std::process::Child {
+    pub(crate) fn spawn(&self, name: &str, mut cmd: Command) -> std::process::Child {
         let out = std::fs::File::create(self.path().join(format!("{name}.out"))).expect("output file");
         cmd.stdout(Stdio::null())
             .stderr(out)
@@ -140,18 +140,18 @@ impl Sim {
             .expect("spawn cargo-orbtest")
     }
 
-    pub fn output_of(&self, name: &str) -> String {
+    pub(crate) fn output_of(&self, name: &str) -> String {
         std::fs::read_to_string(self.path().join(format!("{name}.out"))).unwrap_or_default()
     }
 
-    pub fn summary(&self) -> serde_json::Value {
+    pub(crate) fn summary(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.reports().join("summary.json")).expect("summary.json");
         serde_json::from_str(&text).expect("summary JSON")
     }
 }
 
 /// Waits (generously: the first run may build the fixture) for `cond`, polling.
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < Duration::from_secs(300), "gave up waiting for {what}");
@@ -160,7 +160,7 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// The pid a fixture test wrote into the wait dir once it reached its waiting point.
-pub fn waiting_test_pid(sim: &Sim, label: &str) -> i32 {
+pub(crate) fn waiting_test_pid(sim: &Sim, label: &str) -> i32 {
     let path = sim.path().join("wait").join(format!("{label}.pid"));
     wait_until(&format!("{} to appear", path.display()), || {
         std::fs::read_to_string(&path).is_ok_and(|t| !t.is_empty())
@@ -172,23 +172,23 @@ pub fn waiting_test_pid(sim: &Sim, label: &str) -> i32 {
         .expect("pid")
 }
 
-pub fn signal(pid: u32, sig: i32) {
+pub(crate) fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) on a process we started.
     unsafe {
         libc::kill(pid as i32, sig);
     }
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-pub fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
 /// Polls `cond` until it holds or `limit` passes; whether it held.
-pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while !cond() {
         if start.elapsed() >= limit {

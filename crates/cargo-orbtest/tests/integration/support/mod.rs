@@ -4,18 +4,18 @@
 
 #![allow(dead_code)]
 
-pub mod cli;
-pub mod docker;
-pub mod lifecycle;
-pub mod project;
-pub mod pysuite;
-pub mod sim;
+pub(crate) mod cli;
+pub(crate) mod docker;
+pub(crate) mod lifecycle;
+pub(crate) mod project;
+pub(crate) mod pysuite;
+pub(crate) mod sim;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The embedded simulator's three names, linked in `dir`.
-pub struct SimLinks {
+pub(crate) struct SimLinks {
     /// Behaves as `orbctl`.
     pub orbctl: PathBuf,
     /// Behaves as `orb`.
@@ -25,7 +25,7 @@ pub struct SimLinks {
 }
 
 /// Links the embedded simulator's names in `dir`.
-pub fn sim_links(dir: &Path) -> SimLinks {
+pub(crate) fn sim_links(dir: &Path) -> SimLinks {
     let [orbctl, orb, orbsim] =
         orbtest::lifecycle::provider::link_sim_names(Path::new(env!("CARGO_BIN_EXE_cargo-orbtest")), dir)
             .expect("link the embedded simulator");
@@ -33,7 +33,7 @@ pub fn sim_links(dir: &Path) -> SimLinks {
 }
 
 /// `orbsim` (the embedded simulator under its own name), linked once per test process.
-pub fn orbsim() -> PathBuf {
+pub(crate) fn orbsim() -> PathBuf {
     static LINKS: OnceLock<SimLinks> = OnceLock::new();
     LINKS
         .get_or_init(|| sim_links(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("embedded-orbsim")))
@@ -42,7 +42,7 @@ pub fn orbsim() -> PathBuf {
 }
 
 /// The `orb` beside an `orbctl`: `orbsim-orb` for the simulator's link, else `orb`.
-pub fn orb_beside(orbctl: &Path) -> PathBuf {
+pub(crate) fn orb_beside(orbctl: &Path) -> PathBuf {
     let name = match orbctl.file_name().and_then(|n| n.to_str()) {
         Some("orbsim-orbctl") => "orbsim-orb",
         _ => "orb",
@@ -53,7 +53,7 @@ pub fn orb_beside(orbctl: &Path) -> PathBuf {
 /// A run directory served by a broker, as preflight leaves it: `real` is the real orbctl (the
 /// simulator's link), `state` its state directory; `adjust` changes the settings first. The
 /// broker serves while the returned value lives.
-pub fn served(
+pub(crate) fn served(
     run_dir: &Path,
     run_id: &str,
     real: &Path,

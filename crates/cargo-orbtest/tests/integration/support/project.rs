@@ -8,28 +8,28 @@ use crate::support::cli::{code, scrub, stderr};
 
 /// A project directory of its own (its own target dir too), where `cargo orbtest` runs with the
 /// project as its working directory, as a user types it.
-pub struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
 }
 
 impl Project {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn write(&self, rel: &str, text: &str) {
+    pub(crate) fn write(&self, rel: &str, text: &str) {
         let path = self.path().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
 
-    pub fn orbtest_in(&self, cwd: &Path, args: &[&str]) -> Command {
+    pub(crate) fn orbtest_in(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-orbtest"));
         cmd.arg("orbtest").args(args).current_dir(cwd);
         scrub(&mut cmd);
@@ -40,22 +40,22 @@ impl Project {
         cmd
     }
 
-    pub fn orbtest(&self, args: &[&str]) -> Output {
+    pub(crate) fn orbtest(&self, args: &[&str]) -> Output {
         self.orbtest_in(self.path(), args).output().expect("run cargo-orbtest")
     }
 
-    pub fn config(&self) -> String {
+    pub(crate) fn config(&self) -> String {
         std::fs::read_to_string(self.path().join("orchestrator.toml")).expect("orchestrator.toml")
     }
 
-    pub fn summary(&self, reports: &Path) -> serde_json::Value {
+    pub(crate) fn summary(&self, reports: &Path) -> serde_json::Value {
         let text = std::fs::read_to_string(reports.join("summary.json")).expect("summary.json");
         serde_json::from_str(&text).unwrap()
     }
 
     /// `init`, then `list`, then a run, each from the project's directory; the run must pass.
     /// Returns the config written, `list`'s output and the run's summary.
-    pub fn init_list_run(&self) -> (String, String, serde_json::Value) {
+    pub(crate) fn init_list_run(&self) -> (String, String, serde_json::Value) {
         let out = self.orbtest(&["init"]);
         assert_eq!(code(&out), 0, "init: {}", stderr(&out));
         let config = self.config();
@@ -73,7 +73,7 @@ impl Project {
 }
 
 /// `cargo new KIND NAME` in `dir`.
-pub fn cargo_new(dir: &Path, name: &str, kind: &str) {
+pub(crate) fn cargo_new(dir: &Path, name: &str, kind: &str) {
     let out = Command::new("cargo")
         .args(["new", "--quiet", "--vcs", "none", kind, name])
         .current_dir(dir)
@@ -87,7 +87,7 @@ pub fn cargo_new(dir: &Path, name: &str, kind: &str) {
 }
 
 /// A workspace `Cargo.toml` at the project's root with these members.
-pub fn workspace(p: &Project, members: &[&str]) {
+pub(crate) fn workspace(p: &Project, members: &[&str]) {
     let list: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
     p.write(
         "Cargo.toml",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// A python with pytest and pytest-xdist: `$ORBTEST_TEST_PYTHON` when it has them (`.ci/run`
 /// installs them into a virtualenv and names its python there), else the virtualenv made once
 /// per test run; an error saying why when pip cannot install them.
-pub fn python() -> Result<PathBuf, String> {
+pub(crate) fn python() -> Result<PathBuf, String> {
     if let Some(given) = std::env::var_os("ORBTEST_TEST_PYTHON").filter(|p| !p.is_empty()) {
         let ok = Command::new(&given)
             .args(["-c", "import pytest, xdist"])
@@ -25,7 +25,7 @@ pub fn python() -> Result<PathBuf, String> {
 
 /// The `bin/` of a virtualenv under the test target dir with `packages` from PyPI, made once
 /// per test run (tests run as parallel processes: one makes it, the others wait for it).
-pub fn venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
+pub(crate) fn venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let venv = root.join("venv");
     let ready = root.join("ready");
@@ -68,7 +68,7 @@ pub fn venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
 
 /// The venv's python, or prints why the test is skipped and returns `None`. Under `CI=true`
 /// pytest is required: no python fails the test.
-pub fn python_or_skip(test: &str) -> Option<PathBuf> {
+pub(crate) fn python_or_skip(test: &str) -> Option<PathBuf> {
     match python() {
         Ok(p) => Some(p),
         Err(why) => {
@@ -83,19 +83,19 @@ pub fn python_or_skip(test: &str) -> Option<PathBuf> {
     }
 }
 
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub dir: tempfile::TempDir,
 }
 
 impl Scenario {
     /// A copy of the pytest suite with this config. `{python}` becomes the venv's python,
     /// `{scenario}` the path of the orbsim scenario (written when given).
-    pub fn new(config: &str, python: Option<&Path>, scenario: Option<&str>) -> Self {
+    pub(crate) fn new(config: &str, python: Option<&Path>, scenario: Option<&str>) -> Self {
         Self::of("pysuite", config, python, scenario)
     }
 
     /// [`Scenario::new`] with another pytest fixture (a directory under `tests/fixtures`).
-    pub fn of(fixture: &str, config: &str, python: Option<&Path>, scenario: Option<&str>) -> Self {
+    pub(crate) fn of(fixture: &str, config: &str, python: Option<&Path>, scenario: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         copy_dir(&crate::support::cli::fixture(fixture), dir.path());
         let scenario_path = dir.path().join("scenario.toml");
@@ -109,21 +109,21 @@ impl Scenario {
         Self { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Where the fixture's tests leave markers and records.
-    pub fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.path().join("state")
     }
 
-    pub fn sim(&self) -> PathBuf {
+    pub(crate) fn sim(&self) -> PathBuf {
         self.path().join("sim")
     }
 
     /// `cargo-orbtest orbtest ARGS` in the scenario's directory, which is no cargo workspace.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-orbtest"));
         cmd.arg("orbtest").args(args).current_dir(self.path());
         crate::support::cli::scrub(&mut cmd);
@@ -140,18 +140,18 @@ impl Scenario {
         cmd
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run cargo-orbtest")
     }
 
     /// The newest run's summary.json (reports go to `<dir>/.orbtest/latest` here).
-    pub fn summary(&self) -> serde_json::Value {
+    pub(crate) fn summary(&self) -> serde_json::Value {
         let path = self.path().join(".orbtest/latest/summary.json");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).expect("summary.json is JSON")
     }
 
-    pub fn tier(&self, name: &str) -> serde_json::Value {
+    pub(crate) fn tier(&self, name: &str) -> serde_json::Value {
         self.summary()["tiers"]
             .as_array()
             .expect("tiers")
@@ -162,7 +162,7 @@ impl Scenario {
     }
 
     /// orbsim itself, as another terminal would call `orbctl`.
-    pub fn orbctl(&self, args: &[&str]) -> Output {
+    pub(crate) fn orbctl(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(crate::support::orbsim());
         cmd.arg("orbctl").args(args).env("ORBSIM_STATE", self.sim());
         let scenario = self.path().join("scenario.toml");
@@ -174,7 +174,7 @@ impl Scenario {
         cmd.output().expect("run orbsim")
     }
 
-    pub fn machines(&self) -> Vec<String> {
+    pub(crate) fn machines(&self) -> Vec<String> {
         let out = self.orbctl(&["list", "-q"]);
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -182,7 +182,7 @@ impl Scenario {
             .collect()
     }
 
-    pub fn stats(&self) -> serde_json::Value {
+    pub(crate) fn stats(&self) -> serde_json::Value {
         let mut cmd = Command::new(crate::support::orbsim());
         cmd.arg("stats").env("ORBSIM_STATE", self.sim());
         let scenario = self.path().join("scenario.toml");
@@ -194,7 +194,7 @@ impl Scenario {
     }
 
     /// The JSON records the fixture's tests wrote (`<state>/<label>.json`), by label.
-    pub fn records(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn records(&self) -> Vec<serde_json::Value> {
         let mut out: Vec<(String, serde_json::Value)> = std::fs::read_dir(self.state())
             .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
             .unwrap_or_default()
@@ -231,7 +231,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Whether a process is alive (a zombie nobody has reaped yet counts as dead).
-pub fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
             .rsplit(')')
@@ -243,7 +243,7 @@ pub fn alive(pid: i32) -> bool {
 }
 
 /// Polls `cond` with a generous limit (a loaded CI machine is slow).
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < Duration::from_secs(120), "gave up waiting for {what}");
@@ -251,19 +251,19 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
 /// A tier's counts as (passed, failed, flaky, timed_out, skipped).
-pub fn counts(tier: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
+pub(crate) fn counts(tier: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
     crate::support::cli::counts(tier)
 }
