@@ -40,6 +40,7 @@ pub(super) fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         nextest_args.push("--no-fail-fast".to_string());
     }
     let mut forwarded = ForwardedArgs::split(&nextest_args)?;
+    forwarded.check_profile(&ws.root)?;
     let shard = shard_request(args, &mut forwarded)?;
     if !global.quiet {
         for warning in crate::quarantine::expiry_warnings(&config, &crate::config::today()) {
