@@ -17,7 +17,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::decision::{Check, Ended, Looked, Next, check_for, decide, is_single_delete};
+use crate::decision::{AttemptEnd, Look, Looked, Next, check_for, decide, is_single_delete};
+pub use crate::decision::{AttemptOutcome, Outcome};
 use crate::policy::Policy;
 use crate::provider::Provider;
 use orbctl::errors::{ErrorKind, classify};
@@ -26,19 +27,6 @@ use orbctl::output::{MachineInfo, parse_info};
 use orbtest_process::{
     ChildExit as Captured, Interrupt, Interrupts, Invocation, Output, StdinMode, Supervision, Watch,
 };
-
-/// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Succeeded,
-    /// An attempt timed out or hit `already exists`, and the machine we asked for was then
-    /// verified (running for create; settled for clone/import; gone for delete).
-    Recovered,
-    Failed(ErrorKind),
-    TimedOut,
-    /// The `status` probe after a timeout said OrbStack is stopped or did not answer in time.
-    OrbStackDown,
-}
 
 /// The result of one [`Client::execute`] call.
 #[derive(Debug, Clone)]
@@ -182,17 +170,6 @@ fn describe_failure(r: &OpResult) -> String {
         }
         Outcome::Succeeded | Outcome::Recovered => format!("`{}` succeeded", r.op),
     }
-}
-
-/// What happened to one attempt, as the observer hears it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    Succeeded,
-    Failed(ErrorKind),
-    TimedOut,
-    /// This attempt timed out or hit `already exists`, and the machine was then verified.
-    Recovered,
-    OrbStackDown,
 }
 
 /// One attempt of one call, reported to the [`AttemptObserver`] when the attempt is settled.
@@ -361,7 +338,7 @@ impl Client {
             let ended = ended(&cap);
             let (looked, recovery_wait) = self.look(op, number, &cap, check_for(op, ended, killed_before), started_ms);
             let verdict = decide(op, number, ended, killed_before, looked, &self.policy.retry);
-            killed_before |= matches!(ended, Ended::TimedOut | Ended::Killed);
+            killed_before |= matches!(ended, AttemptEnd::TimedOut | AttemptEnd::Killed);
             if let Some(obs) = &self.observer {
                 obs.on_attempt(&CallAttempt {
                     op,
@@ -394,19 +371,19 @@ impl Client {
     /// Looks at what [`check_for`] asks: the status probe after a timeout, then whether what
     /// the killed attempt was doing happened anyway, and how long that took (the status
     /// probe not counted).
-    fn look(&self, op: &Op, number: u32, cap: &Captured, check: Check, started_ms: u64) -> (Looked, Duration) {
+    fn look(&self, op: &Op, number: u32, cap: &Captured, check: Look, started_ms: u64) -> (Looked, Duration) {
         match check {
-            Check::Nothing => return (Looked::Nothing, Duration::ZERO),
-            Check::ProbeThenResult => {
+            Look::Nothing => return (Looked::Nothing, Duration::ZERO),
+            Look::ProbeThenResult => {
                 tracing::warn!(op = %op, attempt = number, "orbctl timed out; probing `orbctl status`");
                 if let Health::Down = self.probe() {
                     return (Looked::Down, Duration::ZERO);
                 }
             }
-            Check::Result if cap.code.is_none() => {
+            Look::Result if cap.code.is_none() => {
                 tracing::warn!(op = %op, attempt = number, signal = ?cap.signal, "orbctl was killed by a signal");
             }
-            Check::Result => {}
+            Look::Result => {}
         }
         let waited = Instant::now();
         let looked = match self.look_for_result(op, started_ms) {
@@ -623,16 +600,16 @@ fn created_since(id: &str, since_ms: u64) -> bool {
 }
 
 /// How an attempt's child ended, as the decision sees it.
-fn ended(cap: &Captured) -> Ended {
+fn ended(cap: &Captured) -> AttemptEnd {
     if cap.settled {
-        Ended::SettledWhileHanging
+        AttemptEnd::SettledWhileHanging
     } else if cap.timed_out {
-        Ended::TimedOut
+        AttemptEnd::TimedOut
     } else {
         match cap.code {
-            None => Ended::Killed,
-            Some(0) => Ended::Succeeded,
-            Some(_) => Ended::Failed(classify(&cap.stderr, &cap.stdout)),
+            None => AttemptEnd::Killed,
+            Some(0) => AttemptEnd::Succeeded,
+            Some(_) => AttemptEnd::Failed(classify(&cap.stderr, &cap.stdout)),
         }
     }
 }

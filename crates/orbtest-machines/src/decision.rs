@@ -1,19 +1,43 @@
 //! The retry decision, as a pure function: given the operation, the attempt number, how the
 //! attempt ended, what looking afterwards found, and the retry policy, it says how the attempt
 //! counts and whether the call retries (after which wait), recovers, or gives up.
-//! [`crate::client::Client`] runs attempts and looks; this module only decides.
+//! [`crate::client::Client`] runs attempts and looks; this module only decides, and names
+//! the outcomes of a call and of an attempt.
 
 use std::time::Duration;
 
 use orbctl::errors::ErrorKind;
 use orbctl::op::{Op, OpClass};
 
-use crate::client::{AttemptOutcome, Outcome};
 use crate::policy::Retry;
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// An attempt timed out or hit `already exists`, and the machine we asked for was then
+    /// verified (running for create; settled for clone/import; gone for delete).
+    Recovered,
+    Failed(ErrorKind),
+    TimedOut,
+    /// The `status` probe after a timeout said OrbStack is stopped or did not answer in time.
+    OrbStackDown,
+}
+
+/// What happened to one attempt, as the observer hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Succeeded,
+    Failed(ErrorKind),
+    TimedOut,
+    /// This attempt timed out or hit `already exists`, and the machine was then verified.
+    Recovered,
+    OrbStackDown,
+}
 
 /// How an attempt's orbctl child ended, before anything was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ended {
+pub(crate) enum AttemptEnd {
     /// Still running after its machine was finished (hanging after success), and stopped.
     SettledWhileHanging,
     /// Killed at its class's timeout.
@@ -28,9 +52,9 @@ pub(crate) enum Ended {
 
 /// What to look at before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Check {
+pub(crate) enum Look {
     Nothing,
-    /// `orbctl status` first (down ends the call), then [`Check::Result`].
+    /// `orbctl status` first (down ends the call), then [`Look::Result`].
     ProbeThenResult,
     /// Whether what the call asks for happened anyway (`info` of the machine).
     Result,
@@ -58,19 +82,19 @@ pub(crate) enum Next {
 
 /// How the attempt counts (for the observer) and what comes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Verdict {
+pub(crate) struct Decision {
     pub(crate) attempt: AttemptOutcome,
     pub(crate) next: Next,
 }
 
 /// What must be looked at before [`decide`] can tell. `killed_before`: an earlier attempt of
 /// this call timed out or was killed, so its effect may be why this one failed.
-pub(crate) fn check_for(op: &Op, ended: Ended, killed_before: bool) -> Check {
+pub(crate) fn check_for(op: &Op, ended: AttemptEnd, killed_before: bool) -> Look {
     match ended {
-        Ended::TimedOut => Check::ProbeThenResult,
-        Ended::Killed => Check::Result,
-        Ended::Failed(kind) if ours_already(op, kind, killed_before) => Check::Result,
-        _ => Check::Nothing,
+        AttemptEnd::TimedOut => Look::ProbeThenResult,
+        AttemptEnd::Killed => Look::Result,
+        AttemptEnd::Failed(kind) if ours_already(op, kind, killed_before) => Look::Result,
+        _ => Look::Nothing,
     }
 }
 
@@ -79,22 +103,22 @@ pub(crate) fn check_for(op: &Op, ended: Ended, killed_before: bool) -> Check {
 pub(crate) fn decide(
     op: &Op,
     attempt: u32,
-    ended: Ended,
+    ended: AttemptEnd,
     killed_before: bool,
     looked: Looked,
     retry: &Retry,
-) -> Verdict {
+) -> Decision {
     let retries_left = attempt < retry.attempts.max(1);
     let again = Next::Retry {
         after: retry.delay_before(attempt),
     };
-    let verdict = |attempt, next| Verdict { attempt, next };
+    let verdict = |attempt, next| Decision { attempt, next };
     let recovered = verdict(AttemptOutcome::Recovered, Next::Finish(Outcome::Recovered));
     match ended {
         // Done while its client hung on: nothing to wait for, nothing to repeat.
-        Ended::SettledWhileHanging => recovered,
-        Ended::Succeeded => verdict(AttemptOutcome::Succeeded, Next::Finish(Outcome::Succeeded)),
-        Ended::TimedOut => match looked {
+        AttemptEnd::SettledWhileHanging => recovered,
+        AttemptEnd::Succeeded => verdict(AttemptOutcome::Succeeded, Next::Finish(Outcome::Succeeded)),
+        AttemptEnd::TimedOut => match looked {
             Looked::Down => verdict(AttemptOutcome::OrbStackDown, Next::Finish(Outcome::OrbStackDown)),
             Looked::Done => recovered,
             Looked::Nothing | Looked::NotDone => {
@@ -107,7 +131,7 @@ pub(crate) fn decide(
             }
         },
         // Like a timeout, its effect is unknown and the daemon may still carry it out.
-        Ended::Killed => match looked {
+        AttemptEnd::Killed => match looked {
             Looked::Done => recovered,
             _ => {
                 let kind = ErrorKind::Other;
@@ -120,7 +144,7 @@ pub(crate) fn decide(
             }
         },
         // `already exists` / `not found` after our own killed attempt: verified, it is ours.
-        Ended::Failed(kind) if ours_already(op, kind, killed_before) => match looked {
+        AttemptEnd::Failed(kind) if ours_already(op, kind, killed_before) => match looked {
             Looked::Done => recovered,
             _ => {
                 let next = if retries_left {
@@ -131,7 +155,7 @@ pub(crate) fn decide(
                 verdict(AttemptOutcome::Failed(kind), next)
             }
         },
-        Ended::Failed(kind) => {
+        AttemptEnd::Failed(kind) => {
             let next = if kind.is_retryable() && retries_left && !matches!(op, Op::Run { .. }) {
                 again
             } else {
@@ -192,7 +216,7 @@ mod tests {
         &'static str,
         &'static str,
         u32,
-        Ended,
+        AttemptEnd,
         bool,
         Looked,
         AttemptOutcome,
@@ -207,33 +231,33 @@ mod tests {
         let fin = Next::Finish;
         #[rustfmt::skip]
         let table: &[Row] = &[
-            ("success", "create ubuntu t1", 1, Ended::Succeeded, false, Looked::Nothing, A::Succeeded, fin(O::Succeeded)),
-            ("hang after success", "create ubuntu t1", 1, Ended::SettledWhileHanging, false, Looked::Nothing, A::Recovered, fin(O::Recovered)),
-            ("timeout, daemon down", "create ubuntu t1", 1, Ended::TimedOut, false, Looked::Down, A::OrbStackDown, fin(O::OrbStackDown)),
-            ("timeout, machine there", "create ubuntu t1", 1, Ended::TimedOut, false, Looked::Done, A::Recovered, fin(O::Recovered)),
-            ("timeout, not there: retry", "create ubuntu t1", 1, Ended::TimedOut, false, Looked::NotDone, A::TimedOut, after(2)),
-            ("timeout, backoff doubles", "create ubuntu t1", 3, Ended::TimedOut, false, Looked::NotDone, A::TimedOut, after(8)),
-            ("timeout, last attempt", "create ubuntu t1", 4, Ended::TimedOut, false, Looked::NotDone, A::TimedOut, fin(O::TimedOut)),
-            ("timeout of run: never repeated", "run -m t1 true", 1, Ended::TimedOut, false, Looked::Nothing, A::TimedOut, fin(O::TimedOut)),
-            ("timeout of rename: never repeated", "rename a b", 1, Ended::TimedOut, false, Looked::Nothing, A::TimedOut, fin(O::TimedOut)),
-            ("killed, machine there", "clone base t1", 1, Ended::Killed, false, Looked::Done, A::Recovered, fin(O::Recovered)),
-            ("killed, not there: retry", "clone base t1", 1, Ended::Killed, false, Looked::NotDone, A::Failed(K::Other), after(2)),
-            ("killed run: never repeated", "run -m t1 true", 1, Ended::Killed, false, Looked::Nothing, A::Failed(K::Other), fin(O::Failed(K::Other))),
-            ("transient: retry", "create ubuntu t1", 1, Ended::Failed(K::Transient), false, Looked::Nothing, A::Failed(K::Transient), after(2)),
-            ("daemon stopping: retry", "stop t1", 2, Ended::Failed(K::DaemonStopping), false, Looked::Nothing, A::Failed(K::DaemonStopping), after(4)),
-            ("transient, last attempt", "create ubuntu t1", 4, Ended::Failed(K::Transient), false, Looked::Nothing, A::Failed(K::Transient), fin(O::Failed(K::Transient))),
-            ("transient in run: the command's own", "run -m t1 true", 1, Ended::Failed(K::Transient), false, Looked::Nothing, A::Failed(K::Transient), fin(O::Failed(K::Transient))),
-            ("invalid input: never retried", "create ubuntu BAD_", 1, Ended::Failed(K::InvalidInput), false, Looked::Nothing, A::Failed(K::InvalidInput), fin(O::Failed(K::InvalidInput))),
-            ("exists on a first attempt: someone else's", "create ubuntu t1", 1, Ended::Failed(K::AlreadyExists), false, Looked::Nothing, A::Failed(K::AlreadyExists), fin(O::Failed(K::AlreadyExists))),
-            ("exists after our timeout, verified", "create ubuntu t1", 2, Ended::Failed(K::AlreadyExists), true, Looked::Done, A::Recovered, fin(O::Recovered)),
-            ("exists after our timeout, not verified", "create ubuntu t1", 2, Ended::Failed(K::AlreadyExists), true, Looked::NotDone, A::Failed(K::AlreadyExists), after(4)),
-            ("not found after our killed delete, verified", "delete -f t1", 2, Ended::Failed(K::NotFound), true, Looked::Done, A::Recovered, fin(O::Recovered)),
-            ("not found on a first delete", "delete -f t1", 1, Ended::Failed(K::NotFound), false, Looked::Nothing, A::Failed(K::NotFound), fin(O::Failed(K::NotFound))),
+            ("success", "create ubuntu t1", 1, AttemptEnd::Succeeded, false, Looked::Nothing, A::Succeeded, fin(O::Succeeded)),
+            ("hang after success", "create ubuntu t1", 1, AttemptEnd::SettledWhileHanging, false, Looked::Nothing, A::Recovered, fin(O::Recovered)),
+            ("timeout, daemon down", "create ubuntu t1", 1, AttemptEnd::TimedOut, false, Looked::Down, A::OrbStackDown, fin(O::OrbStackDown)),
+            ("timeout, machine there", "create ubuntu t1", 1, AttemptEnd::TimedOut, false, Looked::Done, A::Recovered, fin(O::Recovered)),
+            ("timeout, not there: retry", "create ubuntu t1", 1, AttemptEnd::TimedOut, false, Looked::NotDone, A::TimedOut, after(2)),
+            ("timeout, backoff doubles", "create ubuntu t1", 3, AttemptEnd::TimedOut, false, Looked::NotDone, A::TimedOut, after(8)),
+            ("timeout, last attempt", "create ubuntu t1", 4, AttemptEnd::TimedOut, false, Looked::NotDone, A::TimedOut, fin(O::TimedOut)),
+            ("timeout of run: never repeated", "run -m t1 true", 1, AttemptEnd::TimedOut, false, Looked::Nothing, A::TimedOut, fin(O::TimedOut)),
+            ("timeout of rename: never repeated", "rename a b", 1, AttemptEnd::TimedOut, false, Looked::Nothing, A::TimedOut, fin(O::TimedOut)),
+            ("killed, machine there", "clone base t1", 1, AttemptEnd::Killed, false, Looked::Done, A::Recovered, fin(O::Recovered)),
+            ("killed, not there: retry", "clone base t1", 1, AttemptEnd::Killed, false, Looked::NotDone, A::Failed(K::Other), after(2)),
+            ("killed run: never repeated", "run -m t1 true", 1, AttemptEnd::Killed, false, Looked::Nothing, A::Failed(K::Other), fin(O::Failed(K::Other))),
+            ("transient: retry", "create ubuntu t1", 1, AttemptEnd::Failed(K::Transient), false, Looked::Nothing, A::Failed(K::Transient), after(2)),
+            ("daemon stopping: retry", "stop t1", 2, AttemptEnd::Failed(K::DaemonStopping), false, Looked::Nothing, A::Failed(K::DaemonStopping), after(4)),
+            ("transient, last attempt", "create ubuntu t1", 4, AttemptEnd::Failed(K::Transient), false, Looked::Nothing, A::Failed(K::Transient), fin(O::Failed(K::Transient))),
+            ("transient in run: the command's own", "run -m t1 true", 1, AttemptEnd::Failed(K::Transient), false, Looked::Nothing, A::Failed(K::Transient), fin(O::Failed(K::Transient))),
+            ("invalid input: never retried", "create ubuntu BAD_", 1, AttemptEnd::Failed(K::InvalidInput), false, Looked::Nothing, A::Failed(K::InvalidInput), fin(O::Failed(K::InvalidInput))),
+            ("exists on a first attempt: someone else's", "create ubuntu t1", 1, AttemptEnd::Failed(K::AlreadyExists), false, Looked::Nothing, A::Failed(K::AlreadyExists), fin(O::Failed(K::AlreadyExists))),
+            ("exists after our timeout, verified", "create ubuntu t1", 2, AttemptEnd::Failed(K::AlreadyExists), true, Looked::Done, A::Recovered, fin(O::Recovered)),
+            ("exists after our timeout, not verified", "create ubuntu t1", 2, AttemptEnd::Failed(K::AlreadyExists), true, Looked::NotDone, A::Failed(K::AlreadyExists), after(4)),
+            ("not found after our killed delete, verified", "delete -f t1", 2, AttemptEnd::Failed(K::NotFound), true, Looked::Done, A::Recovered, fin(O::Recovered)),
+            ("not found on a first delete", "delete -f t1", 1, AttemptEnd::Failed(K::NotFound), false, Looked::Nothing, A::Failed(K::NotFound), fin(O::Failed(K::NotFound))),
         ];
         for &(what, argv, attempt, ended, killed_before, looked, counts, next) in table {
             let op = op(argv);
             let verdict = decide(&op, attempt, ended, killed_before, looked, &policy(4));
-            assert_eq!(verdict, Verdict { attempt: counts, next }, "{what}");
+            assert_eq!(verdict, Decision { attempt: counts, next }, "{what}");
         }
     }
 
@@ -242,35 +266,39 @@ mod tests {
         let create = op("create ubuntu t1");
         let delete = op("delete -f t1");
         let two = op("delete -f t1 t2");
-        assert_eq!(check_for(&create, Ended::TimedOut, false), Check::ProbeThenResult);
-        assert_eq!(check_for(&create, Ended::Killed, false), Check::Result);
-        assert_eq!(check_for(&create, Ended::Succeeded, true), Check::Nothing);
+        assert_eq!(check_for(&create, AttemptEnd::TimedOut, false), Look::ProbeThenResult);
+        assert_eq!(check_for(&create, AttemptEnd::Killed, false), Look::Result);
+        assert_eq!(check_for(&create, AttemptEnd::Succeeded, true), Look::Nothing);
         assert_eq!(
-            check_for(&create, Ended::Failed(ErrorKind::AlreadyExists), false),
-            Check::Nothing
+            check_for(&create, AttemptEnd::Failed(ErrorKind::AlreadyExists), false),
+            Look::Nothing
         );
         assert_eq!(
-            check_for(&create, Ended::Failed(ErrorKind::AlreadyExists), true),
-            Check::Result
+            check_for(&create, AttemptEnd::Failed(ErrorKind::AlreadyExists), true),
+            Look::Result
         );
         assert_eq!(
-            check_for(&delete, Ended::Failed(ErrorKind::NotFound), true),
-            Check::Result
+            check_for(&delete, AttemptEnd::Failed(ErrorKind::NotFound), true),
+            Look::Result
         );
         assert_eq!(
-            check_for(&two, Ended::Failed(ErrorKind::NotFound), true),
-            Check::Nothing
+            check_for(&two, AttemptEnd::Failed(ErrorKind::NotFound), true),
+            Look::Nothing
         );
         assert_eq!(
-            check_for(&create, Ended::Failed(ErrorKind::Transient), true),
-            Check::Nothing
+            check_for(&create, AttemptEnd::Failed(ErrorKind::Transient), true),
+            Look::Nothing
         );
     }
 
     #[test]
     fn one_attempt_means_no_retry_at_all() {
         let create = op("create ubuntu t1");
-        for ended in [Ended::TimedOut, Ended::Killed, Ended::Failed(ErrorKind::Transient)] {
+        for ended in [
+            AttemptEnd::TimedOut,
+            AttemptEnd::Killed,
+            AttemptEnd::Failed(ErrorKind::Transient),
+        ] {
             let v = decide(&create, 1, ended, false, Looked::NotDone, &policy(1));
             assert!(matches!(v.next, Next::Finish(_)), "{ended:?}: {v:?}");
         }
