@@ -207,7 +207,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show the tiers, their effective settings and the tests each selects.
     List(ListArgs),
-    /// Write a commented orchestrator.toml at the workspace root.
+    /// Write orchestrator.toml with tiers derived from your tests (outside cargo: from the test
+    /// runners found, pytest, go test, npm test).
     Init {
         /// Overwrite an existing file.
         #[arg(long)]
@@ -226,7 +227,8 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Check the provider, the host and the config, and show who owns which machine.
+    /// Check that a run would start (cargo-nextest, what each tier selects, the provider when a
+    /// tier needs machines); show the host and who owns which machine.
     Doctor {
         /// Print the findings as JSON.
         #[arg(long)]
@@ -406,10 +408,14 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
             .collect();
         if !given.is_empty() {
             return Err(conflict(format!(
-                "{} {} run options, given before the `{name}` subcommand: put options after the subcommand they \
+                "{} {}, given before the `{name}` subcommand: put options after the subcommand they \
                  are for (`cargo orbtest {name} --help` lists them), or leave out `{name}` to run",
                 given.join(", "),
-                if given.len() == 1 { "is a" } else { "are" }
+                if given.len() == 1 {
+                    "is a run option"
+                } else {
+                    "are run options"
+                }
             )));
         }
     }
@@ -513,5 +519,13 @@ mod tests {
                 "{words}: {text}"
             );
         }
+        let one = parse_words("--tier fast list")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            one.contains("--tier is a run option, given before the `list` subcommand"),
+            "{one}"
+        );
     }
 }

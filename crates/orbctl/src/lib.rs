@@ -10,6 +10,7 @@
 //! * [`checks`]: what orbctl answers by itself before a create does any work.
 //! * [`images`]: distros, version aliases, architectures and machine-name rules.
 //! * [`links`]: `orbctl`/`orb` links to a program that dispatches on argv[0].
+//! * [`text`]: the human-readable texts (list table, info, sizes, prompts, hints, version).
 
 pub mod argv;
 pub mod checks;
@@ -18,6 +19,7 @@ pub mod images;
 pub mod links;
 pub mod op;
 pub mod output;
+pub mod text;
 
 pub use errors::{ErrorKind, classify};
 pub use op::{Flavor, Op, OpClass};

@@ -8,12 +8,8 @@ use crate::ctx::{Ctx, Reply, go_io_error, isatty};
 use crate::daemon::{CreatePlan, Ended, NewMachine, OrbStatus};
 use crate::state::MState;
 use orbctl::images;
-use orbctl::output::{ImageSpec, MachineRecord, to_orbctl_json};
+use orbctl::output::{ImageSpec, MachineInfo, MachineRecord, to_orbctl_json};
 use orbctl::{Op, checks};
-
-/// The simulated OrbStack release (the spec's source is about 2.0.0).
-pub(crate) const VERSION: &str = "2.0.0";
-const VERSION_CODE: &str = "2000000";
 
 /// `create`, parsed. The CLI's own checks come first, in orbctl's order and words
 /// (`orbctl::checks`): arch, the password prompt, distro; then the daemon's.
@@ -194,23 +190,14 @@ pub(crate) fn delete(ctx: &Ctx, names: &[String], force: bool, all: bool) -> Rep
 }
 
 fn confirm_delete(names: &[String], all: bool) -> bool {
-    let mut err = std::io::stderr();
     use std::io::Write;
-    let _ = if all {
-        writeln!(err, "WARNING: This will PERMANENTLY DELETE ALL DATA in ALL machines!")
-    } else {
-        writeln!(
-            err,
-            "WARNING: This will PERMANENTLY DELETE ALL DATA in the following machines:"
-        )
-        .and_then(|_| names.iter().try_for_each(|n| writeln!(err, "  {n}")))
-    };
-    let _ = write!(err, "You cannot undo this action.\n\nContinue [y/N]? ");
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{}", orbctl::text::delete_warning(names, all));
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {
         return false;
     }
-    matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+    orbctl::text::confirms(&line)
 }
 
 pub(crate) fn list(ctx: &Ctx, running: bool, quiet: bool, format: Option<&str>) -> Reply {
@@ -252,72 +239,18 @@ pub(crate) fn list(ctx: &Ctx, running: bool, quiet: bool, format: Option<&str>) 
         let records: Vec<MachineRecord> = rows.into_iter().map(|(r, _, _)| r).collect();
         return Reply::out(to_orbctl_json(&records));
     }
-    // Text: tabwriter columns; the header only on a terminal. orbctl's "Use ... create" hint
-    // counts the builtin docker machine, which a real OrbStack always has, so it never shows.
-    let mut table: Vec<Vec<String>> = Vec::new();
-    if isatty(1) {
-        table.push(
-            ["NAME", "STATE", "DISTRO", "VERSION", "ARCH", "SIZE", "IP"]
-                .map(String::from)
-                .to_vec(),
-        );
-        table.push(
-            ["----", "-----", "------", "-------", "----", "----", "--"]
-                .map(String::from)
-                .to_vec(),
-        );
-    }
-    for (r, size, ip) in rows {
-        table.push(vec![
-            r.name,
-            r.state,
-            r.image.distro,
-            r.image.version,
-            r.image.arch,
-            size.map(si_size).unwrap_or_default(),
-            ip.unwrap_or_default(),
-        ]);
-    }
-    Reply::out(tabwrite(&table))
-}
-
-/// Go's tabwriter with padding 2: every cell but a line's last is padded to its column width.
-fn tabwrite(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; cols];
-    for r in rows {
-        for (i, c) in r.iter().enumerate().take(r.len().saturating_sub(1)) {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            out.push_str(c);
-            if i + 1 < r.len() {
-                let pad = widths[i] + 2 - c.chars().count();
-                out.push_str(&" ".repeat(pad));
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// SI units with one decimal, as orbctl prints disk usage (`1.0 GB`).
-pub(crate) fn si_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
+    // Text: the header only on a terminal. orbctl's "Use ... create" hint counts the builtin
+    // docker machine, which a real OrbStack always has, so it never shows.
+    let rows: Vec<MachineInfo> = rows
+        .into_iter()
+        .map(|(record, disk_size, ip4)| MachineInfo {
+            record,
+            disk_size,
+            ip4,
+            ip6: None,
+        })
+        .collect();
+    Reply::out(orbctl::text::list_text(&rows, isatty(1)))
 }
 
 pub(crate) fn info(ctx: &Ctx, name: &str, format: Option<&str>) -> Reply {
@@ -336,21 +269,7 @@ pub(crate) fn info(ctx: &Ctx, name: &str, format: Option<&str>) -> Reply {
     if format == Some("json") {
         return Reply::out(to_orbctl_json(&info));
     }
-    let r = &info.record;
-    let mut s = format!(
-        "ID: {}\nName: {}\nState: {}\n\nDistro: {}\nVersion: {}\nArchitecture: {}\n",
-        r.id, r.name, r.state, r.image.distro, r.image.version, r.image.arch
-    );
-    if let Some(size) = info.disk_size {
-        s.push_str(&format!("Disk usage: {}\n", si_size(size)));
-    }
-    if let Some(ip) = &info.ip4 {
-        s.push_str(&format!("IPv4: {ip}\n"));
-    }
-    if let Some(ip) = &info.ip6 {
-        s.push_str(&format!("IPv6: {ip}\n"));
-    }
-    Reply::out(s)
+    Reply::out(orbctl::text::info_text(&info))
 }
 
 /// Which machines a start/stop/restart names (`--all` = every machine).
@@ -416,10 +335,7 @@ pub(crate) fn start(ctx: &Ctx, names: &[String], all: bool) -> Reply {
             Err(reply) => return reply,
         };
         if running {
-            return Reply::err(
-                "OrbStack is already running. Docker engine is ready to use.\nUse --all to start all machines.\n",
-                0,
-            );
+            return Reply::err(orbctl::text::ALREADY_RUNNING, 0);
         }
         return match ctx.daemon("", |_| ()) {
             Ok(()) => Reply::ok(),
@@ -548,9 +464,9 @@ pub(crate) fn status(ctx: &Ctx) -> Reply {
 }
 
 pub(crate) fn version() -> Reply {
-    Reply::out(format!(
-        "Version: {VERSION} ({VERSION_CODE})\nCommit: 0000000000000000000000000000000000000000 (orbsim {})\n",
-        env!("CARGO_PKG_VERSION")
+    Reply::out(orbctl::text::version_text(
+        "0000000000000000000000000000000000000000",
+        &format!("orbsim {}", env!("CARGO_PKG_VERSION")),
     ))
 }
 
@@ -589,25 +505,4 @@ pub(crate) fn logs(ctx: &Ctx, name: &str, all: bool) -> Reply {
     s.push_str(&console);
     s.push('\n');
     Reply::out(s)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tabwriter_pads_all_but_the_last_cell() {
-        let rows = vec![
-            vec!["a".into(), "running".into(), "x".into()],
-            vec!["long-name".into(), "stopped".into(), "".into()],
-        ];
-        assert_eq!(tabwrite(&rows), "a          running  x\nlong-name  stopped  \n");
-    }
-
-    #[test]
-    fn sizes_use_si_units() {
-        assert_eq!(si_size(962_924_544), "962.9 MB");
-        assert_eq!(si_size(1_000_000_000), "1.0 GB");
-        assert_eq!(si_size(12), "12 B");
-    }
 }

@@ -115,7 +115,7 @@ pub(crate) fn run(ctx: &Ctx, a: RunCall<'_>) -> Reply {
             };
             return Reply::err(text, 1);
         }
-        Ok(Err(Missing::NoMachines)) => return Reply::err(no_machines_hint(), 1),
+        Ok(Err(Missing::NoMachines)) => return Reply::err(orbctl::text::NO_MACHINES_HINT, 1),
         Ok(Err(Missing::Held(msg))) => return Reply::daemon(&msg.to_string()),
         Err(reply) => return reply,
     };
@@ -156,13 +156,6 @@ pub(crate) fn run(ctx: &Ctx, a: RunCall<'_>) -> Reply {
         .env("ORBSIM_MACHINE", &target.name);
     let e = cmd.exec();
     Reply::sim(&format!("cannot run /bin/sh: {e}"))
-}
-
-/// What orbctl prints for `run` without machines.
-fn no_machines_hint() -> String {
-    "To use Docker:\n    docker run ...\nSee \"orb docker\" for more info.\n\n\
-     To create a Linux machine:\n    orb create ubuntu\nSee \"orb create --help\" for supported distros and options.\n"
-        .to_string()
 }
 
 /// `push` (host → machine) and `pull` (machine → host): `cp -rf` run in the user's home, as

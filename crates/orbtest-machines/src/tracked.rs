@@ -140,8 +140,11 @@ impl Tracked {
                 Outcome::Failed(ErrorKind::InvalidInput | ErrorKind::NotFound) if !held => {
                     self.release(name, "never created")
                 }
-                // A timed-out or failed create may still finish in the daemon: keep the claim,
-                // postflight deletes the machine if it appears.
+                // OrbStack answered with a failure (a download error after the retries, …):
+                // the call is over, so what exists under the name now says what came of it.
+                Outcome::Failed(_) if !held && result.exit_code.is_some() => self.settle_failed_create(name),
+                // A timed-out create (or one whose client was killed) may still finish in the
+                // daemon: keep the claim, postflight deletes the machine if it appears.
                 _ => {}
             }
         }
@@ -305,6 +308,37 @@ impl Tracked {
             }
             // Without the id, its creation time still tells it from older machines.
             Err(e) => tracing::warn!(machine = name, "cannot read the new machine's id: {e}"),
+        }
+    }
+
+    /// After a create OrbStack answered with a failure: the machine under `name`, if any, is
+    /// the run's only if it was made during the call (an earlier attempt that timed out may
+    /// have finished); then its id pins the claim. Otherwise nothing of ours is there and the
+    /// claim ends: kept without an id, it would pass any machine someone makes under that name
+    /// later for the run's, and postflight (or the next run) would delete it.
+    fn settle_failed_create(&self, name: &str) {
+        let ended = crate::journal::now_ms();
+        let Some(owned) = self.owned().owned.get(name).cloned() else {
+            return;
+        };
+        match self.client.machine_info(name) {
+            Ok(info) => {
+                let made_during_the_call = owned.matches_id(&info.record.id)
+                    && ulid::Ulid::from_string(&info.record.id)
+                        .is_ok_and(|u| u.timestamp_ms() <= ended + crate::clock::CLOCK_SLACK_MS);
+                if made_during_the_call {
+                    if let Err(e) = self.journal.created(name, &info.record.id) {
+                        tracing::warn!(machine = name, "cannot record the machine's id in the run journal: {e}");
+                    }
+                } else {
+                    self.release(name, "the create failed; the machine under its name is not the run's");
+                }
+            }
+            Err(MachinesError::Failed(r)) if r.error_kind() == Some(ErrorKind::NotFound) => {
+                self.release(name, "the create failed; no machine was made")
+            }
+            // Unknown: keep the claim (postflight looks again).
+            Err(e) => tracing::warn!(machine = name, "cannot tell what a failed create left: {e}"),
         }
     }
 

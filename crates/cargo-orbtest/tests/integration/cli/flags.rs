@@ -212,7 +212,7 @@ fn run_flags_before_a_subcommand_are_refused_and_double_dash_words_are_filters()
     assert_eq!(code(&out), 64, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("--tier") && err.contains("given before the `list` subcommand"),
+        err.contains("--tier") && err.contains("run options, given before the `list` subcommand"),
         "{err}"
     );
     assert!(!s.reports().join("summary.json").exists(), "nothing ran");

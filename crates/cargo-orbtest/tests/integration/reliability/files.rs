@@ -282,3 +282,79 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Report files cut short (a crash of an older version, a copy interrupted, a disk that filled
+/// up under another program): every earlier run's summary.json, junit.xml, journal, history and
+/// ledger truncated to half. The next run still runs and reports; the readers of old runs
+/// (`report`, `flaky`, `shard plan`, `report merge`) never panic, and `report merge` names the
+/// shard it cannot read instead of merging what it could.
+#[test]
+fn report_files_cut_short_never_break_the_next_run_or_the_readers() {
+    let s = crate::support::pysuite::Scenario::new(
+        "[tiers.cmd]\ncommand = [\"true\"]\n[tiers.other]\ncommand = [\"true\"]\n",
+        None,
+        None,
+    );
+    for _ in 0..2 {
+        let out = s.run(&[]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let shard = s.path().join("shard");
+    let out = s.run(&["--report-dir", shard.to_str().expect("utf-8")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut cut = 0;
+    for f in walk(&s.path().join(".orbtest")).into_iter().chain(walk(&shard)) {
+        let bytes = std::fs::read(&f).expect("read");
+        if bytes.len() > 1 {
+            std::fs::write(&f, &bytes[..bytes.len() / 2]).expect("truncate");
+            cut += 1;
+        }
+    }
+    assert!(cut > 6, "{cut} files cut");
+
+    let out = s.run(&[]);
+    assert_eq!(code(&out), 0, "the next run: {}", stderr(&out));
+    let summary = s.summary();
+    assert_eq!(summary["outcome"], "passed", "{summary}");
+    for args in [
+        &["report"][..],
+        &["flaky"],
+        &["shard", "plan", "--shards", "2", "--no-build"],
+    ] {
+        let out = s.run(args);
+        assert_ne!(code(&out), 101, "{args:?} panicked: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
+    }
+    let out = s
+        .command(&["report", "merge", "--out"])
+        .arg(s.path().join("merged"))
+        .arg(&shard)
+        .output()
+        .expect("merge");
+    assert_ne!(
+        code(&out),
+        0,
+        "a shard cut short is not merged as if whole: {}",
+        stderr(&out)
+    );
+    assert_ne!(code(&out), 101, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&shard.display().to_string()),
+        "names the shard: {}",
+        stderr(&out)
+    );
+}
+
+/// A report directory whose path is not UTF-8 (a user's locale, an odd mount) is written like
+/// any other.
+#[test]
+fn a_report_directory_whose_path_is_not_utf8_is_written() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = crate::support::pysuite::Scenario::new("[tiers.cmd]\ncommand = [\"true\"]\n", None, None);
+    let odd = s.path().join(std::ffi::OsStr::from_bytes(b"reports-\xff\xfe"));
+    let out = s.command(&["--report-dir"]).arg(&odd).output().expect("run");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for file in ["summary.json", "junit.xml", "report.html"] {
+        assert!(odd.join(file).exists(), "{file} in {}", odd.display());
+    }
+}

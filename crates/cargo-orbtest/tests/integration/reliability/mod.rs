@@ -7,6 +7,7 @@
 mod bad_input;
 mod files;
 mod harness;
+mod multirun;
 mod orbsim_faults;
 mod ownership;
 mod parsers;

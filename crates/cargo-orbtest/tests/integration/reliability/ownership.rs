@@ -377,3 +377,29 @@ fn error_excerpts_from_other_programs_are_bounded() {
     let summary = std::fs::read_to_string(s.path().join(".orbtest/latest/summary.json")).expect("summary");
     assert!(summary.len() < 20_000, "{} bytes of summary.json", summary.len());
 }
+
+/// A test's create that OrbStack answered with a failure (here a download error, after the
+/// retries) made no machine. Someone then makes their own machine under that name while the run
+/// goes on: it is theirs, not the run's. The run's claim on the name used to stay (without an
+/// id, any machine newer than the claim passed for the run's) and postflight deleted it.
+#[test]
+fn a_machine_made_under_the_name_of_a_create_that_failed_is_never_deleted() {
+    let orbsim = "time_scale = 0.001\n[faults.transient]\nrate = 1.0\nops = [\"create\"]\nlimit = 2\n\
+                  error = \"make rootfs: download rootfs: stream to file: unexpected EOF\"\n";
+    let s = scenario(
+        "retry = { attempts = 2, delay = \"10ms\" }",
+        &tier(
+            "fails",
+            "if orbctl create ubuntu:22.04 scratch-x; then exit 1; fi; \
+             \"$ORBTEST_REAL_ORBCTL\" create ubuntu:22.04 scratch-x",
+        ),
+        Some(orbsim),
+    );
+    let out = s.run(&["--tier", "fails"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s.machines(), ["scratch-x"], "{}", stderr(&out));
+    // Nor does the next run take it for a leftover.
+    let out = s.run(&["--tier", "quiet"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s.machines(), ["scratch-x"]);
+}

@@ -251,3 +251,88 @@ fn marked_processes(s: &Scenario) -> Vec<i32> {
     }
     out
 }
+
+/// The moment a signal comes at: while the tier's create is under way (the daemon goes on
+/// without its client), or while postflight's deletes are (some done, some not).
+#[derive(Debug, Clone, Copy)]
+enum Worst {
+    CreateInFlight,
+    PostflightDeletes,
+}
+
+/// A signal at the worst moment: the run still ends with its signal's exit code and a complete
+/// summary.json, leaves no process of its own behind, counts nothing as passed, and the next run
+/// leaves none of its machines (their names are no prefix's: only the journal knows them).
+fn signal_at_the_worst_moment(signal: i32, moment: Worst) {
+    let (script, latency) = match moment {
+        Worst::CreateInFlight => (
+            "orbctl create ubuntu:22.04 scratch-flight; sleep 60",
+            "create = \\\"200s\\\"",
+        ),
+        Worst::PostflightDeletes => (
+            "for i in 0 1 2 3 4 5; do orbctl create ubuntu:22.04 scratch-del-$i || exit 1; done",
+            "delete = { dist = \\\"uniform\\\", min = \\\"40s\\\", max = \\\"150s\\\" }",
+        ),
+    };
+    // No automatic baseline from the six creates: the next run would build one and keep it.
+    let config = format!(
+        "{}[tiers.main]\ncommand = [\"sh\", \"-c\", \"{script}\"]\nmachines = true\n\
+         [tiers.quiet]\ncommand = [\"true\"]\nmachines = true\n",
+        MACHINES.replace("[machines.sim]", "auto_baselines = false\n[machines.sim]")
+    );
+    let scenario = format!("time_scale = 0.01\n[latency]\n{}\n", latency.replace("\\\"", "\""));
+    let s = Scenario::new(&config, None, Some(&scenario));
+    std::fs::create_dir_all(s.state()).expect("state");
+    let log = s.path().join("run.log");
+    let mut run = spawn(s.command(&["--tier", "main"]), &log);
+    let stat = |key: &str| s.stats()[key].as_u64().unwrap_or(0);
+    match moment {
+        Worst::CreateInFlight => wait_until("a create in flight", || stat("creates_in_flight") >= 1),
+        Worst::PostflightDeletes => wait_until("postflight's deletes half done", || {
+            stat("deletes") >= 1 && stat("machines") >= 1
+        }),
+    }
+    // SAFETY: kill(2) on the process we started (as `kill PID` or a closed terminal sends it).
+    unsafe {
+        libc::kill(run.id() as i32, signal);
+    }
+    let status = run.wait().expect("wait");
+    let text = read(&log);
+    let (code, name) = match signal {
+        libc::SIGHUP => (129, "SIGHUP"),
+        libc::SIGTERM => (143, "SIGTERM"),
+        _ => (130, "SIGINT"),
+    };
+    assert_eq!(status.code(), Some(code), "{moment:?}: {text}");
+    let summary = s.summary();
+    assert_eq!(summary["exit_code"], code, "{summary}");
+    assert_eq!(summary["interrupted"], name, "{summary}");
+    if matches!(moment, Worst::CreateInFlight) {
+        assert_eq!(s.tier("main")["tests"]["passed"], 0, "{summary}");
+    }
+    wait_until("no process of the run left", || marked_processes(&s).is_empty());
+
+    let out = s.run(&["--tier", "quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.machines().is_empty(), "{moment:?}: left {:?}\n{text}", s.machines());
+}
+
+#[test]
+fn sigterm_while_a_create_is_in_flight_leaves_nothing_behind() {
+    signal_at_the_worst_moment(libc::SIGTERM, Worst::CreateInFlight);
+}
+
+#[test]
+fn sighup_while_a_create_is_in_flight_leaves_nothing_behind() {
+    signal_at_the_worst_moment(libc::SIGHUP, Worst::CreateInFlight);
+}
+
+#[test]
+fn sigterm_while_postflight_deletes_leaves_nothing_behind() {
+    signal_at_the_worst_moment(libc::SIGTERM, Worst::PostflightDeletes);
+}
+
+#[test]
+fn sigint_while_postflight_deletes_leaves_nothing_behind() {
+    signal_at_the_worst_moment(libc::SIGINT, Worst::PostflightDeletes);
+}
