@@ -47,7 +47,8 @@ pub struct Description {
     pub api_version: String,
     /// The engine's architecture as orbctl names it (`amd64`, `arm64`).
     pub arch: String,
-    /// Whether systemd can be PID 1 in a machine (probed once per engine, then remembered).
+    /// Whether systemd can be PID 1 in a machine (probed once per engine, then remembered;
+    /// `Unknown` while there is no machine image to probe with).
     pub systemd: SystemdSupport,
 }
 
@@ -58,6 +59,8 @@ pub struct Engine {
     endpoint: String,
     version: OnceCell<(String, String, String)>,
     pub(crate) systemd: OnceCell<SystemdSupport>,
+    /// The id of the machines' network, once known.
+    pub(crate) network: OnceCell<String>,
 }
 
 /// Long enough for any single request (an image import, a long `run`): a test's own timeout
@@ -144,6 +147,7 @@ impl Engine {
             endpoint,
             version: OnceCell::new(),
             systemd: OnceCell::new(),
+            network: OnceCell::new(),
         })
     }
 
@@ -187,12 +191,19 @@ impl Engine {
     /// labelled `dev.orbtest.kind=systemd-probe`; remove that volume to probe again.
     pub fn describe(&self) -> Description {
         let (version, api_version, arch) = self.version_facts().clone();
+        let mut systemd = crate::machine::systemd_support(self);
+        if systemd == SystemdSupport::Unknown
+            && let Ok(images) = crate::images::list(self)
+            && let Some(newest) = images.first()
+        {
+            systemd = crate::machine::probe_systemd(self, &newest.id);
+        }
         Description {
             endpoint: self.endpoint.clone(),
             version,
             api_version,
             arch,
-            systemd: crate::machine::systemd_support(self),
+            systemd,
         }
     }
 }

@@ -257,28 +257,54 @@ pub fn info(engine: &Engine, m: &Machine) -> MachineInfo {
     }
 }
 
-/// Makes sure the machines' network exists.
-pub fn ensure_network(engine: &Engine) -> Result<(), MachineError> {
-    let exists = engine.block_on(
-        engine
-            .docker
-            .inspect_network(NETWORK, None::<bollard::query_parameters::InspectNetworkOptions>),
-    );
-    if exists.is_ok() {
-        return Ok(());
+/// Makes sure the machines' network exists and returns its id. Engines before API 1.44 let
+/// two creates of one name both succeed, so after creating it every process settles on the
+/// oldest network of that name and removes the others it can.
+pub fn ensure_network(engine: &Engine) -> Result<String, MachineError> {
+    if let Some(id) = engine.network.get() {
+        return Ok(id.clone());
     }
-    let req = NetworkCreateRequest {
-        name: NETWORK.to_string(),
-        driver: Some("bridge".into()),
-        labels: Some(HashMap::from([(labels::KIND.to_string(), "network".to_string())])),
-        ..Default::default()
+    let find = || -> Result<Vec<bollard::models::Network>, MachineError> {
+        let opts = bollard::query_parameters::ListNetworksOptions {
+            filters: Some(HashMap::from([("name".to_string(), vec![NETWORK.to_string()])])),
+        };
+        let mut v: Vec<_> = engine
+            .block_on(engine.docker.list_networks(Some(opts)))?
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(NETWORK))
+            .collect();
+        v.sort_by(|a, b| {
+            let key = |n: &bollard::models::Network| (n.created.clone().map(|c| c.to_string()), n.id.clone());
+            key(a).cmp(&key(b))
+        });
+        Ok(v)
     };
-    match engine.block_on(engine.docker.create_network(req)) {
-        Ok(_) => Ok(()),
-        // Another process made it first.
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
-        Err(e) => Err(e.into()),
+    let mut nets = find()?;
+    if nets.is_empty() {
+        let req = NetworkCreateRequest {
+            name: NETWORK.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(HashMap::from([(labels::KIND.to_string(), "network".to_string())])),
+            ..Default::default()
+        };
+        match engine.block_on(engine.docker.create_network(req)) {
+            Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        nets = find()?;
     }
+    let Some(keep) = nets.first().and_then(|n| n.id.clone()) else {
+        return Err(MachineError::Setup(format!(
+            "the {NETWORK} network vanished as it was made"
+        )));
+    };
+    for extra in nets.iter().skip(1) {
+        if let Some(id) = &extra.id {
+            let _ = engine.block_on(engine.docker.remove_network(id));
+        }
+    }
+    let _ = engine.network.set(keep.clone());
+    Ok(keep)
 }
 
 /// What a new machine is.
@@ -311,7 +337,7 @@ fn boot_command(init: Init, user: &str) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), script, user.to_string()]
 }
 
-fn container_body(new: &NewMachine, init: Init) -> ContainerCreateBody {
+fn container_body(new: &NewMachine, init: Init, network: &str) -> ContainerCreateBody {
     let mut labels_map = HashMap::new();
     for (k, v) in [
         (labels::MACHINE, new.name.as_str()),
@@ -328,7 +354,7 @@ fn container_body(new: &NewMachine, init: Init) -> ContainerCreateBody {
         labels_map.insert(k.to_string(), v.to_string());
     }
     let mut host = HostConfig {
-        network_mode: Some(NETWORK.into()),
+        network_mode: Some(network.to_string()),
         tmpfs: Some(HashMap::from([
             ("/run".to_string(), String::new()),
             ("/run/lock".to_string(), String::new()),
@@ -369,12 +395,16 @@ fn container_body(new: &NewMachine, init: Init) -> ContainerCreateBody {
 
 /// Creates the container (stopped). A taken name is the daemon's "already exists".
 pub fn create_container(engine: &Engine, new: &NewMachine, init: Init) -> Result<String, MachineError> {
-    ensure_network(engine)?;
+    let network = ensure_network(engine)?;
     let opts = CreateContainerOptions {
         name: Some(container_name(&new.project, &new.name)),
         ..Default::default()
     };
-    match engine.block_on(engine.docker.create_container(Some(opts), container_body(new, init))) {
+    match engine.block_on(
+        engine
+            .docker
+            .create_container(Some(opts), container_body(new, init, &network)),
+    ) {
         Ok(r) => Ok(r.id),
         Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
             Err(DaemonError::AlreadyExists(new.name.clone()).into())

@@ -42,6 +42,7 @@ pub(super) fn execute(global: &GlobalArgs, args: &ListArgs) -> Result<i32> {
         };
         let nextest_args = super::project::nextest_args(global, &ws, &flags, &args.build_args);
         let forwarded = ForwardedArgs::split(&nextest_args)?;
+        forwarded.check_profile(&ws.root)?;
         if !global.quiet {
             crate::errln!("orbtest: building tests");
         }

@@ -40,6 +40,7 @@ pub(super) fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
         nextest_args.push("--no-fail-fast".to_string());
     }
     let mut forwarded = ForwardedArgs::split(&nextest_args)?;
+    forwarded.check_profile(&ws.root)?;
     let shard = shard_request(args, &mut forwarded)?;
     if !global.quiet {
         for warning in crate::quarantine::expiry_warnings(&config, &crate::config::today()) {
@@ -74,7 +75,7 @@ pub(super) fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     // preflight; the timeline then just has no machine figures.
     let sampler = plan
         .uses_machines()
-        .then(|| provider::resolve(&config.machines, &state::home()).ok())
+        .then(|| provider::resolve(&config.machines, &state::home(), &ws.root).ok())
         .flatten()
         .map(|resolved| ProviderSampler::new(&resolved));
     let machine_source: Option<&dyn MachineSource> = sampler.as_ref().map(|s| s as &dyn MachineSource);

@@ -6,4 +6,5 @@ mod isolation;
 mod machine_images;
 mod ownership;
 mod parity;
+mod refusals;
 mod support;

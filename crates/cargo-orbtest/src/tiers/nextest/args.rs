@@ -195,6 +195,26 @@ impl ForwardedArgs {
 }
 
 impl ForwardedArgs {
+    /// A forwarded `--profile` that the user's nextest config does not define is a usage error
+    /// (`ws_root`: where `.config/nextest.toml` is, unless `--config-file` names another).
+    pub(crate) fn check_profile(&self, ws_root: &std::path::Path) -> Result<(), Error> {
+        let Some(name) = &self.profile else {
+            return Ok(());
+        };
+        let mut config_file = ws_root.join(".config/nextest.toml");
+        let mut args = self.run.iter().take_while(|a| *a != "--");
+        while let Some(arg) = args.next() {
+            if arg == "--config-file" {
+                if let Some(file) = args.next() {
+                    config_file = file.into();
+                }
+            } else if let Some(file) = arg.strip_prefix("--config-file=") {
+                config_file = file.into();
+            }
+        }
+        super::tool_config::check_profile(name, &config_file).map_err(Error::Usage)
+    }
+
     /// `args` without what selects tests (filtersets, test-name filters, partitions): what a
     /// rerun of one test keeps.
     pub(crate) fn without_selection(args: &[String]) -> Vec<String> {

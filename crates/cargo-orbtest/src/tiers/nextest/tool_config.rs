@@ -56,6 +56,14 @@ impl ToolConfig {
             }
             profiles.insert(profile_name(&tier.name), Value::Table(p));
         }
+        // nextest resolves `inherits` within each config file: a profile the user defines only in
+        // .config/nextest.toml is "unknown" to this one unless it is named here too. Empty, it
+        // adds nothing: the user's settings for it still apply (repository config wins).
+        if let Some(parent) = inherits.filter(|p| !p.starts_with("default")) {
+            profiles
+                .entry(parent.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+        }
         let mut root = Table::new();
         root.insert("profile".into(), Value::Table(profiles));
         let text = format!(
@@ -165,6 +173,33 @@ fn retries(r: &Retries) -> Value {
         t.insert("jitter".into(), Value::Boolean(true));
     }
     Value::Table(t)
+}
+
+/// A forwarded `--profile NAME` must name a profile of the user's nextest config (the tool config
+/// names it too, see [`ToolConfig::generate`], so nextest no longer says so itself): nextest's
+/// own `default…` profiles, or `[profile.NAME]` in `config_file` (the forwarded `--config-file`,
+/// else the workspace's `.config/nextest.toml`).
+pub(crate) fn check_profile(name: &str, config_file: &Path) -> Result<(), String> {
+    if name.starts_with("default") {
+        return Ok(());
+    }
+    let declared = std::fs::read_to_string(config_file)
+        .ok()
+        .and_then(|text| text.parse::<Table>().ok())
+        .is_some_and(|t| {
+            t.get("profile")
+                .and_then(Value::as_table)
+                .is_some_and(|p| p.contains_key(name))
+        });
+    if declared {
+        Ok(())
+    } else {
+        Err(format!(
+            "--profile {name}: {} has no [profile.{name}]\n  = help: define it there, or leave out --profile \
+             (each tier already runs with its own profile, orbtest-<tier>)",
+            config_file.display()
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -262,6 +262,33 @@ fn the_users_nextest_config_overrides_tier_settings() {
     assert_eq!(counts(&s.tier("fast")), (1, 0, 1, 0, 0));
 }
 
+/// `--profile NAME` without `--`: each tier's profile inherits the user's `[profile.NAME]` from
+/// .config/nextest.toml (nextest would call it unknown from orbtest's tool config unless orbtest
+/// names it there too); a profile the user's config does not define is a usage error.
+#[test]
+fn a_profile_of_the_users_nextest_config_is_inherited_and_an_unknown_one_refused() {
+    let work = tempfile::tempdir().unwrap();
+    copy_dir(&crate::support::cli::fixture("basic"), work.path());
+    std::fs::create_dir_all(work.path().join(".config")).unwrap();
+    std::fs::write(
+        work.path().join(".config/nextest.toml"),
+        "[profile.ci]\nsuccess-output = \"final\"\n",
+    )
+    .unwrap();
+    let mut s = Scenario::new("basic", "[tiers.fast]\nfilter = \"test(=tests::passes)\"\n");
+    s.fixture = work.path().to_path_buf();
+    let out = s.run(["--profile", "ci"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(counts(&s.tier("fast")), (1, 0, 0, 0, 0));
+    let out = s.run(["--profile", "nightly"]);
+    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--profile nightly: ") && stderr(&out).contains("has no [profile.nightly]"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
