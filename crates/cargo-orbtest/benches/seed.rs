@@ -25,7 +25,8 @@
 //! queue, 0 machines leaked, peak swap under the limit.
 //!
 //! Run with `cargo bench --bench seed`. `SEED_BENCH_SEEDS=N` (default 10) and
-//! `SEED_BENCH_TIME_SCALE=S` (default: the scenario's) change the run.
+//! `SEED_BENCH_TIME_SCALE=S` (default: the scenario's) change the run. `SEED_BENCH_PROVIDER=docker`
+//! runs the same suite once per runner on real machines instead (`seed/docker.rs`).
 
 mod support;
 
@@ -33,6 +34,8 @@ static ORBSIM: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::ne
 
 #[path = "seed/bound.rs"]
 mod bound;
+#[path = "seed/docker.rs"]
+mod docker;
 #[path = "seed/fixture.rs"]
 mod fixture;
 
@@ -72,6 +75,10 @@ fn main() {
     let suite_dir = scratch.join("suite");
     let target = scratch.join("target");
     let suite = Suite::new();
+    if std::env::var("SEED_BENCH_PROVIDER").is_ok_and(|p| p == "docker") {
+        docker::main(&scratch, &suite);
+        return;
+    }
     suite
         .write(&suite_dir, scale)
         .unwrap_or_else(|e| panic!("cannot write the suite into {}: {e}", suite_dir.display()));

@@ -238,6 +238,16 @@ pub enum Command {
         #[arg(long)]
         fix: bool,
     },
+    /// The Docker provider's machine images: each [machines.docker.images] recipe and the
+    /// image the engine has for it; builds the missing ones (logs under <target-dir>/orbtest/images/).
+    Images {
+        /// Rebuild every image, even one the engine has for its recipe.
+        #[arg(long, conflicts_with = "no_build")]
+        rebuild: bool,
+        /// Only show them; build nothing.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// Show a past run (default: the newest), or merge the reports of partitioned CI jobs.
     Report(ReportArgs),
     /// Plan shards for CI: spread the tests over N jobs by their durations and machine cost.

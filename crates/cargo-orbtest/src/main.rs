@@ -17,6 +17,11 @@ fn main() -> std::process::ExitCode {
             let rest: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
             orbsim::main_with(name.trim_start_matches("orbsim-"), &rest)
         }
+        // So does orbdock, the engine of `provider = "docker"`: machines on a Docker engine.
+        (name @ ("orbdock-orbctl" | "orbdock-orb" | "orbdock"), _) => {
+            let as_called = std::ffi::OsString::from(name.trim_start_matches("orbdock-"));
+            orbdock::main_with_args(std::iter::once(as_called).chain(args.iter().skip(1).cloned()).collect())
+        }
         // Each test's worker machine: nextest's target runner, and the helper other suites call.
         (name @ (orbtest::personalities::worker_slot::RUNNER | orbtest::personalities::worker_slot::HELPER), _) => {
             orbtest::personalities::worker_slot::main(name, args.iter().skip(1).cloned().collect())

@@ -4,6 +4,7 @@
 pub(crate) mod baselines;
 pub mod blame;
 pub(crate) mod cleanup;
+pub mod docker;
 pub(crate) mod health;
 pub(crate) mod parallel;
 pub(crate) mod pressure;

@@ -1,5 +1,5 @@
-//! Which orbctl a run uses: the real one (`provider = "orbstack"`) or orbsim
-//! (`provider = "sim"`), with the state directory named by `ORBSIM_STATE` when set, else one
+//! Which orbctl a run uses: the real one (`provider = "orbstack"`), orbsim
+//! (`provider = "sim"`) or orbdock on a Docker engine (`provider = "docker"`, see `docker`), with the state directory named by `ORBSIM_STATE` when set, else one
 //! under orbtest's cache directory; and where orbtest's state about that provider lives (with
 //! the provider: see `state`).
 
@@ -30,7 +30,9 @@ pub struct ResolvedProvider {
     pub description: String,
 }
 
-pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider> {
+/// The provider `config` names; `workspace` is the project (the Docker provider labels its
+/// containers with it).
+pub fn resolve(config: &MachinesConfig, home: &Path, workspace: &Path) -> Result<ResolvedProvider> {
     match config.provider {
         ProviderKind::Orbstack => {
             let orbctl = which::which(&config.orbctl).map_err(|_| {
@@ -54,10 +56,7 @@ pub fn resolve(config: &MachinesConfig, home: &Path) -> Result<ResolvedProvider>
                 env: Vec::new(),
             })
         }
-        ProviderKind::Docker => Err(Error::preflight(
-            "provider",
-            "provider = \"docker\" is not available in this build yet: use \"sim\" or \"orbstack\"",
-        )),
+        ProviderKind::Docker => super::docker::resolve(config, home, workspace),
         ProviderKind::Sim => {
             let scenario = config.sim.scenario.clone().or_else(|| {
                 std::env::var_os("ORBSIM_SCENARIO")

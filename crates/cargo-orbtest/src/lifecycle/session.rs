@@ -16,7 +16,7 @@ use super::reap::Protect;
 use super::shim_setup::install_shim;
 use super::state::{LockHolder, RunLock, RunState, now_ms};
 use super::stats::{activity, stats};
-use crate::config::{Config, MachinesConfig, OnPressure};
+use crate::config::{Config, MachinesConfig, OnPressure, ProviderKind};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer, StepOutcome};
 use crate::results::MachineStats;
@@ -119,11 +119,63 @@ fn step<T>(
     outcome.map(|(value, _)| value)
 }
 
+/// Builds the Docker provider's machine images and writes the map orbdock reads; the map's
+/// path and the step's message (what was built, and which init machines boot).
+fn docker_images(ctx: &PreflightContext<'_>, run: &RunState) -> Result<(PathBuf, String)> {
+    let fail = |m: String| Error::preflight("images", m);
+    let engine = super::docker::connect()?;
+    let built = super::docker::ensure_images(
+        &engine,
+        &ctx.config.machines.docker,
+        ctx.options.rebuild_baselines,
+        &ctx.report_dir.join("images"),
+        &|_| {},
+    )
+    .map_err(fail)?;
+    let map = super::docker::write_image_map(&run.dir, &built)
+        .map_err(|e| fail(format!("cannot write the image map in {}: {e}", run.dir.display())))?;
+    let (new, reused): (Vec<_>, Vec<_>) = built.iter().partition(|b| b.built);
+    let names = |v: &[&super::docker::BuiltImage]| v.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ");
+    let mut parts = Vec::new();
+    if !new.is_empty() {
+        parts.push(format!("built {}", names(&new)));
+    }
+    if !reused.is_empty() {
+        parts.push(format!("reused {}", names(&reused)));
+    }
+    if parts.is_empty() {
+        parts.push("no [machines.docker.images] recipes".to_string());
+    }
+    let description = engine.describe();
+    parts.push(match &description.systemd {
+        orbdock::SystemdSupport::Yes => "machines boot systemd".to_string(),
+        orbdock::SystemdSupport::No(why) => format!(
+            "systemd cannot be PID 1 on this engine ({why}): machines boot a minimal init instead (docs/docker.md \
+             says what differs)"
+        ),
+        orbdock::SystemdSupport::Unknown => "init not probed yet".to_string(),
+    });
+    Ok((
+        map,
+        format!(
+            "Docker {} at {}: {}",
+            description.version,
+            description.endpoint,
+            parts.join("; ")
+        ),
+    ))
+}
+
 impl Session {
     pub fn preflight(ctx: &PreflightContext<'_>, observer: &dyn Observer) -> Result<Preflight> {
         let machines = &ctx.config.machines;
         let resolved = step(observer, ctx.interrupts, "provider", || {
-            let resolved = provider::resolve(machines, &ctx.home)?;
+            let resolved = provider::resolve(machines, &ctx.home, ctx.workspace)?;
+            if resolved.kind == ProviderKind::Docker {
+                // Reached (resolve connected); orbctl's status and version floor are OrbStack's.
+                let message = resolved.description.clone();
+                return Ok((resolved, message));
+            }
             let client = Client::new(resolved.provider.clone())
                 .with_policy(policy(machines))
                 .with_interrupts(ctx.interrupts.clone());
@@ -215,6 +267,23 @@ impl Session {
             debug_assert_eq!(ctx.config.pressure.on_pressure, OnPressure::Skip);
             return Ok(Preflight::Skip(reason));
         }
+
+        // Docker: the machine images tests create from, built (or found in the engine's cache)
+        // now; orbdock reads which is which from the run directory, and labels what it makes
+        // with this run.
+        let resolved = if resolved.kind == ProviderKind::Docker {
+            step(observer, ctx.interrupts, "images", || {
+                docker_images(ctx, &run).map(|(map, message)| {
+                    let resolved = resolved
+                        .clone()
+                        .with_env(orbdock::env::DOCKER_IMAGES, &map.display().to_string())
+                        .with_env(orbdock::env::RUN, ctx.run_id);
+                    (resolved, message)
+                })
+            })?
+        } else {
+            resolved
+        };
 
         let journal = Journal::open(&run.journal_path(), ctx.run_id, None)
             .map_err(|e| Error::preflight("run lock", format!("cannot open the run journal: {e}")))?;

@@ -16,8 +16,10 @@
 //! ```
 //!
 //! How the lock and liveness are kept is the provider's choice ([`Liveness`]): file locks here,
-//! which the kernel releases when a run dies; a provider whose machines live elsewhere (a
-//! remote Docker engine) can keep them as labelled sentinels next to its machines.
+//! which the kernel releases when a run dies; for Docker, whose machines may live on a remote
+//! engine, labelled sentinel containers next to its machines (`super::docker`), which the
+//! engine ends when a run dies. Docker's state directory is per engine and project
+//! (`<data dir>/orbtest/docker/<hash>`): its journals and records, not its locks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -51,6 +53,13 @@ pub(crate) fn orbstack_state_dir() -> PathBuf {
 /// Something held for as long as it lives: the run lock, or a run's liveness.
 pub(crate) struct Hold(#[allow(dead_code)] Box<dyn Send + Sync>);
 
+impl Hold {
+    /// Holds `what` (dropped when the hold ends).
+    pub(crate) fn new(what: impl Send + Sync + 'static) -> Self {
+        Hold(Box::new(what))
+    }
+}
+
 impl std::fmt::Debug for Hold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Hold")
@@ -60,8 +69,13 @@ impl std::fmt::Debug for Hold {
 /// How a provider keeps its run lock and knows which runs are alive. Both must end with the
 /// process that holds them, however it ends (a SIGKILLed run must read as dead).
 pub(crate) trait Liveness: Send + Sync + std::fmt::Debug {
-    /// The provider's run lock, at once; `None` when another run holds it.
-    fn try_lock(&self) -> std::io::Result<Option<Hold>>;
+    /// The provider's run lock for `me`, at once; `None` when another run holds it.
+    fn try_lock(&self, me: &LockHolder) -> std::io::Result<Option<Hold>>;
+    /// Which run holds the lock, when the provider keeps that itself (else the state
+    /// directory's `run.lock.json` says).
+    fn holder(&self) -> Option<String> {
+        None
+    }
     /// Marks run `run_id` (its directory: `run_dir`) alive for as long as the hold lives.
     fn hold_run(&self, run_id: &str, run_dir: &Path) -> std::io::Result<Hold>;
     /// Whether run `run_id` is alive.
@@ -75,7 +89,7 @@ pub(crate) struct FileLocks {
 }
 
 impl Liveness for FileLocks {
-    fn try_lock(&self) -> std::io::Result<Option<Hold>> {
+    fn try_lock(&self, _me: &LockHolder) -> std::io::Result<Option<Hold>> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -222,7 +236,7 @@ impl ProviderState {
 
     /// Takes the run lock at once, or says who holds it.
     pub(crate) fn try_lock(&self, me: &LockHolder) -> std::io::Result<Result<RunLock, Option<LockHolder>>> {
-        match self.liveness.try_lock()? {
+        match self.liveness.try_lock(me)? {
             Some(hold) => {
                 let info = self.dir.join("run.lock.json");
                 write_atomic(&info, &serde_json::to_vec(me).unwrap_or_default())?;
@@ -253,8 +267,19 @@ impl ProviderState {
     }
 
     fn holder(&self) -> Option<LockHolder> {
-        let text = std::fs::read(self.dir.join("run.lock.json")).ok()?;
-        serde_json::from_slice(&text).ok()
+        let recorded: Option<LockHolder> = std::fs::read(self.dir.join("run.lock.json"))
+            .ok()
+            .and_then(|text| serde_json::from_slice(&text).ok());
+        match self.liveness.holder() {
+            // The provider knows the run; the file may be another host's, or stale.
+            Some(run_id) => Some(recorded.filter(|h| h.run_id == run_id).unwrap_or(LockHolder {
+                pid: 0,
+                run_id,
+                workspace: "?".into(),
+                since_ms: 0,
+            })),
+            None => recorded,
+        }
     }
 
     /// Creates this run's directory and marks the run alive.

@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use super::{clean, doctor, flaky, init, list, report, run, shard};
+use super::{clean, doctor, flaky, images, init, list, report, run, shard};
 use crate::cli::{self, Command};
 use crate::config::LoadError;
 use crate::errors::Error;
@@ -35,6 +35,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             no_wait,
         ),
         Some(Command::Doctor { json, fix }) => doctor::execute(&cli.global, json, fix),
+        Some(Command::Images { rebuild, no_build }) => images::execute(&cli.global, rebuild, no_build),
         Some(Command::Report(ref args)) => report::execute(&cli.global, args),
         Some(Command::Shard(ref args)) => shard::execute(&cli.global, args),
         Some(Command::Flaky(ref args)) => flaky::execute(&cli.global, args),

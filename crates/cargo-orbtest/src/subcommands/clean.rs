@@ -13,7 +13,7 @@ use orbtest_machines::Client;
 pub(super) fn execute(global: &GlobalArgs, options: ReapOptions, no_wait: bool) -> Result<i32> {
     let dry_run = options.dry_run;
     let (ws, config) = super::project::load(global)?;
-    let resolved = provider::resolve(&config.machines, &state::home())?;
+    let resolved = provider::resolve(&config.machines, &state::home(), &ws.root)?;
     let client = Client::new(resolved.provider.clone()).with_policy(policy(&config.machines));
     let me = LockHolder {
         pid: std::process::id(),

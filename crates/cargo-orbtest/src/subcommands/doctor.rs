@@ -105,7 +105,7 @@ pub(super) fn execute(global: &GlobalArgs, json: bool, fix: bool) -> Result<i32>
         advice: Vec::new(),
         fixed: Vec::new(),
     };
-    match provider::resolve(&config.machines, &state::home()) {
+    match provider::resolve(&config.machines, &state::home(), &ws.root) {
         Err(e) => problems.push(e.to_string()),
         Ok(resolved) => {
             report.provider = resolved.description.clone();
@@ -272,7 +272,12 @@ fn print_human(r: &Report) {
     if r.machines_needed || r.status.is_some() {
         crate::outln!("provider: {}", r.provider);
         crate::outln!(
-            "OrbStack: {} (version {})",
+            "{}: {} (version {})",
+            if r.provider.starts_with("docker") {
+                "orbdock on Docker"
+            } else {
+                "OrbStack"
+            },
             r.status.as_deref().unwrap_or("unknown"),
             r.version.as_deref().unwrap_or("unknown")
         );
@@ -288,7 +293,9 @@ fn print_human(r: &Report) {
     }
     match r.orbstack_helper_mib {
         Some(mib) => crate::outln!("OrbStack helper: {mib} MiB resident"),
-        None if r.machines_needed => crate::outln!("OrbStack helper: not visible on this host"),
+        None if r.machines_needed && !r.provider.starts_with("docker") => {
+            crate::outln!("OrbStack helper: not visible on this host")
+        }
         None => {}
     }
     if r.machines.is_empty() {

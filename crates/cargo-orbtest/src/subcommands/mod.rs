@@ -6,6 +6,7 @@ mod app;
 mod clean;
 mod doctor;
 mod flaky;
+mod images;
 mod init;
 mod list;
 mod project;

@@ -75,7 +75,7 @@ pub(super) fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     // preflight; the timeline then just has no machine figures.
     let sampler = plan
         .uses_machines()
-        .then(|| provider::resolve(&config.machines, &state::home()).ok())
+        .then(|| provider::resolve(&config.machines, &state::home(), &ws.root).ok())
         .flatten()
         .map(|resolved| ProviderSampler::new(&resolved));
     let machine_source: Option<&dyn MachineSource> = sampler.as_ref().map(|s| s as &dyn MachineSource);

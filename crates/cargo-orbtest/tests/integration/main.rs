@@ -5,6 +5,7 @@
 //! * `cli`: tiers, needs, signals and config errors through the binary.
 //! * `commands`: command tiers (a pytest suite), worker machines, remedies.
 //! * `lifecycle`: preflight, postflight, the shim.
+//! * `docker`: the lifecycle on a real Docker engine (`provider = "docker"`).
 //! * `machines`: the machines client against orbsim faults, and the Rust test API.
 //! * `reliability`: faults, bad input, parser properties, security.
 //! * `report`: reports, views, the gate, merging.
@@ -15,6 +16,7 @@ mod support;
 mod cli;
 mod commands;
 mod config;
+mod docker;
 mod lifecycle;
 mod machines;
 mod reliability;

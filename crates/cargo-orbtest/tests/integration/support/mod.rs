@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod cli;
+pub(crate) mod docker;
 pub(crate) mod lifecycle;
 pub(crate) mod project;
 pub(crate) mod pysuite;
