@@ -107,8 +107,16 @@ pub enum ImageError {
     MissingBase(String),
     #[error("debootstrap is not installed (apt-get install debootstrap)")]
     NoDebootstrap,
-    #[error("{step} failed (exit {code}); see {log}")]
-    Step { step: String, code: String, log: PathBuf },
+    #[error("debootstrap needs root: build the image as root (or use a `from` recipe)")]
+    NotRoot,
+    #[error("{step} failed (exit {code}); see {log}{tail}")]
+    Step {
+        step: String,
+        code: String,
+        log: PathBuf,
+        /// The log's last lines (with a leading newline), or empty.
+        tail: String,
+    },
     #[error("cannot write the build log {path}: {source}")]
     Log {
         path: PathBuf,
@@ -252,9 +260,21 @@ pub fn ensure(
         step: "finding the image just built".into(),
         code: "-".into(),
         log: log.to_path_buf(),
+        tail: log_tail(log),
     })?;
     info.built = true;
     Ok(info)
+}
+
+/// The last lines of a build log, indented, after a newline (empty when there are none).
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(5)..];
+    if tail.is_empty() {
+        return String::new();
+    }
+    tail.iter().map(|l| format!("\n  {l}")).collect()
 }
 
 fn open_log(log: &Path) -> Result<std::fs::File, ImageError> {
@@ -342,6 +362,10 @@ fn build_debootstrap(
     if which("debootstrap").is_none() {
         return Err(ImageError::NoDebootstrap);
     }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ImageError::NotRoot);
+    }
     let mirror = recipe.mirror.clone().unwrap_or_else(host_mirror);
     let work = tempfile::Builder::new()
         .prefix("orbdock-rootfs-")
@@ -372,6 +396,7 @@ fn build_debootstrap(
             step: format!("debootstrap {suite} from {mirror}"),
             code: status.code().map_or("signal".into(), |c| c.to_string()),
             log: log.to_path_buf(),
+            tail: log_tail(log),
         });
     }
     let sudoers = root.join("etc/sudoers.d/orbtest");
@@ -424,6 +449,7 @@ fn import_dir(engine: &Engine, dir: &Path, tag: &str, changes: &[String], log: &
             step: format!("tar of {}", dir.display()),
             code: status.code().map_or("signal".into(), |c| c.to_string()),
             log: log.to_path_buf(),
+            tail: log_tail(log),
         });
     }
     Ok(())
@@ -498,7 +524,7 @@ fn build_from(
         "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
          apt-get install -y --no-install-recommends {}; \
          mkdir -p /etc/sudoers.d; printf '%s' '{}' > /etc/sudoers.d/orbtest; chmod 440 /etc/sudoers.d/orbtest; \
-         rm -f /etc/hostname; apt-get clean; rm -rf /var/lib/apt/lists/*",
+         apt-get clean; rm -rf /var/lib/apt/lists/*",
         recipe.packages().join(" "),
         SUDOERS.trim_end().to_string() + "\n"
     );
@@ -534,6 +560,7 @@ fn build_from(
                 step: format!("installing the machine packages into {base}"),
                 code: code.to_string(),
                 log: log.to_path_buf(),
+                tail: log_tail(log),
             });
         }
         let (repo, t) = tag.split_once(':').unwrap_or((tag, "latest"));
