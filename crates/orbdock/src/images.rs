@@ -48,9 +48,15 @@ pub struct Recipe {
 }
 
 impl Recipe {
-    /// A stable hash of what the recipe makes (hex, 64 characters).
+    /// A stable hash of what the recipe makes (hex, 64 characters). Package order, repeats and
+    /// packages every machine image holds anyway ([`BASE_PACKAGES`]) do not change it.
     pub fn hash(&self) -> String {
-        let mut packages = self.packages.clone();
+        let mut packages: Vec<String> = self
+            .packages
+            .iter()
+            .filter(|p| !BASE_PACKAGES.contains(&p.as_str()))
+            .cloned()
+            .collect();
         packages.sort();
         packages.dedup();
         let canon = serde_json::json!({
@@ -248,6 +254,12 @@ pub fn ensure(
         return Ok(found);
     }
     let hash = recipe.hash();
+    // Builds of one recipe on one host take turns, so processes that need the same image at
+    // once build it once.
+    let _turn = BuildLock::take(&hash)?;
+    if !rebuild && let Some(found) = cached(engine, name, recipe)? {
+        return Ok(found);
+    }
     let tag = tag_for(name, &hash);
     let mut logf = open_log(log)?;
     let _ = writeln!(logf, "# machine image '{name}' (recipe {hash}) -> {tag}");
@@ -275,6 +287,33 @@ fn log_tail(log: &Path) -> String {
         return String::new();
     }
     tail.iter().map(|l| format!("\n  {l}")).collect()
+}
+
+/// A host-wide lock on building one recipe (released when dropped).
+struct BuildLock {
+    /// Held open for the lock; closing it releases the lock.
+    _file: std::fs::File,
+}
+
+impl BuildLock {
+    fn take(hash: &str) -> Result<BuildLock, ImageError> {
+        use std::os::fd::AsRawFd;
+        let path = std::env::temp_dir().join(format!("orbdock-build-{}.lock", &hash[..16.min(hash.len())]));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ImageError::Io(format!("open {}", path.display()), e))?;
+        // SAFETY: flock on a descriptor we own; the lock goes with the file.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(ImageError::Io(
+                format!("lock {}", path.display()),
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(BuildLock { _file: f })
+    }
 }
 
 fn open_log(log: &Path) -> Result<std::fs::File, ImageError> {
@@ -604,6 +643,9 @@ mod tests {
         let mut b = a.clone();
         b.packages.reverse();
         assert_eq!(a.hash(), b.hash());
+        let mut base = a.clone();
+        base.packages.push("sudo".into());
+        assert_eq!(a.hash(), base.hash(), "a base package changes nothing");
         let mut c = a.clone();
         c.mirror = Some("http://example.org/debian".into());
         assert_ne!(a.hash(), c.hash());
