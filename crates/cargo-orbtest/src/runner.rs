@@ -40,6 +40,43 @@ pub(crate) struct RunOptions {
     pub invocation: crate::results::RunInvocation,
 }
 
+/// What every tier needs, fixed before the first one runs.
+struct Prepared {
+    /// The generated tool config and the build, when a tier runs nextest.
+    nextest: Option<(ToolConfig, Built)>,
+    /// This shard's share of each tier (`--shard`).
+    shares: Option<crate::shard::runtime::Shares>,
+    quarantined: crate::quarantine::Covered,
+    /// The tests the flake ledger has seen (for `new_test_runs`).
+    seen: Option<crate::ledger::Seen>,
+}
+
+/// Where the tier loop stands.
+struct TierLoop {
+    machines: MachineStage,
+    /// Why every later tier is skipped (preflight failed, a machine tier could not be set up).
+    stop: Option<String>,
+}
+
+/// A tier whose JUnit was read: tests nextest announced but never finished (cancelled) are
+/// not run; the tier passes only when nothing failed and nothing is missing.
+fn judge_counts(code: i32, output: &nextest::TierRunOutput, result: &mut TierResult) {
+    if let Some(total) = output.total {
+        let ran = result.tests.iter().filter(|t| t.status != TestStatus::Skipped).count();
+        let missing = total.saturating_sub(ran);
+        result.counts.not_run = missing as u64;
+    }
+    let clean = code != NextestExitCode::TEST_RUN_FAILED && result.counts.failures() == 0 && result.counts.not_run == 0;
+    if clean {
+        result.outcome = TierOutcome::Passed;
+    } else if result.counts.failures() == 0 {
+        result.reason = Some(match output.interrupted {
+            Some(i) => format!("interrupted by {} before every test ran", i.name()),
+            None => format!("nextest reported a failure: {}", last_error_line(&output.tail)),
+        });
+    }
+}
+
 /// Where the run stands with machines: preflight runs before the first machine tier.
 enum MachineStage {
     NotStarted,
@@ -71,23 +108,76 @@ impl Runner<'_> {
     /// nextest rejects); a build failure or a broken tier ends in a `RunResult` with `error`
     /// set, so reports still get written.
     pub(crate) fn run(&self) -> Result<Finished> {
-        // Problems that make any run pointless surface before anything starts.
-        crate::tiers::command::check_programs(self.config, &self.plan.tiers)?;
-        crate::lifecycle::worker_provisioning::check(self.config, &self.plan.tiers)?;
         let nextest_tiers: Vec<&Tier> = self.plan.tiers.iter().filter(|t| !t.is_command()).collect();
-        let version = match nextest_tiers.first() {
-            None => None,
-            Some(t) if !self.ws.is_cargo => {
-                return Err(Error::Usage(format!(
-                    "tier `{}` runs nextest, but {} is not a cargo workspace",
-                    t.name,
-                    self.ws.root.display()
-                )));
-            }
-            Some(_) => Some(nextest::check_version(&self.ws.cargo)?),
-        };
+        let version = self.check_before_start(&nextest_tiers)?;
         let started_at = SystemTime::now();
         let clock = Instant::now();
+        let dir = self.open_run_dir(started_at)?;
+        let mut result = RunResult {
+            run_id: dir.id.clone(),
+            invocation: self.options.invocation.clone(),
+            started_at,
+            duration: Default::default(),
+            tiers: Vec::new(),
+            interrupted: None,
+            error: None,
+            nextest_version: version.unwrap_or_else(|| "not used".to_string()),
+            machines: Default::default(),
+            resources: Default::default(),
+            gate: Default::default(),
+            shard: None,
+        };
+
+        // The one build, when a tier runs nextest; a failed build ends the run with reports.
+        let nextest = match self.build(&dir, &nextest_tiers)? {
+            Ok(built) => built,
+            Err(e) => {
+                self.build_failed(e, &mut result);
+                result.duration = clock.elapsed();
+                return Ok(Finished { result, dir });
+            }
+        };
+        let prepared = self.prepare(&dir, nextest, &mut result)?;
+
+        let mut state = TierLoop {
+            machines: MachineStage::NotStarted,
+            stop: None,
+        };
+        for tier in &self.plan.tiers {
+            self.run_or_skip(tier, &prepared, &dir, &mut state, &mut result)?;
+        }
+        self.fail_when_narrowed_to_nothing(&mut result);
+        if let MachineStage::Ready(session) = state.machines {
+            self.postflight(*session, &mut result);
+        }
+        result.interrupted = self.interrupts.received();
+        result.duration = clock.elapsed();
+        // Durations for the next run's slowest-first ordering; only a hint, so a failure to
+        // save is worth a warning, not an error.
+        if let Err(e) = History::update(&self.ws.orbtest_dir(), &result) {
+            tracing::warn!("cannot save test durations for slowest-first ordering: {e}");
+        }
+        Ok(Finished { result, dir })
+    }
+
+    /// Problems that make any run pointless surface before anything starts. The nextest
+    /// version (as the results show it), when a tier runs nextest.
+    fn check_before_start(&self, nextest_tiers: &[&Tier]) -> Result<Option<String>> {
+        crate::tiers::command::check_programs(self.config, &self.plan.tiers)?;
+        crate::lifecycle::worker_provisioning::check(self.config, &self.plan.tiers)?;
+        match nextest_tiers.first() {
+            None => Ok(None),
+            Some(t) if !self.ws.is_cargo => Err(Error::Usage(format!(
+                "tier `{}` runs nextest, but {} is not a cargo workspace",
+                t.name,
+                self.ws.root.display()
+            ))),
+            Some(_) => Ok(Some(nextest::check_version(&self.ws.cargo)?.to_string())),
+        }
+    }
+
+    /// The run's directory, announced; processes a killed run left running are ended.
+    fn open_run_dir(&self, started_at: SystemTime) -> Result<RunDir> {
         let orbtest_dir = self.ws.orbtest_dir();
         let dir = RunDir::create(&orbtest_dir, self.options.report_dir.as_deref(), started_at)
             .map_err(|e| Error::io("cannot create the run directory under", &orbtest_dir, e))?;
@@ -100,51 +190,40 @@ impl Runner<'_> {
             let message = format!("ended {ended} processes that a killed run had left running");
             self.observer.event(&Event::Note { message: &message });
         }
+        Ok(dir)
+    }
 
-        let mut result = RunResult {
-            run_id: dir.id.clone(),
-            invocation: self.options.invocation.clone(),
-            started_at,
-            duration: Default::default(),
-            tiers: Vec::new(),
-            interrupted: None,
-            error: None,
-            nextest_version: version.map_or_else(|| "not used".to_string(), |v| v.to_string()),
-            machines: Default::default(),
-            resources: Default::default(),
-            gate: Default::default(),
-            shard: None,
+    /// A build that failed: every tier is skipped with why, and the run carries the error.
+    fn build_failed(&self, e: Error, result: &mut RunResult) {
+        let reason = match &e {
+            Error::Build { .. } => "the build failed".to_string(),
+            _ => "no tests could be built".to_string(),
         };
+        result.error = Some(e.to_string());
+        result.tiers = self
+            .plan
+            .tiers
+            .iter()
+            .map(|t| TierResult::skipped(&t.name, reason.clone()))
+            .collect();
+        result.interrupted = self.interrupts.received();
+    }
 
-        // The one build, when a tier runs nextest; a failed build ends the run with reports.
-        let mut nextest = match self.build(&dir, &nextest_tiers)? {
-            Ok(built) => built,
-            Err(e) => {
-                let reason = match &e {
-                    Error::Build { .. } => "the build failed".to_string(),
-                    _ => "no tests could be built".to_string(),
-                };
-                result.error = Some(e.to_string());
-                result.tiers = self
-                    .plan
-                    .tiers
-                    .iter()
-                    .map(|t| TierResult::skipped(&t.name, reason.clone()))
-                    .collect();
-                result.interrupted = self.interrupts.received();
-                result.duration = clock.elapsed();
-                return Ok(Finished { result, dir });
-            }
-        };
-
-        // This shard's share of each tier, and what quarantine covers (both need the build).
+    /// What every tier needs from the build: this shard's share of each tier, what quarantine
+    /// covers, and the tests the flake ledger has seen (for `new_test_runs`).
+    fn prepare(
+        &self,
+        dir: &RunDir,
+        mut nextest: Option<(ToolConfig, Built)>,
+        result: &mut RunResult,
+    ) -> Result<Prepared> {
         let shares = match &self.options.shard {
             Some(request) => {
                 let shares = request.prepare(
                     self.ws,
                     self.config,
                     &self.plan.tiers,
-                    &dir,
+                    dir,
                     nextest.as_mut(),
                     self.options.forwarded.profile.as_deref(),
                 )?;
@@ -163,8 +242,6 @@ impl Runner<'_> {
             nextest.as_ref(),
             &crate::config::today(),
         )?;
-
-        // For `new_test_runs`: the tests the flake ledger has seen.
         let seen = self
             .plan
             .tiers
@@ -182,115 +259,178 @@ impl Runner<'_> {
                 message: "new_test_runs is off for this run: the flake ledger has no history yet, so every test would be new",
             });
         }
+        Ok(Prepared {
+            nextest,
+            shares,
+            quarantined,
+            seen,
+        })
+    }
 
-        let mut machines = MachineStage::NotStarted;
-        let mut stop: Option<String> = None;
-        for tier in &self.plan.tiers {
-            let skip = if let Some(i) = self.interrupts.received() {
-                Some(format!("the run was interrupted ({})", i.name()))
-            } else {
-                stop.clone().or_else(|| self.plan.skip_reason(tier, &result.tiers))
-            };
-            if let Some(reason) = skip {
-                self.skip_counted(&mut result, tier, reason, nextest.as_ref());
-                continue;
-            }
-            if let Some(reason) = shares.as_ref().and_then(|s| s.nothing_here(&tier.name)) {
-                let empty = TierResult::left_to_other_shards(&tier.name, reason);
-                self.observer.event(&Event::TierFinished { result: &empty });
-                result.tiers.push(empty);
-                continue;
-            }
-            let mut env = vec![(
-                crate::env::RUN_ALIVE.to_string(),
-                dir.alive_path().display().to_string(),
-            )];
-            if tier.machines {
-                if matches!(machines, MachineStage::NotStarted) {
-                    machines = self.preflight(&dir, &mut result);
-                }
-                match &machines {
-                    MachineStage::Ready(session) => {
-                        env.extend(session.tier_env());
-                        if let (Some(runner), Some((_, built)), false) =
-                            (session.target_runner(), &nextest, tier.is_command())
-                        {
-                            match self.runner_env(&runner, built) {
-                                Ok(runner_env) => env.extend(runner_env),
-                                Err(e) => {
-                                    let reason = e.to_string();
-                                    result.error.get_or_insert(reason.clone());
-                                    stop = Some(reason.clone());
-                                    self.skip(&mut result, tier, reason);
-                                    continue;
-                                }
-                            }
-                        }
-                    }
-                    MachineStage::Skipped(reason) => {
-                        self.skip_counted(&mut result, tier, reason.clone(), nextest.as_ref());
-                        continue;
-                    }
-                    MachineStage::Failed | MachineStage::NotStarted => {
-                        let reason = match self.interrupts.received() {
-                            Some(i) => format!("the run was interrupted ({})", i.name()),
-                            None => "preflight failed".to_string(),
-                        };
-                        stop = Some(reason.clone());
-                        self.skip_counted(&mut result, tier, reason, nextest.as_ref());
-                        continue;
-                    }
-                }
-            }
-            let tier_start = orbtest_machines::journal::now_ms();
-            let (mut tier_result, infra_error) = match (&tier.command, &nextest) {
-                (Some(command), _) => crate::tiers::command::run_tier(&CommandRun {
-                    tier,
-                    command,
-                    config_dir: &self.config.dir(),
-                    dir: &dir,
-                    env,
-                    echo: self.options.verbose && !self.options.live,
-                    observer: self.observer,
-                    interrupts: &self.interrupts,
-                    tests: shares.as_ref().and_then(|s| s.command_tests(&tier.name)),
-                })?,
-                (None, Some((tool_config, built))) => {
-                    let repeat_env = env.clone();
-                    let (mut ran, infra) = self.run_tier(tier, tool_config, built, &dir, env)?;
-                    if let Some(seen) = seen.as_ref().filter(|s| s.runs > 0 && tier.new_test_runs > 1) {
-                        self.repeat_new_tests(tier, seen, tool_config, built, &dir, repeat_env, &mut ran);
-                    }
-                    (ran, infra)
-                }
-                (None, None) => {
-                    return Err(Error::Infrastructure(format!(
-                        "tier `{}` has no nextest build",
-                        tier.name
-                    )));
-                }
-            };
-            if tier_result.outcome == TierOutcome::Passed && tier_result.counts.total() == 0 {
-                self.nothing_selected(tier, &mut tier_result);
-            }
-            if let (true, MachineStage::Ready(session)) = (tier.machines, &machines) {
-                session.blame(&mut tier_result);
-            }
-            crate::quarantine::apply(self.config, &quarantined, tier.is_command(), &mut tier_result);
-            self.observer.event(&Event::TierFinished { result: &tier_result });
-            if let (true, MachineStage::Ready(session)) = (tier.machines, &machines) {
-                let activity = session.activity_since(tier_start);
-                self.observer.event(&Event::MachineActivity {
-                    tier: &tier.name,
-                    activity: &activity,
-                });
-            }
-            result.tiers.push(tier_result);
-            if let Some(e) = infra_error {
-                result.error.get_or_insert(e);
+    /// One tier: skipped (with why) or run, its result recorded.
+    fn run_or_skip(
+        &self,
+        tier: &Tier,
+        prepared: &Prepared,
+        dir: &RunDir,
+        state: &mut TierLoop,
+        result: &mut RunResult,
+    ) -> Result<()> {
+        let skip = if let Some(i) = self.interrupts.received() {
+            Some(format!("the run was interrupted ({})", i.name()))
+        } else {
+            state
+                .stop
+                .clone()
+                .or_else(|| self.plan.skip_reason(tier, &result.tiers))
+        };
+        if let Some(reason) = skip {
+            self.skip_counted(result, tier, reason, prepared.nextest.as_ref());
+            return Ok(());
+        }
+        if let Some(reason) = prepared.shares.as_ref().and_then(|s| s.nothing_here(&tier.name)) {
+            let empty = TierResult::left_to_other_shards(&tier.name, reason);
+            self.observer.event(&Event::TierFinished { result: &empty });
+            result.tiers.push(empty);
+            return Ok(());
+        }
+        let mut env = vec![(
+            crate::env::RUN_ALIVE.to_string(),
+            dir.alive_path().display().to_string(),
+        )];
+        if tier.machines {
+            match self.machine_env(tier, prepared, dir, state, result) {
+                Some(machine_env) => env.extend(machine_env),
+                None => return Ok(()),
             }
         }
-        // A narrowed run whose filters leave every tier empty ran nothing: that fails (exit 4).
+        let tier_start = orbtest_machines::journal::now_ms();
+        let ran = self.execute_tier(tier, prepared, dir, env)?;
+        self.record_tier(tier, prepared, &state.machines, tier_start, ran, result);
+        Ok(())
+    }
+
+    /// A machine tier's environment, after preflight (run before the first machine tier).
+    /// `None`: the tier cannot run, and was recorded as skipped.
+    fn machine_env(
+        &self,
+        tier: &Tier,
+        prepared: &Prepared,
+        dir: &RunDir,
+        state: &mut TierLoop,
+        result: &mut RunResult,
+    ) -> Option<Vec<(String, String)>> {
+        if matches!(state.machines, MachineStage::NotStarted) {
+            state.machines = self.preflight(dir, result);
+        }
+        match &state.machines {
+            MachineStage::Ready(session) => {
+                let mut env = session.tier_env();
+                if let (Some(runner), Some((_, built)), false) =
+                    (session.target_runner(), &prepared.nextest, tier.is_command())
+                {
+                    match self.runner_env(&runner, built) {
+                        Ok(runner_env) => env.extend(runner_env),
+                        Err(e) => {
+                            let reason = e.to_string();
+                            result.error.get_or_insert(reason.clone());
+                            state.stop = Some(reason.clone());
+                            self.skip(result, tier, reason);
+                            return None;
+                        }
+                    }
+                }
+                Some(env)
+            }
+            MachineStage::Skipped(reason) => {
+                self.skip_counted(result, tier, reason.clone(), prepared.nextest.as_ref());
+                None
+            }
+            MachineStage::Failed | MachineStage::NotStarted => {
+                let reason = match self.interrupts.received() {
+                    Some(i) => format!("the run was interrupted ({})", i.name()),
+                    None => "preflight failed".to_string(),
+                };
+                state.stop = Some(reason.clone());
+                self.skip_counted(result, tier, reason, prepared.nextest.as_ref());
+                None
+            }
+        }
+    }
+
+    /// Runs a tier: its command, or nextest (and new tests again, for `new_test_runs`).
+    fn execute_tier(
+        &self,
+        tier: &Tier,
+        prepared: &Prepared,
+        dir: &RunDir,
+        env: Vec<(String, String)>,
+    ) -> Result<(TierResult, Option<String>)> {
+        match (&tier.command, &prepared.nextest) {
+            (Some(command), _) => crate::tiers::command::run_tier(&CommandRun {
+                tier,
+                command,
+                config_dir: &self.config.dir(),
+                dir,
+                env,
+                echo: self.options.verbose && !self.options.live,
+                observer: self.observer,
+                interrupts: &self.interrupts,
+                tests: prepared.shares.as_ref().and_then(|s| s.command_tests(&tier.name)),
+            }),
+            (None, Some((tool_config, built))) => {
+                let repeat_env = env.clone();
+                let (mut ran, infra) = self.run_tier(tier, tool_config, built, dir, env)?;
+                if let Some(seen) = prepared.seen.as_ref().filter(|s| s.runs > 0 && tier.new_test_runs > 1) {
+                    self.repeat_new_tests(tier, seen, tool_config, built, dir, repeat_env, &mut ran);
+                }
+                Ok((ran, infra))
+            }
+            (None, None) => Err(Error::Infrastructure(format!(
+                "tier `{}` has no nextest build",
+                tier.name
+            ))),
+        }
+    }
+
+    /// A tier that ran: empty selections judged, machine blame and quarantine applied,
+    /// reported, and added to the run.
+    fn record_tier(
+        &self,
+        tier: &Tier,
+        prepared: &Prepared,
+        machines: &MachineStage,
+        tier_start: u64,
+        (mut tier_result, infra_error): (TierResult, Option<String>),
+        result: &mut RunResult,
+    ) {
+        if tier_result.outcome == TierOutcome::Passed && tier_result.counts.total() == 0 {
+            self.nothing_selected(tier, &mut tier_result);
+        }
+        let session = match (tier.machines, machines) {
+            (true, MachineStage::Ready(session)) => Some(session),
+            _ => None,
+        };
+        if let Some(session) = session {
+            session.blame(&mut tier_result);
+        }
+        crate::quarantine::apply(self.config, &prepared.quarantined, tier.is_command(), &mut tier_result);
+        self.observer.event(&Event::TierFinished { result: &tier_result });
+        if let Some(session) = session {
+            let activity = session.activity_since(tier_start);
+            self.observer.event(&Event::MachineActivity {
+                tier: &tier.name,
+                activity: &activity,
+            });
+        }
+        result.tiers.push(tier_result);
+        if let Some(e) = infra_error {
+            result.error.get_or_insert(e);
+        }
+    }
+
+    /// A narrowed run whose filters leave every tier empty ran nothing: that fails (exit 4).
+    fn fail_when_narrowed_to_nothing(&self, result: &mut RunResult) {
         let ran: Vec<&mut TierResult> = result
             .tiers
             .iter_mut()
@@ -306,38 +446,33 @@ impl Runner<'_> {
                 t.reason = Some("this run's filters select no test in any tier".into());
             }
         }
-        if let MachineStage::Ready(session) = machines {
-            let failed = result.error.is_some()
-                || self.interrupts.received().is_some()
-                || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
-            let postflight = session.postflight(failed, self.observer);
-            result.machines = postflight.stats;
-            if !postflight.errors.is_empty() {
-                let error = postflight.errors.join("; ");
-                result.error.get_or_insert_with(|| {
-                    format!(
-                        "postflight: {error}; the machines this run could not delete stay claimed and the next run's \
-                         preflight reaps them"
-                    )
-                });
-                result.machines.postflight_error = Some(error);
-            }
-            if !postflight.kept.is_empty() {
-                let message = format!(
-                    "kept the run's machines as asked: {} (delete them with `orbctl delete -f NAME`)",
-                    postflight.kept.join(", ")
-                );
-                self.observer.event(&Event::Note { message: &message });
-            }
+    }
+
+    /// Postflight: what the run created is deleted (or kept, as asked), and what could not be
+    /// deleted is the run's error.
+    fn postflight(&self, session: Session, result: &mut RunResult) {
+        let failed = result.error.is_some()
+            || self.interrupts.received().is_some()
+            || result.tiers.iter().any(|t| t.outcome == TierOutcome::Failed);
+        let postflight = session.postflight(failed, self.observer);
+        result.machines = postflight.stats;
+        if !postflight.errors.is_empty() {
+            let error = postflight.errors.join("; ");
+            result.error.get_or_insert_with(|| {
+                format!(
+                    "postflight: {error}; the machines this run could not delete stay claimed and the next run's \
+                     preflight reaps them"
+                )
+            });
+            result.machines.postflight_error = Some(error);
         }
-        result.interrupted = self.interrupts.received();
-        result.duration = clock.elapsed();
-        // Durations for the next run's slowest-first ordering; only a hint, so a failure to
-        // save is worth a warning, not an error.
-        if let Err(e) = History::update(&self.ws.orbtest_dir(), &result) {
-            tracing::warn!("cannot save test durations for slowest-first ordering: {e}");
+        if !postflight.kept.is_empty() {
+            let message = format!(
+                "kept the run's machines as asked: {} (delete them with `orbctl delete -f NAME`)",
+                postflight.kept.join(", ")
+            );
+            self.observer.event(&Event::Note { message: &message });
         }
-        Ok(Finished { result, dir })
     }
 
     fn skip(&self, result: &mut RunResult, tier: &Tier, reason: String) {
@@ -550,25 +685,7 @@ impl Runner<'_> {
             .map_err(|e| Error::io("cannot create", dir.path.join("tiers"), e))?;
         let log_path = tier_dir.join("nextest.log");
         let junit_path = dir.junit_path(&tier.name);
-        self.observer.event(&Event::TierStarted {
-            tier: &tier.name,
-            machines: tier.machines,
-        });
-        let durations: Vec<(String, std::time::Duration)> = History::load(&self.ws.orbtest_dir())
-            .slowest_first(&tier.name)
-            .into_iter()
-            .map(|t| {
-                (
-                    format!("{} {}", t.binary_id, t.name),
-                    std::time::Duration::from_millis(t.millis),
-                )
-            })
-            .collect();
-        self.observer.event(&Event::TierExpected {
-            tier: &tier.name,
-            threads: nextest::effective_threads(tier.threads, &self.options.forwarded.run),
-            durations: &durations,
-        });
+        self.announce_tier(tier);
         let started_at = SystemTime::now();
         let clock = Instant::now();
         let observer = self.observer;
@@ -614,8 +731,45 @@ impl Runner<'_> {
             nextest_exit: output.exit_code,
             ..TierResult::ran(&tier.name, started_at, clock.elapsed(), log_path)
         };
+        let infra_error = self.judge(tier, &output, streamed, skipped, junit_path, &mut result);
+        Ok((result, infra_error))
+    }
+
+    /// Tells the view a tier starts, and what earlier runs say its tests take.
+    fn announce_tier(&self, tier: &Tier) {
+        self.observer.event(&Event::TierStarted {
+            tier: &tier.name,
+            machines: tier.machines,
+        });
+        let durations: Vec<(String, std::time::Duration)> = History::load(&self.ws.orbtest_dir())
+            .slowest_first(&tier.name)
+            .into_iter()
+            .map(|t| {
+                (
+                    format!("{} {}", t.binary_id, t.name),
+                    std::time::Duration::from_millis(t.millis),
+                )
+            })
+            .collect();
+        self.observer.event(&Event::TierExpected {
+            tier: &tier.name,
+            threads: nextest::effective_threads(tier.threads, &self.options.forwarded.run),
+            durations: &durations,
+        });
+    }
+
+    /// The tier's results from nextest's exit code and JUnit (with its `#[ignore]`d tests as
+    /// skipped). The value returned is an infrastructure problem (nextest itself failed).
+    fn judge(
+        &self,
+        tier: &Tier,
+        output: &nextest::TierRunOutput,
+        streamed: Vec<TestResult>,
+        skipped: Vec<TestId>,
+        junit_path: PathBuf,
+        result: &mut TierResult,
+    ) -> Option<String> {
         let junit = junit_path.exists().then(|| crate::junit::read_path(&junit_path));
-        let mut infra_error = None;
         match (output.exit_code, junit) {
             (
                 Some(code @ (NextestExitCode::OK | NextestExitCode::NO_TESTS_RUN | NextestExitCode::TEST_RUN_FAILED)),
@@ -634,63 +788,63 @@ impl Runner<'_> {
                 result.tests = tests;
                 result.junit = Some(junit_path);
                 result.counts = TestCounts::of(&result.tests);
-                if let Some(total) = output.total {
-                    // Tests nextest announced but never finished (cancelled): not passed.
-                    let ran = result.tests.iter().filter(|t| t.status != TestStatus::Skipped).count();
-                    let missing = total.saturating_sub(ran);
-                    result.counts.not_run = missing as u64;
-                }
-                let clean = code != NextestExitCode::TEST_RUN_FAILED
-                    && result.counts.failures() == 0
-                    && result.counts.not_run == 0;
-                if clean {
-                    result.outcome = TierOutcome::Passed;
-                } else if result.counts.failures() == 0 {
-                    result.reason = Some(match output.interrupted {
-                        Some(i) => format!("interrupted by {} before every test ran", i.name()),
-                        None => format!("nextest reported a failure: {}", last_error_line(&output.tail)),
-                    });
-                }
+                judge_counts(code, output, result);
+                None
             }
             (Some(NextestExitCode::OK | NextestExitCode::NO_TESTS_RUN), None) => {
                 // No test selected: nextest writes no JUnit.
                 result.outcome = TierOutcome::Passed;
+                None
             }
             (code, junit) => {
-                let what = match code {
-                    Some(c) => format!("cargo-nextest exited with {c}"),
-                    None => "cargo-nextest was killed by a signal".to_string(),
-                };
-                let why = match junit {
-                    Some(Err(e)) => format!("{what} and its JUnit could not be read ({e})"),
-                    _ => format!("{what} without writing JUnit results"),
-                };
-                if output.interrupted.is_some() {
-                    result.reason = Some(format!("interrupted: {why}"));
-                    // Stopped at once (a second interrupt killed nextest): what it had printed as
-                    // final is kept, the rest did not run. Results already known are not dropped.
-                    if self.interrupts.count() >= 2 {
-                        result.counts = TestCounts::of(&streamed);
-                        result.counts.not_run = output.total.unwrap_or(0).saturating_sub(streamed.len()) as u64;
-                        result.tests = streamed;
-                        result.reason = Some(format!(
-                            "stopped at once by a second {}: results from nextest's output, its JUnit was never \
-                             written",
-                            output.interrupted.map_or("interrupt", |i| i.name())
-                        ));
-                    }
-                } else {
-                    result.reason = Some(format!("{why}: {}", last_error_line(&output.tail)));
-                    infra_error = Some(format!(
-                        "tier `{}`: {why}; see {}",
-                        tier.name,
-                        result.log.as_ref().map_or(String::new(), |l| l.display().to_string())
-                    ));
-                }
+                let unreadable = junit.and_then(|j| j.err()).map(|e| e.to_string());
+                self.judge_without_junit(tier, code, unreadable, output, streamed, result)
             }
         }
-        Ok((result, infra_error))
     }
+
+    /// nextest failed, or wrote no readable JUnit (`unreadable`: why): an interrupt, or an
+    /// infrastructure problem.
+    fn judge_without_junit(
+        &self,
+        tier: &Tier,
+        code: Option<i32>,
+        unreadable: Option<String>,
+        output: &nextest::TierRunOutput,
+        streamed: Vec<TestResult>,
+        result: &mut TierResult,
+    ) -> Option<String> {
+        let what = match code {
+            Some(c) => format!("cargo-nextest exited with {c}"),
+            None => "cargo-nextest was killed by a signal".to_string(),
+        };
+        let why = match unreadable {
+            Some(e) => format!("{what} and its JUnit could not be read ({e})"),
+            None => format!("{what} without writing JUnit results"),
+        };
+        if output.interrupted.is_none() {
+            result.reason = Some(format!("{why}: {}", last_error_line(&output.tail)));
+            return Some(format!(
+                "tier `{}`: {why}; see {}",
+                tier.name,
+                result.log.as_ref().map_or(String::new(), |l| l.display().to_string())
+            ));
+        }
+        result.reason = Some(format!("interrupted: {why}"));
+        // Stopped at once (a second interrupt killed nextest): what it had printed as final is
+        // kept, the rest did not run. Results already known are not dropped.
+        if self.interrupts.count() >= 2 {
+            result.counts = TestCounts::of(&streamed);
+            result.counts.not_run = output.total.unwrap_or(0).saturating_sub(streamed.len()) as u64;
+            result.tests = streamed;
+            result.reason = Some(format!(
+                "stopped at once by a second {}: results from nextest's output, its JUnit was never written",
+                output.interrupted.map_or("interrupt", |i| i.name())
+            ));
+        }
+        None
+    }
+
     /// One tier's nextest process, its output turned into progress events as it comes.
     /// Runs the tier's nextest; also the final statuses it printed, the tier's results when a
     /// second interrupt stops nextest before it writes its JUnit.

@@ -567,7 +567,14 @@ fn logs(ctx: &Ctx, name: &str, all: bool) -> Reply {
         }
         Err(e) => return Reply::out(checks::daemon_error(&e.to_string())),
     };
-    let console = crate::exec::logs(&ctx.engine, &m.container, None).unwrap_or_default();
+    // systemd keeps the boot log in its journal, not on the container's console.
+    let mut console = crate::exec::logs(&ctx.engine, &m.container, None).unwrap_or_default();
+    if m.is_running() && m.init == machine::Init::Systemd {
+        let cmd = ["journalctl", "-b", "--no-pager", "-q", "-o", "short-monotonic"].map(String::from);
+        if let Ok((0, out, _)) = crate::exec::capture(&ctx.engine, &m.container, "root", &cmd) {
+            console.extend_from_slice(&out);
+        }
+    }
     let mut s = Vec::new();
     if all {
         s.extend_from_slice(

@@ -48,9 +48,15 @@ pub struct Recipe {
 }
 
 impl Recipe {
-    /// A stable hash of what the recipe makes (hex, 64 characters).
+    /// A stable hash of what the recipe makes (hex, 64 characters). Package order, repeats and
+    /// packages every machine image holds anyway ([`BASE_PACKAGES`]) do not change it.
     pub fn hash(&self) -> String {
-        let mut packages = self.packages.clone();
+        let mut packages: Vec<String> = self
+            .packages
+            .iter()
+            .filter(|p| !BASE_PACKAGES.contains(&p.as_str()))
+            .cloned()
+            .collect();
         packages.sort();
         packages.dedup();
         let canon = serde_json::json!({
@@ -107,8 +113,16 @@ pub enum ImageError {
     MissingBase(String),
     #[error("debootstrap is not installed (apt-get install debootstrap)")]
     NoDebootstrap,
-    #[error("{step} failed (exit {code}); see {log}")]
-    Step { step: String, code: String, log: PathBuf },
+    #[error("debootstrap needs root: build the image as root (or use a `from` recipe)")]
+    NotRoot,
+    #[error("{step} failed (exit {code}); see {log}{tail}")]
+    Step {
+        step: String,
+        code: String,
+        log: PathBuf,
+        /// The log's last lines (with a leading newline), or empty.
+        tail: String,
+    },
     #[error("cannot write the build log {path}: {source}")]
     Log {
         path: PathBuf,
@@ -240,6 +254,12 @@ pub fn ensure(
         return Ok(found);
     }
     let hash = recipe.hash();
+    // Builds of one recipe on one host take turns, so processes that need the same image at
+    // once build it once.
+    let _turn = BuildLock::take(&hash)?;
+    if !rebuild && let Some(found) = cached(engine, name, recipe)? {
+        return Ok(found);
+    }
     let tag = tag_for(name, &hash);
     let mut logf = open_log(log)?;
     let _ = writeln!(logf, "# machine image '{name}' (recipe {hash}) -> {tag}");
@@ -252,9 +272,48 @@ pub fn ensure(
         step: "finding the image just built".into(),
         code: "-".into(),
         log: log.to_path_buf(),
+        tail: log_tail(log),
     })?;
     info.built = true;
     Ok(info)
+}
+
+/// The last lines of a build log, indented, after a newline (empty when there are none).
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(5)..];
+    if tail.is_empty() {
+        return String::new();
+    }
+    tail.iter().map(|l| format!("\n  {l}")).collect()
+}
+
+/// A host-wide lock on building one recipe (released when dropped).
+struct BuildLock {
+    /// Held open for the lock; closing it releases the lock.
+    _file: std::fs::File,
+}
+
+impl BuildLock {
+    fn take(hash: &str) -> Result<BuildLock, ImageError> {
+        use std::os::fd::AsRawFd;
+        let path = std::env::temp_dir().join(format!("orbdock-build-{}.lock", &hash[..16.min(hash.len())]));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ImageError::Io(format!("open {}", path.display()), e))?;
+        // SAFETY: flock on a descriptor we own; the lock goes with the file.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(ImageError::Io(
+                format!("lock {}", path.display()),
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(BuildLock { _file: f })
+    }
 }
 
 fn open_log(log: &Path) -> Result<std::fs::File, ImageError> {
@@ -342,6 +401,10 @@ fn build_debootstrap(
     if which("debootstrap").is_none() {
         return Err(ImageError::NoDebootstrap);
     }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ImageError::NotRoot);
+    }
     let mirror = recipe.mirror.clone().unwrap_or_else(host_mirror);
     let work = tempfile::Builder::new()
         .prefix("orbdock-rootfs-")
@@ -372,6 +435,7 @@ fn build_debootstrap(
             step: format!("debootstrap {suite} from {mirror}"),
             code: status.code().map_or("signal".into(), |c| c.to_string()),
             log: log.to_path_buf(),
+            tail: log_tail(log),
         });
     }
     let sudoers = root.join("etc/sudoers.d/orbtest");
@@ -424,6 +488,7 @@ fn import_dir(engine: &Engine, dir: &Path, tag: &str, changes: &[String], log: &
             step: format!("tar of {}", dir.display()),
             code: status.code().map_or("signal".into(), |c| c.to_string()),
             log: log.to_path_buf(),
+            tail: log_tail(log),
         });
     }
     Ok(())
@@ -498,7 +563,7 @@ fn build_from(
         "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
          apt-get install -y --no-install-recommends {}; \
          mkdir -p /etc/sudoers.d; printf '%s' '{}' > /etc/sudoers.d/orbtest; chmod 440 /etc/sudoers.d/orbtest; \
-         rm -f /etc/hostname; apt-get clean; rm -rf /var/lib/apt/lists/*",
+         apt-get clean; rm -rf /var/lib/apt/lists/*",
         recipe.packages().join(" "),
         SUDOERS.trim_end().to_string() + "\n"
     );
@@ -534,6 +599,7 @@ fn build_from(
                 step: format!("installing the machine packages into {base}"),
                 code: code.to_string(),
                 log: log.to_path_buf(),
+                tail: log_tail(log),
             });
         }
         let (repo, t) = tag.split_once(':').unwrap_or((tag, "latest"));
@@ -577,6 +643,9 @@ mod tests {
         let mut b = a.clone();
         b.packages.reverse();
         assert_eq!(a.hash(), b.hash());
+        let mut base = a.clone();
+        base.packages.push("sudo".into());
+        assert_eq!(a.hash(), base.hash(), "a base package changes nothing");
         let mut c = a.clone();
         c.mirror = Some("http://example.org/debian".into());
         assert_ne!(a.hash(), c.hash());

@@ -17,6 +17,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::decision::{AttemptEnd, Look, Looked, Next, check_for, decide, is_single_delete};
+pub use crate::decision::{AttemptOutcome, Outcome};
 use crate::policy::Policy;
 use crate::provider::Provider;
 use orbctl::errors::{ErrorKind, classify};
@@ -25,19 +27,6 @@ use orbctl::output::{MachineInfo, parse_info};
 use orbtest_process::{
     ChildExit as Captured, Interrupt, Interrupts, Invocation, Output, StdinMode, Supervision, Watch,
 };
-
-/// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Succeeded,
-    /// An attempt timed out or hit `already exists`, and the machine we asked for was then
-    /// verified (running for create; settled for clone/import; gone for delete).
-    Recovered,
-    Failed(ErrorKind),
-    TimedOut,
-    /// The `status` probe after a timeout said OrbStack is stopped or did not answer in time.
-    OrbStackDown,
-}
 
 /// The result of one [`Client::execute`] call.
 #[derive(Debug, Clone)]
@@ -183,17 +172,6 @@ fn describe_failure(r: &OpResult) -> String {
     }
 }
 
-/// What happened to one attempt, as the observer hears it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    Succeeded,
-    Failed(ErrorKind),
-    TimedOut,
-    /// This attempt timed out or hit `already exists`, and the machine was then verified.
-    Recovered,
-    OrbStackDown,
-}
-
 /// One attempt of one call, reported to the [`AttemptObserver`] when the attempt is settled.
 #[derive(Debug, Clone)]
 pub struct CallAttempt<'a> {
@@ -322,7 +300,7 @@ impl Client {
 
     /// Runs `op` with the caller's own argv (the shim passes argv through unchanged).
     /// `argv` must be what `op` was parsed from.
-    pub(crate) fn execute_argv(&self, op: &Op, argv: &[String]) -> Result<OpResult, MachinesError> {
+    pub fn execute_argv(&self, op: &Op, argv: &[String]) -> Result<OpResult, MachinesError> {
         let class = op.class();
         let timeout = self.policy.timeout(class);
         let mut inv = self.provider.invocation(argv);
@@ -357,121 +335,62 @@ impl Client {
                     interrupt,
                 });
             }
-            let report = |outcome: AttemptOutcome, recovery_wait: Duration| {
-                if let Some(obs) = &self.observer {
-                    obs.on_attempt(&CallAttempt {
-                        op,
-                        class,
-                        machine: op.machine(),
-                        number,
-                        timeout,
-                        duration: cap.duration,
-                        recovery_wait,
-                        admission_wait,
-                        outcome,
-                        exit_code: cap.code,
-                    });
-                }
-            };
-            let retries_left = number < self.policy.retry.attempts.max(1);
-
-            let decision = if cap.settled {
-                // Done while its client hung on: nothing to wait for, nothing to repeat.
-                report(AttemptOutcome::Recovered, Duration::ZERO);
-                Decision::Finish(Outcome::Recovered)
-            } else if cap.timed_out {
-                killed_before = true;
-                tracing::warn!(op = %op, attempt = number, "orbctl timed out; probing `orbctl status`");
-                match self.probe() {
-                    Health::Down => {
-                        report(AttemptOutcome::OrbStackDown, Duration::ZERO);
-                        Decision::Finish(Outcome::OrbStackDown)
-                    }
-                    Health::Up => {
-                        let waited = Instant::now();
-                        match self.look_for_result(op, started_ms) {
-                            Some(Found::Ready) => {
-                                report(AttemptOutcome::Recovered, waited.elapsed());
-                                Decision::Finish(Outcome::Recovered)
-                            }
-                            Some(Found::Absent) | Some(Found::Pending) | None => {
-                                report(AttemptOutcome::TimedOut, waited.elapsed());
-                                if retries_left && safe_to_repeat(op) {
-                                    Decision::Retry
-                                } else {
-                                    Decision::Finish(Outcome::TimedOut)
-                                }
-                            }
-                        }
-                    }
-                }
-            } else if cap.code.is_none() {
-                // Killed by a signal (the OOM killer, a crash): like a timeout, its effect is
-                // unknown, and the daemon may still carry it out. Look before asking again.
-                killed_before = true;
-                tracing::warn!(op = %op, attempt = number, signal = ?cap.signal, "orbctl was killed by a signal");
-                let waited = Instant::now();
-                match self.look_for_result(op, started_ms) {
-                    Some(Found::Ready) => {
-                        report(AttemptOutcome::Recovered, waited.elapsed());
-                        Decision::Finish(Outcome::Recovered)
-                    }
-                    _ => {
-                        report(AttemptOutcome::Failed(ErrorKind::Other), waited.elapsed());
-                        if retries_left && safe_to_repeat(op) {
-                            Decision::Retry
-                        } else {
-                            Decision::Finish(Outcome::Failed(ErrorKind::Other))
-                        }
-                    }
-                }
-            } else if cap.code == Some(0) {
-                report(AttemptOutcome::Succeeded, Duration::ZERO);
-                Decision::Finish(Outcome::Succeeded)
-            } else {
-                let kind = classify(&cap.stderr, &cap.stdout);
-                let ours_already = killed_before
-                    && ((kind == ErrorKind::AlreadyExists && class == OpClass::Create)
-                        || (kind == ErrorKind::NotFound && is_single_delete(op)));
-                if ours_already {
-                    let waited = Instant::now();
-                    match self.look_for_result(op, started_ms) {
-                        Some(Found::Ready) => {
-                            report(AttemptOutcome::Recovered, waited.elapsed());
-                            Decision::Finish(Outcome::Recovered)
-                        }
-                        _ => {
-                            report(AttemptOutcome::Failed(kind), waited.elapsed());
-                            if retries_left {
-                                Decision::Retry
-                            } else {
-                                Decision::Finish(Outcome::Failed(kind))
-                            }
-                        }
-                    }
-                } else {
-                    report(AttemptOutcome::Failed(kind), Duration::ZERO);
-                    if kind.is_retryable() && retries_left && !matches!(op, Op::Run { .. }) {
-                        Decision::Retry
-                    } else {
-                        Decision::Finish(Outcome::Failed(kind))
-                    }
-                }
-            };
+            let ended = ended(&cap);
+            let (looked, recovery_wait) = self.look(op, number, &cap, check_for(op, ended, killed_before), started_ms);
+            let verdict = decide(op, number, ended, killed_before, looked, &self.policy.retry);
+            killed_before |= matches!(ended, AttemptEnd::TimedOut | AttemptEnd::Killed);
+            if let Some(obs) = &self.observer {
+                obs.on_attempt(&CallAttempt {
+                    op,
+                    class,
+                    machine: op.machine(),
+                    number,
+                    timeout,
+                    duration: cap.duration,
+                    recovery_wait,
+                    admission_wait,
+                    outcome: verdict.attempt,
+                    exit_code: cap.code,
+                });
+            }
             drop(permit);
-            match decision {
-                Decision::Finish(outcome) => {
+            match verdict.next {
+                Next::Finish(outcome) => {
                     let mut r = self.finish(op, outcome, cap, number, timeout, started, admission_total);
                     r.attempt_durations = durations;
                     return Ok(r);
                 }
-                Decision::Retry => {
-                    let delay = self.policy.retry.delay_before(number);
-                    tracing::info!(op = %op, attempt = number, delay = %humantime::format_duration(delay), "retrying");
-                    std::thread::sleep(delay);
+                Next::Retry { after } => {
+                    tracing::info!(op = %op, attempt = number, delay = %humantime::format_duration(after), "retrying");
+                    std::thread::sleep(after);
                 }
             }
         }
+    }
+
+    /// Looks at what [`check_for`] asks: the status probe after a timeout, then whether what
+    /// the killed attempt was doing happened anyway, and how long that took (the status
+    /// probe not counted).
+    fn look(&self, op: &Op, number: u32, cap: &Captured, check: Look, started_ms: u64) -> (Looked, Duration) {
+        match check {
+            Look::Nothing => return (Looked::Nothing, Duration::ZERO),
+            Look::ProbeThenResult => {
+                tracing::warn!(op = %op, attempt = number, "orbctl timed out; probing `orbctl status`");
+                if let Health::Down = self.probe() {
+                    return (Looked::Down, Duration::ZERO);
+                }
+            }
+            Look::Result if cap.code.is_none() => {
+                tracing::warn!(op = %op, attempt = number, signal = ?cap.signal, "orbctl was killed by a signal");
+            }
+            Look::Result => {}
+        }
+        let waited = Instant::now();
+        let looked = match self.look_for_result(op, started_ms) {
+            Some(Found::Ready) => Looked::Done,
+            Some(Found::Absent | Found::Pending) | None => Looked::NotDone,
+        };
+        (looked, waited.elapsed())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -668,41 +587,38 @@ impl Client {
     }
 }
 
-enum Decision {
-    Finish(Outcome),
-    Retry,
-}
-
 enum InfoAnswer {
     Found(Box<MachineInfo>),
     NotFound,
     Unknown,
 }
 
-/// Whether an attempt that was killed part-way may simply be issued again. A command run in
-/// a machine, a rename (the old name may be gone) and commands we do not model may not.
-fn safe_to_repeat(op: &Op) -> bool {
-    !matches!(
-        op,
-        Op::Run { .. } | Op::Rename { .. } | Op::Other { .. } | Op::Help { .. }
-    )
-}
-
-/// Whether a machine in `state` is what create-class `op` makes: running for create; settled
-/// for clone and import, which leave it stopped.
 /// Whether the machine with this id (a ULID: it carries its creation time) was created at or
 /// after `since_ms`, give or take the clock slack.
 fn created_since(id: &str, since_ms: u64) -> bool {
     ulid::Ulid::from_string(id).is_ok_and(|u| u.timestamp_ms() + crate::clock::CLOCK_SLACK_MS >= since_ms)
 }
 
+/// How an attempt's child ended, as the decision sees it.
+fn ended(cap: &Captured) -> AttemptEnd {
+    if cap.settled {
+        AttemptEnd::SettledWhileHanging
+    } else if cap.timed_out {
+        AttemptEnd::TimedOut
+    } else {
+        match cap.code {
+            None => AttemptEnd::Killed,
+            Some(0) => AttemptEnd::Succeeded,
+            Some(_) => AttemptEnd::Failed(classify(&cap.stderr, &cap.stdout)),
+        }
+    }
+}
+
+/// Whether a machine in `state` is what create-class `op` makes: running for create; settled
+/// for clone and import, which leave it stopped.
 fn finished(op: &Op, state: &str) -> bool {
     match op {
         Op::Create { .. } => state == "running",
         _ => !matches!(state, "creating" | "provisioning"),
     }
-}
-
-fn is_single_delete(op: &Op) -> bool {
-    matches!(op, Op::Delete { names, all: false, .. } if names.len() == 1)
 }

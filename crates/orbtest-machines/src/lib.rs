@@ -25,6 +25,7 @@ pub mod api;
 pub mod broker;
 pub(crate) mod client;
 pub(crate) mod clock;
+pub(crate) mod decision;
 pub mod env;
 pub mod files;
 pub mod journal;

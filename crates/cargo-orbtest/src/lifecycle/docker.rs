@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::provider::{ResolvedProvider, short_hash};
+use super::resolved::{ResolvedProvider, short_hash};
 use super::state::{Hold, Liveness, LockHolder, ProviderState};
 use crate::config::{DockerConfig, ImageRecipe, ImageSource, MachinesConfig, ProviderKind};
 use crate::errors::{Error, Result};

@@ -11,6 +11,7 @@ pub(crate) mod pressure;
 pub mod provider;
 pub(crate) mod reap;
 pub(crate) mod remedy;
+mod resolved;
 pub(crate) mod sampler;
 pub(crate) mod session;
 pub(crate) mod shim_setup;

@@ -6,29 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
+pub use super::resolved::ResolvedProvider;
+use super::resolved::short_hash;
 use super::state::ProviderState;
 use crate::config::{MachinesConfig, ProviderKind};
 use crate::errors::{Error, Result};
 use orbtest_machines::OrbctlProvider;
 use orbtest_machines::{Policy, Retry, Timeouts};
-
-#[derive(Debug, Clone)]
-pub struct ResolvedProvider {
-    pub kind: ProviderKind,
-    pub provider: Arc<OrbctlProvider>,
-    /// orbtest's state for this provider (run lock, journals, baselines).
-    pub state: ProviderState,
-    /// The orbctl that tests reach: the real binary, or the simulator's.
-    pub orbctl: PathBuf,
-    /// Its `orb` counterpart.
-    pub orb: PathBuf,
-    /// Environment tests need to reach it (orbsim's state and scenario).
-    pub env: Vec<(String, String)>,
-    /// For messages: "orbstack (/usr/local/bin/orbctl)", "orbsim (state /x)".
-    pub description: String,
-}
 
 /// The provider `config` names; `workspace` is the project (the Docker provider labels its
 /// containers with it).
@@ -173,11 +157,6 @@ fn open_state(dir: &Path) -> Result<ProviderState> {
             format!("cannot create orbtest's state in {}: {e}", dir.display()),
         )
     })
-}
-
-pub(crate) fn short_hash(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The machines layer's policy from `[machines]`.

@@ -44,7 +44,7 @@ pub(crate) fn warm(
         if covered.contains_key(image) || warmed.contains_key(image) {
             continue;
         }
-        let name = format!("orbtest-warm-{}", super::provider::short_hash(image));
+        let name = format!("orbtest-warm-{}", super::resolved::short_hash(image));
         journal.own(&name).map_err(|source| WarmError::Journal {
             machine: name.clone(),
             source,

@@ -14,12 +14,12 @@ const RECENT: usize = 5;
 const SEEN_RUNS: usize = 20;
 
 /// One run of a test: when the run started, its timing, whether it passed.
-type Seen<'a> = (&'a str, Timing, bool);
+type SeenTest<'a> = (&'a str, Timing, bool);
 
 /// One run of a tier: when the run started, the tier's time, and its tests' sum of durations,
 /// longest duration and sum of create time.
 #[derive(Debug, Clone, Default)]
-struct TierRun {
+struct TierTimings {
     started_at: String,
     tier_ms: u64,
     sum_ms: u64,
@@ -35,7 +35,7 @@ pub(crate) struct HistoryTimings {
     /// Tier → its median duration as a whole.
     whole: HashMap<String, u64>,
     /// Tier → per run (start, tier ms, Σ durations, longest, Σ create ms), for its overhead.
-    tier_runs: BTreeMap<String, Vec<TierRun>>,
+    tier_runs: BTreeMap<String, Vec<TierTimings>>,
     /// Tier → tests (group, name) seen in its recent runs, in order.
     recent: BTreeMap<String, BTreeSet<(String, String)>>,
     pub runs: u32,
@@ -45,7 +45,7 @@ impl HistoryTimings {
     pub(crate) fn from_lines(lines: &[Line], config: &Config) -> Self {
         let is_command = |tier: &str| config.tier(tier).is_some_and(Tier::is_command);
         // (tier, key) → (run start, timing, passed) per run.
-        let mut per_test: BTreeMap<(String, String), Vec<Seen<'_>>> = BTreeMap::new();
+        let mut per_test: BTreeMap<(String, String), Vec<SeenTest<'_>>> = BTreeMap::new();
         let mut per_tier: BTreeMap<String, Vec<(&str, u64)>> = BTreeMap::new();
         let mut runs = BTreeSet::new();
         let mut tier_runs: BTreeMap<String, BTreeSet<(&str, &str)>> = BTreeMap::new();
@@ -116,7 +116,7 @@ impl HistoryTimings {
             out.tests.insert(key, median(last));
         }
         // Each run's tier time against its tests, for the tier's overhead.
-        let mut runs_of: BTreeMap<(String, String), TierRun> = BTreeMap::new();
+        let mut runs_of: BTreeMap<(String, String), TierTimings> = BTreeMap::new();
         for line in lines {
             match line {
                 Line::Tier(t) if t.outcome != "skipped" => {

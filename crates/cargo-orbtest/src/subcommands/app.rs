@@ -5,8 +5,6 @@ use std::ffi::OsString;
 
 use super::{clean, doctor, flaky, images, init, list, report, run, shard};
 use crate::cli::{self, Command};
-use crate::config::LoadError;
-use crate::errors::Error;
 use crate::exit_code;
 
 /// The whole program: argv in, exit code out.
@@ -43,7 +41,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            print_error(&e, color);
+            crate::view::print_error(&e, color);
             e.exit_code()
         }
     };
@@ -66,20 +64,6 @@ fn peak_rss_kib() -> i64 {
         usage.ru_maxrss / 1024
     } else {
         usage.ru_maxrss
-    }
-}
-
-pub(crate) fn print_error(e: &Error, color: bool) {
-    let label = console::style("error:").red().bold().force_styling(color);
-    match e {
-        // Diagnostics carry their own location lines; label each one.
-        Error::Config(LoadError::Invalid(ce)) => {
-            let text = ce.to_string();
-            for block in text.split("\n\n") {
-                crate::errln!("{label} {}", block.trim_end());
-            }
-        }
-        _ => crate::errln!("{label} {e}"),
     }
 }
 

@@ -163,7 +163,7 @@ pub(super) fn execute(global: &GlobalArgs, args: &RunArgs) -> Result<i32> {
     if let Err(e) = written
         && !write_error_shown
     {
-        super::app::print_error(&e, color);
+        crate::view::print_error(&e, color);
     }
     Ok(run.exit_code())
 }

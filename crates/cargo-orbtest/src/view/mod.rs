@@ -13,4 +13,5 @@ pub(crate) mod text;
 pub use live::LiveView;
 pub use progress::PlainProgress;
 pub use term::AnsiTerm;
+pub(crate) use terminal::print_error;
 pub use terminal::{Style, render_summary};

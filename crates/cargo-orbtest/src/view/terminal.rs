@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use console::Style as Paint;
 
+use crate::config::LoadError;
+use crate::errors::Error;
 use crate::report::{Digest, Verdict, count, counts_phrase, failure_word, human_duration};
 use crate::results::{RunResult, TierOutcome};
 
@@ -242,4 +244,19 @@ fn verdict(out: &mut String, d: &Digest<'_>, style: Style) {
         human_duration(d.run.duration),
         d.run.exit_code()
     );
+}
+
+/// Prints the error that ended a command on stderr, each diagnostic block labelled.
+pub(crate) fn print_error(e: &Error, color: bool) {
+    let label = console::style("error:").red().bold().force_styling(color);
+    match e {
+        // Diagnostics carry their own location lines; label each one.
+        Error::Config(LoadError::Invalid(ce)) => {
+            let text = ce.to_string();
+            for block in text.split("\n\n") {
+                crate::errln!("{label} {}", block.trim_end());
+            }
+        }
+        _ => crate::errln!("{label} {e}"),
+    }
 }

@@ -1,6 +1,7 @@
 //! cargo-orbtest's integration tests, one binary: the real `cargo-orbtest` over fixture
 //! workspaces and the embedded orbsim. Each module is one area; `support` holds what they share.
 //!
+//! * `architecture`: which crate may use which, orbtest-machines' tree, no import cycles.
 //! * `config`: orchestrator.toml errors (snapshots) and properties, in process (the fast tier).
 //! * `cli`: tiers, needs, signals and config errors through the binary.
 //! * `commands`: command tiers (a pytest suite), worker machines, remedies.
@@ -13,6 +14,7 @@
 
 mod support;
 
+mod architecture;
 mod cli;
 mod commands;
 mod config;

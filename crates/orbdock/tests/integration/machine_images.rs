@@ -81,3 +81,40 @@ fn create_without_a_machine_image_names_the_config_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_image_from_a_local_docker_image_gets_what_machines_need() {
+    let Some((engine, base)) = support::image() else {
+        return;
+    };
+    // The debootstrap image stands in for a local base image (no registry here); the recipe
+    // installs the machine packages into it again and adds one more.
+    let name = format!("from-test-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let recipe = Recipe {
+        from: Some(base.tag.clone()),
+        packages: vec!["less".into()],
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("from.log");
+    let built = images::ensure(&engine, &name, &recipe, false, &log).expect("build from a local image");
+    assert!(
+        built.built && built.name == name && built.recipe == recipe.hash(),
+        "{built:?}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("apt-get install"), "{text}");
+    let w = support::World::new(engine, &built);
+    let map = serde_json::json!({ support::IMAGE: built.id }).to_string();
+    std::fs::write(&w.images_map, map).expect("write map");
+    w.orbctl(["create", support::IMAGE, "from-m"]).ok();
+    let out = w.orbctl(["run", "-m", "from-m", "sh", "-c", "sudo -n true && command -v less"]);
+    assert_eq!(out.ok().stdout, "/usr/bin/less\n");
+    w.orbctl(["delete", "from-m"]).ok();
+    let rt = support::tokio_rt();
+    let _ = rt.block_on(w.engine.docker().remove_image(
+        &built.id,
+        None::<bollard::query_parameters::RemoveImageOptions>,
+        None,
+    ));
+}

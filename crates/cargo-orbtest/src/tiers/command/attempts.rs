@@ -12,13 +12,13 @@ use crate::results::{TestId, TestResult, TestStatus};
 /// Merges attempts (oldest first) into one result per test, in first-seen order. Every attempt
 /// of a test that failed at least once is kept, in order.
 pub(crate) fn merge(attempts: &[Vec<TestResult>]) -> Vec<TestResult> {
-    struct Entry {
+    struct Merged {
         result: TestResult,
         /// Every run of the test so far, each of the command's attempts contributing its own.
         log: Vec<crate::results::Attempt>,
     }
     let mut order: Vec<TestId> = Vec::new();
-    let mut entries: HashMap<TestId, Entry> = HashMap::new();
+    let mut entries: HashMap<TestId, Merged> = HashMap::new();
     for attempt in attempts {
         for r in attempt {
             match entries.get_mut(&r.id) {
@@ -26,7 +26,7 @@ pub(crate) fn merge(attempts: &[Vec<TestResult>]) -> Vec<TestResult> {
                     order.push(r.id.clone());
                     entries.insert(
                         r.id.clone(),
-                        Entry {
+                        Merged {
                             log: attempts_of(r.clone()),
                             result: r.clone(),
                         },

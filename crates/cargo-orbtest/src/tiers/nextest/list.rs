@@ -28,10 +28,10 @@ pub(super) fn list_tiers(
     let Some(first) = tiers.first() else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let mut jobs: Vec<Listing<'_>> = vec![Box::new(move || {
+    let mut jobs: Vec<ListingJob<'_>> = vec![Box::new(move || {
         list_with(ws, tool_config, built, first, true, &[], &Interrupts::none())
     })];
-    jobs.extend(tiers.iter().map(|tier| -> Listing<'_> {
+    jobs.extend(tiers.iter().map(|tier| -> ListingJob<'_> {
         Box::new(move || list_with(ws, tool_config, built, tier, false, &[], &Interrupts::none()))
     }));
     let mut lists = in_parallel(jobs)?.into_iter();
@@ -56,9 +56,9 @@ pub(crate) fn list_each_tier(
     tiers: &[&str],
     select: &[String],
 ) -> Result<Vec<TierListing>> {
-    let jobs: Vec<Listing<'_>> = tiers
+    let jobs: Vec<ListingJob<'_>> = tiers
         .iter()
-        .map(|tier| -> Listing<'_> {
+        .map(|tier| -> ListingJob<'_> {
             Box::new(move || list_with(ws, tool_config, built, tier, false, select, &Interrupts::none()))
         })
         .collect();
@@ -73,10 +73,10 @@ pub(crate) fn list_each_tier(
 }
 
 /// One listing to run on its own thread.
-type Listing<'a> = Box<dyn FnOnce() -> Result<Vec<TestId>> + Send + 'a>;
+type ListingJob<'a> = Box<dyn FnOnce() -> Result<Vec<TestId>> + Send + 'a>;
 
 /// Runs listings side by side (each runs every test binary), results in order.
-fn in_parallel(jobs: Vec<Listing<'_>>) -> Result<Vec<Vec<TestId>>> {
+fn in_parallel(jobs: Vec<ListingJob<'_>>) -> Result<Vec<Vec<TestId>>> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = jobs.into_iter().map(|job| scope.spawn(job)).collect();
         handles
@@ -143,9 +143,9 @@ pub(crate) fn list_matching(
     tier: &str,
     filtersets: &[&str],
 ) -> Result<Vec<Vec<TestId>>> {
-    let jobs: Vec<Listing<'_>> = filtersets
+    let jobs: Vec<ListingJob<'_>> = filtersets
         .iter()
-        .map(|f| -> Listing<'_> {
+        .map(|f| -> ListingJob<'_> {
             let select = ["-E".to_string(), f.to_string()];
             Box::new(move || list_with(ws, tool_config, built, tier, true, &select, &Interrupts::none()))
         })

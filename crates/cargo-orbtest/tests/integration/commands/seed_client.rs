@@ -11,8 +11,10 @@ use std::process::Command;
 
 use crate::support::pysuite::{Scenario, code, python_or_skip, stderr};
 
-/// Real seconds per simulated second: the client's 30 s timeout is 1.5 s.
-const SCALE: f64 = 0.05;
+/// Real seconds per simulated second: the client's 30 s timeout is 3 s, its 10 s `list` 1 s.
+/// At 0.05 a loaded 2-core host (load average 15 to 20) made `list` through the shim and the
+/// broker outlast the client's 0.5 s now and then: a time-scale artifact, not the promise.
+const SCALE: f64 = 0.1;
 const WORKERS: u32 = 8;
 
 /// The seed bench's host (`benches/scenarios/seed.toml`) at [`SCALE`].
