@@ -65,6 +65,7 @@ pub(crate) fn image() -> Option<(Engine, ImageInfo)> {
         let lock = std::fs::File::create(tmp().join("orbdock-image.lock")).map_err(|e| e.to_string())?;
         // SAFETY: flock on a descriptor we own; released when the file closes.
         unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        sweep_stale_test_machines(&engine);
         if let Ok(Some(found)) = images::cached(&engine, IMAGE, &recipe()) {
             return Ok(found);
         }
@@ -201,5 +202,37 @@ pub(crate) fn run_with_stdin(mut c: Command, stdin: &[u8]) -> Out {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         code: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// Machines of test projects made over an hour ago belong to test processes that were killed
+/// before they could clean up (a timeout): they go, with their snapshot images.
+fn sweep_stale_test_machines(engine: &Engine) {
+    let rt = tokio_rt();
+    let filters = HashMap::from([("label".to_string(), vec![labels::MACHINE.to_string()])]);
+    let Ok(all) = rt.block_on(engine.docker().list_containers(Some(
+        bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        },
+    ))) else {
+        return;
+    };
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let mut stale_projects = std::collections::BTreeSet::new();
+    for c in all {
+        let labels_map = c.labels.unwrap_or_default();
+        let project = labels_map.get(labels::PROJECT).cloned().unwrap_or_default();
+        let made = labels_map
+            .get(labels::ID)
+            .and_then(|id| ulid::Ulid::from_string(id).ok())
+            .map(|u| u.datetime());
+        if project.starts_with("orbdock-test-") && made.is_some_and(|t| t < hour_ago) {
+            stale_projects.insert(project);
+        }
+    }
+    for project in stale_projects {
+        cleanup_project(engine, &project);
     }
 }
