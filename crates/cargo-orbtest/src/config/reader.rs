@@ -269,7 +269,7 @@ pub(crate) const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// `d` (or their spelled-out forms, in lower case). Units that mean something else to somebody
 /// (`M` is a month to humantime, a minute to others), smaller than a millisecond or longer than
 /// a day, and totals over [`MAX_DURATION`] are refused.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = text.trim();
     if rest.is_empty() {

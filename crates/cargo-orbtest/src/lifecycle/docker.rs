@@ -215,6 +215,24 @@ pub struct BuiltImage {
     pub log: PathBuf,
 }
 
+/// Why the machine images could not all be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageBuildError {
+    #[error("cannot create {}: {source}", .dir.display())]
+    LogDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build machine image `{name}` ([machines.docker.images.\"{name}\"]): {source}; see {}", .log.display())]
+    Build {
+        name: String,
+        log: PathBuf,
+        #[source]
+        source: Box<orbdock::images::ImageError>,
+    },
+}
+
 /// Builds every configured machine image the engine does not have for its recipe (all of them
 /// with `rebuild`), each with its log in `log_dir`; `progress` hears which one is being built.
 pub fn ensure_images(
@@ -223,20 +241,21 @@ pub fn ensure_images(
     rebuild: bool,
     log_dir: &Path,
     progress: &dyn Fn(&str),
-) -> std::result::Result<Vec<BuiltImage>, String> {
-    orbtest_machines::files::ensure_private_dir(log_dir)
-        .map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+) -> std::result::Result<Vec<BuiltImage>, ImageBuildError> {
+    orbtest_machines::files::ensure_private_dir(log_dir).map_err(|source| ImageBuildError::LogDir {
+        dir: log_dir.to_path_buf(),
+        source,
+    })?;
     let mut out = Vec::new();
     for r in &docker.images {
         let log = log_dir.join(format!("{}.log", log_name(&r.name)));
         progress(&r.name);
-        let info = orbdock::images::ensure(engine, &r.name, &recipe(r), rebuild, &log).map_err(|e| {
-            format!(
-                "cannot build machine image `{}` ([machines.docker.images.\"{}\"]): {e}; see {}",
-                r.name,
-                r.name,
-                log.display()
-            )
+        let info = orbdock::images::ensure(engine, &r.name, &recipe(r), rebuild, &log).map_err(|source| {
+            ImageBuildError::Build {
+                name: r.name.clone(),
+                log: log.clone(),
+                source: Box::new(source),
+            }
         })?;
         out.push(BuiltImage {
             name: r.name.clone(),

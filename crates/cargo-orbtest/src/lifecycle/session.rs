@@ -16,7 +16,7 @@ use super::reap::Protect;
 use super::shim_setup::install_shim;
 use super::state::{LockHolder, RunLock, RunState, now_ms};
 use super::stats::{activity, stats};
-use crate::config::{Config, MachinesConfig, OnPressure, ProviderKind};
+use crate::config::{Config, MachinesConfig, OnPressure, ProviderKind, WorkersConfig};
 use crate::errors::{Error, Result};
 use crate::events::{Event, Observer, StepOutcome};
 use crate::results::MachineStats;
@@ -24,7 +24,7 @@ use crate::signals::Interrupts;
 use orbtest_machines::broker::Broker;
 use orbtest_machines::files::write_atomic;
 use orbtest_machines::worker_machines::{ENV_WORKERS, WorkerSet};
-use orbtest_machines::{Client, Journal, JournalView, Record};
+use orbtest_machines::{Client, Journal, JournalView, MachineRecord, Record};
 
 /// Command-line choices about machines.
 #[derive(Debug, Clone, Default)]
@@ -124,6 +124,7 @@ fn step<T>(
 fn docker_images(ctx: &PreflightContext<'_>, run: &RunState) -> Result<(PathBuf, String)> {
     let fail = |m: String| Error::preflight("images", m);
     let engine = super::docker::connect()?;
+    let built_images = |e: super::docker::ImageBuildError| fail(e.to_string());
     let built = super::docker::ensure_images(
         &engine,
         &ctx.config.machines.docker,
@@ -131,7 +132,7 @@ fn docker_images(ctx: &PreflightContext<'_>, run: &RunState) -> Result<(PathBuf,
         &ctx.report_dir.join("images"),
         &|_| {},
     )
-    .map_err(fail)?;
+    .map_err(built_images)?;
     let map = super::docker::write_image_map(&run.dir, &built)
         .map_err(|e| fail(format!("cannot write the image map in {}: {e}", run.dir.display())))?;
     let (new, reused): (Vec<_>, Vec<_>) = built.iter().partition(|b| b.built);
@@ -166,113 +167,296 @@ fn docker_images(ctx: &PreflightContext<'_>, run: &RunState) -> Result<(PathBuf,
     ))
 }
 
+/// Preflight's steps, each shown (see [`step`]).
+struct Steps<'c, 'o> {
+    ctx: &'c PreflightContext<'c>,
+    observer: &'o dyn Observer,
+}
+
+impl Steps<'_, '_> {
+    fn run<T>(&self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+        step(self.observer, self.ctx.interrupts, name, f)
+    }
+}
+
+/// The provider, reached: for OrbStack and orbsim, running and recent enough.
+fn provider_step(ctx: &PreflightContext<'_>) -> Result<(ResolvedProvider, String)> {
+    let machines = &ctx.config.machines;
+    let resolved = provider::resolve(machines, &ctx.home, ctx.workspace)?;
+    if resolved.kind == ProviderKind::Docker {
+        // Reached (resolve connected); orbctl's status and version floor are OrbStack's.
+        let message = resolved.description.clone();
+        return Ok((resolved, message));
+    }
+    let client = Client::new(resolved.provider.clone())
+        .with_policy(policy(machines))
+        .with_interrupts(ctx.interrupts.clone());
+    let status = ensure_running(&client, machines, ctx.options.start_orbstack)?;
+    let version = check_version(&client, &machines.min_version)?;
+    let message = format!("{}, OrbStack {version}, {status}", resolved.description);
+    Ok((resolved, message))
+}
+
+/// The provider's run lock (at once with `--no-wait`, else queued behind its holder), and
+/// this run's directory.
+fn lock_step(
+    ctx: &PreflightContext<'_>,
+    resolved: &ResolvedProvider,
+    observer: &dyn Observer,
+) -> Result<((RunLock, RunState), String)> {
+    let me = LockHolder {
+        pid: std::process::id(),
+        run_id: ctx.run_id.to_string(),
+        workspace: ctx.workspace.display().to_string(),
+        since_ms: now_ms(),
+    };
+    let io = |e: std::io::Error| Error::preflight("run lock", format!("{}: {e}", resolved.state.dir.display()));
+    let lock = if ctx.options.no_wait {
+        match resolved.state.try_lock(&me).map_err(io)? {
+            Ok(lock) => lock,
+            Err(holder) => {
+                return Err(Error::preflight(
+                    "run lock",
+                    format!(
+                        "another cargo orbtest run is using {}: {}; wait for it to finish, or run without \
+                         --no-wait to queue behind it",
+                        resolved.description,
+                        holder.map_or_else(|| "unknown run".to_string(), |h| h.to_string())
+                    ),
+                ));
+            }
+        }
+    } else {
+        resolved
+            .state
+            .lock(&me, |holder| {
+                let message = format!(
+                    "waiting for {} to finish with {} (pass --no-wait to fail instead)",
+                    holder.map_or_else(|| "another cargo orbtest run".to_string(), |h| h.to_string()),
+                    resolved.description
+                );
+                observer.event(&Event::Note { message: &message });
+            })
+            .map_err(io)?
+    };
+    let run = resolved.state.start_run(ctx.run_id).map_err(io)?;
+    Ok(((lock, run), String::new()))
+}
+
+/// `--restart-orbstack`: OrbStack restarted over `[machines.restart]`.
+fn restart_step(machines: &MachinesConfig, resolved: &ResolvedProvider) -> Result<((), String)> {
+    let orbstack = super::remedy::ProviderOrbStack {
+        client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
+        kind: resolved.kind,
+    };
+    let done = super::remedy::remedy(&orbstack, &machines.restart, Duration::from_millis(250))
+        .map_err(|e| Error::preflight("restart", e))?;
+    Ok(((), done.to_string()))
+}
+
+/// Host pressure against `[pressure]` (waiting while it is over the limits, when asked to).
+fn pressure_step(
+    ctx: &PreflightContext<'_>,
+    resolved: &ResolvedProvider,
+    observer: &dyn Observer,
+) -> Result<(Verdict, String)> {
+    let provider = resolved.provider.clone();
+    let verdict = pressure::check(
+        &ctx.config.pressure,
+        || pressure::sample(provider.as_ref()),
+        Duration::from_secs(1),
+        Duration::from_secs(10),
+        |reason, waited| {
+            let message = format!(
+                "host under pressure: {reason}; waiting for it to drop ({} of at most {})",
+                humantime::format_duration(Duration::from_secs(waited.as_secs())),
+                humantime::format_duration(ctx.config.pressure.max_wait)
+            );
+            observer.event(&Event::Note { message: &message });
+        },
+    )
+    .map_err(|m| Error::preflight("pressure", m))?;
+    let message = match &verdict {
+        Verdict::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
+        Verdict::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
+        Verdict::Skip(reason) => reason.clone(),
+    };
+    Ok((verdict, message))
+}
+
+/// The run's journal, opened and begun with the run's own record.
+fn open_journal(ctx: &PreflightContext<'_>, run: &RunState, resolved: &ResolvedProvider) -> Result<Arc<Journal>> {
+    let journal = Journal::open(&run.journal_path(), ctx.run_id, None)
+        .map_err(|e| Error::preflight("run lock", format!("cannot open the run journal: {e}")))?;
+    journal
+        .append(
+            &Record::Run {
+                ts_ms: now_ms(),
+                run_id: ctx.run_id.to_string(),
+                pid: std::process::id(),
+                provider: resolved.description.clone(),
+                workspace: ctx.workspace.display().to_string(),
+            },
+            true,
+        )
+        .map_err(|e| Error::preflight("run lock", format!("cannot write the run journal: {e}")))?;
+    Ok(Arc::new(journal))
+}
+
+/// Leftovers deleted (orphans of earlier runs, prefix matches); the machines that remain.
+fn reap_step(
+    client: &Client,
+    resolved: &ResolvedProvider,
+    machines: &MachinesConfig,
+) -> Result<(Vec<MachineRecord>, String)> {
+    let existing = cleanup::list(client).map_err(|m| Error::preflight("reap", m))?;
+    let report = cleanup::reap(
+        client,
+        &resolved.state,
+        machines,
+        &existing,
+        cleanup::ReapOptions::default(),
+        DELETE_PARALLELISM,
+    )
+    .map_err(|m| Error::preflight("reap", m))?;
+    let orphans = report
+        .deleted
+        .iter()
+        .filter(|(_, r)| matches!(r, super::reap::ReapReason::Orphan { .. }))
+        .count();
+    let mut message = if report.deleted.is_empty() {
+        "nothing left over".to_string()
+    } else {
+        format!(
+            "deleted {} ({orphans} from earlier runs, {} by prefix)",
+            crate::report::count_as(report.deleted.len() as u64, "leftover machine", "leftover machines"),
+            report.deleted.len() - orphans
+        )
+    };
+    for (name, e) in &report.failed {
+        message.push_str(&format!("; could not delete `{name}`: {e}"));
+    }
+    let gone: BTreeSet<&str> = report.deleted.iter().map(|(n, _)| n.as_str()).collect();
+    let existing: Vec<_> = existing
+        .into_iter()
+        .filter(|m| !gone.contains(m.name.as_str()))
+        .collect();
+    Ok((existing, message))
+}
+
+/// The configured baselines built or reused, then automatic ones (which only speed the run
+/// up: one that cannot be made is a note, not a failure).
+fn baselines_step(
+    ctx: &PreflightContext<'_>,
+    client: &Client,
+    resolved: &ResolvedProvider,
+    existing: &[MachineRecord],
+) -> Result<(Vec<ReadyBaseline>, String)> {
+    let machines = &ctx.config.machines;
+    let mut outcome = baselines::ensure(
+        client,
+        &resolved.state,
+        &machines.baselines,
+        existing,
+        ctx.options.rebuild_baselines,
+        &ctx.report_dir.join("baselines"),
+    )
+    .map_err(|e| Error::preflight("baselines", e.to_string()))?;
+    let auto = if machines.auto_baselines {
+        baselines::automatic(&machines.baselines, &resolved.state.demand())
+    } else {
+        Vec::new()
+    };
+    let mut auto_note = String::new();
+    if !auto.is_empty() {
+        match baselines::ensure(
+            client,
+            &resolved.state,
+            &auto,
+            existing,
+            ctx.options.rebuild_baselines,
+            &ctx.report_dir.join("baselines"),
+        ) {
+            Ok(made) => {
+                outcome.built.extend(made.built);
+                outcome.reused.extend(made.reused);
+                outcome.ready.extend(made.ready);
+                auto_note = format!(
+                    " (automatic: {}, created {}+ times by the last run; auto_baselines = false turns this off)",
+                    auto.iter().map(|b| b.image.as_str()).collect::<Vec<_>>().join(", "),
+                    baselines::AUTO_MIN_CREATES
+                );
+            }
+            Err(e) => auto_note = format!("; no automatic baseline: {e}"),
+        }
+    }
+    let message = baselines_message(&outcome.built, &outcome.reused, &auto_note);
+    Ok((outcome.ready, message))
+}
+
+/// "built A; reused B (automatic: …)", "none configured".
+fn baselines_message(built: &[String], reused: &[String], auto_note: &str) -> String {
+    if built.is_empty() && reused.is_empty() {
+        return if auto_note.is_empty() {
+            "none configured".to_string()
+        } else {
+            auto_note.trim_start_matches("; ").to_string()
+        };
+    }
+    let mut parts = Vec::new();
+    if !built.is_empty() {
+        parts.push(format!("built {}", built.join(", ")));
+    }
+    if !reused.is_empty() {
+        parts.push(format!("reused {}", reused.join(", ")));
+    }
+    parts.join("; ") + auto_note
+}
+
+/// The run's worker machines, named, written for the processes that look them up, and made.
+fn workers_step(
+    ctx: &PreflightContext<'_>,
+    count: usize,
+    wanted: &WorkersConfig,
+    ready: &[ReadyBaseline],
+    run: &RunState,
+    broker: &Broker,
+) -> Result<(WorkerSet, String)> {
+    let set = WorkerSet {
+        names: super::worker_provisioning::names(ctx.run_id, count),
+        source: super::worker_provisioning::source(wanted, ready),
+    };
+    set.write(&run.dir)
+        .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
+    let tracked = broker.tracked(None);
+    let message = super::worker_provisioning::provide_all(&tracked, &set, ctx.interrupts)
+        .map_err(|e| Error::preflight("workers", e))?;
+    Ok((set, message))
+}
+
 impl Session {
+    /// Preflight, step by step (each shown with its spinner and duration): provider, run lock,
+    /// restart (when asked), pressure, Docker images, reap, baselines, warm images, the shim
+    /// and its broker, workers.
     pub fn preflight(ctx: &PreflightContext<'_>, observer: &dyn Observer) -> Result<Preflight> {
         let machines = &ctx.config.machines;
-        let resolved = step(observer, ctx.interrupts, "provider", || {
-            let resolved = provider::resolve(machines, &ctx.home, ctx.workspace)?;
-            if resolved.kind == ProviderKind::Docker {
-                // Reached (resolve connected); orbctl's status and version floor are OrbStack's.
-                let message = resolved.description.clone();
-                return Ok((resolved, message));
-            }
-            let client = Client::new(resolved.provider.clone())
-                .with_policy(policy(machines))
-                .with_interrupts(ctx.interrupts.clone());
-            let status = ensure_running(&client, machines, ctx.options.start_orbstack)?;
-            let version = check_version(&client, &machines.min_version)?;
-            let message = format!("{}, OrbStack {version}, {status}", resolved.description);
-            Ok((resolved, message))
-        })?;
-
-        let (lock, run) = step(observer, ctx.interrupts, "run lock", || {
-            let me = LockHolder {
-                pid: std::process::id(),
-                run_id: ctx.run_id.to_string(),
-                workspace: ctx.workspace.display().to_string(),
-                since_ms: now_ms(),
-            };
-            let io = |e: std::io::Error| Error::preflight("run lock", format!("{}: {e}", resolved.state.dir.display()));
-            let lock = if ctx.options.no_wait {
-                match resolved.state.try_lock(&me).map_err(io)? {
-                    Ok(lock) => lock,
-                    Err(holder) => {
-                        return Err(Error::preflight(
-                            "run lock",
-                            format!(
-                                "another cargo orbtest run is using {}: {}; wait for it to finish, or run without \
-                                 --no-wait to queue behind it",
-                                resolved.description,
-                                holder.map_or_else(|| "unknown run".to_string(), |h| h.to_string())
-                            ),
-                        ));
-                    }
-                }
-            } else {
-                resolved
-                    .state
-                    .lock(&me, |holder| {
-                        let message = format!(
-                            "waiting for {} to finish with {} (pass --no-wait to fail instead)",
-                            holder.map_or_else(|| "another cargo orbtest run".to_string(), |h| h.to_string()),
-                            resolved.description
-                        );
-                        observer.event(&Event::Note { message: &message });
-                    })
-                    .map_err(io)?
-            };
-            let run = resolved.state.start_run(ctx.run_id).map_err(io)?;
-            Ok(((lock, run), String::new()))
-        })?;
-
+        let steps = Steps { ctx, observer };
+        let resolved = steps.run("provider", || provider_step(ctx))?;
+        let (lock, run) = steps.run("run lock", || lock_step(ctx, &resolved, observer))?;
         // Restarting OrbStack under another run would kill its machines' work: only with the
         // run lock held (and before the pressure check, since a restart is what relieves it).
         if ctx.options.restart_orbstack {
-            step(observer, ctx.interrupts, "restart", || {
-                let orbstack = super::remedy::ProviderOrbStack {
-                    client: Client::new(resolved.provider.clone()).with_policy(policy(machines)),
-                    kind: resolved.kind,
-                };
-                let done = super::remedy::remedy(&orbstack, &machines.restart, Duration::from_millis(250))
-                    .map_err(|e| Error::preflight("restart", e))?;
-                Ok(((), done.to_string()))
-            })?;
+            steps.run("restart", || restart_step(machines, &resolved))?;
         }
-
-        let verdict = step(observer, ctx.interrupts, "pressure", || {
-            let provider = resolved.provider.clone();
-            let verdict = pressure::check(
-                &ctx.config.pressure,
-                || pressure::sample(provider.as_ref()),
-                Duration::from_secs(1),
-                Duration::from_secs(10),
-                |reason, waited| {
-                    let message = format!(
-                        "host under pressure: {reason}; waiting for it to drop ({} of at most {})",
-                        humantime::format_duration(Duration::from_secs(waited.as_secs())),
-                        humantime::format_duration(ctx.config.pressure.max_wait)
-                    );
-                    observer.event(&Event::Note { message: &message });
-                },
-            )
-            .map_err(|m| Error::preflight("pressure", m))?;
-            let message = match &verdict {
-                Verdict::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
-                Verdict::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
-                Verdict::Skip(reason) => reason.clone(),
-            };
-            Ok((verdict, message))
-        })?;
-        if let Verdict::Skip(reason) = verdict {
+        if let Verdict::Skip(reason) = steps.run("pressure", || pressure_step(ctx, &resolved, observer))? {
             debug_assert_eq!(ctx.config.pressure.on_pressure, OnPressure::Skip);
             return Ok(Preflight::Skip(reason));
         }
-
         // Docker: the machine images tests create from, built (or found in the engine's cache)
         // now; orbdock reads which is which from the run directory, and labels what it makes
         // with this run.
         let resolved = if resolved.kind == ProviderKind::Docker {
-            step(observer, ctx.interrupts, "images", || {
+            steps.run("images", || {
                 docker_images(ctx, &run).map(|(map, message)| {
                     let resolved = resolved
                         .clone()
@@ -285,132 +469,16 @@ impl Session {
             resolved
         };
 
-        let journal = Journal::open(&run.journal_path(), ctx.run_id, None)
-            .map_err(|e| Error::preflight("run lock", format!("cannot open the run journal: {e}")))?;
-        journal
-            .append(
-                &Record::Run {
-                    ts_ms: now_ms(),
-                    run_id: ctx.run_id.to_string(),
-                    pid: std::process::id(),
-                    provider: resolved.description.clone(),
-                    workspace: ctx.workspace.display().to_string(),
-                },
-                true,
-            )
-            .map_err(|e| Error::preflight("run lock", format!("cannot write the run journal: {e}")))?;
-        let journal = Arc::new(journal);
+        let journal = open_journal(ctx, &run, &resolved)?;
         let client = Client::new(resolved.provider.clone())
             .with_policy(policy(machines))
             .with_observer(journal.clone());
         // Postflight's client does not stop at an interrupt: cleaning up is why we stayed.
         let preflight_client = client.clone().with_interrupts(ctx.interrupts.clone());
         let client = &preflight_client;
-
-        let existing = step(observer, ctx.interrupts, "reap", || {
-            let existing = cleanup::list(client).map_err(|m| Error::preflight("reap", m))?;
-            let report = cleanup::reap(
-                client,
-                &resolved.state,
-                machines,
-                &existing,
-                cleanup::ReapOptions::default(),
-                DELETE_PARALLELISM,
-            )
-            .map_err(|m| Error::preflight("reap", m))?;
-            let orphans = report
-                .deleted
-                .iter()
-                .filter(|(_, r)| matches!(r, super::reap::ReapReason::Orphan { .. }))
-                .count();
-            let mut message = if report.deleted.is_empty() {
-                "nothing left over".to_string()
-            } else {
-                format!(
-                    "deleted {} ({orphans} from earlier runs, {} by prefix)",
-                    crate::report::count_as(report.deleted.len() as u64, "leftover machine", "leftover machines"),
-                    report.deleted.len() - orphans
-                )
-            };
-            for (name, e) in &report.failed {
-                message.push_str(&format!("; could not delete `{name}`: {e}"));
-            }
-            let gone: BTreeSet<&str> = report.deleted.iter().map(|(n, _)| n.as_str()).collect();
-            let existing: Vec<_> = existing
-                .into_iter()
-                .filter(|m| !gone.contains(m.name.as_str()))
-                .collect();
-            Ok((existing, message))
-        })?;
-
-        let ready = step(observer, ctx.interrupts, "baselines", || {
-            let outcome = baselines::ensure(
-                client,
-                &resolved.state,
-                &machines.baselines,
-                &existing,
-                ctx.options.rebuild_baselines,
-                &ctx.report_dir.join("baselines"),
-            )
-            .map_err(|e| Error::preflight("baselines", e.to_string()))?;
-            let mut outcome = outcome;
-            // Automatic ones only speed the run up: one that cannot be made is a note, not a
-            // failure.
-            let auto = if machines.auto_baselines {
-                baselines::automatic(&machines.baselines, &resolved.state.demand())
-            } else {
-                Vec::new()
-            };
-            let mut auto_note = String::new();
-            if !auto.is_empty() {
-                match baselines::ensure(
-                    client,
-                    &resolved.state,
-                    &auto,
-                    &existing,
-                    ctx.options.rebuild_baselines,
-                    &ctx.report_dir.join("baselines"),
-                ) {
-                    Ok(made) => {
-                        outcome.built.extend(made.built);
-                        outcome.reused.extend(made.reused);
-                        outcome.ready.extend(made.ready);
-                        auto_note = format!(
-                            " (automatic: {}, created {}+ times by the last run; auto_baselines = false turns this off)",
-                            auto.iter().map(|b| b.image.as_str()).collect::<Vec<_>>().join(", "),
-                            baselines::AUTO_MIN_CREATES
-                        );
-                    }
-                    Err(e) => auto_note = format!("; no automatic baseline: {e}"),
-                }
-            }
-            let message = match (outcome.built.len(), outcome.reused.len()) {
-                (0, 0) if auto_note.is_empty() => "none configured".to_string(),
-                (0, 0) => auto_note.trim_start_matches("; ").to_string(),
-                _ => {
-                    format!(
-                        "{}{}",
-                        if outcome.built.is_empty() {
-                            String::new()
-                        } else {
-                            format!("built {}", outcome.built.join(", "))
-                        },
-                        if outcome.reused.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "{}reused {}",
-                                if outcome.built.is_empty() { "" } else { "; " },
-                                outcome.reused.join(", ")
-                            )
-                        }
-                    ) + &auto_note
-                }
-            };
-            Ok((outcome.ready, message))
-        })?;
-
-        step(observer, ctx.interrupts, "warm images", || {
+        let existing = steps.run("reap", || reap_step(client, &resolved, machines))?;
+        let ready = steps.run("baselines", || baselines_step(ctx, client, &resolved, &existing))?;
+        steps.run("warm images", || {
             let covered = baselines::images(&ready);
             let warmed = super::warm::warm(client, &journal, &resolved.state, &machines.images, &covered)
                 .map_err(|m| Error::preflight("warm images", m))?;
@@ -421,23 +489,12 @@ impl Session {
             };
             Ok(((), message))
         })?;
-
         let (shim_dir, broker) = install_shim(&run.dir, &resolved, machines, &ctx.config.pressure, &ready, &journal)
             .map_err(|e| Error::preflight("shim", e))?;
-
         let workers = match (ctx.workers, &machines.workers) {
-            (Some(count), Some(wanted)) if count > 0 => Some(step(observer, ctx.interrupts, "workers", || {
-                let set = WorkerSet {
-                    names: super::worker_provisioning::names(ctx.run_id, count),
-                    source: super::worker_provisioning::source(wanted, &ready),
-                };
-                set.write(&run.dir)
-                    .map_err(|e| Error::preflight("workers", format!("cannot write {}: {e}", run.dir.display())))?;
-                let tracked = broker.tracked(None);
-                let message = super::worker_provisioning::provide_all(&tracked, &set, ctx.interrupts)
-                    .map_err(|e| Error::preflight("workers", e))?;
-                Ok((set, message))
-            })?),
+            (Some(count), Some(wanted)) if count > 0 => {
+                Some(steps.run("workers", || workers_step(ctx, count, wanted, &ready, &run, &broker))?)
+            }
             _ => None,
         };
 

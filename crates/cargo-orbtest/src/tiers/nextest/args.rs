@@ -212,7 +212,7 @@ impl ForwardedArgs {
                 config_file = file.into();
             }
         }
-        super::tool_config::check_profile(name, &config_file).map_err(Error::Usage)
+        super::tool_config::check_profile(name, &config_file)
     }
 
     /// `args` without what selects tests (filtersets, test-name filters, partitions): what a

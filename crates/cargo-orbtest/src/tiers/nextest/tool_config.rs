@@ -179,7 +179,7 @@ fn retries(r: &Retries) -> Value {
 /// names it too, see [`ToolConfig::generate`], so nextest no longer says so itself): nextest's
 /// own `default…` profiles, or `[profile.NAME]` in `config_file` (the forwarded `--config-file`,
 /// else the workspace's `.config/nextest.toml`).
-pub(crate) fn check_profile(name: &str, config_file: &Path) -> Result<(), String> {
+pub(crate) fn check_profile(name: &str, config_file: &Path) -> crate::errors::Result<()> {
     if name.starts_with("default") {
         return Ok(());
     }
@@ -194,11 +194,11 @@ pub(crate) fn check_profile(name: &str, config_file: &Path) -> Result<(), String
     if declared {
         Ok(())
     } else {
-        Err(format!(
+        Err(crate::errors::Error::Usage(format!(
             "--profile {name}: {} has no [profile.{name}]\n  = help: define it there, or leave out --profile \
              (each tier already runs with its own profile, orbtest-<tier>)",
             config_file.display()
-        ))
+        )))
     }
 }
 
