@@ -166,7 +166,7 @@ impl Engine {
         &self.endpoint
     }
 
-    fn version_facts(&self) -> &(String, String, String) {
+    pub(crate) fn version_facts(&self) -> &(String, String, String) {
         self.version.get_or_init(|| {
             let v = self.block_on(self.docker.version()).ok();
             let version = v.as_ref().and_then(|v| v.version.clone()).unwrap_or_default();
@@ -183,28 +183,6 @@ impl Engine {
     /// The engine's architecture as orbctl names it.
     pub fn arch(&self) -> String {
         self.version_facts().2.clone()
-    }
-
-    /// The engine's version, its API version, its architecture, and whether systemd can be
-    /// PID 1 in a machine there. The systemd probe runs once per engine (it boots a throwaway
-    /// container from the newest machine image) and is remembered on the engine in a volume
-    /// labelled `dev.orbtest.kind=systemd-probe`; remove that volume to probe again.
-    pub fn describe(&self) -> Description {
-        let (version, api_version, arch) = self.version_facts().clone();
-        let mut systemd = crate::machine::systemd_support(self);
-        if systemd == SystemdSupport::Unknown
-            && let Ok(images) = crate::images::list(self)
-            && let Some(newest) = images.first()
-        {
-            systemd = crate::machine::probe_systemd(self, &newest.id);
-        }
-        Description {
-            endpoint: self.endpoint.clone(),
-            version,
-            api_version,
-            arch,
-            systemd,
-        }
     }
 }
 

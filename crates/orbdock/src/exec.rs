@@ -156,5 +156,16 @@ pub fn logs(engine: &Engine, container: &str, tail: Option<usize>) -> Result<Vec
         tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
         ..Default::default()
     };
-    engine.block_on(crate::machine::collect_logs(engine.docker.logs(container, Some(opts))))
+    engine.block_on(collect_logs(engine.docker.logs(container, Some(opts))))
+}
+
+/// Collects a log stream into bytes.
+async fn collect_logs(
+    mut s: impl futures_util::Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>> + Unpin,
+) -> Result<Vec<u8>, bollard::errors::Error> {
+    let mut out = Vec::new();
+    while let Some(item) = s.next().await {
+        out.extend_from_slice(&item?.into_bytes());
+    }
+    Ok(out)
 }

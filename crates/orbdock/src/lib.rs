@@ -63,6 +63,7 @@ pub mod exec;
 pub mod images;
 pub mod labels;
 pub mod machine;
+pub mod reply;
 pub mod sentinel;
 pub mod transfer;
 

@@ -17,11 +17,10 @@ use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveContainerOptions,
     RemoveImageOptions, RemoveVolumeOptions, RenameContainerOptions, StartContainerOptions, StopContainerOptions,
 };
-use futures_util::StreamExt;
 use orbctl::errors::DaemonError;
 use orbctl::output::{ImageSpec, MachineConfig, MachineInfo, MachineRecord};
 
-use crate::engine::{Engine, SystemdSupport};
+use crate::engine::{Description, Engine, SystemdSupport};
 use crate::{env, labels};
 
 /// The Docker network every machine joins (a bridge: reachable from the host and each other).
@@ -825,13 +824,26 @@ fn remember_systemd(engine: &Engine, verdict: SystemdSupport) {
     let _ = engine.systemd.set(verdict);
 }
 
-/// Collects a log stream into bytes (used by [`crate::exec::logs`]).
-pub(crate) async fn collect_logs(
-    mut s: impl futures_util::Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>> + Unpin,
-) -> Result<Vec<u8>, bollard::errors::Error> {
-    let mut out = Vec::new();
-    while let Some(item) = s.next().await {
-        out.extend_from_slice(&item?.into_bytes());
+impl Engine {
+    /// The engine's version, its API version, its architecture, and whether systemd can be
+    /// PID 1 in a machine there. The systemd probe runs once per engine (it boots a throwaway
+    /// container from the newest machine image) and is remembered on the engine in a volume
+    /// labelled `dev.orbtest.kind=systemd-probe`; remove that volume to probe again.
+    pub fn describe(&self) -> Description {
+        let (version, api_version, arch) = self.version_facts().clone();
+        let mut systemd = systemd_support(self);
+        if systemd == SystemdSupport::Unknown
+            && let Ok(images) = crate::images::list(self)
+            && let Some(newest) = images.first()
+        {
+            systemd = probe_systemd(self, &newest.id);
+        }
+        Description {
+            endpoint: self.endpoint().to_string(),
+            version,
+            api_version,
+            arch,
+            systemd,
+        }
     }
-    Ok(out)
 }

@@ -11,9 +11,9 @@ use orbctl::errors::DaemonError;
 use orbctl::op::Op;
 use orbctl::output::MachineRecord;
 
-use crate::cli::{Ctx, Reply, go_io_error, isatty};
 use crate::exec::{self, Streamed};
 use crate::machine::{self, Machine, NewMachine};
+use crate::reply::{Ctx, Reply, go_io_error, isatty};
 
 enum Missing {
     Named(String),
