@@ -71,7 +71,7 @@ pub(crate) enum PressureError {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Verdict {
+pub(crate) enum PressureOutcome {
     /// Under the limits (possibly after waiting).
     Clear(Pressure),
     /// Over the limits and `on_pressure = "ignore"`: go ahead, but say so.
@@ -88,14 +88,14 @@ pub(crate) fn check(
     poll: Duration,
     every: Duration,
     mut waiting: impl FnMut(&str, Duration),
-) -> Result<Verdict, PressureError> {
+) -> Result<PressureOutcome, PressureError> {
     let first = sample();
     let Some(reason) = over_limit(config, &first) else {
-        return Ok(Verdict::Clear(first));
+        return Ok(PressureOutcome::Clear(first));
     };
     match config.on_pressure {
-        OnPressure::Ignore => Ok(Verdict::Ignored(reason)),
-        OnPressure::Skip => Ok(Verdict::Skip(format!(
+        OnPressure::Ignore => Ok(PressureOutcome::Ignored(reason)),
+        OnPressure::Skip => Ok(PressureOutcome::Skip(format!(
             "host under pressure: {reason} (on_pressure = \"skip\")"
         ))),
         OnPressure::Fail => Err(PressureError::Over(reason)),
@@ -120,7 +120,7 @@ pub(crate) fn check(
                 std::thread::sleep(poll);
                 let now = sample();
                 match over_limit(config, &now) {
-                    None => return Ok(Verdict::Clear(now)),
+                    None => return Ok(PressureOutcome::Clear(now)),
                     Some(r) => reason = r,
                 }
             }
@@ -150,7 +150,7 @@ mod tests {
         let zero = Duration::ZERO;
         assert_eq!(
             check(&config(OnPressure::Fail), || p(10.0), zero, zero, quiet),
-            Ok(Verdict::Clear(p(10.0)))
+            Ok(PressureOutcome::Clear(p(10.0)))
         );
         assert!(
             check(&config(OnPressure::Fail), || p(95.0), zero, zero, quiet)
@@ -160,11 +160,11 @@ mod tests {
         );
         assert!(matches!(
             check(&config(OnPressure::Skip), || p(95.0), zero, zero, quiet),
-            Ok(Verdict::Skip(_))
+            Ok(PressureOutcome::Skip(_))
         ));
         assert!(matches!(
             check(&config(OnPressure::Ignore), || p(95.0), zero, zero, quiet),
-            Ok(Verdict::Ignored(_))
+            Ok(PressureOutcome::Ignored(_))
         ));
     }
 
@@ -179,7 +179,7 @@ mod tests {
             Duration::ZERO,
             |reason, _| told.push(reason.to_string()),
         );
-        assert_eq!(verdict, Ok(Verdict::Clear(p(40.0))));
+        assert_eq!(verdict, Ok(PressureOutcome::Clear(p(40.0))));
         assert_eq!(told.len(), 3, "{told:?}");
         assert!(told[0].contains("95%"));
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::baselines::{self, ReadyBaseline};
 use super::cleanup::{self, DELETE_PARALLELISM};
 use super::health::{check_version, ensure_running};
-use super::pressure::{self, Verdict};
+use super::pressure::{self, PressureOutcome};
 use super::provider::policy;
 use super::provider::{self, ResolvedProvider};
 use super::reap::Protect;
@@ -259,7 +259,7 @@ fn pressure_step(
     ctx: &PreflightContext<'_>,
     resolved: &ResolvedProvider,
     observer: &dyn Observer,
-) -> Result<(Verdict, String)> {
+) -> Result<(PressureOutcome, String)> {
     let provider = resolved.provider.clone();
     let verdict = pressure::check(
         &ctx.config.pressure,
@@ -277,9 +277,9 @@ fn pressure_step(
     )
     .map_err(|m| Error::preflight("pressure", m))?;
     let message = match &verdict {
-        Verdict::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
-        Verdict::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
-        Verdict::Skip(reason) => reason.clone(),
+        PressureOutcome::Clear(p) => format!("memory {:.0}%, swap {:.0}%", p.memory_percent, p.swap_percent),
+        PressureOutcome::Ignored(reason) => format!("{reason}; going ahead (on_pressure = \"ignore\")"),
+        PressureOutcome::Skip(reason) => reason.clone(),
     };
     Ok((verdict, message))
 }
@@ -448,7 +448,7 @@ impl Session {
         if ctx.options.restart_orbstack {
             steps.run("restart", || restart_step(machines, &resolved))?;
         }
-        if let Verdict::Skip(reason) = steps.run("pressure", || pressure_step(ctx, &resolved, observer))? {
+        if let PressureOutcome::Skip(reason) = steps.run("pressure", || pressure_step(ctx, &resolved, observer))? {
             debug_assert_eq!(ctx.config.pressure.on_pressure, OnPressure::Skip);
             return Ok(Preflight::Skip(reason));
         }
