@@ -104,9 +104,10 @@ pub(crate) struct Finished {
 }
 
 impl Runner<'_> {
-    /// Runs the plan. Errors are problems that prevent any run (nextest missing, a filterset
-    /// nextest rejects); a build failure or a broken tier ends in a `RunResult` with `error`
-    /// set, so reports still get written.
+    /// Runs the plan. An error is returned only when nothing ran (nextest missing, a filterset
+    /// nextest rejects, a tier that cannot start before any tier or machine did); once a tier
+    /// ran or a machine was made, a build failure or a broken tier ends in a `RunResult` with
+    /// `error` set, so reports still get written and postflight still runs.
     pub(crate) fn run(&self) -> Result<Finished> {
         let nextest_tiers: Vec<&Tier> = self.plan.tiers.iter().filter(|t| !t.is_command()).collect();
         let version = self.check_before_start(&nextest_tiers)?;
@@ -144,7 +145,17 @@ impl Runner<'_> {
             stop: None,
         };
         for tier in &self.plan.tiers {
-            self.run_or_skip(tier, &prepared, &dir, &mut state, &mut result)?;
+            if let Err(e) = self.run_or_skip(tier, &prepared, &dir, &mut state, &mut result) {
+                // Before any tier ran or any machine was made, nothing happened: the error is
+                // the run's answer, as a problem found before the start is. After that, the
+                // run ends here with its error in the result, so what ran is reported and
+                // postflight ends the machines preflight made.
+                if result.tiers.is_empty() && matches!(state.machines, MachineStage::NotStarted) {
+                    return Err(e);
+                }
+                self.stop_on_error(e, tier, &mut result);
+                break;
+            }
         }
         self.fail_when_narrowed_to_nothing(&mut result);
         if let MachineStage::Ready(session) = state.machines {
@@ -158,6 +169,17 @@ impl Runner<'_> {
             tracing::warn!("cannot save test durations for slowest-first ordering: {e}");
         }
         Ok(Finished { result, dir })
+    }
+
+    /// A tier that could not run: the run carries the error, and this tier and every later
+    /// one are skipped with why.
+    fn stop_on_error(&self, e: Error, failed: &Tier, result: &mut RunResult) {
+        let reason = format!("the run stopped: {e}");
+        result.error = Some(e.to_string());
+        let later = self.plan.tiers.iter().skip_while(|t| t.name != failed.name);
+        for tier in later {
+            self.skip(result, tier, reason.clone());
+        }
     }
 
     /// Problems that make any run pointless surface before anything starts. The nextest

@@ -445,3 +445,43 @@ fn a_machine_made_in_place_of_a_killed_runs_failed_create_is_never_reaped() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(s.machines(), ["scratch-y"], "{}", stderr(&out));
 }
+
+/// A tier that cannot start after an earlier one made a machine (here the first tier's script
+/// puts a file where the second tier's directory goes): the run ends with its error in
+/// summary.json and exit 3, the later tiers are skipped with why, and postflight still deletes
+/// the machine the first tier left. The error used to end the run before postflight and
+/// reports: the machine stayed until the next run and no summary said why.
+#[test]
+fn a_tier_that_cannot_start_mid_run_still_gets_reports_and_postflight() {
+    let s = scenario(
+        "",
+        &format!(
+            "{}{}",
+            tier(
+                "first",
+                "orbctl create ubuntu:22.04 left-behind && : > \"$(dirname \"$ORBTEST_RUN_ALIVE\")/tiers/second\""
+            ),
+            tier("second", "true")
+        ),
+        None,
+    );
+    let out = s.run(&[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    let summary = s.summary();
+    assert!(
+        summary["error"].as_str().is_some_and(|e| e.contains("cannot create")),
+        "{summary}"
+    );
+    let tiers = summary["tiers"].as_array().expect("tiers");
+    let outcome = |name: &str| {
+        tiers
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["outcome"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(outcome("first").as_deref(), Some("passed"), "{summary}");
+    assert_eq!(outcome("second").as_deref(), Some("skipped"), "{summary}");
+    assert_eq!(outcome("quiet").as_deref(), Some("skipped"), "{summary}");
+    assert!(s.machines().is_empty(), "left behind: {:?}\n{err}", s.machines());
+}
