@@ -135,6 +135,27 @@ pub const NO_MACHINES_HINT: &str = "To use Docker:\n    docker run ...\nSee \"or
 pub const ALREADY_RUNNING: &str =
     "OrbStack is already running. Docker engine is ready to use.\nUse --all to start all machines.\n";
 
+/// An I/O error the way orbctl (a Go program) prints it: `open PATH: no such file or directory`.
+pub fn go_io_error(op: &str, path: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let text = match e.kind() {
+        ErrorKind::NotFound => "no such file or directory".to_string(),
+        ErrorKind::PermissionDenied => "permission denied".to_string(),
+        ErrorKind::IsADirectory => "is a directory".to_string(),
+        ErrorKind::NotADirectory => "not a directory".to_string(),
+        _ => {
+            let s = e.to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+            let mut c = s.chars();
+            match c.next() {
+                Some(first) => first.to_lowercase().collect::<String>() + c.as_str(),
+                None => s,
+            }
+        }
+    };
+    format!("{op} {path}: {text}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,22 +89,4 @@ pub(crate) fn isatty(fd: i32) -> bool {
     unsafe { libc::isatty(fd) == 1 }
 }
 
-/// An I/O error the way Go prints it (`open PATH: no such file or directory`).
-pub fn go_io_error(op: &str, path: &str, e: &std::io::Error) -> String {
-    let text = match e.raw_os_error() {
-        Some(libc::ENOENT) => "no such file or directory".to_string(),
-        Some(libc::EACCES) => "permission denied".to_string(),
-        Some(libc::EISDIR) => "is a directory".to_string(),
-        Some(libc::ENOTDIR) => "not a directory".to_string(),
-        _ => {
-            let s = e.to_string();
-            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-            let mut c = s.chars();
-            match c.next() {
-                Some(first) => first.to_lowercase().collect::<String>() + c.as_str(),
-                None => s,
-            }
-        }
-    };
-    format!("{op} {path}: {text}")
-}
+pub use orbctl::text::go_io_error;
